@@ -1,0 +1,196 @@
+"""Rank the member organisations for one need.
+
+Pure (no Flask, no session) so the rules can be tested on their own and every offer can be
+explained. Each candidate carries its reasons as codes with parameters, never prose: the web layer
+maps each code to a translated sentence.
+
+Reason codes and their parameters:
+
+| code                 | eligible | params                                                       |
+| -------------------- | -------- | ------------------------------------------------------------ |
+| covers               | yes      | specialism, scope, area (city slug or TERYT; absent when     |
+|                      |          | nationwide)                                                  |
+| speaks               | yes      | languages: the shared codes, sorted, comma-joined ("ru,uk")  |
+| no_shared_language   | yes      | (none); only when the person gave languages                  |
+| load                 | yes      | open_load, capacity; below capacity                          |
+| full                 | yes      | open_load, capacity; at or over capacity, so it ranks last   |
+| no_capacity_limit    | yes      | open_load                                                    |
+| not_taking_referrals | no       | (none)                                                       |
+| paused               | no       | (none)                                                       |
+| tried_before         | no       | (none)                                                       |
+| does_not_cover       | no       | specialism                                                   |
+"""
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    """Where a coverage applies; declared most local first, which is the ranking order."""
+
+    CITY = "city"
+    VOIVODESHIP = "voivodeship"
+    NATIONWIDE = "nationwide"
+
+
+_SCOPE_ORDER = {scope: index for index, scope in enumerate(Scope)}
+
+
+@dataclass(frozen=True)
+class Need:
+    """One need of a person: what, where (city slug and its voivodeship's TERYT code), in which
+    languages (ISO 639-1)."""
+
+    specialism: str
+    city: str
+    voivodeship: str
+    languages: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """A specialism served in a scope; area is the city slug, the TERYT code, or None nationwide."""
+
+    specialism: str
+    scope: Scope
+    area: str | None
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """The routing view of one member: only what ranking needs, loaded by the caller."""
+
+    slug: str
+    name: str
+    takes_referrals: bool
+    paused: bool
+    languages: frozenset[str]
+    capacity: int | None
+    open_load: int
+    last_offered_at: datetime | None
+    coverage: frozenset[Coverage]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One explanation as a code and parameters, so it can be translated when shown."""
+
+    code: str
+    params: tuple[tuple[str, str | int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An organisation with its verdict; scope is the most local matching one, if any."""
+
+    organisation: Organisation
+    scope: Scope | None
+    eligible: bool
+    reasons: tuple[Reason, ...]
+
+
+def _closest_coverage(need: Need, organisation: Organisation) -> Coverage | None:
+    """The most local coverage of the need's specialism that reaches its city, if any."""
+    areas = {Scope.CITY: need.city, Scope.VOIVODESHIP: need.voivodeship, Scope.NATIONWIDE: None}
+    matches = [
+        c
+        for c in organisation.coverage
+        if c.specialism == need.specialism
+        and (c.scope is Scope.NATIONWIDE or c.area == areas[c.scope])
+    ]
+    return min(matches, key=lambda c: _SCOPE_ORDER[c.scope], default=None)
+
+
+def _is_full(organisation: Organisation) -> bool:
+    return organisation.capacity is not None and organisation.open_load >= organisation.capacity
+
+
+def _load_ratio(organisation: Organisation) -> float:
+    if organisation.capacity is None:
+        return 0.0
+    if organisation.capacity <= 0:
+        return math.inf
+    return organisation.open_load / organisation.capacity
+
+
+def _shared_languages(need: Need, organisation: Organisation) -> frozenset[str]:
+    return need.languages & organisation.languages
+
+
+def _rank_key(need: Need, candidate: Candidate) -> tuple:
+    organisation = candidate.organisation
+    offered = organisation.last_offered_at
+    return (
+        _SCOPE_ORDER[candidate.scope],
+        not _shared_languages(need, organisation),
+        _is_full(organisation),
+        _load_ratio(organisation),
+        # Never offered sorts first; the datetime is only compared between two offered ones.
+        (offered is not None, offered or datetime.min),
+        organisation.name,
+        organisation.slug,
+    )
+
+
+def _eligible_reasons(need: Need, organisation: Organisation, coverage: Coverage) -> list[Reason]:
+    covers: tuple[tuple[str, str | int], ...] = (
+        ("specialism", need.specialism),
+        ("scope", coverage.scope.value),
+    )
+    if coverage.area is not None:
+        covers += (("area", coverage.area),)
+    reasons = [Reason("covers", covers)]
+    if need.languages:
+        shared = _shared_languages(need, organisation)
+        if shared:
+            reasons.append(Reason("speaks", (("languages", ",".join(sorted(shared))),)))
+        else:
+            reasons.append(Reason("no_shared_language"))
+    if organisation.capacity is None:
+        reasons.append(Reason("no_capacity_limit", (("open_load", organisation.open_load),)))
+    else:
+        load = (("open_load", organisation.open_load), ("capacity", organisation.capacity))
+        reasons.append(Reason("full" if _is_full(organisation) else "load", load))
+    return reasons
+
+
+def _judge(need: Need, organisation: Organisation, tried: frozenset[str]) -> Candidate:
+    coverage = _closest_coverage(need, organisation)
+    refusals = []
+    if not organisation.takes_referrals:
+        refusals.append(Reason("not_taking_referrals"))
+    if organisation.paused:
+        refusals.append(Reason("paused"))
+    if organisation.slug in tried:
+        refusals.append(Reason("tried_before"))
+    if coverage is None:
+        refusals.append(Reason("does_not_cover", (("specialism", need.specialism),)))
+    scope = coverage.scope if coverage else None
+    if coverage is None or refusals:
+        return Candidate(organisation, scope, eligible=False, reasons=tuple(refusals))
+    reasons = _eligible_reasons(need, organisation, coverage)
+    return Candidate(organisation, scope, eligible=True, reasons=tuple(reasons))
+
+
+def assess(
+    need: Need, organisations: Iterable[Organisation], tried: frozenset[str] = frozenset()
+) -> list[Candidate]:
+    """Every organisation with its verdict, for the coordinator's explanation: the eligible ones
+    in rank order, then the ineligible ones by name, each saying why not."""
+    judged = [_judge(need, organisation, tried) for organisation in organisations]
+    eligible = sorted((c for c in judged if c.eligible), key=lambda c: _rank_key(need, c))
+    ineligible = sorted(
+        (c for c in judged if not c.eligible),
+        key=lambda c: (c.organisation.name, c.organisation.slug),
+    )
+    return eligible + ineligible
+
+
+def rank(
+    need: Need, organisations: Iterable[Organisation], tried: frozenset[str] = frozenset()
+) -> list[Candidate]:
+    """The organisations that may be offered this need, best first; empty means unmatched."""
+    return [c for c in assess(need, organisations, tried) if c.eligible]
