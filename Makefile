@@ -1,0 +1,48 @@
+# The two commands a new user needs: `make run` and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app referral
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format translations compile-translations bench clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+compile-translations: $(STAMP)
+	$(VENV)/bin/pybabel compile --statistics -d translations 2>&1 | grep -v '^compiling' || true
+
+run: $(STAMP) compile-translations
+	mkdir -p instance
+	$(FLASK) init-db
+	$(FLASK) seed-demo
+	@echo "Referral is running at http://127.0.0.1:5000  (stop with Ctrl+C)"
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+test: $(STAMP) compile-translations
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Extract every marked string, merge into the catalogues, compile.
+translations: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output --width 100 --project Referral .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete --width 100
+	$(PY) scripts/fill_english.py
+	$(VENV)/bin/pybabel compile -d translations
+
+bench: $(STAMP) compile-translations
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) instance/referral.db

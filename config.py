@@ -1,0 +1,54 @@
+"""Settings read from the environment; ``create_app(config)`` may override any of them."""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+class Config:
+    ROOT_MIGRATIONS = ROOT / "migrations"
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'referral.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # a form left open during a long phone call must still submit
+    MAX_CONTENT_LENGTH = 256 * 1024
+
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Warsaw"
+    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
+
+    # Password hashing: argon2id at argon2-cffi's RFC 9106 "low memory" profile by default.
+    ARGON2_PROFILE = os.environ.get("ARGON2_PROFILE", "RFC_9106_LOW_MEMORY")
+    SIGN_IN_MAX_FAILURES = 5
+    SIGN_IN_LOCK_MINUTES = 15
+
+    # Response deadlines in working hours (DESIGN.md, "Deadlines").
+    DEADLINE_HOURS = {"urgent": 4, "normal": 16}
+    RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "180"))
+    CONSENT_VERSION = "2026-11"
+
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    INTAKE_RATE_LIMIT = os.environ.get("INTAKE_RATE_LIMIT", "60 per hour")
+    RATELIMIT_HEADERS_ENABLED = True
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_SENDER = os.environ.get("MAIL_SENDER", "Referral <no-reply@referral.example>")
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret"  # noqa: S105
+    WTF_CSRF_ENABLED = False
+    ARGON2_PROFILE = "CHEAPEST"
+    RATELIMIT_ENABLED = False

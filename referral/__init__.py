@@ -1,0 +1,58 @@
+"""Referral: routes migrants' requests for help to the consortium member that covers them."""
+
+import logging
+
+from flask import Flask
+from sqlalchemy import text
+
+from config import Config
+
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: type | dict | None = None) -> Flask:
+    """The app factory: ``config`` is a settings class or a dict of overrides."""
+    app = Flask(__name__, template_folder="../templates", instance_relative_config=True)
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+
+    from . import i18n
+
+    app.url_map.converters["lang"] = i18n.LanguageConverter
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Config.ROOT_MIGRATIONS))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    login_manager.init_app(app)
+    i18n.init_app(app)
+
+    from .admin import bp as admin_bp
+    from .api import bp as api_bp
+    from .auth import bp as auth_bp
+    from .public import bp as public_bp
+    from .staff import bp as staff_bp
+
+    for blueprint in (public_bp, auth_bp, staff_bp, admin_bp, api_bp):
+        app.register_blueprint(blueprint)
+
+    from . import cli, errors
+
+    cli.init_app(app)
+    errors.init_app(app)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:  # any failure to reach the database means "not ready"
+            logging.getLogger(__name__).warning("health check: database unreachable")
+            db.session.rollback()
+            return {"status": "unavailable"}, 503
+        return {"status": "ok"}
+
+    return app

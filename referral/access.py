@@ -1,0 +1,43 @@
+"""The isolation rule: staff see only referrals offered to, held by or sent by their organisation.
+
+Every staff query for referrals starts from ``visible_referrals``; anything outside it answers 404.
+"""
+
+from sqlalchemy import Select, exists, or_, select
+
+from .handoff import State
+from .models import Referral, ReferralEvent, User
+
+
+def offered_to(organisation_id: int):
+    """Referrals ever offered to this organisation (including by a coordinator's hand)."""
+    return exists().where(
+        ReferralEvent.referral_id == Referral.id,
+        ReferralEvent.organisation_id == organisation_id,
+        ReferralEvent.to_state == State.OFFERED,
+    )
+
+
+def visible_referrals(user: User) -> Select:
+    query = select(Referral)
+    if user.is_coordinator:
+        return query
+    org = user.organisation_id
+    if org is None:
+        return query.where(False)
+    return query.where(
+        or_(
+            Referral.organisation_id == org,
+            Referral.referring_organisation_id == org,
+            offered_to(org),
+        )
+    )
+
+
+def may_see_personal_data(user: User, referral: Referral) -> bool:
+    """Personal data: the organisation the referral is offered to or held by, the sender, and
+    coordinators; an organisation that declined it earlier sees the referral, not the person."""
+    if user.is_coordinator:
+        return True
+    org = user.organisation_id
+    return org is not None and org in (referral.organisation_id, referral.referring_organisation_id)

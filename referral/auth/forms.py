@@ -1,0 +1,18 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+
+class SignInForm(FlaskForm):
+    # Length caps keep a 10 kB e-mail from reaching the database or the hasher.
+    email = StringField(
+        _l("E-mail"),
+        validators=[DataRequired(_l("Enter your e-mail.")), Length(max=254, message=_l("This e-mail is too long."))],
+        render_kw={"autocomplete": "username", "type": "email"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Enter your password.")), Length(max=1000, message=_l("This password is too long."))],
+        render_kw={"autocomplete": "current-password"},
+    )

@@ -1,0 +1,60 @@
+"""Flask commands: ``flask --app referral <command>``."""
+
+import sys
+
+import click
+from flask import Flask
+from flask_migrate import upgrade
+
+from . import accounts, seed
+from .extensions import db
+from .models import Organisation, User
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db():
+        """Create or upgrade the database schema (Alembic migrations)."""
+        upgrade()
+        click.echo("Database is up to date.")
+
+    @app.cli.command("seed-demo")
+    def seed_demo():
+        """Load the cities, the consortium directory and demo accounts (safe to run again)."""
+        logins = seed.seed_demo()
+        click.echo(f"Demo logins (password: {seed.DEMO_PASSWORD}):")
+        for login in logins:
+            click.echo(f"  {login.email:<40} {login.organisation}")
+
+    @app.cli.command("create-user")
+    @click.argument("email")
+    @click.option("--org", "org_slug", help="Slug of the user's organisation.")
+    @click.option("--coordinator", is_flag=True, help="A consortium coordinator.")
+    @click.option("--name", default="", help="Display name (defaults to the e-mail).")
+    @click.option("--language", type=click.Choice(["pl", "uk", "en"]), default="pl")
+    @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
+    def create_user(email, org_slug, coordinator, name, language, password_stdin):
+        """Create a staff account (--org SLUG) or a coordinator (--coordinator)."""
+        if bool(org_slug) == coordinator:
+            raise click.UsageError("Give exactly one of --org SLUG or --coordinator.")
+        password = sys.stdin.readline().rstrip("\n")
+        if len(password) < 12:
+            raise click.ClickException("The password must have at least 12 characters.")
+        org = None
+        if org_slug:
+            org = db.session.scalar(db.select(Organisation).where(Organisation.slug == org_slug))
+            if org is None:
+                raise click.ClickException(f"No organisation with slug {org_slug!r}.")
+        email = accounts.normalise_email(email)
+        if db.session.scalar(db.select(User).where(User.email == email)):
+            raise click.ClickException("A user with this e-mail already exists.")
+        accounts.create_user(
+            email,
+            password,
+            name or email,
+            org.id if org else None,
+            role="coordinator" if coordinator else "staff",
+            language=language,
+        )
+        db.session.commit()
+        click.echo(f"Created {email}.")

@@ -1,0 +1,84 @@
+"""Language choice, locale-aware formatting and the language switcher."""
+
+from flask import Flask, g, request, session, url_for
+from flask_babel import format_date, format_datetime, gettext, lazy_gettext
+from flask_login import current_user
+from werkzeug.routing import AnyConverter
+
+from .vocabulary import UI_LANGUAGES
+
+LANGUAGE_NAMES = {"pl": "Polski", "uk": "Українська", "en": "English"}
+# Russian speakers from Ukraine and elsewhere read Ukrainian pages more easily than Polish ones.
+BROWSER_LANGUAGE_TO_UI = {"uk": "uk", "ru": "uk", "pl": "pl", "en": "en"}
+
+
+class LanguageConverter(AnyConverter):
+    """``<lang:lang>`` matches only the interface languages; anything else is a 404."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, *UI_LANGUAGES)
+
+
+def browser_language() -> str:
+    """The interface language for a visitor with no choice made yet, from Accept-Language."""
+    for value, _quality in request.accept_languages:
+        ui = BROWSER_LANGUAGE_TO_UI.get(value.split("-")[0].lower())
+        if ui:
+            return ui
+    return "en"
+
+
+def select_locale() -> str:
+    if getattr(g, "lang", None):
+        return g.lang
+    if current_user and current_user.is_authenticated:
+        return current_user.language
+    if session.get("lang") in UI_LANGUAGES:
+        return session["lang"]
+    return browser_language()
+
+
+def select_timezone() -> str:
+    return "Europe/Warsaw"
+
+
+def current_language() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale())
+
+
+def switch_language_url(code: str) -> str | None:
+    """The same page in another language, for pages whose URL carries it (``/<lang>/...``)."""
+    if not getattr(g, "lang", None) or request.endpoint is None:
+        return None
+    args = {**(request.view_args or {}), **request.args.to_dict(), "lang": code}
+    return url_for(request.endpoint, **args)
+
+
+def label(member) -> str:
+    """A vocabulary member's label, translated into the current locale."""
+    return gettext(member.label)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.filters.update(
+        label=label,
+        datetime=lambda value, fmt="medium": format_datetime(value, fmt) if value else "",
+        date=lambda value, fmt="medium": format_date(value, fmt) if value else "",
+    )
+    app.jinja_env.globals.update(
+        LANGUAGE_NAMES=LANGUAGE_NAMES,
+        UI_LANGUAGES=UI_LANGUAGES,
+        switch_language_url=switch_language_url,
+        current_language=current_language,
+    )
+
+    from .extensions import login_manager
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = lazy_gettext("Please sign in to see this page.")
+    login_manager.login_message_category = "info"

@@ -1,0 +1,352 @@
+"""The data model: the directory (organisations, coverage, places), people's requests, referrals and
+their append-only event log, staff accounts, notes and the mail outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as UTC and gives them back aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given; use an aware one")
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class LocalisedNames:
+    """Mixin for rows with ``name_pl``, ``name_uk`` and ``name_en``."""
+
+    def name_in(self, language: str) -> str:
+        return getattr(self, f"name_{language}", None) or self.name_pl
+
+
+class Voivodeship(LocalisedNames, db.Model):
+    teryt: Mapped[str] = mapped_column(String(2), primary_key=True)
+    iso_code: Mapped[str] = mapped_column(String(5), unique=True)
+    name_pl: Mapped[str] = mapped_column(String(80))
+    name_uk: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str] = mapped_column(String(80))
+
+    cities: Mapped[list[City]] = relationship(back_populates="voivodeship")
+
+
+class City(LocalisedNames, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name_pl: Mapped[str] = mapped_column(String(80))
+    name_uk: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str] = mapped_column(String(80))
+    voivodeship_teryt: Mapped[str] = mapped_column(ForeignKey("voivodeship.teryt"))
+
+    voivodeship: Mapped[Voivodeship] = relationship(back_populates="cities")
+
+
+class Organisation(LocalisedNames, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name_pl: Mapped[str] = mapped_column(String(200))
+    name_uk: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    description_pl: Mapped[str] = mapped_column(Text, default="")
+    description_uk: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    website: Mapped[str | None] = mapped_column(String(300))
+    home_city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # False where the languages are a demo assumption, not the organisation's own statement.
+    languages_confirmed: Mapped[bool] = mapped_column(Boolean, default=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    takes_referrals: Mapped[bool] = mapped_column(Boolean, default=True)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    paused_until: Mapped[date | None] = mapped_column(Date)
+    pause_reason: Mapped[str | None] = mapped_column(String(500))
+    # When this organisation last got an offer: the fair-rotation tie-break of routing.
+    last_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    home_city: Mapped[City | None] = relationship()
+    coverage: Mapped[list[Coverage]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan"
+    )
+    users: Mapped[list[User]] = relationship(back_populates="organisation")
+
+    def description_in(self, language: str) -> str:
+        return getattr(self, f"description_{language}", None) or self.description_pl
+
+    def is_paused(self, today: date) -> bool:
+        """Paused up to and including ``paused_until``."""
+        return self.paused_until is not None and today <= self.paused_until
+
+
+class Coverage(db.Model):
+    """An organisation serves a specialism in a city, a voivodeship, or nationwide (area is None)."""
+
+    __table_args__ = (UniqueConstraint("organisation_id", "specialism", "scope", "area"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
+    specialism: Mapped[str] = mapped_column(String(30))
+    scope: Mapped[str] = mapped_column(String(20))
+    area: Mapped[str | None] = mapped_column(String(60))
+
+    organisation: Mapped[Organisation] = relationship(back_populates="coverage")
+
+
+class User(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20), default="staff")
+    language: Mapped[str] = mapped_column(String(2), default="pl")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Flask-Login's id: rotated at sign-out, password change and deactivation, so that a copied
+    # session cookie stops working at once.
+    session_token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation | None] = relationship(back_populates="users")
+
+    # Flask-Login protocol
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role == "coordinator"
+
+
+class SignInThrottle(db.Model):
+    """Failed sign-ins per account *and* client address (hashed together): an attacker elsewhere
+    cannot lock the real user, or a whole office, out."""
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SignInEvent(db.Model):
+    """Audit of staff sign-ins, successful or not (no password, no client address)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    email: Mapped[str] = mapped_column(String(254))
+    success: Mapped[bool] = mapped_column(Boolean)
+    kind: Mapped[str] = mapped_column(String(20), default="sign_in")
+
+    user: Mapped[User | None] = relationship()
+
+
+class PasswordReset(db.Model):
+    """A one-time password link: only the token's hash is stored."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Request(db.Model):
+    """One person's intake: holds the personal data, erased after withdrawal or retention."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(7), unique=True)
+    status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    language: Mapped[str] = mapped_column(String(2))
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"))
+    voivodeship_teryt: Mapped[str] = mapped_column(ForeignKey("voivodeship.teryt"))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    interpreter_needed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Personal data: emptied by erase_request().
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    contact_channel: Mapped[str | None] = mapped_column(String(20))
+    safe_to_message: Mapped[bool] = mapped_column(Boolean, default=False)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str | None] = mapped_column(Text)
+    residence_status: Mapped[str | None] = mapped_column(String(40))
+    consent_version: Mapped[str] = mapped_column(String(20))
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consent_language: Mapped[str] = mapped_column(String(2))
+    # Set when a caseworker submitted it on the person's behalf.
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    referring_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    city: Mapped[City | None] = relationship()
+    voivodeship: Mapped[Voivodeship] = relationship()
+    referrals: Mapped[list[Referral]] = relationship(
+        back_populates="request", order_by="Referral.id"
+    )
+    submitted_by: Mapped[User | None] = relationship()
+    referring_organisation: Mapped[Organisation | None] = relationship()
+
+
+class Referral(db.Model):
+    """One need of a request on its way to one organisation at a time."""
+
+    __table_args__ = (
+        Index("ix_referral_org_state_deadline", "organisation_id", "state", "deadline_at"),
+        Index("ix_referral_referrer_created", "referring_organisation_id", "created_at"),
+        Index("ix_referral_state_deadline", "state", "deadline_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("request.id"), index=True)
+    specialism: Mapped[str] = mapped_column(String(30))
+    state: Mapped[str] = mapped_column(String(20), default="new")
+    # The organisation it is offered to or held by; None when new, unmatched or never placed.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    referring_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    # The routing explanation at the last offer: [{"code": ..., "params": {...}}, ...]
+    routing_reasons: Mapped[list] = mapped_column(JSON, default=list)
+    routing_scope: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Optimistic locking: two people acting at once, exactly one wins.
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    request: Mapped[Request] = relationship(back_populates="referrals")
+    organisation: Mapped[Organisation | None] = relationship(foreign_keys=[organisation_id])
+    referring_organisation: Mapped[Organisation | None] = relationship(
+        foreign_keys=[referring_organisation_id]
+    )
+    assigned_user: Mapped[User | None] = relationship()
+    events: Mapped[list[ReferralEvent]] = relationship(
+        back_populates="referral", order_by="ReferralEvent.id"
+    )
+    notes: Mapped[list[Note]] = relationship(back_populates="referral", order_by="Note.id")
+
+
+class ReferralEvent(db.Model):
+    """One step of a referral: append-only, the audit trail. Holds no personal data."""
+
+    __table_args__ = (
+        Index("ix_referral_event_org_referral", "organisation_id", "referral_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    party: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    # The organisation the step concerns (offered to, declined by, accepted by...).
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    text: Mapped[str | None] = mapped_column(Text)
+
+    referral: Mapped[Referral] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+    organisation: Mapped[Organisation | None] = relationship()
+
+
+@event.listens_for(ReferralEvent, "before_update")
+@event.listens_for(ReferralEvent, "before_delete")
+def _events_are_append_only(mapper, connection, target):
+    raise PermissionError("referral events are append-only")
+
+
+class Note(db.Model):
+    """A note on a referral: shared with the other organisation, or internal to the author's."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    referral: Mapped[Referral] = relationship(back_populates="notes")
+    author: Mapped[User] = relationship()
+    organisation: Mapped[Organisation | None] = relationship()
+
+
+class OutboxMessage(db.Model):
+    """An e-mail written in the same transaction as the change it reports; ``send-mail`` delivers."""
+
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Claimed by a sender process until this time, so two senders never send one message twice.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))

@@ -1,0 +1,101 @@
+"""Fixtures: one app per test session on the database of ``DATABASE_URL`` (SQLite by default),
+migrated with Alembic; every test starts from empty tables."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from config import TestConfig
+from referral import create_app, seed
+from referral.extensions import db
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{Path(tempfile.mkdtemp(prefix='referral-test-')) / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app({**vars_of(TestConfig), "SQLALCHEMY_DATABASE_URI": _database_url()})
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def vars_of(cls) -> dict:
+    return {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tables(request):
+    """Empty every table after each test that used the app."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                quoted = ", ".join(f'"{t}"' for t in tables)
+                conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for the whole test: for service-level tests, not for test-client ones
+    (requests would share its ``g`` and session)."""
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def directory(app):
+    """The consortium's demo directory, cities and voivodeships (the files the project ships)."""
+    with app.app_context():
+        seed.load_places()
+        seed.load_directory()
+        db.session.commit()
+
+
+@pytest.fixture
+def staff(app, directory):
+    """One staff account per organisation (``staff@<slug>.example``) and a coordinator."""
+    with app.app_context():
+        seed.load_demo_accounts()
+        db.session.commit()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def login_as(app, staff):
+    """``login_as("nomada")`` gives a test client signed in as that organisation's staff;
+    ``login_as("coordinator")`` as the coordinator."""
+
+    def login(who: str):
+        email = (
+            "coordinator@konsorcjum.example" if who == "coordinator" else f"staff@{who}.example"
+        )
+        client = app.test_client()
+        response = client.post("/login", data={"email": email, "password": seed.DEMO_PASSWORD})
+        assert response.status_code == 302, response.data
+        return client
+
+    return login
+
