@@ -5,16 +5,14 @@ Every staff query for referrals starts from ``visible_referrals``; anything outs
 
 from sqlalchemy import Select, exists, or_, select
 
-from .handoff import State
 from .models import Referral, ReferralEvent, User
 
 
 def offered_to(organisation_id: int):
     """Referrals ever offered to this organisation (including by a coordinator's hand)."""
     return exists().where(
+        ReferralEvent.offered_to_id == organisation_id,
         ReferralEvent.referral_id == Referral.id,
-        ReferralEvent.organisation_id == organisation_id,
-        ReferralEvent.to_state == State.OFFERED,
     )
 
 

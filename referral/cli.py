@@ -1,14 +1,17 @@
 """Flask commands: ``flask --app referral <command>``."""
 
+import json
 import sys
 
 import click
 from flask import Flask
+from flask_babel import force_locale
 from flask_migrate import upgrade
 
-from . import accounts, seed
+from . import accounts, explain, seed, services
 from .extensions import db
 from .models import Organisation, User
+from .vocabulary import SPOKEN_LANGUAGES, Specialism
 
 
 def init_app(app: Flask) -> None:
@@ -32,7 +35,9 @@ def init_app(app: Flask) -> None:
     @click.option("--coordinator", is_flag=True, help="A consortium coordinator.")
     @click.option("--name", default="", help="Display name (defaults to the e-mail).")
     @click.option("--language", type=click.Choice(["pl", "uk", "en"]), default="pl")
-    @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
+    @click.option(
+        "--password-stdin", is_flag=True, required=True, help="Read the password from stdin."
+    )
     def create_user(email, org_slug, coordinator, name, language, password_stdin):
         """Create a staff account (--org SLUG) or a coordinator (--coordinator)."""
         if bool(org_slug) == coordinator:
@@ -58,3 +63,50 @@ def init_app(app: Flask) -> None:
         )
         db.session.commit()
         click.echo(f"Created {email}.")
+
+    @app.cli.command("sweep")
+    def sweep():
+        """Expire offers past their deadline and re-route them (safe every minute, and twice)."""
+        click.echo(f"Expired and re-routed: {services.expire_overdue()}")
+
+    @app.cli.command("purge")
+    def purge():
+        """Erase personal data of requests ended more than RETENTION_DAYS ago."""
+        click.echo(f"Requests erased: {services.purge_expired()}")
+
+    @app.cli.command("route-preview")
+    @click.option(
+        "--need", "specialism", required=True, type=click.Choice([s.value for s in Specialism])
+    )
+    @click.option("--city", "city_slug", required=True, help="City slug, e.g. wroclaw.")
+    @click.option(
+        "--lang",
+        "languages",
+        multiple=True,
+        type=click.Choice(SPOKEN_LANGUAGES),
+        help="A language the person speaks (repeatable).",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def route_preview(specialism, city_slug, languages, as_json):
+        """The ranked candidates for a need in a city, with scope and reasons."""
+        try:
+            candidates = services.route_preview(specialism, city_slug, languages)
+        except services.ServiceError as error:
+            raise click.ClickException(f"Unknown city {city_slug!r}.") from error
+        with force_locale("en"):
+            rows = [
+                {
+                    "org": c.organisation.slug,
+                    "name": c.organisation.name,
+                    "scope": str(c.scope),
+                    "reasons": explain.reasons(c),
+                }
+                for c in candidates
+            ]
+        if as_json:
+            click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        if not rows:
+            click.echo("No organisation covers this need: the referral would be unmatched.")
+        for position, row in enumerate(rows, 1):
+            click.echo(f"{position}. {row['org']} ({row['scope']}): " + " · ".join(row["reasons"]))

@@ -65,8 +65,11 @@ def init_app(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.policies["ext.i18n.trimmed"] = True
+    from .explain import specialism_label
+
     app.jinja_env.filters.update(
         label=label,
+        specialism_label=specialism_label,
         datetime=lambda value, fmt="medium": format_datetime(value, fmt) if value else "",
         date=lambda value, fmt="medium": format_date(value, fmt) if value else "",
     )

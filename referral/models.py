@@ -117,7 +117,7 @@ class Organisation(LocalisedNames, db.Model):
 
 
 class Coverage(db.Model):
-    """An organisation serves a specialism in a city, a voivodeship, or nationwide (area is None)."""
+    """An organisation serves a specialism in a city, a voivodeship or nationwide (area None)."""
 
     __table_args__ = (UniqueConstraint("organisation_id", "specialism", "scope", "area"),)
 
@@ -290,7 +290,8 @@ class ReferralEvent(db.Model):
     """One step of a referral: append-only, the audit trail. Holds no personal data."""
 
     __table_args__ = (
-        Index("ix_referral_event_org_referral", "organisation_id", "referral_id"),
+        Index("ix_referral_event_offered_referral", "offered_to_id", "referral_id"),
+        Index("ix_referral_event_org_at", "organisation_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -301,14 +302,17 @@ class ReferralEvent(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     from_state: Mapped[str | None] = mapped_column(String(20))
     to_state: Mapped[str] = mapped_column(String(20))
-    # The organisation the step concerns (offered to, declined by, accepted by...).
+    # The organisation whose step it is (it declined, accepted, let expire, handed back...).
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    # The organisation the referral is offered to after this step, if any.
+    offered_to_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     reason_code: Mapped[str | None] = mapped_column(String(40))
     text: Mapped[str | None] = mapped_column(Text)
 
     referral: Mapped[Referral] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
-    organisation: Mapped[Organisation | None] = relationship()
+    organisation: Mapped[Organisation | None] = relationship(foreign_keys=[organisation_id])
+    offered_to: Mapped[Organisation | None] = relationship(foreign_keys=[offered_to_id])
 
 
 @event.listens_for(ReferralEvent, "before_update")
@@ -334,7 +338,7 @@ class Note(db.Model):
 
 
 class OutboxMessage(db.Model):
-    """An e-mail written in the same transaction as the change it reports; ``send-mail`` delivers."""
+    """An e-mail written in the same transaction as the change it reports; `send-mail` sends it."""
 
     __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)
 

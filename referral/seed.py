@@ -27,7 +27,9 @@ def load_places() -> None:
             )
             voivodeship.iso_code = row["iso_3166_2"]
             voivodeship.name_pl, voivodeship.name_uk, voivodeship.name_en = (
-                row["name_pl"], row["name_uk"], row["name_en"]
+                row["name_pl"],
+                row["name_uk"],
+                row["name_en"],
             )
             db.session.add(voivodeship)
     db.session.flush()
@@ -36,7 +38,11 @@ def load_places() -> None:
             city = db.session.scalar(select(City).where(City.slug == row["slug"])) or City(
                 slug=row["slug"]
             )
-            city.name_pl, city.name_uk, city.name_en = row["name_pl"], row["name_uk"], row["name_en"]
+            city.name_pl, city.name_uk, city.name_en = (
+                row["name_pl"],
+                row["name_uk"],
+                row["name_en"],
+            )
             city.voivodeship_teryt = row["voivodeship_teryt"]
             db.session.add(city)
     db.session.flush()

@@ -42,7 +42,7 @@ class Specialism(LabelledEnum):
     INFORMATION = (
         "information",
         N_("Information and documents"),
-        N_("General advice, forms, where to go.")
+        N_("General advice, forms, where to go."),
     )
 
 
@@ -85,6 +85,24 @@ UI_LANGUAGES = ("pl", "uk", "en")
 
 # Languages a person may speak (ISO 639-1); their names come from Babel's locale data.
 SPOKEN_LANGUAGES = (
-    "uk", "ru", "pl", "en", "be", "ka", "hy", "az", "tr", "ar", "fa", "ps", "uz", "tg", "kk",
-    "vi", "hi", "es", "fr", "de",
+    "uk",
+    "ru",
+    "pl",
+    "en",
+    "be",
+    "ka",
+    "hy",
+    "az",
+    "tr",
+    "ar",
+    "fa",
+    "ps",
+    "uz",
+    "tg",
+    "kk",
+    "vi",
+    "hi",
+    "es",
+    "fr",
+    "de",
 )

@@ -89,13 +89,10 @@ def login_as(app, staff):
     ``login_as("coordinator")`` as the coordinator."""
 
     def login(who: str):
-        email = (
-            "coordinator@konsorcjum.example" if who == "coordinator" else f"staff@{who}.example"
-        )
+        email = "coordinator@konsorcjum.example" if who == "coordinator" else f"staff@{who}.example"
         client = app.test_client()
         response = client.post("/login", data={"email": email, "password": seed.DEMO_PASSWORD})
         assert response.status_code == 302, response.data
         return client
 
     return login
-

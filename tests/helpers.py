@@ -5,6 +5,7 @@ import re
 from referral.extensions import db
 from referral.models import Organisation, User
 
+
 def org(slug: str) -> Organisation:
     return db.session.scalar(db.select(Organisation).where(Organisation.slug == slug))
 

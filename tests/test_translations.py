@@ -13,8 +13,15 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("pl", "uk", "en")
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
-            "N_": None, "pgettext": ((1, "c"), 2)}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "lazy_gettext": None,
+    "_l": None,
+    "N_": None,
+    "pgettext": ((1, "c"), 2),
+}
 
 
 def catalog(language):
@@ -23,7 +30,11 @@ def catalog(language):
 
 
 def extracted_ids() -> set[str]:
-    method_map = [("referral/**.py", "python"), ("templates/**.html", "jinja2")]
+    method_map = [
+        ("referral/**.py", "python"),
+        ("templates/**.html", "jinja2"),
+        ("templates/**.txt", "jinja2"),
+    ]
     options = {"templates/**.html": {"extensions": "jinja2.ext.do"}}
     ids = set()
     for _file, _line, message, _comments, _context in extract_from_dir(

@@ -8,11 +8,17 @@ class SignInForm(FlaskForm):
     # Length caps keep a 10 kB e-mail from reaching the database or the hasher.
     email = StringField(
         _l("E-mail"),
-        validators=[DataRequired(_l("Enter your e-mail.")), Length(max=254, message=_l("This e-mail is too long."))],
+        validators=[
+            DataRequired(_l("Enter your e-mail.")),
+            Length(max=254, message=_l("This e-mail is too long.")),
+        ],
         render_kw={"autocomplete": "username", "type": "email"},
     )
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired(_l("Enter your password.")), Length(max=1000, message=_l("This password is too long."))],
+        validators=[
+            DataRequired(_l("Enter your password.")),
+            Length(max=1000, message=_l("This password is too long.")),
+        ],
         render_kw={"autocomplete": "current-password"},
     )

@@ -30,8 +30,10 @@ def login():
             return redirect(_safe_next() or url_for("staff.inbox"))
         if result.locked_minutes:
             form.form_errors.append(
-                _("Too many failed attempts. Please try again in %(minutes)d minutes.",
-                  minutes=result.locked_minutes)
+                _(
+                    "Too many failed attempts. Please try again in %(minutes)d minutes.",
+                    minutes=result.locked_minutes,
+                )
             )
         else:
             # One message for both: never say whether the e-mail or the password was wrong.
@@ -58,7 +60,9 @@ def set_language():
         if current_user.is_authenticated:
             current_user.language = code
             db.session.commit()
-    return redirect(_safe_next() or url_for("public.home", lang=code if code in UI_LANGUAGES else "en"))
+    return redirect(
+        _safe_next() or url_for("public.home", lang=code if code in UI_LANGUAGES else "en")
+    )
 
 
 def _safe_next() -> str | None:

@@ -1,0 +1,41 @@
+"""E-mails written to the outbox in the same transaction as the change they report.
+
+``flask send-mail`` delivers them. Messages name the referral by its reference and link to the
+app; they never carry the person's story, contact details or a decline reason.
+"""
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+
+from .extensions import db
+from .models import Organisation, OutboxMessage, Referral
+
+
+def _queue(kind: str, to_address: str | None, language: str, **context) -> None:
+    if not to_address:
+        return
+    with force_locale(language):
+        subject = render_template(f"mail/{kind}.subject.txt", **context).strip()
+        inbox_url = current_app.config["PUBLIC_URL"].rstrip("/") + "/staff/"
+        body = render_template(f"mail/{kind}.txt", inbox_url=inbox_url, **context)
+    db.session.add(OutboxMessage(kind=kind, to_address=to_address, subject=subject, body=body))
+
+
+def offer_made(referral: Referral, org: Organisation) -> None:
+    """Tell the organisation's intake address that a referral waits for its answer."""
+    _queue("offer", org.email, "pl", referral=referral, organisation=org)
+
+
+def accepted(referral: Referral) -> None:
+    """Tell the referring caseworker, and the person if they gave an e-mail, in their language."""
+    caseworker = referral.request.submitted_by
+    if caseworker:
+        _queue("accepted_caseworker", caseworker.email, caseworker.language, referral=referral)
+    request = referral.request
+    _queue("accepted_person", request.email, request.language, referral=referral)
+
+
+def closed(referral: Referral) -> None:
+    caseworker = referral.request.submitted_by
+    if caseworker:
+        _queue("closed_caseworker", caseworker.email, caseworker.language, referral=referral)

@@ -1,0 +1,608 @@
+"""The use cases. Each loads what it needs, asks ``routing`` and ``handoff`` for the decision,
+writes the change with its ReferralEvent(s) and outbox rows, and commits: one transaction each.
+
+Errors are ``ServiceError`` subclasses with a stable ``code`` that the web layer translates.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import handoff, notifications, routing
+from .extensions import db
+from .handoff import Action, Party, State
+from .models import (
+    City,
+    Note,
+    Organisation,
+    Referral,
+    ReferralEvent,
+    Request,
+    User,
+    utcnow,
+)
+from .passwords import new_token, token_hash
+
+# Short references for phone conversations: no 0/O, 1/I/L, 2/Z, 5/S, 8/B look-alikes.
+REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+ACTIVE_STATES = (State.OFFERED, State.ACCEPTED, State.IN_PROGRESS)
+
+
+class ServiceError(Exception):
+    """A refused use case; ``code`` is one of the class attributes below."""
+
+    ALREADY_TAKEN = "already_taken"  # someone else acted on it first
+    NOT_ALLOWED_NOW = handoff.TransitionRefused.NOT_ALLOWED_NOW
+    NOT_YOURS = handoff.TransitionRefused.NOT_YOURS
+    INVALID = "invalid"
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(code if not detail else f"{code}: {detail}")
+        self.code = code
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+@dataclass
+class IntakeData:
+    """What the intake form (or a caseworker) gives; validated before it gets here."""
+
+    needs: list[str]
+    language: str
+    consent_version: str
+    city_slug: str | None = None
+    voivodeship: str | None = None
+    languages: list[str] = field(default_factory=list)
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    contact_channel: str | None = None
+    safe_to_message: bool = False
+    interpreter_needed: bool = False
+    description: str | None = None
+    urgent: bool = False
+    residence_status: str | None = None
+
+
+@dataclass
+class SubmittedRequest:
+    request: Request
+    status_token: str  # shown once to the person; only its hash is stored
+
+
+def submit_request(
+    data: IntakeData, submitted_by: User | None = None, now: datetime | None = None
+) -> SubmittedRequest:
+    """Store a request, make one referral per need, and route each at once."""
+    now = now or utcnow()
+    city = None
+    if data.city_slug:
+        city = db.session.scalar(select(City).where(City.slug == data.city_slug))
+        if city is None:
+            raise ServiceError(ServiceError.INVALID, "unknown city")
+    voivodeship = city.voivodeship_teryt if city else data.voivodeship
+    if not voivodeship or not data.needs:
+        raise ServiceError(ServiceError.INVALID, "place and needs are required")
+    token = new_token()
+    request = Request(
+        reference=_new_reference(),
+        status_token_hash=token_hash(token),
+        created_at=now,
+        language=data.language,
+        city=city,
+        voivodeship_teryt=voivodeship,
+        urgent=data.urgent,
+        interpreter_needed=data.interpreter_needed,
+        name=data.name or None,
+        phone=data.phone or None,
+        email=data.email or None,
+        contact_channel=data.contact_channel,
+        safe_to_message=data.safe_to_message,
+        languages=sorted(set(data.languages)),
+        description=data.description or None,
+        residence_status=data.residence_status or None,
+        consent_version=data.consent_version,
+        consent_at=now,
+        consent_language=data.language,
+        submitted_by=submitted_by,
+        referring_organisation_id=submitted_by.organisation_id if submitted_by else None,
+    )
+    db.session.add(request)
+    directory = Directory.load(now)
+    for specialism in dict.fromkeys(data.needs):
+        referral = Referral(
+            request=request,
+            specialism=specialism,
+            state=State.NEW,
+            urgent=data.urgent,
+            referring_organisation_id=request.referring_organisation_id,
+            created_at=now,
+        )
+        db.session.add(referral)
+        _route(referral, Action.ROUTE, Party.SYSTEM, directory, now)
+    db.session.commit()
+    return SubmittedRequest(request=request, status_token=token)
+
+
+def _new_reference() -> str:
+    while True:
+        raw = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+        reference = f"{raw[:3]}-{raw[3:]}"
+        if not db.session.scalar(select(Request.id).where(Request.reference == reference)):
+            return reference
+
+
+def find_request_by_token(token: str) -> Request | None:
+    if not token or len(token) > 100:
+        return None
+    return db.session.scalar(
+        select(Request)
+        .where(Request.status_token_hash == token_hash(token))
+        .options(selectinload(Request.referrals).selectinload(Referral.organisation))
+    )
+
+
+def withdraw_request(request: Request, now: datetime | None = None) -> None:
+    """The person withdraws every open referral and their personal data is erased at once."""
+    now = now or utcnow()
+    for referral in request.referrals:
+        if referral.state in handoff.OPEN_STATES:
+            _apply(referral, Action.WITHDRAW, {Party.PERSON}, None, now)
+    _erase(request, now)
+    db.session.commit()
+
+
+def _erase(request: Request, now: datetime) -> None:
+    request.name = request.phone = request.email = request.description = None
+    request.contact_channel = request.residence_status = None
+    request.languages = []
+    request.safe_to_message = request.interpreter_needed = False
+    request.erased_at = now
+    for referral in request.referrals:
+        for note in referral.notes:
+            db.session.delete(note)
+
+
+def purge_expired(now: datetime | None = None) -> int:
+    """Erase personal data of requests whose referrals all ended more than RETENTION_DAYS ago."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["RETENTION_DAYS"])
+    still_open = (
+        select(Referral.id)
+        .where(Referral.request_id == Request.id)
+        .where(
+            (Referral.state.not_in([State.CLOSED, State.WITHDRAWN]))
+            | (Referral.updated_at > cutoff)
+        )
+        .exists()
+    )
+    requests = db.session.scalars(
+        select(Request).where(Request.erased_at.is_(None), Request.created_at < cutoff, ~still_open)
+    ).all()
+    for request in requests:
+        _erase(request, now)
+    db.session.commit()
+    return len(requests)
+
+
+# --- routing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Directory:
+    """The routing view of every organisation, loaded once per use case (and per sweep)."""
+
+    today: date
+    organisations: dict[int, Organisation]
+    load: dict[int, int]
+
+    @classmethod
+    def load(cls, now: datetime) -> Directory:
+        organisations = {
+            org.id: org
+            for org in db.session.scalars(
+                select(Organisation).options(selectinload(Organisation.coverage))
+            )
+        }
+        load = dict(
+            db.session.execute(
+                select(Referral.organisation_id, func.count())
+                .where(Referral.state.in_(ACTIVE_STATES))
+                .group_by(Referral.organisation_id)
+            ).all()
+        )
+        return cls(
+            today=now.astimezone(handoff.WARSAW).date(), organisations=organisations, load=load
+        )
+
+    def profile(self, org: Organisation) -> routing.Organisation:
+        return routing.Organisation(
+            slug=org.slug,
+            name=org.name_pl,
+            takes_referrals=org.takes_referrals,
+            paused=org.is_paused(self.today),
+            languages=frozenset(org.languages or ()),
+            capacity=org.capacity,
+            open_load=self.load.get(org.id, 0),
+            last_offered_at=org.last_offered_at,
+            coverage=frozenset(
+                routing.Coverage(c.specialism, routing.Scope(c.scope), c.area) for c in org.coverage
+            ),
+        )
+
+    def by_slug(self, slug: str) -> Organisation:
+        return next(org for org in self.organisations.values() if org.slug == slug)
+
+    def assess(self, need: routing.Need, tried: Iterable[str] = ()) -> list[routing.Candidate]:
+        profiles = [self.profile(org) for org in self.organisations.values()]
+        return routing.assess(need, profiles, frozenset(tried))
+
+    def rank(self, need: routing.Need, tried: Iterable[str] = ()) -> list[routing.Candidate]:
+        profiles = [self.profile(org) for org in self.organisations.values()]
+        return routing.rank(need, profiles, frozenset(tried))
+
+    def offered(self, org: Organisation, now: datetime) -> None:
+        """Keep the in-memory view true after an offer (a sweep routes many in a row)."""
+        org.last_offered_at = now
+        self.load[org.id] = self.load.get(org.id, 0) + 1
+
+    def released(self, org_id: int | None) -> None:
+        if org_id is not None and self.load.get(org_id):
+            self.load[org_id] -= 1
+
+
+def need_of(referral: Referral) -> routing.Need:
+    request = referral.request
+    return routing.Need(
+        specialism=referral.specialism,
+        city=request.city.slug if request.city else "",
+        voivodeship=request.voivodeship_teryt,
+        languages=frozenset(request.languages or ()),
+    )
+
+
+def tried_organisations(referral: Referral) -> set[int]:
+    """Organisations this referral was ever offered to: never offered it again by routing."""
+    return {e.offered_to_id for e in referral.events if e.offered_to_id is not None}
+
+
+def candidates_for(referral: Referral, now: datetime | None = None) -> list[routing.Candidate]:
+    """Every organisation with its verdict for this referral (the coordinator's view)."""
+    directory = Directory.load(now or utcnow())
+    tried = {directory.organisations[i].slug for i in tried_organisations(referral)}
+    return directory.assess(need_of(referral), tried)
+
+
+def route_preview(
+    specialism: str, city_slug: str, languages: Iterable[str] = ()
+) -> list[routing.Candidate]:
+    """Ranked candidates for a hypothetical need: for checking the directory."""
+    city = db.session.scalar(select(City).where(City.slug == city_slug))
+    if city is None:
+        raise ServiceError(ServiceError.INVALID, "unknown city")
+    need = routing.Need(specialism, city.slug, city.voivodeship_teryt, frozenset(languages))
+    return Directory.load(utcnow()).rank(need)
+
+
+def _route(
+    referral: Referral,
+    action: Action,
+    party: Party,
+    directory: Directory,
+    now: datetime,
+    actor: User | None = None,
+    reason_code: str | None = None,
+    text: str | None = None,
+) -> None:
+    """Apply a re-routing transition (route, decline, expire, hand back): offer to the best
+    candidate not tried yet, or leave the referral unmatched."""
+    previous_org_id = referral.organisation_id
+    tried = {
+        directory.organisations[i].slug
+        for i in tried_organisations(referral)
+        if i in directory.organisations
+    }
+    if previous_org_id and previous_org_id in directory.organisations:
+        tried.add(directory.organisations[previous_org_id].slug)
+    candidates = directory.rank(need_of(referral), tried)
+    target = directory.by_slug(candidates[0].organisation.slug) if candidates else None
+    _transition(
+        referral,
+        action,
+        {party},
+        now,
+        actor=actor,
+        organisation_id=previous_org_id if action != Action.ROUTE else None,
+        reason_code=reason_code,
+        text=text,
+        has_candidate=target is not None,
+        offer_to=target,
+        reasons=candidates[0] if candidates else None,
+        directory=directory,
+    )
+
+
+def _transition(
+    referral: Referral,
+    action: Action,
+    parties: set[Party],
+    now: datetime,
+    *,
+    actor: User | None = None,
+    organisation_id: int | None = None,
+    reason_code: str | None = None,
+    text: str | None = None,
+    has_candidate: bool = True,
+    offer_to: Organisation | None = None,
+    reasons: routing.Candidate | None = None,
+    directory: Directory | None = None,
+) -> None:
+    """The one place a referral changes state: checks the table, updates, writes the event."""
+    before = State(referral.state)
+    after = handoff.transition(before, action, frozenset(parties), has_candidate)
+    if directory and before in ACTIVE_STATES:
+        directory.released(referral.organisation_id)
+    referral.state = after
+    referral.updated_at = now
+    if after == State.OFFERED:
+        _offer(referral, offer_to, reasons, now, directory)
+    elif after in (State.UNMATCHED, State.WITHDRAWN):
+        referral.organisation_id = None
+        referral.offered_at = referral.deadline_at = None
+    if after in (State.CLOSED, State.WITHDRAWN):
+        referral.closed_at = now
+    db.session.add(
+        ReferralEvent(
+            referral=referral,
+            at=now,
+            action=action,
+            party=sorted(parties)[0],
+            actor_id=actor.id if actor else None,
+            from_state=before,
+            to_state=after,
+            organisation_id=organisation_id,
+            offered_to_id=offer_to.id if after == State.OFFERED and offer_to else None,
+            reason_code=reason_code,
+            text=text,
+        )
+    )
+
+
+def _offer(
+    referral: Referral,
+    org: Organisation,
+    candidate: routing.Candidate | None,
+    now: datetime,
+    directory: Directory | None,
+) -> None:
+    referral.organisation = org
+    referral.organisation_id = org.id
+    referral.assigned_user_id = None
+    referral.offered_at = now
+    hours = handoff.deadline_hours(referral.urgent, current_app.config["DEADLINE_HOURS"])
+    referral.deadline_at = handoff.response_deadline(now, hours)
+    referral.routing_scope = candidate.scope if candidate else None
+    referral.routing_reasons = (
+        [{"code": r.code, "params": dict(r.params)} for r in candidate.reasons] if candidate else []
+    )
+    if directory:
+        directory.offered(org, now)
+    else:
+        org.last_offered_at = now
+    notifications.offer_made(referral, org)
+
+
+# --- actions by people ------------------------------------------------------------------------
+
+
+def parties_of(user: User | None, referral: Referral) -> set[Party]:
+    """Who ``user`` is for this referral (None: the person, through the status link)."""
+    if user is None:
+        return {Party.PERSON}
+    parties = set()
+    if user.is_coordinator:
+        parties.add(Party.COORDINATOR)
+    if user.organisation_id is not None:
+        if user.organisation_id == referral.organisation_id and referral.state in ACTIVE_STATES:
+            parties.add(Party.HOLDER)
+        if user.organisation_id == referral.referring_organisation_id:
+            parties.add(Party.REFERRER)
+    return parties
+
+
+def allowed_actions(user: User, referral: Referral) -> set[Action]:
+    return handoff.allowed_actions(State(referral.state), frozenset(parties_of(user, referral)))
+
+
+def _apply(
+    referral: Referral,
+    action: Action,
+    parties: set[Party],
+    actor: User | None,
+    now: datetime,
+    **changes,
+) -> None:
+    _transition(
+        referral,
+        action,
+        parties,
+        now,
+        actor=actor,
+        organisation_id=referral.organisation_id or (actor.organisation_id if actor else None),
+        **changes,
+    )
+
+
+def _commit_or_taken() -> None:
+    """Optimistic locking: a concurrent change to the same referral makes this one lose."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise ServiceError(ServiceError.ALREADY_TAKEN) from None
+
+
+def _load_for_action(referral_id: int, user: User | None, version: int | None) -> Referral:
+    referral = db.session.get(Referral, referral_id)
+    if referral is None:
+        raise ServiceError(ServiceError.INVALID, "no such referral")
+    if version is not None and referral.version != version:
+        # The page the user acted from is out of date: someone else got there first.
+        raise ServiceError(ServiceError.ALREADY_TAKEN)
+    return referral
+
+
+def _refusal(error: handoff.TransitionRefused) -> ServiceError:
+    return ServiceError(error.code)
+
+
+def act(
+    referral_id: int,
+    user: User | None,
+    action: Action,
+    version: int | None = None,
+    *,
+    reason_code: str | None = None,
+    text: str | None = None,
+    assignee_id: int | None = None,
+    outcome: str | None = None,
+    organisation_id: int | None = None,
+    now: datetime | None = None,
+) -> Referral:
+    """Do ``action`` on a referral as ``user``: accept, decline, start, hand back, close,
+    withdraw, or (coordinator) route by hand. Raises ServiceError when refused or lost."""
+    now = now or utcnow()
+    referral = _load_for_action(referral_id, user, version)
+    parties = parties_of(user, referral)
+    try:
+        if action in (Action.DECLINE, Action.HAND_BACK):
+            handoff.transition(State(referral.state), action, frozenset(parties))
+            _route(
+                referral,
+                action,
+                Party.HOLDER,
+                Directory.load(now),
+                now,
+                actor=user,
+                reason_code=reason_code,
+                text=text,
+            )
+        elif action == Action.ROUTE_BY_HAND:
+            target = db.session.get(Organisation, organisation_id) if organisation_id else None
+            if target is None:
+                raise ServiceError(ServiceError.INVALID, "no such organisation")
+            _apply(
+                referral,
+                action,
+                parties,
+                user,
+                now,
+                offer_to=target,
+                reasons=None,
+                reason_code=reason_code,
+                text=text,
+            )
+        else:
+            _apply(
+                referral, action, parties, user, now, reason_code=reason_code or outcome, text=text
+            )
+            _after(referral, action, user, now, assignee_id=assignee_id, outcome=outcome)
+    except handoff.TransitionRefused as error:
+        db.session.rollback()
+        raise _refusal(error) from None
+    _commit_or_taken()
+    return referral
+
+
+def _after(
+    referral: Referral,
+    action: Action,
+    user: User | None,
+    now: datetime,
+    *,
+    assignee_id: int | None,
+    outcome: str | None,
+) -> None:
+    """What an action changes besides the state."""
+    if action == Action.ACCEPT:
+        referral.assigned_user_id = _colleague(user, assignee_id)
+        referral.deadline_at = None
+        notifications.accepted(referral)
+    elif action == Action.CLOSE:
+        referral.outcome = outcome
+        notifications.closed(referral)
+
+
+def _colleague(user: User, assignee_id: int | None) -> int | None:
+    if assignee_id is None:
+        return None
+    colleague = db.session.get(User, assignee_id)
+    if (
+        colleague is None
+        or colleague.organisation_id != user.organisation_id
+        or not colleague.active
+    ):
+        raise ServiceError(ServiceError.INVALID, "assignee is not a colleague")
+    return colleague.id
+
+
+def add_note(referral: Referral, author: User, body: str, shared: bool) -> Note:
+    note = Note(
+        referral=referral,
+        author=author,
+        organisation_id=author.organisation_id,
+        shared=shared,
+        body=body,
+        created_at=utcnow(),
+    )
+    db.session.add(note)
+    db.session.commit()
+    return note
+
+
+# --- the sweep --------------------------------------------------------------------------------
+
+
+def expire_overdue(now: datetime | None = None, batch_size: int = 500) -> int:
+    """Expire offers past their deadline and re-route them. Safe to run twice at once: rows
+    another sweep holds are skipped (PostgreSQL), and a lost race on the version is skipped."""
+    now = now or utcnow()
+    directory = Directory.load(now)
+    expired = 0
+    while True:
+        query = (
+            select(Referral)
+            .where(Referral.state == State.OFFERED, Referral.deadline_at < now)
+            .order_by(Referral.deadline_at)
+            .limit(batch_size)
+            .options(
+                selectinload(Referral.events),
+                selectinload(Referral.request).selectinload(Request.city),
+            )
+        )
+        if db.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=Referral)
+        referrals = db.session.scalars(query).all()
+        if not referrals:
+            break
+        for referral in referrals:
+            _route(
+                referral, Action.EXPIRE, Party.SYSTEM, directory, now, reason_code="deadline_passed"
+            )
+        try:
+            db.session.commit()
+        except StaleDataError:
+            db.session.rollback()
+            directory = Directory.load(now)
+            continue
+        expired += len(referrals)
+    return expired
