@@ -23,14 +23,10 @@ def _database_url() -> str:
 
 @pytest.fixture(scope="session")
 def app():
-    app = create_app({**vars_of(TestConfig), "SQLALCHEMY_DATABASE_URI": _database_url()})
+    app = create_app(type("Settings", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": _database_url()}))
     with app.app_context():
         upgrade()
     return app
-
-
-def vars_of(cls) -> dict:
-    return {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
 
 
 @pytest.fixture(autouse=True)

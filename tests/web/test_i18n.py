@@ -1,0 +1,60 @@
+"""Three languages: the URL carries the language on public pages, the browser picks the first."""
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        ("uk-UA,uk;q=0.9", "/uk/"),
+        ("ru-RU,ru;q=0.9,en;q=0.5", "/uk/"),
+        ("pl-PL,pl;q=0.9,en;q=0.8", "/pl/"),
+        ("de-DE,de;q=0.9", "/en/"),
+        ("de-DE,pl;q=0.5", "/pl/"),
+        ("", "/en/"),
+    ],
+)
+def test_root_redirects_by_browser_language(client, directory, accept, expected):
+    response = client.get("/", headers={"Accept-Language": accept})
+    assert response.status_code == 302
+    assert response.headers["Location"] == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "title"),
+    [
+        ("uk", "Допомога для мігрантів і біженців у Польщі"),
+        ("pl", "Pomoc dla migrantów i uchodźców w Polsce"),
+        ("en", "Help for migrants and refugees in Poland"),
+    ],
+)
+def test_home_page_speaks_the_language_of_its_url(client, directory, lang, title):
+    page = client.get(f"/{lang}/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert f'<html lang="{lang}">' in page
+    assert title in page
+
+
+def test_home_names_members_in_the_page_language(client, directory):
+    assert "Асоціація «Номада»" in client.get("/uk/").get_data(as_text=True)
+    assert "Nomada Association" in client.get("/en/").get_data(as_text=True)
+
+
+def test_language_switcher_keeps_the_visitor_on_the_same_page(client, directory):
+    page = client.get("/uk/").get_data(as_text=True)
+    assert 'href="/pl/"' in page and 'href="/en/"' in page
+    assert 'aria-current="true">Українська' in page
+
+
+def test_unknown_language_is_not_found(client, directory):
+    assert client.get("/de/").status_code == 404
+
+
+def test_not_found_page_is_translated(client, directory):
+    page = client.get("/nothing-here", headers={"Accept-Language": "uk"})
+    assert page.status_code == 404
+    assert "Сторінку не знайдено" in page.get_data(as_text=True)
+
+
+def test_staff_pages_use_the_users_language(app, login_as):
+    client = login_as("homo-faber")
+    assert '<html lang="pl">' in client.get("/staff/").get_data(as_text=True)
