@@ -16,13 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import handoff, notifications, routing
+from . import accounts, handoff, notifications, routing
 from .extensions import db
 from .handoff import Action, Party, State
 from .models import (
     City,
+    Coverage,
     Note,
     Organisation,
+    PasswordReset,
     Referral,
     ReferralEvent,
     Request,
@@ -606,3 +608,204 @@ def expire_overdue(now: datetime | None = None, batch_size: int = 500) -> int:
             continue
         expired += len(referrals)
     return expired
+
+
+# --- the directory and staff accounts (the coordinator) --------------------------------------
+
+
+@dataclass
+class OrganisationData:
+    """The fields of an organisation the coordinator edits; validated by the form."""
+
+    name_pl: str
+    name_uk: str = ""
+    name_en: str = ""
+    description_pl: str = ""
+    description_uk: str = ""
+    description_en: str = ""
+    website: str | None = None
+    home_city_id: int | None = None
+    languages: list[str] = field(default_factory=list)
+    languages_confirmed: bool = True
+    email: str | None = None
+    takes_referrals: bool = True
+    capacity: int | None = None
+    paused_until: date | None = None
+    pause_reason: str | None = None
+
+
+def save_organisation(
+    data: OrganisationData, organisation_id: int | None = None, slug: str | None = None
+) -> Organisation:
+    """Create an organisation (give ``slug``) or update one. Routing loads the directory afresh
+    for every referral, so the change counts from the next routing on."""
+    if organisation_id is None:
+        if not slug or db.session.scalar(select(Organisation.id).where(Organisation.slug == slug)):
+            raise ServiceError(ServiceError.INVALID, "the slug is missing or taken")
+        organisation = Organisation(slug=slug)
+        db.session.add(organisation)
+    else:
+        organisation = _organisation(organisation_id)
+    for name, value in vars(data).items():
+        setattr(organisation, name, value)
+    organisation.languages = sorted(set(data.languages))
+    if organisation.paused_until is None:
+        organisation.pause_reason = None
+    db.session.commit()
+    return organisation
+
+
+def _organisation(organisation_id: int) -> Organisation:
+    organisation = db.session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise ServiceError(ServiceError.INVALID, "no such organisation")
+    return organisation
+
+
+def add_coverage(organisation_id: int, specialism: str, scope: str, area: str | None) -> Coverage:
+    """Add one specialism × place to an organisation; INVALID when it already has it."""
+    organisation = _organisation(organisation_id)
+    area = None if scope == routing.Scope.NATIONWIDE else area
+    if any(
+        (c.specialism, c.scope, c.area) == (specialism, scope, area) for c in organisation.coverage
+    ):
+        raise ServiceError(ServiceError.INVALID, "coverage exists")
+    coverage = Coverage(specialism=specialism, scope=scope, area=area)
+    organisation.coverage.append(coverage)
+    db.session.commit()
+    return coverage
+
+
+def remove_coverage(organisation_id: int, coverage_id: int) -> None:
+    coverage = db.session.get(Coverage, coverage_id)
+    if coverage is None or coverage.organisation_id != organisation_id:
+        raise ServiceError(ServiceError.INVALID, "no such coverage")
+    db.session.delete(coverage)
+    db.session.commit()
+
+
+def candidate_lists(
+    referrals: Iterable[Referral], now: datetime | None = None
+) -> dict[int, list[routing.Candidate]]:
+    """``candidates_for`` for many referrals, loading the directory once (the unmatched queue)."""
+    directory = Directory.load(now or utcnow())
+    lists = {}
+    for referral in referrals:
+        tried = {
+            directory.organisations[i].slug
+            for i in tried_organisations(referral)
+            if i in directory.organisations
+        }
+        lists[referral.id] = directory.assess(need_of(referral), tried)
+    return lists
+
+
+def create_staff_account(
+    email: str,
+    name: str,
+    organisation_id: int | None,
+    role: str,
+    language: str,
+    now: datetime | None = None,
+) -> tuple[User, str]:
+    """A new account with an unknown random password and a one-time link (its token returned)
+    for the person to choose their own: the coordinator never learns or sends a password."""
+    email = accounts.normalise_email(email)
+    if db.session.scalar(select(User.id).where(func.lower(User.email) == email)):
+        raise ServiceError(ServiceError.INVALID, "e-mail taken")
+    _check_role(role, organisation_id)
+    user = accounts.create_user(
+        email, new_token(), name, organisation_id, role=role, language=language
+    )
+    db.session.flush()
+    token = _new_password_reset(user, now or utcnow())
+    db.session.commit()
+    return user, token
+
+
+def _check_role(role: str, organisation_id: int | None) -> None:
+    if role == "staff" and organisation_id is None:
+        raise ServiceError(ServiceError.INVALID, "staff belong to an organisation")
+    if organisation_id is not None:
+        _organisation(organisation_id)
+
+
+def change_role(user_id: int, role: str, organisation_id: int | None) -> User:
+    user = _user(user_id)
+    _check_role(role, organisation_id)
+    user.role = role
+    user.organisation_id = organisation_id
+    db.session.commit()
+    return user
+
+
+def set_user_active(user_id: int, active: bool, by: User) -> User:
+    """Deactivating ends the user's sessions at once (their session token is rotated)."""
+    user = _user(user_id)
+    if not active and user.id == by.id:
+        raise ServiceError(ServiceError.NOT_ALLOWED_NOW, "one cannot deactivate oneself")
+    user.active = active
+    if not active:
+        user.session_token = secrets.token_hex(32)
+    db.session.commit()
+    return user
+
+
+def _user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise ServiceError(ServiceError.INVALID, "no such user")
+    return user
+
+
+def issue_password_reset(user_id: int, now: datetime | None = None) -> str:
+    """A one-time link for the user to set a new password; earlier unused links stop working."""
+    token = _new_password_reset(_user(user_id), now or utcnow())
+    db.session.commit()
+    return token
+
+
+def _new_password_reset(user: User, now: datetime) -> str:
+    for earlier in db.session.scalars(
+        select(PasswordReset).where(
+            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
+        )
+    ):
+        earlier.used_at = now
+    token = new_token()
+    hours = current_app.config.get("PASSWORD_RESET_HOURS", 72)
+    db.session.add(
+        PasswordReset(
+            user_id=user.id, token_hash=token_hash(token), expires_at=now + timedelta(hours=hours)
+        )
+    )
+    return token
+
+
+def find_password_reset(token: str, now: datetime | None = None) -> PasswordReset | None:
+    """The reset behind a link, if it is unused, not expired and its user still active."""
+    if not token or len(token) > 100:
+        return None
+    reset = db.session.scalar(
+        select(PasswordReset).where(PasswordReset.token_hash == token_hash(token))
+    )
+    if (
+        reset is None
+        or reset.used_at is not None
+        or reset.expires_at <= (now or utcnow())
+        or not reset.user.active
+    ):
+        return None
+    return reset
+
+
+def reset_password(token: str, password: str, now: datetime | None = None) -> User:
+    """Set the new password through a one-time link; every existing session ends."""
+    now = now or utcnow()
+    reset = find_password_reset(token, now)
+    if reset is None:
+        raise ServiceError(ServiceError.INVALID, "the link does not work any more")
+    reset.used_at = now
+    accounts.set_password(reset.user, password)
+    db.session.commit()
+    return reset.user
