@@ -8,7 +8,7 @@ from flask import Flask
 from flask_babel import force_locale
 from flask_migrate import upgrade
 
-from . import accounts, explain, seed, services
+from . import accounts, explain, mailer, seed, services
 from .extensions import db
 from .models import Organisation, User
 from .vocabulary import SPOKEN_LANGUAGES, Specialism
@@ -68,6 +68,12 @@ def init_app(app: Flask) -> None:
     def sweep():
         """Expire offers past their deadline and re-route them (safe every minute, and twice)."""
         click.echo(f"Expired and re-routed: {services.expire_overdue()}")
+
+    @app.cli.command("send-mail")
+    def send_mail():
+        """Deliver the outbox over SMTP (MAIL_SERVER, MAIL_PORT); safe to run twice at once."""
+        delivery = mailer.deliver_pending()
+        click.echo(f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}")
 
     @app.cli.command("purge")
     def purge():
