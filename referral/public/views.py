@@ -1,10 +1,32 @@
 """Public pages: anonymous, phone first, the language in the URL (``/uk/...``)."""
 
-from flask import current_app, g, redirect, render_template, url_for
+import logging
+import math
+import time
 
+from flask import (
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from .. import services
 from ..directory import active_members
+from ..extensions import limiter
 from ..i18n import browser_language
+from ..vocabulary import ContactChannel, Specialism, Urgency
 from . import bp
+from .forms import IntakeForm, WithdrawForm
+
+log = logging.getLogger(__name__)
+
+# Pages that carry the status token in their URL or show personal data.
+PRIVATE_PAGES = {"public.intake", "public.status", "public.withdraw"}
 
 
 @bp.url_value_preprocessor
@@ -18,6 +40,24 @@ def add_language(endpoint, values):
         values["lang"] = g.lang
 
 
+@bp.after_request
+def keep_private(response):
+    """The token must not leak through a Referer header, a shared cache or a search engine."""
+    if request.endpoint in PRIVATE_PAGES:
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@bp.errorhandler(429)
+def too_many_requests(error):
+    limit = limiter.current_limit
+    seconds = limit.reset_at - time.time() if limit else 3600
+    minutes = max(1, math.ceil(seconds / 60))
+    return render_template("errors/rate_limited.html", minutes=minutes), 429
+
+
 @bp.get("/")
 def root():
     return redirect(url_for("public.home", lang=browser_language()))
@@ -26,3 +66,59 @@ def root():
 @bp.get("/<lang:lang>/")
 def home():
     return render_template("public/home.html", members=active_members())
+
+
+@bp.get("/<lang:lang>/privacy")
+def privacy():
+    return render_template("public/privacy.html", members=active_members())
+
+
+@bp.route("/<lang:lang>/request", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["INTAKE_RATE_LIMIT"], methods=["POST"])
+def intake():
+    form = IntakeForm(language=g.lang)
+    if form.is_submitted() and form.is_spam:
+        # A robot filled the hidden field: a neutral page, nothing stored, nothing to learn from.
+        log.info("intake: honeypot filled, nothing stored")
+        return render_template("public/received.html")
+    if not form.validate_on_submit():
+        return render_template(
+            "public/request.html", form=form, specialisms=Specialism, urgencies=Urgency
+        )
+    submitted = services.submit_request(
+        form.to_intake(g.lang, current_app.config["CONSENT_VERSION"])
+    )
+    # Rendered on the POST response rather than redirected: the status token then travels only in
+    # this page to this person, never in a Location header, a flash message or the session.
+    return render_template(
+        "public/confirmation.html",
+        reference=submitted.request.reference,
+        status_url=url_for("public.status", token=submitted.status_token, _external=True),
+    )
+
+
+@bp.get("/<lang:lang>/status/<token>")
+def status(token):
+    found = services.find_request_by_token(token)
+    if found is None:
+        return render_template("public/status_not_found.html"), 404
+    channel = ContactChannel(found.contact_channel) if found.contact_channel else None
+    return render_template(
+        "public/status.html", help_request=found, token=token, channel=channel, form=WithdrawForm()
+    )
+
+
+@bp.post("/<lang:lang>/status/<token>/withdraw")
+def withdraw(token):
+    found = services.find_request_by_token(token)
+    if found is None:
+        return render_template("public/status_not_found.html"), 404
+    form = WithdrawForm()
+    if found.erased_at is None and form.validate_on_submit():
+        if form.confirmed.data != "yes":
+            return render_template(
+                "public/withdraw.html", help_request=found, token=token, form=form
+            )
+        services.withdraw_request(found)
+        flash(_("Your request was withdrawn and your personal data was erased."), "success")
+    return redirect(url_for("public.status", token=token))

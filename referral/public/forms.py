@@ -1,0 +1,289 @@
+"""The intake form and the withdrawal confirmation.
+
+Field names are an interface (DESIGN.md): ``needs``, ``city``, ``voivodeship``, ``languages``,
+``name``, ``phone``, ``email``, ``contact_channel``, ``safe_to_message``, ``interpreter_needed``,
+``description``, ``urgency``, ``residence_status``, ``consent``.
+"""
+
+import re
+
+import phonenumbers
+from babel import Locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    Length,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..directory import cities_sorted, collation_key
+from ..extensions import db
+from ..models import Voivodeship
+from ..services import IntakeData
+from ..vocabulary import SPOKEN_LANGUAGES, ContactChannel, ResidenceStatus, Specialism, Urgency
+
+OTHER_CITY = "other"
+DESCRIPTION_MAX = 2000
+# Shown first: the languages most people who ask speak.
+COMMON_LANGUAGES = ("uk", "ru", "pl", "en", "be")
+# Regions tried in turn for numbers typed without a country code.
+PHONE_REGIONS = ("PL", "UA")
+PHONE_CHANNELS = set(ContactChannel) - {ContactChannel.EMAIL}
+# Werkzeug decodes invalid UTF-8 to U+FFFD; control characters have no place in what people type
+# (and PostgreSQL refuses NUL in text).
+UNREADABLE = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+FALSE_VALUES = (False, "false", "", "0", "no", "off", "n")
+
+
+class CheckboxListField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class FromList:
+    """A value that was not offered on the page (a forged or stale post): a clear error."""
+
+    def __init__(self, message):
+        self.message = message
+
+    def __call__(self, form, field):
+        offered = {value for value, *_rest in field.choices}
+        values = field.data if isinstance(field.data, list) else [field.data]
+        if any(value not in offered for value in values if value):
+            raise ValidationError(self.message)
+
+
+def readable(form, field):
+    if field.data and UNREADABLE.search(field.data):
+        raise StopValidation(
+            _l("Some characters could not be read. Please type this again without them.")
+        )
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def unix_newlines(value):
+    """Browsers send CRLF but count a line break as one character towards ``maxlength``."""
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
+def normalised_phone(raw: str) -> str | None:
+    """The number in E.164 (+48..., +380...), or None if it is not a valid number."""
+    for region in PHONE_REGIONS:
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def language_choices(language: str) -> list[tuple[str, str]]:
+    """Spoken languages named in the page's language: the common ones first, then by name."""
+    names = Locale.parse(language).languages
+
+    def name(code: str) -> str:
+        text = names.get(code, code)
+        return text[:1].upper() + text[1:]
+
+    rest = sorted(
+        (code for code in SPOKEN_LANGUAGES if code not in COMMON_LANGUAGES),
+        key=lambda code: collation_key(name(code), language),
+    )
+    return [(code, name(code)) for code in (*COMMON_LANGUAGES, *rest)]
+
+
+def voivodeships_sorted(language: str) -> list[Voivodeship]:
+    voivodeships = db.session.scalars(select(Voivodeship)).all()
+    return sorted(voivodeships, key=lambda v: collation_key(v.name_in(language), language))
+
+
+class IntakeForm(FlaskForm):
+    needs = CheckboxListField(
+        _l("What do you need help with?"),
+        choices=[(s.value, _l(s.label)) for s in Specialism],
+        validate_choice=False,
+        validators=[
+            DataRequired(_l("Choose at least one kind of help.")),
+            FromList(_l("Choose the kinds of help from the list.")),
+        ],
+    )
+    city = SelectField(
+        _l("City where you are now"),
+        validate_choice=False,
+        validators=[
+            DataRequired(_l("Choose your city, or “Other / not in the list”.")),
+            FromList(_l("Choose your city from the list.")),
+        ],
+    )
+    voivodeship = SelectField(
+        _l("Voivodeship (region), if your city is not in the list"),
+        validate_choice=False,
+        validators=[FromList(_l("Choose the voivodeship from the list."))],
+    )
+    languages = CheckboxListField(
+        _l("Languages you speak"),
+        validate_choice=False,
+        validators=[FromList(_l("Choose the languages from the list."))],
+    )
+    urgency = RadioField(
+        _l("How urgent is it?"),
+        choices=[(u.value, _l(u.label)) for u in Urgency],
+        default=Urgency.NORMAL.value,
+        validate_choice=False,
+        validators=[FromList(_l("Choose how urgent it is."))],
+    )
+    name = StringField(
+        _l("A name or nickname"),
+        filters=[strip],
+        validators=[readable, Length(max=200, message=_l("This name is too long."))],
+        render_kw={"autocomplete": "nickname"},
+    )
+    phone = StringField(
+        _l("Phone number"),
+        filters=[strip],
+        validators=[readable, Length(max=40, message=_l("This phone number is too long."))],
+        render_kw={"type": "tel", "autocomplete": "tel", "inputmode": "tel"},
+    )
+    email = EmailField(
+        _l("E-mail"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            readable,
+            Length(max=254, message=_l("This e-mail is too long.")),
+            Email(_l("This does not look like an e-mail address. Please check it.")),
+        ],
+        render_kw={"autocomplete": "email"},
+    )
+    contact_channel = RadioField(
+        _l("How should the organisation contact you?"),
+        choices=[(c.value, _l(c.label)) for c in ContactChannel],
+        validate_choice=False,
+        validators=[FromList(_l("Choose how you want to be contacted."))],
+    )
+    safe_to_message = BooleanField(
+        _l("It is safe to leave me a message and to say who is calling."),
+        false_values=FALSE_VALUES,
+    )
+    interpreter_needed = BooleanField(_l("I need an interpreter."), false_values=FALSE_VALUES)
+    description = TextAreaField(
+        _l("Tell us briefly about your situation"),
+        filters=[strip, unix_newlines],
+        validators=[
+            readable,
+            Length(
+                max=DESCRIPTION_MAX,
+                message=_l("Please shorten your text to %(max)d characters.", max=DESCRIPTION_MAX),
+            ),
+        ],
+        render_kw={"rows": 6, "maxlength": DESCRIPTION_MAX},
+    )
+    residence_status = SelectField(
+        _l("Your residence status in Poland"),
+        choices=[("", _l("Choose if you want"))]
+        + [(r.value, _l(r.label)) for r in ResidenceStatus],
+        validate_choice=False,
+        validators=[FromList(_l("Choose your residence status from the list."))],
+    )
+    consent = BooleanField(
+        _l(
+            "I agree that my request and contact details are passed to the consortium’s member "
+            "organisations that can help me, so that they can contact me."
+        ),
+        false_values=FALSE_VALUES,
+        validators=[DataRequired(_l("We can only pass on your request with your agreement."))],
+    )
+    # The honeypot: hidden from people, filled in by form-filling robots.
+    homepage = StringField(
+        _l("Leave this field empty"),
+        render_kw={"tabindex": "-1", "autocomplete": "off"},
+    )
+
+    def __init__(self, *args, language: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.city.choices = [
+            ("", _l("Choose your city")),
+            *((city.slug, city.name_in(language)) for city in cities_sorted(language)),
+            (OTHER_CITY, _l("Other / not in the list")),
+        ]
+        self.voivodeship.choices = [("", _l("Choose the voivodeship"))] + [
+            (v.teryt, v.name_in(language)) for v in voivodeships_sorted(language)
+        ]
+        self.languages.choices = language_choices(language)
+
+    @property
+    def is_spam(self) -> bool:
+        return bool(self.homepage.data)
+
+    def validate_voivodeship(self, field):
+        if self.city.data == OTHER_CITY and not field.data:
+            raise ValidationError(_l("Your city is not in the list: choose its voivodeship."))
+
+    def validate_phone(self, field):
+        if not field.data:
+            if not self.email.data:
+                raise ValidationError(
+                    _l("Give a phone number or an e-mail, so that the organisation can reach you.")
+                )
+            return
+        if normalised_phone(field.data) is None:
+            raise ValidationError(
+                _l("This does not look like a phone number. Example: +48 512 345 678.")
+            )
+
+    def validate_contact_channel(self, field):
+        if field.data == ContactChannel.EMAIL and not self.email.data:
+            raise ValidationError(_l("You chose e-mail: please give your e-mail address."))
+        if field.data in PHONE_CHANNELS and not self.phone.data:
+            raise ValidationError(_l("You chose a phone or a messenger: please give your number."))
+
+    def to_intake(self, language: str, consent_version: str) -> IntakeData:
+        phone = normalised_phone(self.phone.data) if self.phone.data else None
+        # No channel chosen: a call if a number was given, else an e-mail.
+        channel = self.contact_channel.data or (
+            ContactChannel.PHONE if phone else ContactChannel.EMAIL
+        )
+        other = self.city.data == OTHER_CITY
+        return IntakeData(
+            needs=list(self.needs.data),
+            language=language,
+            consent_version=consent_version,
+            city_slug=None if other else self.city.data,
+            voivodeship=self.voivodeship.data if other else None,
+            languages=list(self.languages.data or []),
+            name=self.name.data or None,
+            phone=phone,
+            email=self.email.data or None,
+            contact_channel=str(channel),
+            safe_to_message=self.safe_to_message.data,
+            interpreter_needed=self.interpreter_needed.data,
+            description=self.description.data or None,
+            urgent=self.urgency.data == Urgency.URGENT,
+            residence_status=self.residence_status.data or None,
+        )
+
+
+class WithdrawForm(FlaskForm):
+    """Two steps: the first post asks "are you sure?", the second (``confirmed=yes``) withdraws."""
+
+    confirmed = HiddenField()

@@ -1,0 +1,257 @@
+"""The migrant's side: the intake form, the confirmation, the status page and withdrawal."""
+
+import re
+
+import pytest
+
+from referral import services
+from referral.directory import cities_sorted
+from referral.extensions import db
+from referral.handoff import Action
+from referral.models import Note, Referral, Request
+
+from ..helpers import org, user
+
+VALID = {
+    "needs": ["legal", "housing"],
+    "city": "wroclaw",
+    "languages": ["uk", "ru"],
+    "name": "Olena",
+    "phone": "+380 67 123 45 67",
+    "email": "",
+    "contact_channel": "telegram",
+    "safe_to_message": "y",
+    "description": "I need help with my residence card and a place to live.",
+    "urgency": "normal",
+    "residence_status": "temporary_protection",
+    "consent": "y",
+}
+
+
+def post_intake(client, lang="uk", **changes):
+    data = {key: value for key, value in {**VALID, **changes}.items() if value is not None}
+    return client.post(f"/{lang}/request", data=data)
+
+
+def status_path(html: str) -> str:
+    return re.search(r'href="https?://[^/"]+(/\w\w/status/[\w-]+)"', html).group(1)
+
+
+def stored_requests() -> list[Request]:
+    return db.session.scalars(db.select(Request)).all()
+
+
+def sent_request(client, lang="uk", **changes) -> str:
+    """Send a valid form; the status page's path."""
+    response = post_intake(client, lang, **changes)
+    assert response.status_code == 200
+    return status_path(response.get_data(as_text=True))
+
+
+def test_home_page_invites_people_to_ask_for_help(client, directory):
+    html = client.get("/en/").get_data(as_text=True)
+    assert 'href="/en/request"' in html and "Ask for help" in html
+    assert 'href="/en/privacy"' in html
+
+
+@pytest.mark.parametrize("lang", ["pl", "uk", "en"])
+def test_request_form_lists_cities_sorted_in_the_page_language(app, client, directory, lang):
+    html = client.get(f"/{lang}/request").get_data(as_text=True)
+    select = re.search(r'<select[^>]*name="city".*?</select>', html, re.S).group(0)
+    shown = re.findall(r'<option[^>]*value="([\w-]+)"', select)
+    with app.app_context():
+        expected = [city.slug for city in cities_sorted(lang)]
+    assert shown == [*expected, "other"]
+
+
+def test_request_form_names_languages_in_the_page_language_common_ones_first(client, directory):
+    html = client.get("/uk/request").get_data(as_text=True)
+    values = re.findall(r'name="languages"[^>]*value="(\w+)"', html)
+    assert values[:5] == ["uk", "ru", "pl", "en", "be"]
+    assert "Українська" in html and "Білоруська" in html
+    english = client.get("/en/request").get_data(as_text=True)
+    assert "Ukrainian" in english and "Georgian" in english
+
+
+def test_request_form_explains_each_need_and_what_urgent_means(client, directory):
+    html = client.get("/en/request").get_data(as_text=True)
+    assert "Residence, work permits, asylum, your rights." in html
+    assert "You may lose your home, job or legal stay within days, or you are not safe." in html
+    assert 'href="/en/privacy"' in html
+
+
+def test_a_request_makes_one_referral_per_need_each_routed_at_once(client, ctx, directory):
+    post_intake(client)
+    [request] = stored_requests()
+    states = {r.specialism: (r.state, r.organisation) for r in request.referrals}
+    assert set(states) == {"legal", "housing"}
+    assert states["legal"] == ("offered", org("nomada"))
+    assert all(state in ("offered", "unmatched") for state, _org in states.values())
+
+
+def test_a_request_keeps_what_the_person_gave_with_the_consent_record(app, client, ctx, directory):
+    post_intake(client, interpreter_needed="y", urgency="urgent")
+    [request] = stored_requests()
+    assert request.city.slug == "wroclaw" and request.voivodeship_teryt == "02"
+    assert request.phone == "+380671234567"
+    assert request.languages == ["ru", "uk"]
+    assert request.contact_channel == "telegram"
+    assert request.safe_to_message and request.interpreter_needed and request.urgent
+    assert request.residence_status == "temporary_protection"
+    assert request.consent_version == app.config["CONSENT_VERSION"]
+    assert request.consent_language == "uk" and request.consent_at is not None
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("+380 67 123 45 67", "+380671234567"),
+        ("067 123 45 67", "+380671234567"),
+        ("00380671234567", "+380671234567"),
+        ("512 345 678", "+48512345678"),
+        ("+48 512-345-678", "+48512345678"),
+    ],
+)
+def test_polish_and_ukrainian_phone_numbers_are_stored_in_international_form(
+    client, ctx, directory, typed, stored
+):
+    post_intake(client, phone=typed)
+    assert stored_requests()[0].phone == stored
+
+
+def test_e_mail_alone_is_enough_to_be_reached(client, ctx, directory):
+    post_intake(client, phone="", email="olena@example.org", contact_channel=None)
+    [request] = stored_requests()
+    assert request.phone is None and request.email == "olena@example.org"
+    assert request.contact_channel == "email"
+
+
+def test_a_city_not_in_the_list_is_routed_by_its_voivodeship(client, ctx, directory):
+    post_intake(client, city="other", voivodeship="02")
+    [request] = stored_requests()
+    assert request.city is None and request.voivodeship_teryt == "02"
+    assert len(request.referrals) == 2
+
+
+def test_confirmation_shows_the_reference_the_status_link_and_what_happens_next(
+    client, ctx, directory
+):
+    response = post_intake(client, lang="en")
+    html = response.get_data(as_text=True)
+    [request] = stored_requests()
+    assert re.fullmatch(r"[A-Z0-9]{3}-[A-Z0-9]{3}", request.reference)
+    assert request.reference in html
+    assert re.search(r"/en/status/[\w-]{40,}", html)
+    assert "Keep this link." in html and "What happens next" in html
+
+
+def test_status_page_names_the_organisation_of_each_need_in_the_page_language(client, directory):
+    path = sent_request(client, "uk")
+    html = client.get(path).get_data(as_text=True)
+    assert "Асоціація «Номада»" in html and "Вроцлав" in html
+    english = client.get(path.replace("/uk/", "/en/")).get_data(as_text=True)
+    assert "Passed to Nomada Association in Wrocław. Waiting for their answer." in english
+
+
+def test_a_need_nobody_covers_says_the_coordinator_will_look(client, directory):
+    path = sent_request(client, "en", needs=["housing"], city="other", voivodeship="28")
+    html = client.get(path.replace("/uk/", "/en/")).get_data(as_text=True)
+    assert "We are looking for an organisation." in html
+
+
+def test_accepted_need_shows_the_channel_and_the_organisations_public_contact(app, client, staff):
+    path = sent_request(client, "en", needs=["legal"])
+    with app.app_context():
+        referral = db.session.scalar(db.select(Referral))
+        services.act(referral.id, user("staff@nomada.example"), Action.ACCEPT)
+        nomada = org("nomada")
+        website, email = nomada.website, nomada.email
+    html = client.get(path).get_data(as_text=True)
+    assert "Accepted by Nomada Association. They will contact you this way: Telegram." in html
+    assert website in html and f"mailto:{email}" in html
+
+
+def test_status_page_never_shows_decline_reasons_or_notes(app, client, staff):
+    path = sent_request(client, "en", needs=["legal"])
+    with app.app_context():
+        referral = db.session.scalar(db.select(Referral))
+        nomada_staff = user("staff@nomada.example")
+        services.add_note(referral, nomada_staff, "INTERNAL-NOTE-TEXT", shared=False)
+        services.add_note(referral, nomada_staff, "SHARED-NOTE-TEXT", shared=True)
+        services.act(
+            referral.id, nomada_staff, Action.DECLINE, reason_code="other", text="DECLINE-REASON"
+        )
+    html = client.get(path).get_data(as_text=True)
+    for secret in ("INTERNAL-NOTE-TEXT", "SHARED-NOTE-TEXT", "DECLINE-REASON", "Nomada"):
+        assert secret not in html
+
+
+def test_unknown_status_link_answers_a_friendly_404(client, directory):
+    sent_request(client)
+    response = client.get("/en/status/not-a-real-token-at-all")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "We could not find this request" in html
+    assert "Olena" not in html and "Wrocław" not in html
+
+
+def test_withdrawal_asks_first_then_withdraws_every_need_and_erases_the_data(
+    app, client, directory
+):
+    path = sent_request(client, "en")
+    confirm = client.post(f"{path}/withdraw")
+    assert confirm.status_code == 200
+    assert "Withdraw your request and erase your data?" in confirm.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(Request)).erased_at is None
+
+    done = client.post(f"{path}/withdraw", data={"confirmed": "yes"}, follow_redirects=True)
+    html = done.get_data(as_text=True)
+    assert "Your request was withdrawn and your personal data was erased." in html
+    assert html.count("Withdrawn.") == 2 and "Olena" not in html
+    with app.app_context():
+        request = db.session.scalar(db.select(Request))
+        assert request.erased_at is not None
+        assert (request.name, request.phone, request.description) == (None, None, None)
+        assert {r.state for r in request.referrals} == {"withdrawn"}
+        assert not db.session.scalars(db.select(Note)).all()
+
+
+def test_withdrawal_needs_the_confirmation_post_not_a_link(client, directory):
+    path = sent_request(client, "en")
+    assert client.get(f"{path}/withdraw").status_code == 405
+
+
+@pytest.mark.parametrize("page", ["status", "withdraw", "request"])
+def test_private_pages_leak_no_referrer_are_not_cached_and_not_indexed(client, directory, page):
+    path = sent_request(client, "en")
+    response = {
+        "status": lambda: client.get(path),
+        "withdraw": lambda: client.post(f"{path}/withdraw"),
+        "request": lambda: post_intake(client, "en"),
+    }[page]()
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "noindex" in response.headers["X-Robots-Tag"]
+
+
+def test_filled_honeypot_shows_a_neutral_page_and_stores_nothing(client, ctx, directory):
+    response = post_intake(client, homepage="http://spam.example")
+    assert response.status_code == 200
+    assert "Your form was received." in response.get_data(as_text=True)
+    assert stored_requests() == []
+
+
+def test_privacy_notice_names_the_members_legal_basis_retention_and_rights(app, client, directory):
+    html = client.get("/en/privacy").get_data(as_text=True)
+    assert "Nomada Association" in html
+    assert "Article 6(1)(a)" in html and "Article 9(2)(a)" in html
+    assert f"erased after {app.config['RETENTION_DAYS']} days" in html
+    assert "Withdraw my request and erase my data" in html
+
+
+@pytest.mark.parametrize("lang", ["pl", "uk"])
+def test_public_pages_are_translated(client, directory, lang):
+    html = client.get(f"/{lang}/request").get_data(as_text=True)
+    assert "What do you need help with?" not in html
+    assert "Send my request" not in html
