@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 
 class SignInForm(FlaskForm):
@@ -21,4 +21,26 @@ class SignInForm(FlaskForm):
             Length(max=1000, message=_l("This password is too long.")),
         ],
         render_kw={"autocomplete": "current-password"},
+    )
+
+
+class NewPasswordForm(FlaskForm):
+    """Choosing a password through a one-time link."""
+
+    password = PasswordField(
+        _l("New password"),
+        validators=[
+            DataRequired(_l("Enter a new password.")),
+            Length(min=12, message=_l("Use at least 12 characters.")),
+            Length(max=1000, message=_l("This password is too long.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    repeat = PasswordField(
+        _l("The same password again"),
+        validators=[
+            DataRequired(_l("Enter the password again.")),
+            EqualTo("password", message=_l("The two passwords are not the same.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
     )

@@ -3,12 +3,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import accounts
+from .. import accounts, services
 from ..extensions import db, login_manager
 from ..models import User
 from ..vocabulary import UI_LANGUAGES
 from . import bp
-from .forms import SignInForm
+from .forms import NewPasswordForm, SignInForm
 
 
 @login_manager.user_loader
@@ -72,3 +72,20 @@ def _safe_next() -> str | None:
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """The one-time link a coordinator handed over: the person chooses their own password."""
+    if services.find_password_reset(token) is None:
+        return render_template("auth/reset_invalid.html"), 404
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except services.ServiceError:
+            return render_template("auth/reset_invalid.html"), 404
+        logout_user()
+        flash(_("Your password is set. Please sign in with it."), "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset.html", form=form)

@@ -1,0 +1,243 @@
+"""The coordinator's forms: organisations, coverage, staff accounts, routing by hand, filters."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+
+from ..i18n import LANGUAGE_NAMES
+from ..routing import Scope
+from ..vocabulary import UI_LANGUAGES, Role, Specialism
+
+
+class CheckboxesField(SelectMultipleField):
+    """A multiple choice shown as checkboxes (one per option), not a list box."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _optional_int(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
+class OrganisationForm(FlaskForm):
+    slug = StringField(
+        _l("Short name in addresses"),
+        validators=[
+            DataRequired(_l("Enter a short name.")),
+            Length(max=60, message=_l("Use at most 60 characters.")),
+            Regexp(
+                r"^[a-z0-9]+(-[a-z0-9]+)*$",
+                message=_l("Use small letters a–z, digits and hyphens only."),
+            ),
+        ],
+    )
+    name_pl = StringField(
+        _l("Name in Polish"),
+        validators=[
+            DataRequired(_l("Enter the name in Polish.")),
+            Length(max=200, message=_l("Use at most 200 characters.")),
+        ],
+    )
+    name_uk = StringField(
+        _l("Name in Ukrainian"),
+        validators=[Length(max=200, message=_l("Use at most 200 characters."))],
+    )
+    name_en = StringField(
+        _l("Name in English"),
+        validators=[Length(max=200, message=_l("Use at most 200 characters."))],
+    )
+    description_pl = TextAreaField(
+        _l("Description in Polish"),
+        validators=[Length(max=5000, message=_l("Use at most 5000 characters."))],
+    )
+    description_uk = TextAreaField(
+        _l("Description in Ukrainian"),
+        validators=[Length(max=5000, message=_l("Use at most 5000 characters."))],
+    )
+    description_en = TextAreaField(
+        _l("Description in English"),
+        validators=[Length(max=5000, message=_l("Use at most 5000 characters."))],
+    )
+    website = URLField(
+        _l("Website"),
+        validators=[
+            Optional(),
+            URL(message=_l("Enter a full web address, such as https://example.org/.")),
+            Length(max=300, message=_l("Use at most 300 characters.")),
+        ],
+    )
+    home_city_id = SelectField(_l("Home city"), coerce=_optional_int, validate_choice=True)
+    languages = CheckboxesField(_l("Languages the staff serve in"))
+    languages_confirmed = BooleanField(_l("The organisation has confirmed these languages"))
+    email = EmailField(
+        _l("Intake e-mail"),
+        validators=[
+            Optional(),
+            Email(message=_l("Enter an e-mail address such as name@example.org.")),
+            Length(max=254, message=_l("Use at most 254 characters.")),
+        ],
+    )
+    takes_referrals = BooleanField(_l("Takes referrals"))
+    capacity = IntegerField(
+        _l("Capacity (open referrals at most)"),
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=100000, message=_l("Enter a whole number, 0 or more.")),
+        ],
+    )
+    paused_until = DateField(_l("Paused until (inclusive)"), validators=[Optional()])
+    pause_reason = StringField(
+        _l("Reason for the pause"),
+        validators=[Length(max=500, message=_l("Use at most 500 characters."))],
+    )
+
+    def validate_email(self, field):
+        if self.takes_referrals.data and not field.data:
+            raise ValidationError(
+                _l("An organisation that takes referrals needs an intake e-mail.")
+            )
+
+    def validate_pause_reason(self, field):
+        if self.paused_until.data and not (field.data or "").strip():
+            raise ValidationError(_l("Say why the organisation is paused."))
+
+
+class CoverageForm(FlaskForm):
+    specialism = SelectField(
+        _l("Specialism"), validators=[InputRequired(_l("Choose a specialism."))]
+    )
+    scope = RadioField(
+        _l("Where"),
+        choices=[
+            (Scope.CITY.value, _l("In one city")),
+            (Scope.VOIVODESHIP.value, _l("In one voivodeship")),
+            (Scope.NATIONWIDE.value, _l("All of Poland, remotely")),
+        ],
+        default=Scope.CITY.value,
+        validators=[InputRequired(_l("Choose where."))],
+    )
+    city = SelectField(_l("City"), validate_choice=False)
+    voivodeship = SelectField(_l("Voivodeship"), validate_choice=False)
+
+    def validate_city(self, field):
+        if self.scope.data == Scope.CITY and field.data not in dict(field.choices):
+            raise ValidationError(_l("Choose a city."))
+
+    def validate_voivodeship(self, field):
+        if self.scope.data == Scope.VOIVODESHIP and field.data not in dict(field.choices):
+            raise ValidationError(_l("Choose a voivodeship."))
+
+    def area(self) -> str | None:
+        return {Scope.CITY: self.city.data, Scope.VOIVODESHIP: self.voivodeship.data}.get(
+            Scope(self.scope.data)
+        )
+
+
+def specialism_choices(gettext) -> list[tuple[str, str]]:
+    return [(s.value, gettext(s.label)) for s in Specialism]
+
+
+class RoleForm(FlaskForm):
+    role = RadioField(
+        _l("Role"),
+        choices=[(r.value, _l(r.label)) for r in Role],
+        default=Role.STAFF.value,
+        validators=[InputRequired(_l("Choose a role."))],
+    )
+    organisation_id = SelectField(_l("Organisation"), coerce=_optional_int)
+
+    def validate_organisation_id(self, field):
+        if self.role.data == Role.STAFF and field.data is None:
+            raise ValidationError(_l("Staff belong to an organisation: choose one."))
+
+
+class UserForm(RoleForm):
+    email = EmailField(
+        _l("E-mail"),
+        validators=[
+            DataRequired(_l("Enter the e-mail.")),
+            Email(message=_l("Enter an e-mail address such as name@example.org.")),
+            Length(max=254, message=_l("Use at most 254 characters.")),
+        ],
+    )
+    name = StringField(
+        _l("Name"),
+        validators=[
+            DataRequired(_l("Enter the name.")),
+            Length(max=200, message=_l("Use at most 200 characters.")),
+        ],
+    )
+    language = SelectField(
+        _l("Language of the interface"),
+        choices=[(code, LANGUAGE_NAMES[code]) for code in UI_LANGUAGES],
+    )
+
+
+class RouteForm(FlaskForm):
+    organisation_id = RadioField(
+        _l("Offer it to"), coerce=int, validators=[InputRequired(_l("Choose an organisation."))]
+    )
+    reason = TextAreaField(
+        _l("Why this organisation"),
+        validators=[
+            DataRequired(_l("Say why you route it by hand: it is kept in the referral's history.")),
+            Length(max=1000, message=_l("Use at most 1000 characters.")),
+        ],
+    )
+    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
+
+
+class PeriodForm(FlaskForm):
+    """The date range of the reports (a GET form: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError(_l("The end date must not be before the start date."))
+
+
+class AuditFilterForm(PeriodForm):
+    kind = SelectField(
+        _l("What"),
+        choices=[
+            ("", _l("Everything")),
+            ("referral", _l("Referral events")),
+            ("sign_in", _l("Sign-ins")),
+        ],
+        default="",
+    )
+    organisation_id = SelectField(_l("Organisation"), coerce=_optional_int)
+    user_id = SelectField(_l("User"), coerce=_optional_int)
+    referral_id = IntegerField(
+        _l("Referral number"),
+        validators=[Optional(), NumberRange(min=1, message=_l("Enter a referral number."))],
+    )
