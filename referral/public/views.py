@@ -5,6 +5,7 @@ import math
 import time
 
 from flask import (
+    abort,
     current_app,
     flash,
     g,
@@ -76,6 +77,8 @@ def privacy():
 @bp.route("/<lang:lang>/request", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["INTAKE_RATE_LIMIT"], methods=["POST"])
 def intake():
+    if request.content_length and not request.form:
+        abort(400)  # a body that is not UTF-8 form data: nothing to show next to the fields
     form = IntakeForm(language=g.lang)
     if form.is_submitted() and form.is_spam:
         # A robot filled the hidden field: a neutral page, nothing stored, nothing to learn from.
