@@ -5,7 +5,7 @@ Every staff query for referrals starts from ``visible_referrals``; anything outs
 
 from sqlalchemy import Select, exists, or_, select
 
-from .models import Referral, ReferralEvent, User
+from .models import Note, Referral, ReferralEvent, User
 
 
 def offered_to(organisation_id: int):
@@ -39,3 +39,18 @@ def may_see_personal_data(user: User, referral: Referral) -> bool:
         return True
     org = user.organisation_id
     return org is not None and org in (referral.organisation_id, referral.referring_organisation_id)
+
+
+def may_see_note(user: User, note: Note) -> bool:
+    """Internal notes stay with the author's organisation; shared ones reach whoever may see the
+    person (the holder and the sender); coordinators read every note."""
+    if user.is_coordinator:
+        return True
+    if note.organisation_id is not None and note.organisation_id == user.organisation_id:
+        return True
+    return note.shared and may_see_personal_data(user, note.referral)
+
+
+def may_add_note(user: User, referral: Referral) -> bool:
+    """Only those talking about the person: an organisation that let it go has nothing to add."""
+    return may_see_personal_data(user, referral)

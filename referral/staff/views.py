@@ -1,12 +1,316 @@
-"""Staff pages: the inbox and the referral page, scoped to the user's organisation."""
+"""Staff pages: the inbox, the referral page with its actions and notes, referring a person, and
+the profile. Every referral is looked up through ``access.visible_referrals``: others get 404."""
 
-from flask import render_template
-from flask_login import login_required
+from datetime import datetime
 
-from . import bp
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale, format_timedelta
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from .. import access, accounts, explain, services
+from ..extensions import db
+from ..handoff import Action
+from ..i18n import current_language
+from ..models import City, Note, Referral, ReferralEvent, Request, User, utcnow
+from ..passwords import verify_password
+from ..vocabulary import ContactChannel, ResidenceStatus
+from . import bp, timeline
+from .forms import (
+    AcceptForm,
+    ActionForm,
+    CloseForm,
+    DeclineForm,
+    HandBackForm,
+    InboxFilterForm,
+    LanguageForm,
+    NoteForm,
+    PasswordForm,
+    ReferralForm,
+)
+from .inbox import PARTS, Filters, inbox_parts
+
+# URL slug -> (action, form). The slugs are the URLs of the action forms.
+ACTIONS = {
+    "accept": (Action.ACCEPT, AcceptForm),
+    "decline": (Action.DECLINE, DeclineForm),
+    "start": (Action.START, ActionForm),
+    "hand-back": (Action.HAND_BACK, HandBackForm),
+    "close": (Action.CLOSE, CloseForm),
+    "withdraw": (Action.WITHDRAW, ActionForm),
+}
+
+
+@bp.context_processor
+def staff_helpers():
+    return {
+        "time_left": time_left,
+        "timeline": timeline,
+        "ContactChannel": ContactChannel,
+        "ResidenceStatus": ResidenceStatus,
+        "language_names": explain.language_names,
+    }
+
+
+def time_left(deadline: datetime | None, now: datetime | None = None) -> tuple[str, bool]:
+    """("3 hours", False) left, or ("2 hours", True) overdue: the answer deadline in words."""
+    if deadline is None:
+        return "", False
+    delta = deadline - (now or utcnow())
+    return format_timedelta(abs(delta)), delta.total_seconds() < 0
+
+
+# --- the inbox ----------------------------------------------------------------------------------
 
 
 @bp.get("/")
 @login_required
 def inbox():
-    return render_template("staff/inbox.html")
+    form = InboxFilterForm(formdata=request.args)
+    form.city.choices = [("", _("All cities")), *_city_choices()]
+    form.validate()
+    # A filter value that is not in the list (an old bookmark) is ignored, not an error page.
+    value = {name: None if f.errors else f.data for name, f in form._fields.items()}
+    filters = Filters(
+        reference=value["reference"] or "",
+        specialism=value["specialism"] or "",
+        city_id=int(value["city"]) if value["city"] else None,
+        state=value["state"] or "",
+        mine=bool(value["mine"]),
+    )
+    pages = {key: request.args.get(f"{key}_page", 1, type=int) for key in PARTS}
+    parts = inbox_parts(current_user, filters, pages)
+    return render_template(
+        "staff/inbox.html", form=form, parts=parts, filtered=filters != Filters()
+    )
+
+
+def _city_choices() -> list[tuple[str, str]]:
+    language = current_language()
+    cities = sorted(db.session.scalars(select(City)), key=lambda c: c.name_in(language))
+    return [(str(city.id), city.name_in(language)) for city in cities]
+
+
+# --- one referral -------------------------------------------------------------------------------
+
+
+def _visible_or_404(referral_id: int, *options) -> Referral:
+    referral = db.session.scalar(
+        access.visible_referrals(current_user).where(Referral.id == referral_id).options(*options)
+    )
+    if referral is None:
+        abort(404)
+    return referral
+
+
+def _colleague_choices() -> list[tuple[str, str]]:
+    colleagues = db.session.scalars(
+        select(User)
+        .where(User.organisation_id == current_user.organisation_id, User.active.is_(True))
+        .order_by(User.name)
+    )
+    return [("", _("Nobody yet"))] + [(str(u.id), u.name) for u in colleagues]
+
+
+def _render_referral(referral: Referral, submitted: dict | None = None, status: int = 200):
+    """The referral page; ``submitted`` holds a form that failed validation, shown with errors."""
+    data = {"version": referral.version}
+    forms = {
+        slug: form_class(formdata=None, data=data, prefix=slug)
+        for slug, (_a, form_class) in ACTIONS.items()
+    }
+    forms["notes"] = NoteForm(formdata=None)
+    forms.update(submitted or {})
+    forms["accept"].assignee.choices = _colleague_choices()
+    on_this_page = {action for action, _form in ACTIONS.values()}
+    allowed = {a.value for a in services.allowed_actions(current_user, referral) & on_this_page}
+    page = render_template(
+        "staff/referral.html",
+        referral=referral,
+        forms=forms,
+        allowed=allowed,
+        personal=access.may_see_personal_data(current_user, referral),
+        may_add_note=access.may_add_note(current_user, referral),
+        notes=[note for note in referral.notes if access.may_see_note(current_user, note)],
+        reasons=explain.stored_reasons(referral),
+    )
+    return page, status
+
+
+_FULL_PAGE = (
+    selectinload(Referral.request).selectinload(Request.city),
+    selectinload(Referral.organisation),
+    selectinload(Referral.referring_organisation),
+    selectinload(Referral.assigned_user),
+    selectinload(Referral.events).selectinload(ReferralEvent.organisation),
+    selectinload(Referral.events).selectinload(ReferralEvent.offered_to),
+    selectinload(Referral.notes).selectinload(Note.author),
+    selectinload(Referral.notes).selectinload(Note.organisation),
+)
+
+
+@bp.get("/referrals/<int:referral_id>")
+@login_required
+def referral(referral_id: int):
+    return _render_referral(_visible_or_404(referral_id, *_FULL_PAGE))
+
+
+def _refusal_message(code: str, action: Action) -> str:
+    if code == services.ServiceError.ALREADY_TAKEN:
+        if action in (Action.ACCEPT, Action.DECLINE):
+            return _("Someone else already answered this referral. Nothing was changed.")
+        return _("Someone else changed this referral a moment ago. Nothing was changed.")
+    if code == services.ServiceError.NOT_YOURS:
+        return _("Your organisation cannot do this with this referral. Nothing was changed.")
+    if code == services.ServiceError.NOT_ALLOWED_NOW:
+        return _("This is no longer possible: the referral has moved on. Nothing was changed.")
+    return _("This did not work. Please check the form and try again.")
+
+
+def _done_message(action: Action) -> str:
+    return {
+        Action.ACCEPT: _("You accepted the referral."),
+        Action.DECLINE: _("You declined the referral. It goes to the next organisation."),
+        Action.START: _("You started working on the referral."),
+        Action.HAND_BACK: _("You handed the referral back. It goes to the next organisation."),
+        Action.CLOSE: _("You closed the referral."),
+        Action.WITHDRAW: _("You withdrew the referral."),
+    }[action]
+
+
+def _details(form: ActionForm) -> dict:
+    """What the action's form adds to the bare action, by field name."""
+    details = {}
+    if "reason" in form:
+        details["reason_code"] = form.reason.data
+    if "text" in form:
+        details["text"] = (form.text.data or "").strip() or None
+    if "outcome" in form:
+        details["outcome"] = form.outcome.data
+    if "assignee" in form and form.assignee.data:
+        details["assignee_id"] = int(form.assignee.data)
+    return details
+
+
+def _action_view(slug: str):
+    action, form_class = ACTIONS[slug]
+
+    @login_required
+    def view(referral_id: int):
+        referral = _visible_or_404(referral_id)
+        form = form_class(prefix=slug)
+        if isinstance(form, AcceptForm):
+            form.assignee.choices = _colleague_choices()
+        if not form.validate_on_submit():
+            referral = _visible_or_404(referral_id, *_FULL_PAGE)
+            return _render_referral(referral, {slug: form}, status=400)
+        try:
+            services.act(referral.id, current_user, action, form.version.data, **_details(form))
+        except services.ServiceError as error:
+            flash(_refusal_message(error.code, action), "error")
+            return redirect(url_for(".referral", referral_id=referral_id))
+        flash(_done_message(action), "success")
+        if action in (Action.DECLINE, Action.HAND_BACK):
+            return redirect(url_for(".inbox"))
+        return redirect(url_for(".referral", referral_id=referral_id))
+
+    return view
+
+
+for _slug in ACTIONS:
+    bp.add_url_rule(
+        f"/referrals/<int:referral_id>/{_slug}",
+        endpoint=_slug.replace("-", "_"),
+        view_func=_action_view(_slug),
+        methods=["POST"],
+    )
+
+
+@bp.post("/referrals/<int:referral_id>/notes")
+@login_required
+def notes(referral_id: int):
+    referral = _visible_or_404(referral_id, *_FULL_PAGE)
+    if not access.may_add_note(current_user, referral):
+        flash(_("Only the organisations working on this referral can add notes."), "error")
+        return redirect(url_for(".referral", referral_id=referral_id))
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _render_referral(referral, {"notes": form}, status=400)
+    services.add_note(referral, current_user, form.body.data.strip(), shared=form.shared.data)
+    flash(_("Your note was added."), "success")
+    return redirect(url_for(".referral", referral_id=referral_id, _anchor="notes"))
+
+
+# --- referring a person --------------------------------------------------------------------------
+
+
+@bp.route("/referrals/new", methods=["GET", "POST"])
+@login_required
+def new_referral():
+    form = ReferralForm(language=current_language())
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("staff/new.html", form=form), status
+    intake = form.to_intake(form.person_language.data, current_app.config["CONSENT_VERSION"])
+    submitted = services.submit_request(intake, submitted_by=current_user)
+    # Rendered, not redirected: the status token exists only in this response.
+    return render_template(
+        "staff/submitted.html",
+        help_request=submitted.request,
+        status_url=url_for(
+            "public.status",
+            lang=submitted.request.language,
+            token=submitted.status_token,
+            _external=True,
+        ),
+    )
+
+
+# --- the profile --------------------------------------------------------------------------------
+
+
+def _render_profile(language_form=None, password_form=None, status: int = 200):
+    language_form = language_form or LanguageForm(formdata=None, language=current_user.language)
+    password_form = password_form or PasswordForm(formdata=None)
+    page = render_template(
+        "staff/profile.html", language_form=language_form, password_form=password_form
+    )
+    return page, status
+
+
+@bp.get("/profile")
+@login_required
+def profile():
+    return _render_profile()
+
+
+@bp.post("/profile/language")
+@login_required
+def profile_language():
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        return _render_profile(language_form=form, status=400)
+    current_user.language = form.language.data
+    db.session.commit()
+    with force_locale(form.language.data):
+        flash(_("Your interface language was saved."), "success")
+    return redirect(url_for(".profile"))
+
+
+@bp.post("/profile/password")
+@login_required
+def profile_password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        profile = current_app.config["ARGON2_PROFILE"]
+        if verify_password(current_user.password_hash, form.current.data, profile):
+            accounts.set_password(current_user, form.new.data)
+            db.session.commit()
+            # The new session token signed every other device out; keep this one signed in.
+            login_user(current_user._get_current_object())
+            flash(_("Your password was changed. Other devices were signed out."), "success")
+            return redirect(url_for(".profile"))
+        form.current.errors.append(_("The current password is not correct."))
+    return _render_profile(password_form=form, status=400)

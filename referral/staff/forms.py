@@ -1,0 +1,176 @@
+"""Staff forms: inbox filters, the actions on a referral, notes and the profile."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    Optional,
+    ValidationError,
+)
+from wtforms.widgets import HiddenInput
+
+from ..handoff import DeclineReason, Outcome, State
+from ..i18n import LANGUAGE_NAMES
+from ..public.forms import IntakeForm
+from ..vocabulary import UI_LANGUAGES, Specialism
+
+TEXT_MAX = 2000
+NOTE_MAX = 5000
+PASSWORD_MIN = 12
+
+
+def _labelled(enum) -> list[tuple[str, str]]:
+    return [(member.value, _l(member.label)) for member in enum]
+
+
+class InboxFilterForm(FlaskForm):
+    """Read from the query string: a GET form has nothing to protect with a CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    reference = StringField(_l("Reference"), validators=[Optional(), Length(max=20)])
+    specialism = SelectField(
+        _l("Need"), choices=[("", _l("All needs")), *_labelled(Specialism)], default=""
+    )
+    city = SelectField(_l("City"), choices=[], default="")
+    state = SelectField(
+        _l("State"), choices=[("", _l("All states")), *_labelled(State)], default=""
+    )
+    mine = BooleanField(_l("Only cases assigned to me"))
+
+
+class ActionForm(FlaskForm):
+    """Every action posts the version the user saw: acting on an old page loses, not overwrites."""
+
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+class AcceptForm(ActionForm):
+    assignee = SelectField(_l("Assign to a colleague"), choices=[], coerce=str, default="")
+
+
+def _text_required_for_other(form, field):
+    if form.reason.data == DeclineReason.OTHER and not (field.data or "").strip():
+        raise ValidationError(_l("Please say why in a few words."))
+
+
+class DeclineForm(ActionForm):
+    reason = SelectField(
+        _l("Reason"),
+        choices=[("", _l("Choose a reason")), *_labelled(DeclineReason)],
+        validators=[DataRequired(_l("Please choose a reason."))],
+    )
+    text = TextAreaField(
+        _l("Explanation"),
+        validators=[_text_required_for_other, Length(max=TEXT_MAX)],
+        render_kw={"rows": 3},
+    )
+
+
+class HandBackForm(DeclineForm):
+    pass
+
+
+class CloseForm(ActionForm):
+    outcome = SelectField(
+        _l("Outcome"),
+        choices=[("", _l("Choose an outcome")), *_labelled(Outcome)],
+        validators=[DataRequired(_l("Please choose an outcome."))],
+    )
+    text = TextAreaField(
+        _l("Comment (optional)"), validators=[Length(max=TEXT_MAX)], render_kw={"rows": 3}
+    )
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(
+        _l("Note"),
+        validators=[DataRequired(_l("Please write the note.")), Length(max=NOTE_MAX)],
+        render_kw={"rows": 4},
+    )
+    shared = BooleanField(_l("Share this note with the other organisation"))
+
+
+class LanguageForm(FlaskForm):
+    language = SelectField(
+        _l("Interface language"), choices=[(code, LANGUAGE_NAMES[code]) for code in UI_LANGUAGES]
+    )
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("Enter your current password.")), Length(max=1000)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new = PasswordField(
+        _l("New password"),
+        validators=[
+            DataRequired(_l("Enter a new password.")),
+            Length(
+                min=PASSWORD_MIN,
+                max=1000,
+                message=_l("The password must have at least %(min)d characters."),
+            ),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    repeat = PasswordField(
+        _l("New password again"),
+        validators=[
+            DataRequired(_l("Enter the new password again.")),
+            EqualTo("new", message=_l("The two new passwords are not the same.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+# Second-person labels of the public form, as a caseworker reads them on the phone.
+CASEWORKER_LABELS = {
+    "needs": _l("What does the person need help with?"),
+    "city": _l("City where the person is now"),
+    "languages": _l("Languages the person speaks"),
+    "contact_channel": _l("How should the organisation contact the person?"),
+    "safe_to_message": _l("It is safe to leave the person a message and to say who is calling."),
+    "interpreter_needed": _l("The person needs an interpreter."),
+    "description": _l("The person's situation, briefly"),
+    "residence_status": _l("The person's residence status in Poland"),
+}
+
+
+class ReferralForm(IntakeForm):
+    """The public intake form, filled in by a caseworker on the person's behalf."""
+
+    homepage = None  # no robots behind a staff sign-in
+    person_language = SelectField(
+        _l("Language for the person's status page and e-mails"),
+        choices=[("", _l("Choose a language"))]
+        + [(code, LANGUAGE_NAMES[code]) for code in UI_LANGUAGES],
+        validators=[DataRequired(_l("Choose the language the person reads best."))],
+    )
+    consent = BooleanField(
+        _l(
+            "The person agreed that their request and contact details are passed to the "
+            "consortium's member organisations that can help them."
+        ),
+        validators=[
+            DataRequired(_l("We can only pass on the request with the person's agreement."))
+        ],
+    )
+
+    def __init__(self, *args, language: str, **kwargs):
+        super().__init__(*args, language=language, **kwargs)
+        for name, text in CASEWORKER_LABELS.items():
+            self[name].label.text = text

@@ -1,0 +1,106 @@
+"""The inbox queries: three parts of what a staff member may see, filtered and paged.
+
+Every part starts from ``access.visible_referrals``. A coordinator has no organisation: their
+parts cover every organisation (all offers, all accepted cases, all referrals), so the inbox is
+the consortium's overview; the directory work stays under /admin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import joinedload
+
+from ..access import visible_referrals
+from ..extensions import db
+from ..handoff import State
+from ..models import Referral, Request, User
+
+PAGE_SIZE = 25
+PARTS = ("offered", "cases", "sent")
+REFERENCE_CHARS = 6
+
+
+@dataclass
+class Filters:
+    reference: str = ""
+    specialism: str = ""
+    city_id: int | None = None
+    state: str = ""
+    mine: bool = False
+
+
+@dataclass
+class Part:
+    key: str
+    referrals: list[Referral]
+    total: int
+    page: int
+    pages: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pages = max(1, -(-self.total // PAGE_SIZE))
+
+
+def normalise_reference(text: str) -> str:
+    """People read references over the phone: accept "kx794m", "KX7 94M" or "KX7-94M"."""
+    raw = "".join(ch for ch in text.upper() if ch.isalnum())
+    if len(raw) == REFERENCE_CHARS:
+        return f"{raw[:3]}-{raw[3:]}"
+    return text.strip().upper()
+
+
+def _part_query(user: User, key: str) -> Select:
+    query = visible_referrals(user)
+    org = user.organisation_id
+    if key == "offered":
+        query = query.where(Referral.state == State.OFFERED)
+        if not user.is_coordinator:
+            query = query.where(Referral.organisation_id == org)
+        return query.order_by(Referral.deadline_at, Referral.id)
+    if key == "cases":
+        query = query.where(Referral.state.in_((State.ACCEPTED, State.IN_PROGRESS)))
+        if not user.is_coordinator:
+            query = query.where(Referral.organisation_id == org)
+        return query.order_by(Referral.id.desc())
+    if not user.is_coordinator:
+        query = query.where(Referral.referring_organisation_id == org)
+    return query.order_by(Referral.created_at.desc(), Referral.id.desc())
+
+
+def _filtered(query: Select, user: User, key: str, filters: Filters) -> Select:
+    if filters.specialism:
+        query = query.where(Referral.specialism == filters.specialism)
+    if filters.state:
+        query = query.where(Referral.state == filters.state)
+    if filters.reference or filters.city_id:
+        query = query.join(Referral.request)
+        if filters.reference:
+            query = query.where(Request.reference == normalise_reference(filters.reference))
+        if filters.city_id:
+            query = query.where(Request.city_id == filters.city_id)
+    if filters.mine and key == "cases":
+        query = query.where(Referral.assigned_user_id == user.id)
+    return query
+
+
+def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Part]:
+    """The three parts, each one page long; a constant number of queries whatever the data."""
+    parts = []
+    for key in PARTS:
+        query = _filtered(_part_query(user, key), user, key, filters)
+        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        page = max(1, min(pages.get(key, 1), max(1, -(-total // PAGE_SIZE))))
+        referrals = db.session.scalars(
+            query.options(
+                joinedload(Referral.request).joinedload(Request.city),
+                joinedload(Referral.organisation),
+                joinedload(Referral.referring_organisation),
+                joinedload(Referral.assigned_user),
+            )
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
+        ).all()
+        parts.append(Part(key=key, referrals=referrals, total=total, page=page))
+    return parts

@@ -1,0 +1,56 @@
+"""A real SMTP server on a free local port (aiosmtpd) that keeps what arrives."""
+
+import socket
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Mailbox:
+    """An aiosmtpd handler: accepts every message, or refuses all with ``reply`` (e.g. a 451)."""
+
+    def __init__(self, reply: str = "250 Message accepted for delivery") -> None:
+        self.reply = reply
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.reply.startswith("250"):
+            message = message_from_bytes(envelope.content, policy=policy.default)
+            message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+            self.messages.append(message)
+        return self.reply
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+def _serve(app, handler):
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    before = app.config["MAIL_SERVER"], app.config["MAIL_PORT"]
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+    try:
+        yield handler
+    finally:
+        controller.stop()
+        app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = before
+
+
+@pytest.fixture
+def smtp_server(app):
+    """The app's mail goes to a local SMTP server; ``smtp_server.messages`` is what arrived."""
+    yield from _serve(app, Mailbox())
+
+
+@pytest.fixture
+def failing_smtp_server(app):
+    """An SMTP server that answers every message with 451 (try again later)."""
+    yield from _serve(app, Mailbox("451 4.3.0 Try again later"))
