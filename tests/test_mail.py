@@ -1,0 +1,163 @@
+"""Notifications through the outbox, delivered by ``send-mail`` to a real local SMTP server."""
+
+from datetime import timedelta
+
+from referral import mailer, services
+from referral.extensions import db
+from referral.handoff import Action
+from referral.models import OutboxMessage, utcnow
+from referral.services import IntakeData
+
+from .helpers import user
+from .mailbox import free_port
+
+pytest_plugins = ("tests.mailbox",)  # the smtp_server fixtures
+
+STORY = "My landlord threatens to throw us out"
+
+
+def refer(email="olena@example.com", language="uk") -> int:
+    """pfm's caseworker refers a person needing legal help in Wrocław (offered to nomada)."""
+    caseworker = user("staff@pfm.example")
+    caseworker.language = "en"
+    data = IntakeData(
+        needs=["legal"],
+        language=language,
+        consent_version="test",
+        city_slug="wroclaw",
+        languages=["uk", "ru"],
+        phone="+48512345678",
+        email=email,
+        description=STORY,
+    )
+    return services.submit_request(data, submitted_by=caseworker).request.referrals[0].id
+
+
+def nomada_acts(referral_id: int, action: Action, **details) -> None:
+    services.act(referral_id, user("staff@nomada.example"), action, **details)
+
+
+def pending() -> list[OutboxMessage]:
+    return db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))).all()
+
+
+def test_offer_mails_the_organisations_intake_address(ctx, staff, smtp_server):
+    refer()
+    assert mailer.deliver_pending().sent == 1
+    [offer] = smtp_server.messages
+    assert offer["X-Envelope-To"] == "intake@nomada.example"
+    assert "waits for your answer" in offer["Subject"] or "czeka" in offer["Subject"]
+    assert STORY not in offer.get_content()
+
+
+def test_accept_mails_the_caseworker_and_the_person_in_their_language(ctx, staff, smtp_server):
+    referral_id = refer()
+    nomada_acts(referral_id, Action.ACCEPT)
+    mailer.deliver_pending()
+    [to_caseworker] = smtp_server.to("staff@pfm.example")
+    assert "was accepted" in to_caseworker["Subject"]
+    assert "Nomada" in to_caseworker.get_content()
+    [to_person] = smtp_server.to("olena@example.com")
+    assert "зв'яжеться" in to_person["Subject"]
+    body = to_person.get_content()
+    # Nothing sensitive: not the story, the phone, the need or who helps.
+    for detail in (STORY, "+48512345678", "Nomada", "Номада", "правов", "Legal"):
+        assert detail not in body and detail not in to_person["Subject"]
+
+
+def test_person_without_an_email_gets_no_mail(ctx, staff, smtp_server):
+    referral_id = refer(email=None)
+    nomada_acts(referral_id, Action.ACCEPT)
+    mailer.deliver_pending()
+    assert {m["To"] for m in smtp_server.messages} == {"intake@nomada.example", "staff@pfm.example"}
+
+
+def test_close_mails_the_caseworker(ctx, staff, smtp_server):
+    referral_id = refer()
+    nomada_acts(referral_id, Action.ACCEPT)
+    nomada_acts(referral_id, Action.CLOSE, outcome="resolved")
+    mailer.deliver_pending()
+    subjects = [m["Subject"] for m in smtp_server.to("staff@pfm.example")]
+    assert any("was closed" in s for s in subjects)
+
+
+def test_decline_offers_the_next_organisation_by_mail(ctx, staff, smtp_server):
+    referral_id = refer()
+    nomada_acts(referral_id, Action.DECLINE, reason_code="no_capacity")
+    mailer.deliver_pending()
+    assert [m["To"] for m in smtp_server.messages] == [
+        "intake@nomada.example",
+        "intake@hfpc.example",
+    ]
+
+
+def test_each_message_is_sent_once_and_marked_sent(ctx, staff, smtp_server):
+    refer()
+    mailer.deliver_pending()
+    mailer.deliver_pending()
+    assert len(smtp_server.messages) == 1
+    assert pending() == []
+
+
+def test_refusing_server_loses_nothing_and_the_message_goes_later(
+    app, ctx, staff, failing_smtp_server
+):
+    refer()
+    now = utcnow()
+    assert mailer.deliver_pending(now) == mailer.Delivery(sent=0, failed=1)
+    [message] = pending()
+    assert message.attempts == 1
+    assert message.last_error == "SMTPDataError 451"
+    assert message.next_attempt_at >= now + timedelta(minutes=1)
+    assert mailer.deliver_pending(now).failed == 0  # not due yet: no hammering
+
+    failing_smtp_server.reply = "250 OK"
+    assert mailer.deliver_pending(now + timedelta(minutes=2)).sent == 1
+    assert [m["To"] for m in failing_smtp_server.messages] == ["intake@nomada.example"]
+
+
+def test_unreachable_server_loses_nothing_and_backs_off(app, ctx, staff):
+    refer()
+    before = app.config["MAIL_SERVER"], app.config["MAIL_PORT"]
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())  # nobody listens
+    try:
+        now = utcnow()
+        mailer.deliver_pending(now)
+        mailer.deliver_pending(now + timedelta(minutes=1))
+    finally:
+        app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = before
+    [message] = pending()
+    assert message.attempts == 2
+    assert message.last_error == "ConnectionRefusedError"
+    assert message.next_attempt_at >= now + timedelta(minutes=3)
+
+
+def test_error_kept_on_a_message_never_quotes_the_address(ctx, staff):
+    refused = mailer.smtplib.SMTPRecipientsRefused({"olena@example.com": (550, b"no such user")})
+    assert "olena" not in mailer._error_of(refused)
+
+
+def test_back_off_doubles_up_to_six_hours():
+    delays = [mailer.retry_delay(n) for n in (1, 2, 3, 4, 20)]
+    assert delays[:4] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    assert delays[4] == timedelta(hours=6)
+
+
+def test_two_senders_never_claim_the_same_message(ctx, staff):
+    refer()
+    refer()
+    now = utcnow()
+    first = mailer.claim(now)
+    second = mailer.claim(now)
+    assert len(first) == 2 and second == []
+    # A sender that died holding a claim: its messages go out once the claim runs out.
+    assert len(mailer.claim(now + mailer.CLAIM_FOR + timedelta(seconds=1))) == 2
+
+
+def test_send_mail_command_reports_what_it_did(app, staff, smtp_server):
+    with app.app_context():
+        refer()
+    result = app.test_cli_runner().invoke(args=["send-mail"])
+    assert result.exit_code == 0
+    assert "Sent: 1" in result.output
+    assert len(smtp_server.messages) == 1
