@@ -9,8 +9,6 @@ from referral.models import OutboxMessage, utcnow
 from referral.services import IntakeData
 
 from .helpers import user
-from .mailbox import free_port
-
 pytest_plugins = ("tests.mailbox",)  # the smtp_server fixtures
 
 STORY = "My landlord threatens to throw us out"
@@ -117,6 +115,8 @@ def test_refusing_server_loses_nothing_and_the_message_goes_later(
 
 
 def test_unreachable_server_loses_nothing_and_backs_off(app, ctx, staff):
+    from .mailbox import free_port
+
     refer()
     before = app.config["MAIL_SERVER"], app.config["MAIL_PORT"]
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())  # nobody listens
