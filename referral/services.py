@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -201,11 +201,16 @@ def purge_expired(now: datetime | None = None) -> int:
 
 @dataclass
 class Directory:
-    """The routing view of every organisation, loaded once per use case (and per sweep)."""
+    """The routing view of every organisation, loaded once per use case (and per sweep).
+
+    Profiles are built once and replaced as offers change an organisation's load, so a sweep
+    re-routing thousands of referrals does not rebuild the whole directory for each.
+    """
 
     today: date
     organisations: dict[int, Organisation]
     load: dict[int, int]
+    _profiles: dict[int, routing.Organisation] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, now: datetime) -> Directory:
@@ -227,39 +232,55 @@ class Directory:
         )
 
     def profile(self, org: Organisation) -> routing.Organisation:
-        return routing.Organisation(
-            slug=org.slug,
-            name=org.name_pl,
-            takes_referrals=org.takes_referrals,
-            paused=org.is_paused(self.today),
-            languages=frozenset(org.languages or ()),
-            capacity=org.capacity,
-            open_load=self.load.get(org.id, 0),
-            last_offered_at=org.last_offered_at,
-            coverage=frozenset(
-                routing.Coverage(c.specialism, routing.Scope(c.scope), c.area) for c in org.coverage
-            ),
-        )
+        profile = self._profiles.get(org.id)
+        if profile is None:
+            profile = self._profiles[org.id] = routing.Organisation(
+                slug=org.slug,
+                name=org.name_pl,
+                takes_referrals=org.takes_referrals,
+                paused=org.is_paused(self.today),
+                languages=frozenset(org.languages or ()),
+                capacity=org.capacity,
+                open_load=self.load.get(org.id, 0),
+                last_offered_at=org.last_offered_at,
+                coverage=frozenset(
+                    routing.Coverage(c.specialism, routing.Scope(c.scope), c.area)
+                    for c in org.coverage
+                ),
+            )
+        return profile
+
+    def _profiles_of_all(self) -> list[routing.Organisation]:
+        return [self.profile(org) for org in self.organisations.values()]
+
+    def _refresh(self, org_id: int) -> None:
+        """Bring a cached profile up to date with the organisation's load and last offer."""
+        if org_id in self._profiles:
+            self._profiles[org_id] = replace(
+                self._profiles[org_id],
+                open_load=self.load.get(org_id, 0),
+                last_offered_at=self.organisations[org_id].last_offered_at,
+            )
 
     def by_slug(self, slug: str) -> Organisation:
         return next(org for org in self.organisations.values() if org.slug == slug)
 
     def assess(self, need: routing.Need, tried: Iterable[str] = ()) -> list[routing.Candidate]:
-        profiles = [self.profile(org) for org in self.organisations.values()]
-        return routing.assess(need, profiles, frozenset(tried))
+        return routing.assess(need, self._profiles_of_all(), frozenset(tried))
 
     def rank(self, need: routing.Need, tried: Iterable[str] = ()) -> list[routing.Candidate]:
-        profiles = [self.profile(org) for org in self.organisations.values()]
-        return routing.rank(need, profiles, frozenset(tried))
+        return routing.rank(need, self._profiles_of_all(), frozenset(tried))
 
     def offered(self, org: Organisation, now: datetime) -> None:
         """Keep the in-memory view true after an offer (a sweep routes many in a row)."""
         org.last_offered_at = now
         self.load[org.id] = self.load.get(org.id, 0) + 1
+        self._refresh(org.id)
 
     def released(self, org_id: int | None) -> None:
         if org_id is not None and self.load.get(org_id):
             self.load[org_id] -= 1
+            self._refresh(org_id)
 
 
 def need_of(referral: Referral) -> routing.Need:
@@ -369,7 +390,9 @@ def _transition(
             action=action,
             party=sorted(parties)[0],
             actor_id=actor.id if actor else None,
-            from_state=before,
+            # A referral is created and routed in one transaction: its log starts from nothing,
+            # so replaying it (handoff.replay) needs no separate creation event.
+            from_state=None if before == State.NEW else before,
             to_state=after,
             organisation_id=organisation_id,
             offered_to_id=offer_to.id if after == State.OFFERED and offer_to else None,
@@ -444,15 +467,6 @@ def _apply(
     )
 
 
-def _commit_or_taken() -> None:
-    """Optimistic locking: a concurrent change to the same referral makes this one lose."""
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise ServiceError(ServiceError.ALREADY_TAKEN) from None
-
-
 def _load_for_action(referral_id: int, user: User | None, version: int | None) -> Referral:
     referral = db.session.get(Referral, referral_id)
     if referral is None:
@@ -463,8 +477,20 @@ def _load_for_action(referral_id: int, user: User | None, version: int | None) -
     return referral
 
 
-def _refusal(error: handoff.TransitionRefused) -> ServiceError:
-    return ServiceError(error.code)
+def _check_reason(
+    action: Action, reason_code: str | None, text: str | None, outcome: str | None
+) -> None:
+    """Declines and hand-backs say why (``other`` in words), a close gives its outcome, and a
+    coordinator routing by hand gives a reason: the event log must explain every step."""
+    if action in (Action.DECLINE, Action.HAND_BACK):
+        if reason_code not in set(handoff.DeclineReason):
+            raise ServiceError(ServiceError.INVALID, "a decline reason is required")
+        if reason_code == handoff.DeclineReason.OTHER and not (text or "").strip():
+            raise ServiceError(ServiceError.INVALID, "say why in words")
+    elif action == Action.CLOSE and outcome not in set(handoff.Outcome):
+        raise ServiceError(ServiceError.INVALID, "an outcome is required")
+    elif action == Action.ROUTE_BY_HAND and not (reason_code or (text or "").strip()):
+        raise ServiceError(ServiceError.INVALID, "a reason is required")
 
 
 def act(
@@ -486,8 +512,9 @@ def act(
     referral = _load_for_action(referral_id, user, version)
     parties = parties_of(user, referral)
     try:
+        handoff.transition(State(referral.state), action, frozenset(parties))
+        _check_reason(action, reason_code, text, outcome)
         if action in (Action.DECLINE, Action.HAND_BACK):
-            handoff.transition(State(referral.state), action, frozenset(parties))
             _route(
                 referral,
                 action,
@@ -518,10 +545,18 @@ def act(
                 referral, action, parties, user, now, reason_code=reason_code or outcome, text=text
             )
             _after(referral, action, user, now, assignee_id=assignee_id, outcome=outcome)
+        db.session.commit()
     except handoff.TransitionRefused as error:
         db.session.rollback()
-        raise _refusal(error) from None
-    _commit_or_taken()
+        raise ServiceError(error.code) from None
+    except StaleDataError:
+        # Optimistic locking: someone changed the referral since we loaded it. The loss can
+        # surface at commit or at any autoflush before it (a lazy load in a notification).
+        db.session.rollback()
+        raise ServiceError(ServiceError.ALREADY_TAKEN) from None
+    except ServiceError:
+        db.session.rollback()
+        raise
     return referral
 
 
