@@ -9,6 +9,7 @@ from referral.models import OutboxMessage, utcnow
 from referral.services import IntakeData
 
 from .helpers import user
+
 pytest_plugins = ("tests.mailbox",)  # the smtp_server fixtures
 
 STORY = "My landlord threatens to throw us out"
