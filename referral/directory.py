@@ -5,7 +5,8 @@ import unicodedata
 from sqlalchemy.orm import selectinload
 
 from .extensions import db
-from .models import City, Organisation
+from .models import City, Organisation, Voivodeship
+from .vocabulary import Specialism
 
 # Alphabets of the interface languages, to sort names as a native reader expects ("ł" after "l").
 _ALPHABETS = {
@@ -38,3 +39,32 @@ def cities_sorted(language: str) -> list[City]:
     """Cities ordered by their name in ``language``."""
     cities = db.session.scalars(db.select(City)).all()
     return sorted(cities, key=lambda city: collation_key(city.name_in(language), language))
+
+
+def place_names(language: str) -> dict[tuple[str, str], str]:
+    """("city", slug) and ("voivodeship", TERYT) -> the place's name in ``language``."""
+    names = {("city", c.slug): c.name_in(language) for c in db.session.scalars(db.select(City))}
+    names.update(
+        (("voivodeship", v.teryt), v.name_in(language))
+        for v in db.session.scalars(db.select(Voivodeship))
+    )
+    return names
+
+
+def coverage_summary(
+    organisation: Organisation, names: dict[tuple[str, str], str], nationwide: str
+) -> list[tuple[str, list[str]]]:
+    """(specialism, where) for each specialism the organisation covers, in the vocabulary's order;
+    places most local first, ``nationwide`` standing for all of Poland."""
+    order = {scope: index for index, scope in enumerate(("city", "voivodeship", "nationwide"))}
+    summary = []
+    for specialism in Specialism:
+        rows = [c for c in organisation.coverage if c.specialism == specialism]
+        rows.sort(key=lambda c: (order.get(c.scope, 9), names.get((c.scope, c.area), "")))
+        places = [
+            nationwide if c.scope == "nationwide" else names.get((c.scope, c.area), c.area or "")
+            for c in rows
+        ]
+        if places:
+            summary.append((specialism.value, places))
+    return summary

@@ -1,10 +1,73 @@
-"""The JSON API (``/api/v1``)."""
+"""The JSON API (``/api/v1``): the public directory as Open Referral HSDS 3.0."""
 
-from flask import url_for
+from flask import abort, request, url_for
 
+from .. import hsds
+from ..vocabulary import UI_LANGUAGES
 from . import bp
+
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 200
 
 
 @bp.get("/")
 def index():
-    return {"links": {"self": url_for("api.index", _external=True)}}
+    return {
+        "links": {
+            "self": url_for("api.index", _external=True),
+            "hsds_organizations": url_for("api.hsds_organizations", _external=True),
+            "hsds_services": url_for("api.hsds_services", _external=True),
+        }
+    }
+
+
+def _language() -> str:
+    """HSDS holds one language: Polish unless ``?lang=uk`` or ``?lang=en`` asks otherwise."""
+    language = request.args.get("lang", "pl")
+    if language not in UI_LANGUAGES:
+        abort(400, "lang must be one of pl, uk, en")
+    return language
+
+
+def _paged(items: list[dict]) -> dict:
+    page = request.args.get("page", 1, type=int)
+    per_page = request.args.get("per_page", DEFAULT_PER_PAGE, type=int)
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        abort(400, f"page must be 1 or more and per_page from 1 to {MAX_PER_PAGE}")
+    return hsds.paged(items, page, per_page)
+
+
+@bp.get("/hsds/organizations")
+def hsds_organizations():
+    return _paged(hsds.organizations(_language()))
+
+
+@bp.get("/hsds/organizations/<id>")
+def hsds_organization(id: str):
+    return _one(hsds.organizations(_language()), id)
+
+
+@bp.get("/hsds/services")
+def hsds_services():
+    services = hsds.services(_language())
+    organization_id = request.args.get("organization_id")
+    if organization_id:
+        services = [s for s in services if s["organization_id"] == organization_id]
+    term_id = request.args.get("taxonomy_term_id")
+    if term_id:
+        services = [
+            s for s in services if any(a["taxonomy_term_id"] == term_id for a in s["attributes"])
+        ]
+    return _paged(services)
+
+
+@bp.get("/hsds/services/<id>")
+def hsds_service(id: str):
+    return _one(hsds.services(_language()), id)
+
+
+def _one(items: list[dict], id: str) -> dict:
+    found = next((item for item in items if item["id"] == id), None)
+    if found is None:
+        abort(404)
+    return found

@@ -125,3 +125,19 @@ def withdraw(token):
         services.withdraw_request(found)
         flash(_("Your request was withdrawn and your personal data was erased."), "success")
     return redirect(url_for("public.status", token=token))
+
+
+@bp.get("/<lang:lang>/organisations")
+def organisations():
+    """The public directory: who takes referrals, for what, where and in which languages."""
+    from ..directory import coverage_summary, place_names
+    from ..explain import language_names
+
+    names = place_names(g.lang)
+    members = [
+        (org, coverage_summary(org, names, _("All of Poland, remotely")))
+        for org in active_members()
+    ]
+    return render_template(
+        "public/organisations.html", members=members, language_names=language_names
+    )

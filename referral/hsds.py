@@ -1,0 +1,200 @@
+"""The public directory as Open Referral HSDS 3.0 objects (organization, service, ...).
+
+One HSDS service per organisation and specialism, with its service areas (cities, voivodeships or
+Poland), its languages and its specialism as an attribute linking a term of our own taxonomy.
+Identifiers are stable: the organisation's UUID, and UUIDv5 names under a fixed namespace for the
+rest, so the same thing keeps its id from one export to the next.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+
+from babel import Locale
+from flask_babel import force_locale, gettext
+
+from .directory import active_members
+from .extensions import db
+from .handoff import WARSAW
+from .models import City, Organisation, Voivodeship, utcnow
+from .routing import Scope
+from .vocabulary import Specialism
+
+NAMESPACE = uuid.UUID("6f0c2a7e-3d52-4b8e-9a51-2f4c1f9e7b10")
+TAXONOMY_ID = str(uuid.uuid5(NAMESPACE, "taxonomy:specialism"))
+TAXONOMY_VERSION = "1"
+
+
+def _id(*parts: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, ":".join(parts)))
+
+
+def term_id(specialism: str) -> str:
+    return _id("taxonomy_term", "specialism", specialism)
+
+
+def service_id(organisation: Organisation, specialism: str) -> str:
+    return _id("service", organisation.uuid, specialism)
+
+
+def taxonomy(language: str) -> dict:
+    with force_locale(language):
+        return {
+            "id": TAXONOMY_ID,
+            "name": gettext("Referral specialisms"),
+            "description": gettext(
+                "The kinds of help the consortium's members give, as used to route requests."
+            ),
+            "version": TAXONOMY_VERSION,
+        }
+
+
+def taxonomy_term(specialism: Specialism, language: str) -> dict:
+    with force_locale(language):
+        return {
+            "id": term_id(specialism.value),
+            "code": specialism.value,
+            "name": gettext(specialism.label),
+            "description": gettext(specialism.hint) or gettext(specialism.label),
+            "taxonomy": taxonomy(language)["name"],
+            "taxonomy_id": TAXONOMY_ID,
+            "taxonomy_detail": taxonomy(language),
+            "language": language,
+        }
+
+
+def organization(org: Organisation, language: str) -> dict:
+    data = {
+        "id": org.uuid,
+        "name": org.name_in(language),
+        "description": org.description_in(language),
+    }
+    if org.name_in(language) != org.name_pl:
+        data["alternate_name"] = org.name_pl
+    if org.website:
+        data["website"] = org.website
+    return data
+
+
+@dataclass(frozen=True)
+class _Places:
+    cities: dict[str, City]
+    voivodeships: dict[str, Voivodeship]
+
+    @classmethod
+    def load(cls) -> _Places:
+        return cls(
+            {c.slug: c for c in db.session.scalars(db.select(City))},
+            {v.teryt: v for v in db.session.scalars(db.select(Voivodeship))},
+        )
+
+
+def _service_area(sid: str, scope: str, area: str | None, places: _Places, language: str) -> dict:
+    with force_locale(language):
+        if scope == Scope.CITY and area in places.cities:
+            name = places.cities[area].name_in(language)
+            description = gettext("City")
+        elif scope == Scope.VOIVODESHIP and area in places.voivodeships:
+            voivodeship = places.voivodeships[area]
+            name = voivodeship.name_in(language)
+            description = gettext("Voivodeship %(code)s", code=voivodeship.iso_code)
+        else:
+            name = gettext("Poland")
+            description = gettext("All of Poland, remotely: by phone, e-mail or online")
+    return {
+        "id": _id("service_area", sid, scope, area or ""),
+        "service_id": sid,
+        "name": name,
+        "description": description,
+    }
+
+
+def _languages(org: Organisation, sid: str, language: str) -> list[dict]:
+    names = Locale.parse(language).languages
+    with force_locale(language):
+        note = None if org.languages_confirmed else gettext("Not confirmed by the organisation")
+    result = []
+    for code in org.languages or ():
+        item = {"id": _id("language", sid, code), "service_id": sid, "name": names.get(code, code)}
+        item["code"] = code
+        if note:
+            item["note"] = note
+        result.append(item)
+    return result
+
+
+def _status(org: Organisation) -> str:
+    if not org.takes_referrals:
+        return "inactive"
+    if org.is_paused(utcnow().astimezone(WARSAW).date()):
+        return "temporarily closed"
+    return "active"
+
+
+def services_of(org: Organisation, places: _Places, language: str) -> list[dict]:
+    by_specialism: dict[str, list] = {}
+    for coverage in org.coverage:
+        by_specialism.setdefault(coverage.specialism, []).append(coverage)
+    result = []
+    for specialism in Specialism:
+        if specialism.value not in by_specialism:
+            continue
+        sid = service_id(org, specialism.value)
+        with force_locale(language):
+            label = gettext(specialism.label)
+        areas = sorted(by_specialism[specialism.value], key=lambda c: (c.scope, c.area or ""))
+        result.append(
+            {
+                "id": sid,
+                "organization_id": org.uuid,
+                "name": f"{label} — {org.name_in(language)}",
+                "description": org.description_in(language),
+                "status": _status(org),
+                "organization": organization(org, language),
+                "service_areas": [
+                    _service_area(sid, c.scope, c.area, places, language) for c in areas
+                ],
+                "languages": _languages(org, sid, language),
+                "attributes": [
+                    {
+                        "id": _id("attribute", sid, "specialism"),
+                        "link_id": sid,
+                        "link_type": "specialism",
+                        "link_entity": "service",
+                        "taxonomy_term_id": term_id(specialism.value),
+                        "value": specialism.value,
+                        "taxonomy_term": taxonomy_term(specialism, language),
+                    }
+                ],
+            }
+        )
+    return result
+
+
+def organizations(language: str) -> list[dict]:
+    return [organization(org, language) for org in active_members()]
+
+
+def services(language: str) -> list[dict]:
+    places = _Places.load()
+    return [
+        service for org in active_members() for service in services_of(org, places, language)
+    ]
+
+
+def paged(items: list[dict], page: int, size: int) -> dict:
+    """The HSDS API's page envelope around one page of ``items``."""
+    total_pages = max(1, math.ceil(len(items) / size))
+    contents = items[(page - 1) * size : page * size]
+    return {
+        "total_items": len(items),
+        "total_pages": total_pages,
+        "page_number": page,
+        "size": len(contents),
+        "first_page": page == 1,
+        "last_page": page >= total_pages,
+        "empty": not contents,
+        "contents": contents,
+    }
