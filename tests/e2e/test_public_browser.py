@@ -1,0 +1,130 @@
+"""The migrant's side in a real Chromium: by keyboard on a phone-sized screen, without JavaScript,
+and checked by axe-core for accessibility."""
+
+import re
+import time
+
+import pytest
+
+from referral.extensions import db
+from referral.models import Request
+
+REFERENCE = re.compile(r"[A-Z0-9]{3}-[A-Z0-9]{3}")
+
+
+def tab_to(page, selector: str, limit: int = 150) -> None:
+    """Press Tab until the element matching ``selector`` has the focus, as a keyboard user does."""
+    for _ in range(limit):
+        if page.evaluate("s => document.activeElement?.matches(s) ?? false", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_a_ukrainian_speaker_asks_for_help_by_keyboard_and_withdraws(app, base_url, new_page):
+    page = new_page(locale="uk-UA")
+    started = time.monotonic()
+    page.goto(f"{base_url}/uk/")
+    tab_to(page, "main a[href='/uk/request']")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/uk/request")
+
+    tab_to(page, "input[name=needs][value=legal]")
+    page.keyboard.press("Space")
+    tab_to(page, "input[name=needs][value=housing]")
+    page.keyboard.press("Space")
+    tab_to(page, "select[name=city]")
+    for _ in range(30):  # down the list, as on a phone's keyboard, until Wrocław
+        if page.input_value("select[name=city]") == "wroclaw":
+            break
+        page.keyboard.press("ArrowDown")
+    assert page.input_value("select[name=city]") == "wroclaw"
+    tab_to(page, "input[name=languages][value=uk]")
+    page.keyboard.press("Space")
+    tab_to(page, "input[name=name]")
+    page.keyboard.type("Олена")
+    tab_to(page, "input[name=phone]")
+    page.keyboard.type("+380 67 123 45 67")
+    tab_to(page, "input[name=contact_channel]")  # the first one: a phone call
+    for _ in range(4):
+        page.keyboard.press("ArrowDown")  # ... SMS, e-mail, Viber, Telegram
+    assert page.is_checked("input[name=contact_channel][value=telegram]")
+    tab_to(page, "textarea[name=description]")
+    page.keyboard.type("Мені потрібна консультація щодо карти побиту і житло.")
+    tab_to(page, "input[name=consent]")
+    page.keyboard.press("Space")
+    tab_to(page, "form.intake button[type=submit]")
+    page.keyboard.press("Enter")
+
+    reference = page.locator(".reference").inner_text()
+    assert REFERENCE.fullmatch(reference)
+    assert time.monotonic() - started < 120
+    tab_to(page, ".status-link a")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/uk/status/[\w-]{40,}$"))
+    legal = page.locator(".needs li.card", has=page.locator("h3", has_text="Правова"))
+    assert "Асоціація «Номада»" in legal.inner_text()
+    assert reference in page.locator("h1").inner_text()
+
+    tab_to(page, "form button.danger")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/withdraw")
+    tab_to(page, "form button.danger")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/uk/status/[\w-]+$"))
+    assert page.locator(".state-withdrawn").count() == 2
+    with app.app_context():
+        request = db.session.scalar(db.select(Request))
+        assert request.erased_at is not None and request.name is None and request.phone is None
+
+
+def test_the_form_is_sent_with_javascript_turned_off(base_url, new_page):
+    page = new_page(java_script_enabled=False)
+    page.goto(f"{base_url}/en/request")
+    page.check("input[name=needs][value=legal]")
+    page.select_option("select[name=city]", "wroclaw")
+    page.fill("input[name=email]", "olena@example.org")
+    page.check("input[name=consent]")
+    page.click("form.intake button[type=submit]")
+    assert REFERENCE.fullmatch(page.locator(".reference").inner_text())
+    page.click(".status-link a")
+    assert "Passed to Nomada Association in Wrocław" in page.locator(".needs").inner_text()
+
+
+def serious_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{page.url} {v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("lang", ["pl", "uk", "en"])
+def test_public_pages_have_no_serious_accessibility_violations(base_url, new_page, lang):
+    page = new_page()
+    found = []
+    for path in ("/", "/request", "/privacy"):
+        page.goto(f"{base_url}/{lang}{path}")
+        found += serious_violations(page)
+
+    page.goto(f"{base_url}/{lang}/request")
+    page.click("form.intake button[type=submit]")  # empty: every message shown
+    assert page.locator(".error-summary").is_visible()
+    found += serious_violations(page)
+
+    page.check("input[name=needs][value=legal]")
+    page.select_option("select[name=city]", "wroclaw")
+    page.fill("input[name=phone]", "512 345 678")
+    page.check("input[name=consent]")
+    page.click("form.intake button[type=submit]")
+    found += serious_violations(page)  # the confirmation
+    page.click(".status-link a")
+    found += serious_violations(page)  # the status page
+    page.click("form button.danger")
+    found += serious_violations(page)  # are you sure?
+    page.goto(f"{base_url}/{lang}/status/no-such-token")
+    found += serious_violations(page)
+    assert found == []
