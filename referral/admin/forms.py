@@ -144,11 +144,15 @@ class CoverageForm(FlaskForm):
     voivodeship = SelectField(_l("Voivodeship"), validate_choice=False)
 
     def validate_city(self, field):
-        if self.scope.data == Scope.CITY and field.data not in dict(field.choices):
+        if self.scope.data == Scope.CITY and (
+            not field.data or field.data not in dict(field.choices)
+        ):
             raise ValidationError(_l("Choose a city."))
 
     def validate_voivodeship(self, field):
-        if self.scope.data == Scope.VOIVODESHIP and field.data not in dict(field.choices):
+        if self.scope.data == Scope.VOIVODESHIP and (
+            not field.data or field.data not in dict(field.choices)
+        ):
             raise ValidationError(_l("Choose a voivodeship."))
 
     def area(self) -> str | None:

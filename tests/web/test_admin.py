@@ -1,0 +1,504 @@
+"""The coordinator's pages: the directory, users, the unmatched queue and routing by hand, audit."""
+
+import re
+
+import pytest
+
+from referral import services
+from referral.extensions import db
+from referral.handoff import Action, State
+from referral.models import PasswordReset, Referral, User
+from referral.seed import DEMO_PASSWORD
+from referral.services import IntakeData
+
+from ..helpers import org, user
+
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/organisations",
+    "/admin/organisations/new",
+    "/admin/organisations/1",
+    "/admin/users",
+    "/admin/users/new",
+    "/admin/unmatched",
+    "/admin/reports",
+    "/admin/reports/months.csv",
+    "/admin/audit",
+    "/admin/audit.csv",
+]
+
+
+def submit(app, need: str, city: str, languages=("uk",)) -> int:
+    """A person's request with one need; returns the referral's id."""
+    with app.app_context():
+        submitted = services.submit_request(
+            IntakeData(
+                needs=[need],
+                language="uk",
+                consent_version=app.config["CONSENT_VERSION"],
+                city_slug=city,
+                languages=list(languages),
+                name="Олена",
+                phone="+48 600 100 200",
+            )
+        )
+        return submitted.request.referrals[0].id
+
+
+def referral_state(app, referral_id: int) -> tuple[str, str | None]:
+    with app.app_context():
+        referral = db.session.get(Referral, referral_id)
+        return referral.state, referral.organisation.slug if referral.organisation else None
+
+
+def organisation_form(app, slug: str, **changes) -> dict:
+    """The edit form of an organisation as the page fills it, with ``changes``."""
+    with app.app_context():
+        o = org(slug)
+        data = {
+            "name_pl": o.name_pl,
+            "name_uk": o.name_uk,
+            "name_en": o.name_en,
+            "description_pl": o.description_pl,
+            "description_uk": o.description_uk,
+            "description_en": o.description_en,
+            "website": o.website or "",
+            "home_city_id": str(o.home_city_id or ""),
+            "languages": list(o.languages),
+            "email": o.email or "",
+            "capacity": "" if o.capacity is None else str(o.capacity),
+            "paused_until": "",
+            "pause_reason": "",
+        }
+        if o.takes_referrals:
+            data["takes_referrals"] = "y"
+        if o.languages_confirmed:
+            data["languages_confirmed"] = "y"
+    data.update(changes)
+    return data
+
+
+@pytest.fixture
+def coordinator(app, login_as):
+    """The demo coordinator, signed in, reading the pages in English."""
+    with app.app_context():
+        user("coordinator@konsorcjum.example").language = "en"
+        db.session.commit()
+    return login_as("coordinator")
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ADMIN_PAGES)
+def test_staff_of_an_organisation_get_404_on_every_admin_page(login_as, url):
+    assert login_as("nomada").get(url).status_code == 404
+
+
+@pytest.mark.parametrize("url", ADMIN_PAGES)
+def test_anonymous_visitors_are_sent_to_sign_in(client, staff, url):
+    response = client.get(url)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_coordinator_sees_every_admin_page(coordinator):
+    for url in ADMIN_PAGES:
+        assert coordinator.get(url).status_code == 200, url
+
+
+def test_coordinator_menu_links_to_the_admin_pages(coordinator):
+    page = text(coordinator.get("/admin/"))
+    for url in ("/admin/unmatched", "/admin/organisations", "/admin/reports", "/admin/audit"):
+        assert f'href="{url}"' in page
+
+
+# --- organisations and coverage ---------------------------------------------------------------
+
+
+def test_pausing_nomada_sends_a_new_legal_request_in_wroclaw_to_the_next_candidate(
+    app, coordinator
+):
+    with app.app_context():
+        nomada_id = org("nomada").id
+    response = coordinator.post(
+        f"/admin/organisations/{nomada_id}",
+        data=organisation_form(
+            app, "nomada", paused_until="2099-12-31", pause_reason="Staff on holiday"
+        ),
+    )
+    assert response.status_code == 302
+
+    referral_id = submit(app, "legal", "wroclaw")
+
+    state, holder = referral_state(app, referral_id)
+    assert state == State.OFFERED and holder not in (None, "nomada")
+    page = text(coordinator.get(f"/admin/referrals/{referral_id}/route"))
+    nomada_row = re.search(r"Nomada Association</th>(.*?)</tr>", page, re.S).group(1)
+    assert "Paused" in nomada_row
+
+
+def test_unpausing_takes_effect_on_the_next_routing(app, coordinator):
+    with app.app_context():
+        nomada_id = org("nomada").id
+    form = organisation_form(app, "nomada", paused_until="2099-12-31", pause_reason="Holiday")
+    coordinator.post(f"/admin/organisations/{nomada_id}", data=form)
+    assert referral_state(app, submit(app, "legal", "wroclaw"))[1] != "nomada"
+    coordinator.post(f"/admin/organisations/{nomada_id}", data=organisation_form(app, "nomada"))
+    assert referral_state(app, submit(app, "legal", "wroclaw"))[1] == "nomada"
+
+
+def test_a_pause_needs_a_reason_and_the_form_keeps_what_was_typed(app, coordinator):
+    with app.app_context():
+        nomada_id = org("nomada").id
+    form = organisation_form(app, "nomada", paused_until="2099-12-31", name_en="Nomada NEW")
+    page = text(coordinator.post(f"/admin/organisations/{nomada_id}", data=form))
+    assert "Say why the organisation is paused." in page
+    assert 'value="Nomada NEW"' in page
+    with app.app_context():
+        assert org("nomada").paused_until is None
+
+
+def test_capacity_that_is_not_a_number_is_refused_next_to_the_field(app, coordinator):
+    with app.app_context():
+        nomada_id = org("nomada").id
+    form = organisation_form(app, "nomada", capacity="many")
+    response = coordinator.post(f"/admin/organisations/{nomada_id}", data=form)
+    assert response.status_code == 200
+    assert 'id="capacity-error"' in text(response)
+
+
+def test_a_new_organisation_with_coverage_gets_the_next_matching_request(app, coordinator):
+    response = coordinator.post(
+        "/admin/organisations/new",
+        data={
+            "slug": "chelm-help",
+            "name_pl": "Pomoc Chełm",
+            "languages": ["pl", "uk"],
+            "email": "intake@chelm-help.example",
+            "takes_referrals": "y",
+        },
+    )
+    assert response.status_code == 302
+    edit_url = response.headers["Location"]
+    response = coordinator.post(
+        edit_url + "/coverage",
+        data={"specialism": "psychological", "scope": "city", "city": "chelm"},
+    )
+    assert response.status_code == 302
+
+    referral_id = submit(app, "psychological", "chelm")
+
+    assert referral_state(app, referral_id) == (State.OFFERED, "chelm-help")
+
+
+def test_the_same_coverage_twice_is_refused_with_a_message(app, coordinator):
+    with app.app_context():
+        nomada_id = org("nomada").id
+    page = text(
+        coordinator.post(
+            f"/admin/organisations/{nomada_id}/coverage",
+            data={"specialism": "legal", "scope": "city", "city": "wroclaw"},
+        )
+    )
+    assert "The organisation already covers this here." in page
+
+
+def test_city_coverage_without_a_city_is_refused(app, coordinator):
+    with app.app_context():
+        nomada_id = org("nomada").id
+    page = text(
+        coordinator.post(
+            f"/admin/organisations/{nomada_id}/coverage",
+            data={"specialism": "housing", "scope": "city", "city": ""},
+        )
+    )
+    assert "Choose a city." in page
+
+
+def test_removing_coverage_stops_routing_there(app, coordinator):
+    with app.app_context():
+        nomada = org("nomada")
+        coverage_id = next(
+            c.id for c in nomada.coverage if (c.specialism, c.area) == ("psychological", "wroclaw")
+        )
+        nomada_id = nomada.id
+    response = coordinator.post(f"/admin/organisations/{nomada_id}/coverage/{coverage_id}/remove")
+    assert response.status_code == 302
+    assert referral_state(app, submit(app, "psychological", "wroclaw"))[0] == State.UNMATCHED
+
+
+# --- the unmatched queue and routing by hand --------------------------------------------------
+
+
+def test_chelm_psychological_request_is_queued_and_routed_by_hand_to_pfm(app, coordinator):
+    referral_id = submit(app, "psychological", "chelm")
+
+    queue = text(coordinator.get("/admin/unmatched"))
+    assert f"/admin/referrals/{referral_id}/route" in queue
+    assert "Polish Migration Forum Foundation" in queue
+
+    page = text(coordinator.get(f"/admin/referrals/{referral_id}/route"))
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
+    with app.app_context():
+        pfm_id = org("pfm").id
+    response = coordinator.post(
+        f"/admin/referrals/{referral_id}/route",
+        data={
+            "organisation_id": pfm_id,
+            "reason": "PFM offers online sessions in Ukrainian.",
+            "version": version,
+        },
+        follow_redirects=True,
+    )
+
+    assert referral_state(app, referral_id) == (State.OFFERED, "pfm")
+    timeline = text(response)
+    assert "PFM offers online sessions in Ukrainian." in timeline
+    assert f"/admin/referrals/{referral_id}/route" not in text(coordinator.get("/admin/unmatched"))
+    with app.app_context():
+        last = db.session.get(Referral, referral_id).events[-1]
+        assert (last.action, last.offered_to_id) == (Action.ROUTE_BY_HAND, pfm_id)
+        assert last.actor_id == user("coordinator@konsorcjum.example").id
+
+
+def test_routing_by_hand_needs_a_reason(app, coordinator):
+    referral_id = submit(app, "psychological", "chelm")
+    with app.app_context():
+        pfm_id = org("pfm").id
+    page = text(
+        coordinator.post(
+            f"/admin/referrals/{referral_id}/route",
+            data={"organisation_id": pfm_id, "reason": "  ", "version": 1},
+        )
+    )
+    assert "Say why you route it by hand" in page
+    assert referral_state(app, referral_id) == (State.UNMATCHED, None)
+
+
+def test_an_offered_referral_can_be_rerouted_by_hand(app, coordinator):
+    referral_id = submit(app, "legal", "wroclaw")
+    assert referral_state(app, referral_id) == (State.OFFERED, "nomada")
+    with app.app_context():
+        hfpc_id = org("hfpc").id
+        version = db.session.get(Referral, referral_id).version
+    coordinator.post(
+        f"/admin/referrals/{referral_id}/route",
+        data={"organisation_id": hfpc_id, "reason": "Court case.", "version": version},
+    )
+    assert referral_state(app, referral_id) == (State.OFFERED, "hfpc")
+
+
+def test_routing_by_hand_from_a_stale_page_says_someone_else_acted(app, coordinator):
+    referral_id = submit(app, "psychological", "chelm")
+    with app.app_context():
+        pfm_id = org("pfm").id
+    form = {"organisation_id": pfm_id, "reason": "First.", "version": 1}
+    coordinator.post(f"/admin/referrals/{referral_id}/route", data=form)
+    second = coordinator.post(
+        f"/admin/referrals/{referral_id}/route",
+        data={**form, "reason": "Second."},
+        follow_redirects=True,
+    )
+    assert "Someone changed this referral in the meantime." in text(second)
+
+
+def test_a_closed_referral_shows_no_route_form(app, coordinator):
+    referral_id = submit(app, "legal", "wroclaw")
+    with app.app_context():
+        services.act(referral_id, user("coordinator@konsorcjum.example"), Action.WITHDRAW)
+    page = text(coordinator.get(f"/admin/referrals/{referral_id}/route"))
+    assert 'name="reason"' not in page
+
+
+def test_unknown_referral_is_404(coordinator):
+    assert coordinator.get("/admin/referrals/999/route").status_code == 404
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+def create_user(coordinator, **fields):
+    data = {"email": "new@nomada.example", "name": "Nowa Osoba", "role": "staff", "language": "uk"}
+    data.update(fields)
+    return coordinator.post("/admin/users/new", data=data)
+
+
+def link_in(response) -> str:
+    return re.search(r'value="(http://localhost/reset/[^"]+)"', text(response)).group(1)
+
+
+def test_new_staff_account_gets_a_one_time_link_to_choose_a_password(app, client, coordinator):
+    with app.app_context():
+        nomada_id = org("nomada").id
+    response = create_user(coordinator, organisation_id=nomada_id)
+    assert response.status_code == 200
+    link = link_in(response).removeprefix("http://localhost")
+
+    assert client.get(link).status_code == 200
+    response = client.post(
+        link, data={"password": "a long new password", "repeat": "a long new password"}
+    )
+    assert response.status_code == 302
+
+    signed_in = client.post(
+        "/login", data={"email": "new@nomada.example", "password": "a long new password"}
+    )
+    assert signed_in.status_code == 302
+    assert client.get(link).status_code == 404  # used once
+    with app.app_context():
+        assert user("new@nomada.example").organisation_id == nomada_id
+
+
+def test_no_password_is_ever_put_in_an_e_mail(app, coordinator):
+    from referral.models import OutboxMessage
+
+    with app.app_context():
+        nomada_id = org("nomada").id
+    create_user(coordinator, organisation_id=nomada_id)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_staff_without_an_organisation_is_refused(coordinator):
+    page = text(create_user(coordinator, organisation_id=""))
+    assert "Staff belong to an organisation: choose one." in page
+
+
+def test_an_e_mail_already_in_use_is_refused(coordinator):
+    page = text(create_user(coordinator, email="STAFF@pfm.example", organisation_id=4))
+    assert "An account with this e-mail already exists." in page
+
+
+def test_deactivating_a_user_ends_their_session_at_once(app, login_as, coordinator):
+    nomada = login_as("nomada")
+    assert nomada.get("/staff/").status_code == 200
+    with app.app_context():
+        nomada_user_id = user("staff@nomada.example").id
+    coordinator.post(f"/admin/users/{nomada_user_id}/active", data={"active": "0"})
+
+    assert nomada.get("/staff/").status_code == 302
+    again = nomada.post("/login", data={"email": "staff@nomada.example", "password": DEMO_PASSWORD})
+    assert again.status_code == 200  # refused
+
+
+def test_a_coordinator_cannot_deactivate_themself(app, coordinator):
+    with app.app_context():
+        own_id = user("coordinator@konsorcjum.example").id
+    response = coordinator.post(
+        f"/admin/users/{own_id}/active", data={"active": "0"}, follow_redirects=True
+    )
+    assert "You cannot deactivate your own account." in text(response)
+    assert coordinator.get("/admin/").status_code == 200
+
+
+def test_a_new_password_link_replaces_the_previous_one(app, client, coordinator):
+    with app.app_context():
+        pfm_user_id = user("staff@pfm.example").id
+    first = link_in(coordinator.post(f"/admin/users/{pfm_user_id}/password-link"))
+    second = link_in(coordinator.post(f"/admin/users/{pfm_user_id}/password-link"))
+    assert client.get(first.removeprefix("http://localhost")).status_code == 404
+    assert client.get(second.removeprefix("http://localhost")).status_code == 200
+    with app.app_context():
+        token = second.rsplit("/", 1)[1]
+        assert db.session.scalar(db.select(PasswordReset.token_hash)) != token  # only the hash
+
+
+def test_an_expired_link_does_not_work(app, client, staff):
+    from datetime import timedelta
+
+    from referral.models import utcnow
+
+    with app.app_context():
+        token = services.issue_password_reset(
+            user("staff@pfm.example").id, now=utcnow() - timedelta(days=4)
+        )
+    assert client.get(f"/reset/{token}").status_code == 404
+
+
+def test_passwords_that_differ_or_are_short_are_refused(app, client, staff):
+    with app.app_context():
+        token = services.issue_password_reset(user("staff@pfm.example").id)
+    page = text(client.post(f"/reset/{token}", data={"password": "short", "repeat": "short"}))
+    assert "Use at least 12 characters." in page
+    page = text(
+        client.post(
+            f"/reset/{token}", data={"password": "a long password 1", "repeat": "a long password 2"}
+        )
+    )
+    assert "The two passwords are not the same." in page
+
+
+def test_changing_the_role_makes_staff_a_coordinator(app, login_as, coordinator):
+    with app.app_context():
+        pfm_user_id = user("staff@pfm.example").id
+    coordinator.post(
+        f"/admin/users/{pfm_user_id}", data={"role": "coordinator", "organisation_id": ""}
+    )
+    assert login_as("pfm").get("/admin/").status_code == 200
+    with app.app_context():
+        changed = db.session.get(User, pfm_user_id)
+        assert (changed.role, changed.organisation_id) == ("coordinator", None)
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+
+def test_audit_shows_sign_ins_and_failures_and_referral_steps(app, client, coordinator):
+    client.post("/login", data={"email": "staff@pfm.example", "password": "wrong"})
+    referral_id = submit(app, "legal", "wroclaw")
+    page = text(coordinator.get("/admin/audit"))
+    assert "Failed sign-in" in page and "Signed in" in page
+    assert f'href="/admin/referrals/{referral_id}/route"' in page
+
+
+def test_audit_filters_by_referral_and_by_user(app, coordinator):
+    first, second = submit(app, "legal", "wroclaw"), submit(app, "legal", "krakow")
+    page = text(coordinator.get(f"/admin/audit?referral_id={first}"))
+    assert f"/admin/referrals/{first}/route" in page
+    assert f"/admin/referrals/{second}/route" not in page
+    assert "1 entry." in page
+    with app.app_context():
+        own_id = user("coordinator@konsorcjum.example").id
+    page = text(coordinator.get(f"/admin/audit?user_id={own_id}&kind=sign_in"))
+    assert "1 entry." in page
+
+
+def test_audit_csv_is_utf8_with_bom_and_an_attachment(app, coordinator):
+    submit(app, "legal", "wroclaw")
+    response = coordinator.get("/admin/audit.csv")
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert response.data.startswith("\ufeff".encode())
+    assert "coordinator@konsorcjum.example" in response.data.decode("utf-8-sig")
+
+
+def test_a_typed_formula_is_defused_in_the_csv(app, client, coordinator):
+    client.post("/login", data={"email": "=HYPERLINK(1)", "password": "x"})
+    body = coordinator.get("/admin/audit.csv?kind=sign_in").data.decode("utf-8-sig")
+    assert "'=hyperlink(1)" in body and ",=hyperlink" not in body
+
+
+# --- the public directory ---------------------------------------------------------------------
+
+
+def test_public_directory_lists_members_that_take_referrals(client, directory):
+    page = text(client.get("/en/organisations"))
+    assert "Nomada Association" in page
+    assert "Amnesty" not in page  # does not take referrals
+    assert "Legal help: Wrocław, Lower Silesian" in page
+
+
+def test_public_directory_says_plainly_when_languages_are_not_confirmed(client, directory):
+    page = text(client.get("/en/organisations"))
+    nomada = re.search(r"Nomada Association</h2>(.*?)</section>", page, re.S).group(1)
+    hfpc = re.search(r"Helsinki Foundation for Human Rights</h2>(.*?)</section>", page, re.S)
+    assert "has not confirmed these languages" in nomada
+    assert "has not confirmed these languages" not in hfpc.group(1)
+
+
+def test_public_directory_is_in_the_page_language(client, directory):
+    page = text(client.get("/uk/organisations"))
+    assert "Асоціація «Номада»" in page and 'lang="uk"' in page
