@@ -209,7 +209,7 @@ class Directory:
 
     today: date
     organisations: dict[int, Organisation]
-    load: dict[int, int]
+    open_load: dict[int, int]
     _profiles: dict[int, routing.Organisation] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -220,7 +220,7 @@ class Directory:
                 select(Organisation).options(selectinload(Organisation.coverage))
             )
         }
-        load = dict(
+        open_load = dict(
             db.session.execute(
                 select(Referral.organisation_id, func.count())
                 .where(Referral.state.in_(ACTIVE_STATES))
@@ -228,7 +228,9 @@ class Directory:
             ).all()
         )
         return cls(
-            today=now.astimezone(handoff.WARSAW).date(), organisations=organisations, load=load
+            today=now.astimezone(handoff.WARSAW).date(),
+            organisations=organisations,
+            open_load=open_load,
         )
 
     def profile(self, org: Organisation) -> routing.Organisation:
@@ -241,7 +243,7 @@ class Directory:
                 paused=org.is_paused(self.today),
                 languages=frozenset(org.languages or ()),
                 capacity=org.capacity,
-                open_load=self.load.get(org.id, 0),
+                open_load=self.open_load.get(org.id, 0),
                 last_offered_at=org.last_offered_at,
                 coverage=frozenset(
                     routing.Coverage(c.specialism, routing.Scope(c.scope), c.area)
@@ -258,7 +260,7 @@ class Directory:
         if org_id in self._profiles:
             self._profiles[org_id] = replace(
                 self._profiles[org_id],
-                open_load=self.load.get(org_id, 0),
+                open_load=self.open_load.get(org_id, 0),
                 last_offered_at=self.organisations[org_id].last_offered_at,
             )
 
@@ -274,12 +276,12 @@ class Directory:
     def offered(self, org: Organisation, now: datetime) -> None:
         """Keep the in-memory view true after an offer (a sweep routes many in a row)."""
         org.last_offered_at = now
-        self.load[org.id] = self.load.get(org.id, 0) + 1
+        self.open_load[org.id] = self.open_load.get(org.id, 0) + 1
         self._refresh(org.id)
 
     def released(self, org_id: int | None) -> None:
-        if org_id is not None and self.load.get(org_id):
-            self.load[org_id] -= 1
+        if org_id is not None and self.open_load.get(org_id):
+            self.open_load[org_id] -= 1
             self._refresh(org_id)
 
 

@@ -1,0 +1,190 @@
+"""Real races on a real database, SQLite and PostgreSQL: two staff accept one offer at once, two
+sweeps run at once. Each thread has its own app context, so its own session and connection."""
+
+import os
+import tempfile
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import func, select, text
+
+from config import TestConfig
+from referral import accounts, create_app, seed, services
+from referral.extensions import db
+from referral.handoff import Action, State
+from referral.models import Organisation, Referral, ReferralEvent, User
+from referral.services import IntakeData, ServiceError
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Warsaw
+POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+def _postgres_url():
+    """DATABASE_URL when it is PostgreSQL; else a throw-away database on the local server, or a
+    skip when none answers. Yields the URL and the name of the database to drop, if ours."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgresql"):
+        return url, None
+    name = f"referral_race_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(
+            f"{POSTGRES_SERVER}/postgres", autocommit=True, connect_timeout=3
+        ) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError:
+        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", name
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def race_app(request):
+    """An app of its own per database kind, migrated, with the demo directory and accounts."""
+    throwaway = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='referral-race-')) / 'race.db'}"
+    else:
+        url, throwaway = _postgres_url()
+    app = create_app(type("Settings", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url}))
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        _empty_tables()
+        db.engine.dispose()
+    if throwaway:
+        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{throwaway}" WITH (FORCE)')
+
+
+def _empty_tables() -> None:
+    db.session.remove()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(text(f'DELETE FROM "{table.name}"'))
+
+
+@pytest.fixture
+def race(race_app):
+    """Empty tables with the directory and demo accounts loaded; gives the app."""
+    with race_app.app_context():
+        _empty_tables()
+        seed.seed_demo()
+        db.session.remove()
+    yield race_app
+    with race_app.app_context():
+        _empty_tables()
+
+
+def submit(app, specialism: str, city: str) -> int:
+    with app.app_context():
+        data = IntakeData(
+            needs=[specialism],
+            language="uk",
+            consent_version="2026-11",
+            city_slug=city,
+            languages=["uk"],
+            phone="+48 600 100 200",
+        )
+        request = services.submit_request(data, now=T0).request
+        referral_id = request.referrals[0].id
+        db.session.remove()
+        return referral_id
+
+
+def run_together(app, work, count: int = 2) -> list:
+    """Run ``work()`` in ``count`` threads, each in its own app context; gives each one's result
+    or the exception it raised."""
+
+    def one():
+        with app.app_context():
+            try:
+                return work()
+            except Exception as error:  # the test looks at which error each thread got
+                return error
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(count) as pool:
+        return [f.result() for f in [pool.submit(one) for _ in range(count)]]
+
+
+def test_two_staff_accept_the_same_offer_at_once_and_exactly_one_wins(race, monkeypatch):
+    referral_id = submit(race, "legal", "wroclaw")
+    with race.app_context():
+        nomada = db.session.scalar(select(Organisation.id).where(Organisation.slug == "nomada"))
+        accounts.create_user("second@nomada.example", "long-password-1", "Second", nomada)
+        db.session.commit()
+        version = db.session.get(Referral, referral_id).version
+    emails = iter(["staff@nomada.example", "second@nomada.example"])
+    lock = threading.Lock()
+    # Both must have loaded the referral and passed every check before either writes.
+    both_loaded = threading.Barrier(2, timeout=10)
+    check_reason = services._check_reason
+
+    def wait_for_the_other(*args):
+        both_loaded.wait()
+        return check_reason(*args)
+
+    monkeypatch.setattr(services, "_check_reason", wait_for_the_other)
+
+    def accept():
+        with lock:
+            email = next(emails)
+        staff = db.session.scalar(select(User).where(User.email == email))
+        return services.act(referral_id, staff, Action.ACCEPT, version).id
+
+    results = run_together(race, accept)
+
+    assert sorted(map(type, results), key=str) == sorted([int, ServiceError], key=str), results
+    (lost,) = [r for r in results if isinstance(r, ServiceError)]
+    assert lost.code == ServiceError.ALREADY_TAKEN
+    with race.app_context():
+        referral = db.session.get(Referral, referral_id)
+        assert referral.state == State.ACCEPTED and referral.version == version + 1
+        actions = db.session.scalars(
+            select(ReferralEvent.action).where(ReferralEvent.referral_id == referral_id)
+        ).all()
+        assert actions == ["route", "accept"]
+
+
+def test_two_sweeps_at_once_expire_each_overdue_offer_exactly_once(race, monkeypatch):
+    places = [("legal", "warszawa"), ("legal", "wroclaw"), ("information", "lublin")]
+    referral_ids = [submit(race, *places[i % len(places)]) for i in range(24)]
+    both_started = threading.Barrier(2, timeout=10)
+    first_loads = iter(range(2))
+    load = services.Directory.load
+
+    def load_together(now):
+        # Both sweeps start together; a sweep that lost a batch reloads without waiting.
+        if next(first_loads, None) is not None:
+            both_started.wait()
+        return load(now)
+
+    monkeypatch.setattr(services.Directory, "load", load_together)
+    later = T0 + timedelta(days=7)
+
+    results = run_together(race, lambda: services.expire_overdue(now=later, batch_size=4))
+
+    assert all(isinstance(r, int) for r in results), results
+    assert sum(results) == len(referral_ids)
+    with race.app_context():
+        expired = db.session.execute(
+            select(ReferralEvent.referral_id, func.count())
+            .where(ReferralEvent.action == Action.EXPIRE)
+            .group_by(ReferralEvent.referral_id)
+        ).all()
+        assert dict(expired) == dict.fromkeys(referral_ids, 1)
+        # Every expired offer went on to someone else (or unmatched), with a fresh deadline.
+        assert not db.session.scalar(
+            select(func.count()).where(
+                Referral.state == State.OFFERED, Referral.deadline_at < later
+            )
+        )
