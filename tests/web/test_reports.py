@@ -1,0 +1,224 @@
+"""Reports: counts by month, specialism, voivodeship and organisation; charts; CSV; purge-proof."""
+
+import csv
+import io
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from referral import reports, services
+from referral.extensions import db
+from referral.handoff import Action
+from referral.models import Request
+from referral.services import IntakeData
+
+from ..helpers import org, user
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+PERIOD = reports.Period(date(2026, 1, 1), date(2026, 12, 31))
+
+
+def submit(app, need, city, now=T0) -> int:
+    with app.app_context():
+        submitted = services.submit_request(
+            IntakeData(
+                needs=[need],
+                language="uk",
+                consent_version=app.config["CONSENT_VERSION"],
+                city_slug=city,
+                languages=["uk"],
+                name="Тарас Шевченко",
+                phone="+48 600 100 200",
+                description="Потрібна допомога.",
+            ),
+            now=now,
+        )
+        return submitted.request.referrals[0].id
+
+
+def act(app, referral_id, who, action, now, **kwargs):
+    with app.app_context():
+        services.act(referral_id, user(who), action, now=now, **kwargs)
+
+
+@pytest.fixture
+def history(app, staff):
+    """Nomada accepts one legal referral after 2 hours and declines another after 4 hours
+    (it goes on to HFPC); a psychological one in Chełm finds nobody; one is closed resolved."""
+    first = submit(app, "legal", "wroclaw")
+    act(app, first, "staff@nomada.example", Action.ACCEPT, T0 + timedelta(hours=2))
+    second = submit(app, "legal", "wroclaw", now=T0 + timedelta(days=31))
+    act(
+        app,
+        second,
+        "staff@nomada.example",
+        Action.DECLINE,
+        T0 + timedelta(days=31, hours=4),
+        reason_code="no_capacity",
+    )
+    submit(app, "psychological", "chelm", now=T0 + timedelta(days=32))
+    act(
+        app,
+        first,
+        "staff@nomada.example",
+        Action.CLOSE,
+        T0 + timedelta(days=40),
+        outcome="resolved",
+    )
+    return first, second
+
+
+@pytest.fixture
+def coordinator(app, login_as):
+    with app.app_context():
+        user("coordinator@konsorcjum.example").language = "en"
+        db.session.commit()
+    return login_as("coordinator")
+
+
+def everything(app) -> list:
+    with app.test_request_context():
+        return [(t.key, t.columns, t.rows) for t in reports.tables(PERIOD, "en")]
+
+
+def rows_of(app, key) -> dict:
+    with app.test_request_context():
+        return {row[0]: row[1:] for row in reports.table(PERIOD, "en", key).rows}
+
+
+def test_referrals_are_counted_by_month_and_specialism(app, history):
+    months = rows_of(app, "months")
+    columns = everything(app)[0][1]
+    legal, psychological = (
+        columns.index("Legal help") - 1,
+        columns.index("Psychological support") - 1,
+    )
+    assert months["March 2026"][legal] == 1
+    assert months["April 2026"][legal] == 1 and months["April 2026"][psychological] == 1
+    assert months["April 2026"][-1] == 2 and months["May 2026"][-1] == 0
+    assert len(months) == 12
+    assert rows_of(app, "specialisms")["Legal help"] == [2]
+
+
+def test_demand_by_voivodeship_shows_the_gap_in_lublin_voivodeship(app, history):
+    voivodeships = rows_of(app, "voivodeships")
+    assert len(voivodeships) == 16
+    # 1 referral, it found no organisation, it still has none; 3 organisations cover something
+    # there (Homo Faber in Lublin, HFPC and SIP nationwide), none psychological help in Chełm.
+    assert voivodeships["Lublin"] == [1, 1, 1, 3]
+    assert voivodeships["Lower Silesian"][:3] == [2, 0, 0]
+
+
+def test_answers_per_organisation_with_acceptance_rate_and_median_time(app, history):
+    answers = rows_of(app, "organisations")
+    # offers, accepted, declined, expired, acceptance %, median hours
+    assert answers["Nomada Association"] == [2, 1, 1, 0, 50.0, 3.0]
+    assert answers["Helsinki Foundation for Human Rights"] == [1, 0, 0, 0, None, None]
+
+
+def test_decline_reasons_and_outcomes_per_organisation(app, history):
+    declines = everything(app)[4]
+    no_capacity = declines[1].index("We have no capacity now")
+    assert rows_of(app, "declines")["Nomada Association"][no_capacity - 1] == 1
+    outcomes = everything(app)[5]
+    resolved = outcomes[1].index("Resolved")
+    assert rows_of(app, "outcomes")["Nomada Association"][resolved - 1] == 1
+
+
+def test_reports_stay_the_same_after_personal_data_is_purged(app, history):
+    first, second = history
+    before = everything(app)
+    with app.app_context():
+        coordinator = user("coordinator@konsorcjum.example")
+        for referral_id in (second, first + 2):
+            services.act(referral_id, coordinator, Action.WITHDRAW, now=T0 + timedelta(days=50))
+    before = everything(app)
+    with app.app_context():
+        assert services.purge_expired(now=T0 + timedelta(days=400)) == 3
+        assert db.session.scalar(db.select(Request.name).where(Request.name.is_not(None))) is None
+    assert everything(app) == before
+
+
+def test_a_route_by_hand_shows_in_the_reports(app, history, coordinator):
+    referral_id = history[0] + 2
+    with app.app_context():
+        services.act(
+            referral_id,
+            user("coordinator@konsorcjum.example"),
+            Action.ROUTE_BY_HAND,
+            organisation_id=org("pfm").id,
+            text="Online sessions.",
+            now=T0 + timedelta(days=33),
+        )
+    assert rows_of(app, "organisations")["Polish Migration Forum Foundation"][0] == 1
+    assert rows_of(app, "voivodeships")["Lublin"][:3] == [1, 1, 0]
+
+
+def test_report_page_has_an_svg_chart_and_a_table_for_each(app, history, coordinator):
+    page = coordinator.get("/admin/reports?start=2026-01-01&end=2026-12-31").get_data(as_text=True)
+    charts = re.findall(r"<svg[^>]*>.*?</svg>", page, re.S)
+    assert len(charts) == 4
+    for chart in charts:
+        assert 'role="img"' in chart and "<title" in chart and "<desc" in chart
+    assert page.count("<table") == 6
+    assert "Lower Silesian" in page and '<th scope="col">Organisations covering it</th>' in page
+
+
+def test_report_page_defaults_to_the_last_12_months(coordinator, staff):
+    page = coordinator.get("/admin/reports").get_data(as_text=True)
+    today = date.today()
+    assert f'value="{today.isoformat()}"' in page
+
+
+def test_a_wrong_date_range_gets_a_message_not_a_crash(coordinator, staff):
+    response = coordinator.get("/admin/reports?start=2026-05-01&end=2026-01-01")
+    assert response.status_code == 200
+    assert "The end date must not be before the start date." in response.get_data(as_text=True)
+    response = coordinator.get("/admin/reports?start=yesterday")
+    assert response.status_code == 200
+
+
+def read_csv(response) -> list[list[str]]:
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=")
+    assert response.data.startswith(b"\xef\xbb\xbf")  # UTF-8 byte order mark for Excel
+    return list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+
+
+@pytest.mark.parametrize(
+    "key", ["months", "specialisms", "voivodeships", "organisations", "declines", "outcomes"]
+)
+def test_every_table_downloads_as_csv(history, coordinator, key):
+    rows = read_csv(coordinator.get(f"/admin/reports/{key}.csv?start=2026-01-01&end=2026-12-31"))
+    assert len(rows) >= 2
+
+
+def test_csv_keeps_polish_and_ukrainian_letters(app, history, login_as):
+    with app.app_context():
+        user("coordinator@konsorcjum.example").language = "pl"
+        db.session.commit()
+    polish = read_csv(
+        login_as("coordinator").get("/admin/reports/voivodeships.csv?start=2026-01-01")
+    )
+    assert ["dolnośląskie", "2", "0", "0", "3"] in polish
+    with app.app_context():
+        user("coordinator@konsorcjum.example").language = "uk"
+        db.session.commit()
+    ukrainian = read_csv(
+        login_as("coordinator").get("/admin/reports/organisations.csv?start=2026-01-01")
+    )
+    names = [row[0] for row in ukrainian]
+    assert "Асоціація «Номада»" in names and "Гельсінський фонд прав людини" in names
+
+
+def test_an_unknown_table_is_404(coordinator, staff):
+    assert coordinator.get("/admin/reports/people.csv").status_code == 404
+
+
+def test_reports_hold_no_personal_data(app, history, coordinator):
+    page = coordinator.get("/admin/reports?start=2026-01-01").get_data(as_text=True)
+    assert "Тарас" not in page and "600 100 200" not in page
+    for key in ("months", "voivodeships", "organisations"):
+        body = coordinator.get(f"/admin/reports/{key}.csv?start=2026-01-01").data.decode()
+        assert "Тарас" not in body and "Потрібна" not in body
