@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 
 
 class Scope(StrEnum):
@@ -73,6 +74,18 @@ class Organisation:
     last_offered_at: datetime | None
     coverage: frozenset[Coverage]
 
+    @cached_property
+    def _coverage_by_specialism(self) -> dict[str, tuple[Coverage, ...]]:
+        grouped: dict[str, list[Coverage]] = {}
+        for coverage in self.coverage:
+            grouped.setdefault(coverage.specialism, []).append(coverage)
+        return {specialism: tuple(rows) for specialism, rows in grouped.items()}
+
+    def coverage_of(self, specialism: str) -> tuple[Coverage, ...]:
+        """The coverage rows of one specialism, grouped once per profile: ranking a directory of
+        a thousand organisations then looks at a few rows each, not at all of them."""
+        return self._coverage_by_specialism.get(specialism, ())
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -95,13 +108,14 @@ class Candidate:
 def _closest_coverage(need: Need, organisation: Organisation) -> Coverage | None:
     """The most local coverage of the need's specialism that reaches its city, if any."""
     areas = {Scope.CITY: need.city, Scope.VOIVODESHIP: need.voivodeship, Scope.NATIONWIDE: None}
-    matches = [
-        c
-        for c in organisation.coverage
-        if c.specialism == need.specialism
-        and (c.scope is Scope.NATIONWIDE or c.area == areas[c.scope])
-    ]
-    return min(matches, key=lambda c: _SCOPE_ORDER[c.scope], default=None)
+    closest = None
+    for coverage in organisation.coverage_of(need.specialism):
+        reaches = coverage.scope is Scope.NATIONWIDE or coverage.area == areas[coverage.scope]
+        if reaches and (
+            closest is None or _SCOPE_ORDER[coverage.scope] < _SCOPE_ORDER[closest.scope]
+        ):
+            closest = coverage
+    return closest
 
 
 def _is_full(organisation: Organisation) -> bool:
@@ -168,11 +182,15 @@ def _judge(need: Need, organisation: Organisation, tried: frozenset[str]) -> Can
         refusals.append(Reason("tried_before"))
     if coverage is None:
         refusals.append(Reason("does_not_cover", (("specialism", need.specialism),)))
-    scope = coverage.scope if coverage else None
     if coverage is None or refusals:
+        scope = coverage.scope if coverage else None
         return Candidate(organisation, scope, eligible=False, reasons=tuple(refusals))
+    return _eligible(need, organisation, coverage)
+
+
+def _eligible(need: Need, organisation: Organisation, coverage: Coverage) -> Candidate:
     reasons = _eligible_reasons(need, organisation, coverage)
-    return Candidate(organisation, scope, eligible=True, reasons=tuple(reasons))
+    return Candidate(organisation, coverage.scope, eligible=True, reasons=tuple(reasons))
 
 
 def assess(
@@ -192,5 +210,18 @@ def assess(
 def rank(
     need: Need, organisations: Iterable[Organisation], tried: frozenset[str] = frozenset()
 ) -> list[Candidate]:
-    """The organisations that may be offered this need, best first; empty means unmatched."""
-    return [c for c in assess(need, organisations, tried) if c.eligible]
+    """The organisations that may be offered this need, best first; empty means unmatched.
+
+    The eligible part of ``assess``, without judging the others: the fast path for routing.
+    """
+    candidates = []
+    for organisation in organisations:
+        if (
+            organisation.takes_referrals
+            and not organisation.paused
+            and organisation.slug not in tried
+        ):
+            coverage = _closest_coverage(need, organisation)
+            if coverage is not None:
+                candidates.append(_eligible(need, organisation, coverage))
+    return sorted(candidates, key=lambda c: _rank_key(need, c))
