@@ -73,6 +73,7 @@ def test_a_ukrainian_speaker_asks_for_help_by_keyboard_and_withdraws(app, base_u
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/uk/status/[\w-]+$"))
     assert page.locator(".state-withdrawn").count() == 2
+    assert page.locator("div.flash-success").is_visible()  # "your personal data was erased"
     with app.app_context():
         request = db.session.scalar(db.select(Request))
         assert request.erased_at is not None and request.name is None and request.phone is None
