@@ -210,16 +210,20 @@ class Directory:
     today: date
     organisations: dict[int, Organisation]
     open_load: dict[int, int]
+    coverage: dict[int, frozenset[routing.Coverage]]
     _profiles: dict[int, routing.Organisation] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, now: datetime) -> Directory:
-        organisations = {
-            org.id: org
-            for org in db.session.scalars(
-                select(Organisation).options(selectinload(Organisation.coverage))
+        organisations = {org.id: org for org in db.session.scalars(select(Organisation))}
+        # Plain rows, not ORM objects: a big directory has tens of thousands of them.
+        coverage: dict[int, set[routing.Coverage]] = {}
+        for org_id, specialism, scope, area in db.session.execute(
+            select(Coverage.organisation_id, Coverage.specialism, Coverage.scope, Coverage.area)
+        ):
+            coverage.setdefault(org_id, set()).add(
+                routing.Coverage(specialism, routing.Scope(scope), area)
             )
-        }
         open_load = dict(
             db.session.execute(
                 select(Referral.organisation_id, func.count())
@@ -231,6 +235,7 @@ class Directory:
             today=now.astimezone(handoff.WARSAW).date(),
             organisations=organisations,
             open_load=open_load,
+            coverage={org_id: frozenset(rows) for org_id, rows in coverage.items()},
         )
 
     def profile(self, org: Organisation) -> routing.Organisation:
@@ -245,10 +250,7 @@ class Directory:
                 capacity=org.capacity,
                 open_load=self.open_load.get(org.id, 0),
                 last_offered_at=org.last_offered_at,
-                coverage=frozenset(
-                    routing.Coverage(c.specialism, routing.Scope(c.scope), c.area)
-                    for c in org.coverage
-                ),
+                coverage=self.coverage.get(org.id, frozenset()),
             )
         return profile
 
