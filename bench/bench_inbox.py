@@ -1,5 +1,6 @@
 """The staff inbox with 100,000 referrals in the database: GET /staff/ through the test client,
-signed in as staff of the busiest organisation. Target: median under 150 ms.
+signed in as staff of the busiest organisation. Target: median under 150 ms. The database is
+ANALYZEd after the bulk insert, as a live one would be by autovacuum.
 
 ``.venv/bin/python bench/bench_inbox.py [--database-url URL] [--runs N]``
 """
@@ -7,7 +8,7 @@ signed in as staff of the busiest organisation. Target: median under 150 ms.
 import sys
 
 from common import bulk_referrals, dialect_of, machine, make_app, median_ms, parse_args
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 
 from referral import seed
 from referral.extensions import db
@@ -39,6 +40,9 @@ def main() -> int:
     with app.app_context():
         seed.load_demo_accounts()
         db.session.execute(db.update(User).values(language="en"))
+        db.session.commit()
+        # Planner statistics, as autovacuum would have gathered them on a live database.
+        db.session.execute(text("ANALYZE"))
         db.session.commit()
     slug, count = busiest(app)
     client = app.test_client()

@@ -51,11 +51,12 @@ def normalise_reference(text: str) -> str:
     return text.strip().upper()
 
 
-# Each part's order, served by an index: ix_referral_org_state_deadline for the offers,
-# ix_referral_referrer_created for what we sent.
+# Each part's order. Offers and what we sent are served by an index (ix_referral_org_state_deadline,
+# ix_referral_referrer_created); our cases, a few thousand at most, are sorted after the index
+# on (organisation, state) found them: the most recently changed first.
 ORDER = {
     "offered": (Referral.deadline_at, Referral.id),
-    "cases": (Referral.id.desc(),),
+    "cases": (Referral.updated_at.desc(), Referral.id.desc()),
     "sent": (Referral.created_at.desc(), Referral.id.desc()),
 }
 
