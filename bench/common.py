@@ -153,12 +153,12 @@ def _advance_sequences(*models) -> None:
 
 def _candidates(organisations: Iterable[Organisation]) -> dict[tuple[str, str], list[int]]:
     """(specialism, city slug) -> organisations covering it there, from the coverage rows."""
-    cities = db.session.scalars(select(City)).all()
+    cities = db.session.scalars(select(City).order_by(City.id)).all()
     covering: dict[tuple[str, str], list[int]] = {}
     for org in organisations:
         if not org.takes_referrals:
             continue
-        for coverage in org.coverage:
+        for coverage in sorted(org.coverage, key=lambda c: c.id):
             for city in cities:
                 reaches = (
                     coverage.scope == "nationwide"
@@ -198,14 +198,14 @@ def bulk_referrals(
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
     with app.app_context():
-        query = select(Organisation)
+        query = select(Organisation).order_by(Organisation.id)
         if organisations is not None:
             query = query.where(Organisation.slug.in_(organisations))
         orgs = db.session.scalars(query).all()
         covering = _candidates(orgs)
         places = {
             c.slug: _Place(c.id, c.slug, c.voivodeship_teryt)
-            for c in db.session.scalars(select(City))
+            for c in db.session.scalars(select(City).order_by(City.id))
         }
         city_weights = {slug: CITY_WEIGHTS.get(slug, 2) for slug in places}
         referrers = [org.id for org in orgs] + [None] * len(orgs)  # half come from the public form

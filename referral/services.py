@@ -154,13 +154,22 @@ def find_request_by_token(token: str) -> Request | None:
 
 
 def withdraw_request(request: Request, now: datetime | None = None) -> None:
-    """The person withdraws every open referral and their personal data is erased at once."""
+    """The person withdraws every open referral and their personal data is erased at once.
+
+    Staff acting on one of the referrals meanwhile does not stop it: the withdrawal is retried
+    from the referrals' new state."""
     now = now or utcnow()
-    for referral in request.referrals:
-        if referral.state in handoff.OPEN_STATES:
-            _apply(referral, Action.WITHDRAW, {Party.PERSON}, None, now)
-    _erase(request, now)
-    db.session.commit()
+    for _attempt in range(3):
+        try:
+            for referral in request.referrals:
+                if referral.state in handoff.OPEN_STATES:
+                    _apply(referral, Action.WITHDRAW, {Party.PERSON}, None, now)
+            _erase(request, now)
+            db.session.commit()
+            return
+        except StaleDataError:
+            db.session.rollback()
+    raise ServiceError(ServiceError.ALREADY_TAKEN)
 
 
 def _erase(request: Request, now: datetime) -> None:

@@ -8,7 +8,7 @@ import hypothesis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from referral import accounts, handoff, services
 from referral.extensions import db
@@ -298,6 +298,20 @@ def test_person_withdraws_and_their_data_is_erased(ctx, staff):
     assert [r.state for r in request.referrals] == ["withdrawn", "withdrawn"]
     assert request.phone is None and request.erased_at == T0
     assert {events_of(r)[-1].party for r in request.referrals} == {"person"}
+
+
+def test_person_withdraws_even_when_staff_acted_on_the_referral_meanwhile(ctx, staff):
+    request = submit("legal")
+    referral = only_referral(request)
+    with db.engine.begin() as other:  # staff accept in another session after the page loaded
+        other.execute(
+            update(Referral)
+            .where(Referral.id == referral.id)
+            .values(state=State.ACCEPTED, version=Referral.version + 1)
+        )
+    services.withdraw_request(request, now=T0)
+    assert referral.state == State.WITHDRAWN and request.erased_at == T0
+    assert events_of(referral)[-1].from_state == State.ACCEPTED
 
 
 def test_unrelated_staff_cannot_withdraw(ctx, staff):
