@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 
 from flask_babel import format_date, gettext
 from markupsafe import Markup
@@ -19,10 +20,11 @@ from .extensions import db
 from .handoff import WARSAW, Action, DeclineReason, Outcome, State
 from .models import City, Coverage, Organisation, Referral, ReferralEvent, Request, Voivodeship
 from .routing import Scope
-from .vocabulary import Specialism
+from .vocabulary import N_, Specialism
 
 # What ends an offer by the organisation's own answer (or its silence).
-ANSWERS = (Action.ACCEPT, Action.DECLINE, Action.EXPIRE)
+ANSWER_FIELDS = {Action.ACCEPT: "accepted", Action.DECLINE: "declined", Action.EXPIRE: "expired"}
+ANSWERS = tuple(ANSWER_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,18 @@ class Period:
 # --- queries ------------------------------------------------------------------------------------
 
 
-def referrals_by_month(period: Period) -> dict[tuple[int, str], int]:
-    """(index of the month in ``period.months()``, specialism) -> referrals created."""
+@dataclass(frozen=True)
+class ReferralCount:
+    month: int  # index in Period.months()
+    specialism: str
+    voivodeship: str
+    state: str
+    n: int
+
+
+def referral_counts(period: Period) -> list[ReferralCount]:
+    """Referrals created in the period by month, specialism, voivodeship and current state: one
+    pass over referrals (a few thousand groups at most), summed up as each table needs."""
     bounds = [datetime.combine(m, time(), WARSAW) for m in period.months()[1:]]
     month = (
         case(*[(Referral.created_at < b, i) for i, b in enumerate(bounds)], else_=len(bounds))
@@ -72,32 +84,24 @@ def referrals_by_month(period: Period) -> dict[tuple[int, str], int]:
     # Grouped outside: PostgreSQL would not see two copies of the CASE (with their own bound
     # parameters) as the same expression.
     inner = (
-        select(month.label("month"), Referral.specialism)
+        select(
+            month.label("month"),
+            Referral.specialism,
+            Request.voivodeship_teryt.label("voivodeship"),
+            Referral.state,
+        )
+        .join(Request, Request.id == Referral.request_id)
         .where(period.holds(Referral.created_at))
         .subquery()
     )
-    rows = db.session.execute(
-        select(inner.c.month, inner.c.specialism, func.count()).group_by(
-            inner.c.month, inner.c.specialism
-        )
-    )
-    return {(int(m), s): n for m, s, n in rows}
+    columns = (inner.c.month, inner.c.specialism, inner.c.voivodeship, inner.c.state)
+    rows = db.session.execute(select(*columns, func.count()).group_by(*columns))
+    return [ReferralCount(int(m), s, v, state, n) for m, s, v, state, n in rows]
 
 
-def demand_by_voivodeship(period: Period) -> dict[str, tuple[int, int, int]]:
-    """TERYT -> (referrals, referrals that found no organisation at some point, still unmatched)."""
-    placed = db.session.execute(
-        select(
-            Request.voivodeship_teryt,
-            func.count(),
-            func.sum(case((Referral.state == State.UNMATCHED, 1), else_=0)),
-        )
-        .select_from(Referral)
-        .join(Request, Request.id == Referral.request_id)
-        .where(period.holds(Referral.created_at))
-        .group_by(Request.voivodeship_teryt)
-    ).all()
-    unmatched = dict(
+def unmatched_by_voivodeship(period: Period) -> dict[str, int]:
+    """TERYT -> referrals created in the period that found no organisation at some point."""
+    return dict(
         db.session.execute(
             select(Request.voivodeship_teryt, func.count(distinct(ReferralEvent.referral_id)))
             .select_from(ReferralEvent)
@@ -107,7 +111,6 @@ def demand_by_voivodeship(period: Period) -> dict[str, tuple[int, int, int]]:
             .group_by(Request.voivodeship_teryt)
         ).all()
     )
-    return {teryt: (n, unmatched.get(teryt, 0), int(still or 0)) for teryt, n, still in placed}
 
 
 def organisations_covering() -> dict[str, int]:
@@ -128,14 +131,39 @@ def organisations_covering() -> dict[str, int]:
     return {t: len(reach.get(t, set()) | everywhere) for t in teryts}
 
 
+@dataclass(frozen=True)
+class EventCount:
+    organisation_id: int | None
+    offered_to_id: int | None
+    action: str
+    reason_code: str | None
+    n: int
+
+
+def event_counts(period: Period) -> list[EventCount]:
+    """Steps taken in the period by organisation, action and reason: one pass over the events
+    gives the offers, answers, decline reasons and outcomes."""
+    columns = (
+        ReferralEvent.organisation_id,
+        ReferralEvent.offered_to_id,
+        ReferralEvent.action,
+        ReferralEvent.reason_code,
+    )
+    rows = db.session.execute(
+        select(*columns, func.count()).where(period.holds(ReferralEvent.at)).group_by(*columns)
+    )
+    return [EventCount(*row) for row in rows]
+
+
 def _seconds_between(earlier, later):
     if db.engine.dialect.name == "sqlite":
         return (func.julianday(later) - func.julianday(earlier)) * 86400
     return extract("epoch", later - earlier)
 
 
-def _offers(period: Period):
-    """Each offer made in the period with the step that ended it (the referral's next event)."""
+def answer_times(period: Period) -> dict[int, dict[float, int]]:
+    """Organisation -> {hours to answer, to a tenth: offers}, for offers made in the period and
+    answered (accepted, declined or left to expire). The answer is the referral's next step."""
     window = {"partition_by": ReferralEvent.referral_id, "order_by": ReferralEvent.id}
     steps = (
         select(
@@ -149,15 +177,42 @@ def _offers(period: Period):
         .where(ReferralEvent.at >= period.start_at)
         .subquery()
     )
-    return (
+    tenths = (
         select(
             steps.c.organisation_id,
-            steps.c.answer,
-            _seconds_between(steps.c.offered_at, steps.c.answered_at).label("seconds"),
+            func.round(_seconds_between(steps.c.offered_at, steps.c.answered_at) / 360).label(
+                "tenths"
+            ),
         )
-        .where(steps.c.organisation_id.is_not(None), steps.c.offered_at < period.end_at)
+        .where(
+            steps.c.organisation_id.is_not(None),
+            steps.c.offered_at < period.end_at,
+            steps.c.answer.in_(ANSWERS),
+        )
         .subquery()
     )
+    histogram: dict[int, dict[float, int]] = {}
+    for org, n_tenths, n in db.session.execute(
+        select(tenths.c.organisation_id, tenths.c.tenths, func.count()).group_by(
+            tenths.c.organisation_id, tenths.c.tenths
+        )
+    ):
+        histogram.setdefault(org, {})[float(n_tenths) / 10] = n
+    return histogram
+
+
+def median(histogram: dict[float, int]) -> float | None:
+    """The median of values given with their counts."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    middle, values, seen = ((total + 1) // 2, (total + 2) // 2), [], 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        values += [value] * sum(1 for m in middle[len(values) :] if m <= seen)
+        if len(values) == 2:
+            break
+    return sum(values) / 2
 
 
 @dataclass
@@ -175,51 +230,28 @@ class Answers:
         return self.accepted / answered if answered else None
 
 
-def answers_by_organisation(period: Period) -> dict[int, Answers]:
-    offers = _offers(period)
-
-    def counted(action: Action):
-        return func.sum(case((offers.c.answer == action, 1), else_=0))
-
-    result = {
-        org: Answers(n, int(accepted or 0), int(declined or 0), int(expired or 0))
-        for org, n, accepted, declined, expired in db.session.execute(
-            select(
-                offers.c.organisation_id,
-                func.count(),
-                counted(Action.ACCEPT),
-                counted(Action.DECLINE),
-                counted(Action.EXPIRE),
-            ).group_by(offers.c.organisation_id)
-        )
-    }
-    answered = select(offers).where(offers.c.answer.in_(ANSWERS)).subquery()
-    ranked = select(
-        answered.c.organisation_id,
-        answered.c.seconds,
-        func.row_number()
-        .over(partition_by=answered.c.organisation_id, order_by=answered.c.seconds)
-        .label("rank"),
-        func.count().over(partition_by=answered.c.organisation_id).label("n"),
-    ).subquery()
-    medians = db.session.execute(
-        select(ranked.c.organisation_id, func.avg(ranked.c.seconds))
-        .where(ranked.c.rank.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
-        .group_by(ranked.c.organisation_id)
-    )
-    for org, seconds in medians:
-        result[org].median_hours = float(seconds) / 3600
-    return result
+def answers_by_organisation(period: Period, events: list[EventCount]) -> dict[int, Answers]:
+    answers: dict[int, Answers] = {}
+    for e in events:
+        if e.offered_to_id is not None:
+            answers.setdefault(e.offered_to_id, Answers()).offers += e.n
+        field_name = ANSWER_FIELDS.get(e.action)
+        if field_name and e.organisation_id is not None:
+            one = answers.setdefault(e.organisation_id, Answers())
+            setattr(one, field_name, getattr(one, field_name) + e.n)
+    for org, histogram in answer_times(period).items():
+        answers.setdefault(org, Answers()).median_hours = median(histogram)
+    return answers
 
 
-def reasons_by_organisation(period: Period, actions: tuple[Action, ...]) -> dict[tuple, int]:
-    """(organisation, reason code) -> steps of these kinds in the period (declines, closings)."""
-    rows = db.session.execute(
-        select(ReferralEvent.organisation_id, ReferralEvent.reason_code, func.count())
-        .where(ReferralEvent.action.in_(actions), period.holds(ReferralEvent.at))
-        .group_by(ReferralEvent.organisation_id, ReferralEvent.reason_code)
-    )
-    return {(org, code): n for org, code, n in rows}
+def reasons_by_organisation(events: list[EventCount], actions: tuple[Action, ...]) -> dict:
+    """(organisation, reason code) -> steps of these kinds (declines, closings)."""
+    counts: dict[tuple, int] = {}
+    for e in events:
+        if e.action in actions:
+            key = (e.organisation_id, e.reason_code)
+            counts[key] = counts.get(key, 0) + e.n
+    return counts
 
 
 # --- tables for the page and the CSV export ----------------------------------------------------
@@ -235,48 +267,49 @@ class Table:
     note: str = ""
 
 
-def tables(period: Period, language: str) -> list[Table]:
-    """Every report table in the current locale, in page order."""
-    names = {
-        org.id: org.name_in(language)
-        for org in db.session.scalars(select(Organisation).order_by(Organisation.name_pl))
-    }
-    by_month = referrals_by_month(period)
-    return [
-        _months_table(period, by_month),
-        _specialisms_table(by_month),
-        _voivodeships_table(period, language),
-        _answers_table(period, names),
-        _reasons_table(
-            "declines",
-            gettext("Reasons for declining or handing back"),
-            reasons_by_organisation(period, (Action.DECLINE, Action.HAND_BACK)),
-            names,
-            DeclineReason,
-        ),
-        _reasons_table(
-            "outcomes",
-            gettext("Outcomes of closed referrals"),
-            reasons_by_organisation(period, (Action.CLOSE,)),
-            names,
-            Outcome,
-        ),
-    ]
+class Report:
+    """The report of one period in the current locale: each query runs once, and only when a
+    table that needs it is built (a CSV export builds one table)."""
+
+    def __init__(self, period: Period, language: str) -> None:
+        self.period = period
+        self.language = language
+
+    @cached_property
+    def referrals(self) -> list[ReferralCount]:
+        return referral_counts(self.period)
+
+    @cached_property
+    def events(self) -> list[EventCount]:
+        return event_counts(self.period)
+
+    @cached_property
+    def names(self) -> dict[int, str]:
+        """Organisation id -> name, every organisation, in a stable order."""
+        return {
+            org.id: org.name_in(self.language)
+            for org in db.session.scalars(select(Organisation).order_by(Organisation.name_pl))
+        }
+
+    def tables(self) -> list[Table]:
+        return [build(self) for build in BUILDERS.values()]
+
+    def table(self, key: str) -> Table | None:
+        build = BUILDERS.get(key)
+        return build(self) if build else None
 
 
-def table(period: Period, language: str, key: str) -> Table | None:
-    return next((t for t in tables(period, language) if t.key == key), None)
-
-
-def _months_table(period: Period, counts: dict[tuple[int, str], int]) -> Table:
-    months = period.months()
+def _months_table(report: Report) -> Table:
     specialisms = list(Specialism)
+    counts: dict[tuple[int, str], int] = {}
+    for c in report.referrals:
+        counts[c.month, c.specialism] = counts.get((c.month, c.specialism), 0) + c.n
     table = Table(
         "months",
         gettext("Referrals by month and specialism"),
         [gettext("Month")] + [gettext(s.label) for s in specialisms] + [gettext("Total")],
     )
-    for index, month in enumerate(months):
+    for index, month in enumerate(report.period.months()):
         row = [counts.get((index, s.value), 0) for s in specialisms]
         table.rows.append([format_date(month, "LLLL y"), *row, sum(row)])
     table.chart = charts.bar_chart(
@@ -288,14 +321,14 @@ def _months_table(period: Period, counts: dict[tuple[int, str], int]) -> Table:
     return table
 
 
-def _specialisms_table(counts: dict[tuple[int, str], int]) -> Table:
+def _specialisms_table(report: Report) -> Table:
     table = Table(
         "specialisms",
         gettext("Referrals by specialism"),
         [gettext("Specialism"), gettext("Referrals")],
     )
     for specialism in Specialism:
-        total = sum(n for (_m, s), n in counts.items() if s == specialism)
+        total = sum(c.n for c in report.referrals if c.specialism == specialism)
         table.rows.append([gettext(specialism.label), total])
     table.chart = charts.bar_chart(
         table.title,
@@ -308,8 +341,14 @@ def _specialisms_table(counts: dict[tuple[int, str], int]) -> Table:
     return table
 
 
-def _voivodeships_table(period: Period, language: str) -> Table:
-    demand = demand_by_voivodeship(period)
+def _voivodeships_table(report: Report) -> Table:
+    referrals: dict[str, int] = {}
+    still: dict[str, int] = {}
+    for c in report.referrals:
+        referrals[c.voivodeship] = referrals.get(c.voivodeship, 0) + c.n
+        if c.state == State.UNMATCHED:
+            still[c.voivodeship] = still.get(c.voivodeship, 0) + c.n
+    unmatched = unmatched_by_voivodeship(report.period)
     covering = organisations_covering()
     table = Table(
         "voivodeships",
@@ -326,11 +365,16 @@ def _voivodeships_table(period: Period, language: str) -> Table:
             "covering it, is a gap in the network."
         ),
     )
-    voivodeships = db.session.scalars(select(Voivodeship).order_by(Voivodeship.teryt)).all()
-    for voivodeship in voivodeships:
-        n, unmatched, still = demand.get(voivodeship.teryt, (0, 0, 0))
+    for voivodeship in db.session.scalars(select(Voivodeship).order_by(Voivodeship.teryt)):
+        teryt = voivodeship.teryt
         table.rows.append(
-            [voivodeship.name_in(language), n, unmatched, still, covering[voivodeship.teryt]]
+            [
+                voivodeship.name_in(report.language),
+                referrals.get(teryt, 0),
+                unmatched.get(teryt, 0),
+                still.get(teryt, 0),
+                covering[teryt],
+            ]
         )
     table.chart = charts.bar_chart(
         table.title,
@@ -347,8 +391,8 @@ def _voivodeships_table(period: Period, language: str) -> Table:
     return table
 
 
-def _answers_table(period: Period, names: dict[int, str]) -> Table:
-    answers = answers_by_organisation(period)
+def _answers_table(report: Report) -> Table:
+    answers = answers_by_organisation(report.period, report.events)
     table = Table(
         "organisations",
         gettext("Offers and answers by organisation"),
@@ -362,12 +406,12 @@ def _answers_table(period: Period, names: dict[int, str]) -> Table:
             gettext("Median time to answer (hours)"),
         ],
         note=gettext(
-            "The acceptance rate counts the offers that were accepted among those answered or "
-            "left to expire. The time to answer runs from the offer to the acceptance, the "
-            "decline or the expiry."
+            "Offers, answers and expiries that happened in the period. The acceptance rate "
+            "counts the offers accepted among those answered or left to expire. The time to "
+            "answer runs from an offer made in the period to its acceptance, decline or expiry."
         ),
     )
-    for org, name in names.items():
+    for org, name in report.names.items():
         a = answers.get(org, Answers())
         rate = a.acceptance_rate
         table.rows.append(
@@ -396,15 +440,35 @@ def _answers_table(period: Period, names: dict[int, str]) -> Table:
     return table
 
 
-def _reasons_table(key, title, counts, names, vocabulary) -> Table:
-    codes = [member.value for member in vocabulary]
-    table = Table(
-        key,
-        title,
-        [gettext("Organisation")] + [gettext(member.label) for member in vocabulary],
-    )
-    for org, name in names.items():
-        row = [counts.get((org, code), 0) for code in codes]
-        if any(row):
-            table.rows.append([name, *row])
-    return table
+def _reasons_table(key: str, title: str, actions: tuple[Action, ...], vocabulary):
+    def build(report: Report) -> Table:
+        counts = reasons_by_organisation(report.events, actions)
+        table = Table(
+            key,
+            gettext(title),
+            [gettext("Organisation")] + [gettext(member.label) for member in vocabulary],
+        )
+        for org, name in report.names.items():
+            row = [counts.get((org, member.value), 0) for member in vocabulary]
+            if any(row):
+                table.rows.append([name, *row])
+        return table
+
+    return build
+
+
+BUILDERS = {
+    "months": _months_table,
+    "specialisms": _specialisms_table,
+    "voivodeships": _voivodeships_table,
+    "organisations": _answers_table,
+    "declines": _reasons_table(
+        "declines",
+        N_("Reasons for declining or handing back"),
+        (Action.DECLINE, Action.HAND_BACK),
+        DeclineReason,
+    ),
+    "outcomes": _reasons_table(
+        "outcomes", N_("Outcomes of closed referrals"), (Action.CLOSE,), Outcome
+    ),
+}

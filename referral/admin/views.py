@@ -415,7 +415,7 @@ def report():
         "admin/reports.html",
         form=form,
         period=period,
-        tables=reports.tables(period, current_language()),
+        tables=reports.Report(period, current_language()).tables(),
     )
 
 
@@ -423,7 +423,7 @@ def report():
 @coordinator_required
 def report_csv(key: str):
     _form, period = _period()
-    table = reports.table(period, current_language(), key)
+    table = reports.Report(period, current_language()).table(key)
     if table is None:
         abort(404)
     filename = f"referral-{key}-{period.start.isoformat()}-{period.end.isoformat()}.csv"

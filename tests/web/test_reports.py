@@ -79,12 +79,12 @@ def coordinator(app, login_as):
 
 def everything(app) -> list:
     with app.test_request_context():
-        return [(t.key, t.columns, t.rows) for t in reports.tables(PERIOD, "en")]
+        return [(t.key, t.columns, t.rows) for t in reports.Report(PERIOD, "en").tables()]
 
 
 def rows_of(app, key) -> dict:
     with app.test_request_context():
-        return {row[0]: row[1:] for row in reports.table(PERIOD, "en", key).rows}
+        return {row[0]: row[1:] for row in reports.Report(PERIOD, "en").table(key).rows}
 
 
 def test_referrals_are_counted_by_month_and_specialism(app, history):
