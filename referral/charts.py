@@ -7,9 +7,9 @@ from itertools import count
 
 from markupsafe import Markup, escape
 
-WIDTH = 560
-LABEL_WIDTH = 210
-VALUE_WIDTH = 56
+WIDTH = 400
+LABEL_WIDTH = 160
+VALUE_WIDTH = 44
 BAR_HEIGHT = 16
 BAR_GAP = 3
 GROUP_GAP = 10
@@ -43,8 +43,8 @@ def bar_chart(
     scale = (WIDTH - LABEL_WIDTH - VALUE_WIDTH) / largest
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-        f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
-        f'style="max-width:100%;height:auto" font-size="{FONT_SIZE}" '
+        f'viewBox="0 0 {WIDTH} {height}" width="100%" '
+        f'style="max-width:30rem;height:auto" font-size="{FONT_SIZE}" '
         f'font-family="system-ui, sans-serif" aria-labelledby="{chart_id}-t {chart_id}-d">',
         f'<title id="{chart_id}-t">{escape(title)}</title>',
         f'<desc id="{chart_id}-d">{escape(description)}</desc>',
@@ -78,6 +78,6 @@ def bar_chart(
     return Markup("".join(parts))  # noqa: S704 - every text in it went through escape()
 
 
-def _shorten(label: str, limit: int = 30) -> str:
+def _shorten(label: str, limit: int = 20) -> str:
     """Long names are cut in the picture; the table beside it has them whole."""
     return label if len(label) <= limit else label[: limit - 1] + "…"
