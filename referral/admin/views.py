@@ -1,7 +1,7 @@
 """Coordinator pages: the directory, users, the unmatched queue, reports and the audit trail."""
 
 from babel import Locale
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -276,7 +276,10 @@ def user_new():
 def _password_link(user: User, token: str, created: bool = False):
     """Shown once, to hand over in person or by phone: the link is never sent by e-mail."""
     link = url_for("auth.reset_password", token=token, _external=True)
-    return render_template("admin/password_link.html", user=user, link=link, created=created)
+    hours = current_app.config.get("PASSWORD_RESET_HOURS", 72)
+    return render_template(
+        "admin/password_link.html", user=user, link=link, created=created, hours=hours
+    )
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
