@@ -37,6 +37,8 @@ class Config:
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "180"))
     CONSENT_VERSION = "2026-11"
 
+    # Number of reverse proxies in front of the app (0: none); see ProxyFix in create_app.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     INTAKE_RATE_LIMIT = os.environ.get("INTAKE_RATE_LIMIT", "60 per hour")
     RATELIMIT_HEADERS_ENABLED = True

@@ -19,6 +19,12 @@ def create_app(config: type | dict | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
 
+    if app.config.get("PROXY_COUNT"):
+        # Behind a reverse proxy: take the client address from X-Forwarded-For (rate limits).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1)
+
     from . import i18n
 
     app.url_map.converters["lang"] = i18n.LanguageConverter
