@@ -13,7 +13,7 @@ from functools import cached_property
 
 from flask_babel import format_date, gettext
 from markupsafe import Markup
-from sqlalchemy import case, distinct, extract, func, literal, select
+from sqlalchemy import case, extract, func, literal, select
 
 from . import charts
 from .extensions import db
@@ -101,13 +101,16 @@ def referral_counts(period: Period) -> list[ReferralCount]:
 
 def unmatched_by_voivodeship(period: Period) -> dict[str, int]:
     """TERYT -> referrals created in the period that found no organisation at some point."""
+    # Few referrals ever go unmatched: find them first, then look up only their places.
+    went_unmatched = select(ReferralEvent.referral_id).where(
+        ReferralEvent.to_state == State.UNMATCHED
+    )
     return dict(
         db.session.execute(
-            select(Request.voivodeship_teryt, func.count(distinct(ReferralEvent.referral_id)))
-            .select_from(ReferralEvent)
-            .join(Referral, Referral.id == ReferralEvent.referral_id)
+            select(Request.voivodeship_teryt, func.count())
+            .select_from(Referral)
             .join(Request, Request.id == Referral.request_id)
-            .where(ReferralEvent.to_state == State.UNMATCHED, period.holds(Referral.created_at))
+            .where(Referral.id.in_(went_unmatched), period.holds(Referral.created_at))
             .group_by(Request.voivodeship_teryt)
         ).all()
     )
