@@ -25,6 +25,7 @@ from .vocabulary import N_, Specialism
 # What ends an offer by the organisation's own answer (or its silence).
 ANSWER_FIELDS = {Action.ACCEPT: "accepted", Action.DECLINE: "declined", Action.EXPIRE: "expired"}
 ANSWERS = tuple(ANSWER_FIELDS)
+OFFER_ENDINGS = (*ANSWERS, Action.ROUTE_BY_HAND, Action.WITHDRAW)
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,7 @@ class ReferralCount:
 def referral_counts(period: Period) -> list[ReferralCount]:
     """Referrals created in the period by month, specialism, voivodeship and current state: one
     pass over referrals (a few thousand groups at most), summed up as each table needs."""
-    bounds = [datetime.combine(m, time(), WARSAW) for m in period.months()[1:]]
-    month = (
-        case(*[(Referral.created_at < b, i) for i, b in enumerate(bounds)], else_=len(bounds))
-        if bounds
-        else literal(0)
-    )
+    month = _month_index(Referral.created_at, period)
     # Grouped outside: PostgreSQL would not see two copies of the CASE (with their own bound
     # parameters) as the same expression.
     inner = (
@@ -96,7 +92,22 @@ def referral_counts(period: Period) -> list[ReferralCount]:
     )
     columns = (inner.c.month, inner.c.specialism, inner.c.voivodeship, inner.c.state)
     rows = db.session.execute(select(*columns, func.count()).group_by(*columns))
+    if db.engine.dialect.name == "postgresql":
+        first = period.start.year * 12 + period.start.month
+        rows = [(m.year * 12 + m.month - first, *rest) for m, *rest in rows]
     return [ReferralCount(int(m), s, v, state, n) for m, s, v, state, n in rows]
+
+
+def _month_index(column, period: Period):
+    """The month of ``column`` in Warsaw time: PostgreSQL truncates (the first day of the month,
+    turned into an index by the caller); SQLite, with no time zones, compares with the exact
+    month boundaries (the index itself)."""
+    if db.engine.dialect.name == "postgresql":
+        return func.date_trunc("month", func.timezone(str(WARSAW), column))
+    bounds = [datetime.combine(m, time(), WARSAW) for m in period.months()[1:]]
+    if not bounds:
+        return literal(0)
+    return case(*[(column < b, i) for i, b in enumerate(bounds)], else_=len(bounds))
 
 
 def unmatched_by_voivodeship(period: Period) -> dict[str, int]:
@@ -177,7 +188,11 @@ def answer_times(period: Period) -> dict[int, dict[float, int]]:
             .over(**window)
             .label("answered_at"),
         )
-        .where(ReferralEvent.at >= period.start_at)
+        .where(
+            ReferralEvent.at >= period.start_at,
+            # An offer ends with one of these; the others (start, close) never follow one.
+            ReferralEvent.offered_to_id.is_not(None) | ReferralEvent.action.in_(OFFER_ENDINGS),
+        )
         .subquery()
     )
     tenths = (
