@@ -5,6 +5,7 @@ Usage: .venv/bin/python bench/bench_routing.py [--database-url URL] [--runs N]
 """
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from common import (
@@ -67,13 +68,16 @@ def synthetic_directory(seed: int = 0) -> list[routing.Organisation]:
 
 def bench_pure(runs: int) -> bool:
     organisations = synthetic_directory()
+    # The first rank over new profiles also groups each one's coverage by specialism.
+    first = median_ms(lambda: routing.rank(NEEDS[0], [replace(o) for o in organisations]), 1)
+    print(f"  routing.rank over fresh copies of the profiles (groups coverage): {first:.1f} ms")
     ok = True
     for need in NEEDS:
         ranked = routing.rank(need, organisations)
         ms = median_ms(lambda need=need: routing.rank(need, organisations), runs)
         ok &= ms < TARGET_MS
         print(
-            f"  routing.rank, {need.specialism} in {need.city}: {ms:.2f} ms median "
+            f"  routing.rank, {need.specialism} in {need.city}: {ms:.2f} ms median of {runs} "
             f"({len(ranked)} candidates)"
         )
     return ok
@@ -104,7 +108,7 @@ def bench_directory(database_url: str | None, runs: int) -> None:
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     print(f"Routing benchmark — {machine()}")
-    ok = bench_pure(max(args.runs, 20))
+    ok = bench_pure(max(args.runs, 200))
     bench_directory(args.database_url, args.runs)
     print(f"  pure rank under {TARGET_MS:.0f} ms: {'yes' if ok else 'NO'}")
 

@@ -50,6 +50,11 @@ class Need:
     voivodeship: str
     languages: frozenset[str] = frozenset()
 
+    @cached_property
+    def areas(self) -> dict[Scope, str | None]:
+        """The area a coverage of each scope must name to reach this need."""
+        return {Scope.CITY: self.city, Scope.VOIVODESHIP: self.voivodeship, Scope.NATIONWIDE: None}
+
 
 @dataclass(frozen=True)
 class Coverage:
@@ -107,7 +112,7 @@ class Candidate:
 
 def _closest_coverage(need: Need, organisation: Organisation) -> Coverage | None:
     """The most local coverage of the need's specialism that reaches its city, if any."""
-    areas = {Scope.CITY: need.city, Scope.VOIVODESHIP: need.voivodeship, Scope.NATIONWIDE: None}
+    areas = need.areas
     closest = None
     for coverage in organisation.coverage_of(need.specialism):
         reaches = coverage.scope is Scope.NATIONWIDE or coverage.area == areas[coverage.scope]
