@@ -441,8 +441,8 @@ def test_acting_from_an_out_of_date_page_is_already_taken(ctx, staff):
 
 
 def test_two_equal_candidates_alternate_across_consecutive_equal_requests(ctx, staff):
-    # Housing in Warsaw for a Ukrainian speaker: pfm speaks Ukrainian, chlebem-i-sola does not;
-    # legal in Warsaw: pfm and nasz-wybor both cover the city and speak Ukrainian, no limits.
+    # Legal aid in Warsaw for a Ukrainian speaker: pfm and nasz-wybor both cover the city, speak
+    # Ukrainian and have no limit; only the last offer tells them apart.
     first_two = ranked("legal", "warszawa")[:2]
     assert sorted(first_two) == ["nasz-wybor", "pfm"]
     offered = [
