@@ -212,7 +212,7 @@ class Request(db.Model):
     status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     language: Mapped[str] = mapped_column(String(2))
-    city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"))
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"), index=True)
     voivodeship_teryt: Mapped[str] = mapped_column(ForeignKey("voivodeship.teryt"))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     interpreter_needed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -247,6 +247,7 @@ class Referral(db.Model):
 
     __table_args__ = (
         Index("ix_referral_org_state_deadline", "organisation_id", "state", "deadline_at"),
+        Index("ix_referral_org_state_updated", "organisation_id", "state", "updated_at"),
         Index("ix_referral_referrer_created", "referring_organisation_id", "created_at"),
         Index("ix_referral_state_deadline", "state", "deadline_at"),
     )
@@ -292,6 +293,11 @@ class ReferralEvent(db.Model):
     __table_args__ = (
         Index("ix_referral_event_offered_referral", "offered_to_id", "referral_id"),
         Index("ix_referral_event_org_at", "organisation_id", "at"),
+        # Covers the reports' grouping of steps by action, organisation and reason.
+        Index(
+            "ix_referral_event_report",
+            "action", "organisation_id", "offered_to_id", "reason_code", "at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
