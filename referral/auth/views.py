@@ -31,9 +31,10 @@ def login():
             return redirect(_safe_next() or url_for("staff.inbox"))
         if result.locked_minutes:
             form.form_errors.append(
-                _(
-                    "Too many failed attempts. Please try again in %(minutes)d minutes.",
-                    minutes=result.locked_minutes,
+                ngettext(
+                    "Too many failed attempts. Please try again in %(num)d minute.",
+                    "Too many failed attempts. Please try again in %(num)d minutes.",
+                    result.locked_minutes,
                 )
             )
         else:
