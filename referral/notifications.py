@@ -11,13 +11,17 @@ from .extensions import db
 from .models import Organisation, OutboxMessage, Referral
 
 
-def _queue(kind: str, to_address: str | None, language: str, **context) -> None:
+def _queue(kind: str, to_address: str | None, language: str, referral: Referral, **context) -> None:
     if not to_address:
         return
+    if referral.id is None:
+        db.session.flush()  # staff mails link to the referral's own page
+    referral_url = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/staff/referrals/{referral.id}"
     with force_locale(language):
-        subject = render_template(f"mail/{kind}.subject.txt", **context).strip()
-        inbox_url = current_app.config["PUBLIC_URL"].rstrip("/") + "/staff/"
-        body = render_template(f"mail/{kind}.txt", inbox_url=inbox_url, **context)
+        subject = render_template(f"mail/{kind}.subject.txt", referral=referral, **context).strip()
+        body = render_template(
+            f"mail/{kind}.txt", referral=referral, referral_url=referral_url, **context
+        )
     db.session.add(OutboxMessage(kind=kind, to_address=to_address, subject=subject, body=body))
 
 

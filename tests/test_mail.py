@@ -41,10 +41,11 @@ def pending() -> list[OutboxMessage]:
 
 
 def test_offer_mails_the_organisations_intake_address(ctx, staff, smtp_server):
-    refer()
+    referral_id = refer()
     assert mailer.deliver_pending().sent == 1
     [offer] = smtp_server.messages
     assert offer["X-Envelope-To"] == "intake@nomada.example"
+    assert f"/staff/referrals/{referral_id}" in offer.get_content()
     assert "waits for your answer" in offer["Subject"] or "czeka" in offer["Subject"]
     assert STORY not in offer.get_content()
 
