@@ -481,9 +481,7 @@ def _apply(
 
 
 def _load_for_action(referral_id: int, user: User | None, version: int | None) -> Referral:
-    referral = db.session.get(Referral, referral_id)
-    if referral is None:
-        raise ServiceError(ServiceError.INVALID, "no such referral")
+    referral = _get(Referral, referral_id, "referral")
     if version is not None and referral.version != version:
         # The page the user acted from is out of date: someone else got there first.
         raise ServiceError(ServiceError.ALREADY_TAKEN)
@@ -704,10 +702,15 @@ def save_organisation(
 
 
 def _organisation(organisation_id: int) -> Organisation:
-    organisation = db.session.get(Organisation, organisation_id)
-    if organisation is None:
-        raise ServiceError(ServiceError.INVALID, "no such organisation")
-    return organisation
+    return _get(Organisation, organisation_id, "organisation")
+
+
+def _get(model, row_id: int, what: str):
+    """The row with this id, or INVALID: ids come from addresses and forms anyone can edit."""
+    row = db.session.get(model, row_id)
+    if row is None:
+        raise ServiceError(ServiceError.INVALID, f"no such {what}")
+    return row
 
 
 def add_coverage(organisation_id: int, specialism: str, scope: str, area: str | None) -> Coverage:
@@ -800,10 +803,7 @@ def set_user_active(user_id: int, active: bool, by: User) -> User:
 
 
 def _user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise ServiceError(ServiceError.INVALID, "no such user")
-    return user
+    return _get(User, user_id, "user")
 
 
 def issue_password_reset(user_id: int, now: datetime | None = None) -> str:
