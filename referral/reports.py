@@ -322,6 +322,17 @@ class Report:
         return build(self) if build else None
 
 
+def _column_chart(table: Table, description: str, *columns: int) -> Markup:
+    """A bar chart of some columns of a table, titled and named as in the table, one group of
+    bars per row, labelled by its first cell."""
+    return charts.bar_chart(
+        table.title,
+        description,
+        [row[0] for row in table.rows],
+        [charts.Series(table.columns[i], [row[i] for row in table.rows]) for i in columns],
+    )
+
+
 def _months_table(report: Report) -> Table:
     specialisms = list(Specialism)
     counts: dict[tuple[int, str], int] = {}
@@ -353,13 +364,12 @@ def _specialisms_table(report: Report) -> Table:
     for specialism in Specialism:
         total = sum(c.n for c in report.referrals if c.specialism == specialism)
         table.rows.append([gettext(specialism.label), total])
-    table.chart = charts.bar_chart(
-        table.title,
+    table.chart = _column_chart(
+        table,
         gettext(
             "Bar chart: the number of referrals for each specialism. The table below has them."
         ),
-        [row[0] for row in table.rows],
-        [charts.Series(gettext("Referrals"), [row[1] for row in table.rows])],
+        1,
     )
     return table
 
@@ -399,17 +409,14 @@ def _voivodeships_table(report: Report) -> Table:
                 covering[teryt],
             ]
         )
-    table.chart = charts.bar_chart(
-        table.title,
+    table.chart = _column_chart(
+        table,
         gettext(
             "Bar chart: for each voivodeship, the referrals and those that found no "
             "organisation. The table below has them, with the organisations covering it."
         ),
-        [row[0] for row in table.rows],
-        [
-            charts.Series(gettext("Referrals"), [row[1] for row in table.rows]),
-            charts.Series(gettext("Found no organisation"), [row[2] for row in table.rows]),
-        ],
+        1,
+        2,
     )
     return table
 
@@ -448,17 +455,14 @@ def _answers_table(report: Report) -> Table:
                 None if a.median_hours is None else round(a.median_hours, 1),
             ]
         )
-    table.chart = charts.bar_chart(
-        table.title,
+    table.chart = _column_chart(
+        table,
         gettext(
             "Bar chart: for each organisation, the offers it got and those it accepted. "
             "The table below has them."
         ),
-        [row[0] for row in table.rows],
-        [
-            charts.Series(gettext("Offers"), [row[1] for row in table.rows]),
-            charts.Series(gettext("Accepted"), [row[2] for row in table.rows]),
-        ],
+        1,
+        2,
     )
     return table
 
