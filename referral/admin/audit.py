@@ -28,6 +28,15 @@ def _day(value: date) -> datetime:
     return datetime.combine(value, time(), WARSAW)
 
 
+def _within_days(query, at, f: AuditFilter):
+    """Keep what happened from the start day to the end day, both whole days in Warsaw."""
+    if f.start:
+        query = query.where(at >= _day(f.start))
+    if f.end:
+        query = query.where(at < _day(f.end + timedelta(days=1)))
+    return query
+
+
 def _referral_events(f: AuditFilter):
     query = select(
         literal("referral").label("kind"),
@@ -56,11 +65,7 @@ def _referral_events(f: AuditFilter):
         query = query.where(ReferralEvent.actor_id == f.user_id)
     if f.referral_id:
         query = query.where(ReferralEvent.referral_id == f.referral_id)
-    if f.start:
-        query = query.where(ReferralEvent.at >= _day(f.start))
-    if f.end:
-        query = query.where(ReferralEvent.at < _day(f.end + timedelta(days=1)))
-    return query
+    return _within_days(query, ReferralEvent.at, f)
 
 
 def _sign_ins(f: AuditFilter):
@@ -86,11 +91,7 @@ def _sign_ins(f: AuditFilter):
         query = query.where(SignInEvent.user_id == f.user_id)
     if f.referral_id:
         query = query.where(false())
-    if f.start:
-        query = query.where(SignInEvent.at >= _day(f.start))
-    if f.end:
-        query = query.where(SignInEvent.at < _day(f.end + timedelta(days=1)))
-    return query
+    return _within_days(query, SignInEvent.at, f)
 
 
 def entries(f: AuditFilter):
