@@ -8,11 +8,20 @@ coordinator. Target: median under 1 s.
 import sys
 import time
 
-from common import bulk_referrals, dialect_of, machine, make_app, median_ms, parse_args
+from common import (
+    bulk_referrals,
+    dialect_of,
+    load_demo_accounts_in_english,
+    machine,
+    make_app,
+    median_ms,
+    parse_args,
+    signed_in_client,
+    time_pages,
+)
 
-from referral import reports, seed
-from referral.extensions import db
-from referral.models import User, utcnow
+from referral import reports
+from referral.models import utcnow
 
 REFERRALS = 100_000
 TARGET_MS = 1000
@@ -21,33 +30,24 @@ TARGET_MS = 1000
 def main() -> int:
     args = parse_args(__doc__)
     app = make_app(args.database_url)
-    app.config["WTF_CSRF_ENABLED"] = False  # the sign-in below posts without a page
     print(f"{dialect_of(app)} · {machine()}")
     started = time.perf_counter()
     counts = bulk_referrals(app, REFERRALS)
     print(f"{REFERRALS:,} referrals inserted in {time.perf_counter() - started:.1f} s: {counts}")
-    with app.app_context():
-        seed.load_demo_accounts()
-        db.session.execute(db.update(User).values(language="en"))
-        db.session.commit()
-    client = app.test_client()
-    signed_in = client.post(
-        "/login",
-        data={"email": "coordinator@konsorcjum.example", "password": seed.DEMO_PASSWORD},
-    )
-    assert signed_in.status_code == 302, "sign-in failed"
+    load_demo_accounts_in_english(app)
+    client = signed_in_client(app, "coordinator@konsorcjum.example")
 
-    worst = 0.0
-    for label, url in (
-        ("reports page, last 12 months", "/admin/reports"),
-        ("offers and answers CSV", "/admin/reports/organisations.csv"),
-        ("demand by voivodeship CSV", "/admin/reports/voivodeships.csv"),
-    ):
-        response = client.get(url)  # warm-up: templates compiled, caches filled
-        assert response.status_code == 200, (url, response.status_code)
-        ms = median_ms(lambda url=url: client.get(url).data, args.runs)
-        worst = max(worst, ms)
-        print(f"  {label:<32} median {ms:7.1f} ms over {args.runs} runs")
+    medians = time_pages(
+        client,
+        (
+            ("reports page, last 12 months", "/admin/reports"),
+            ("offers and answers CSV", "/admin/reports/organisations.csv"),
+            ("demand by voivodeship CSV", "/admin/reports/voivodeships.csv"),
+        ),
+        args.runs,
+        width=32,
+    )
+    worst = max(medians.values())
 
     with app.test_request_context():
         period = reports.Period.last_12_months(utcnow().date())

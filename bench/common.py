@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import func, insert, select, text
 
@@ -37,6 +38,7 @@ from referral.models import (
     Referral,
     ReferralEvent,
     Request,
+    User,
 )
 from referral.services import REFERENCE_ALPHABET
 from referral.vocabulary import Specialism
@@ -109,6 +111,40 @@ def machine() -> str:
 def dialect_of(app: Flask) -> str:
     with app.app_context():
         return db.engine.dialect.name
+
+
+# --- pages through the test client ---------------------------------------------------------------
+
+
+def load_demo_accounts_in_english(app: Flask) -> None:
+    """The demo accounts, each using English, so that every run renders the same pages."""
+    with app.app_context():
+        seed.load_demo_accounts()
+        db.session.execute(db.update(User).values(language="en"))
+        db.session.commit()
+
+
+def signed_in_client(app: Flask, email: str) -> FlaskClient:
+    """A test client signed in with a demo account's password."""
+    app.config["WTF_CSRF_ENABLED"] = False  # the sign-in below posts without a page
+    client = app.test_client()
+    signed_in = client.post("/login", data={"email": email, "password": seed.DEMO_PASSWORD})
+    assert signed_in.status_code == 302, "sign-in failed"
+    return client
+
+
+def time_pages(
+    client: FlaskClient, pages: Iterable[tuple[str, str]], runs: int, width: int
+) -> dict[str, float]:
+    """The median time of GET for each (label, url), printed and returned by label; a first
+    request warms up (templates compiled, caches filled) and must answer 200."""
+    medians = {}
+    for label, url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        medians[label] = median_ms(lambda url=url: client.get(url).data, runs)
+        print(f"  {label:<{width}} median {medians[label]:7.1f} ms over {runs} runs")
+    return medians
 
 
 # --- bulk data ---------------------------------------------------------------------------------
