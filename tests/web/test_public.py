@@ -236,7 +236,7 @@ def test_private_pages_leak_no_referrer_are_not_cached_and_not_indexed(client, d
 
 
 def test_filled_honeypot_shows_a_neutral_page_and_stores_nothing(client, ctx, directory):
-    response = post_intake(client, homepage="http://spam.example")
+    response = post_intake(client, lang="en", homepage="http://spam.example")
     assert response.status_code == 200
     assert "Your form was received." in response.get_data(as_text=True)
     assert stored_requests() == []
