@@ -2,8 +2,10 @@
 
 import re
 
+from config import Config
 from referral.extensions import db
 from referral.models import Organisation, User
+from referral.services import IntakeData
 
 
 def org(slug: str) -> Organisation:
@@ -12,6 +14,22 @@ def org(slug: str) -> Organisation:
 
 def user(email: str) -> User:
     return db.session.scalar(db.select(User).where(User.email == email))
+
+
+def intake(*needs: str, **details) -> IntakeData:
+    """A request that passes the form's checks: help in Wrocław, asked in Ukrainian, by a person
+    speaking Ukrainian, with a phone number; ``details`` change any of it."""
+    return IntakeData(
+        **{
+            "needs": list(needs),
+            "language": "uk",
+            "consent_version": Config.CONSENT_VERSION,
+            "city_slug": "wroclaw",
+            "languages": ["uk"],
+            "phone": "+48 600 100 200",
+            **details,
+        }
+    )
 
 
 def csrf_token_of(html: str) -> str:

@@ -10,8 +10,9 @@ from referral import services
 from referral.extensions import db
 from referral.models import City, Coverage, Organisation, Referral, User, Voivodeship, utcnow
 from referral.passwords import verify_password
-from referral.services import IntakeData
 from referral.vocabulary import Specialism
+
+from .helpers import intake
 
 PASSWORD = "correct horse battery"
 
@@ -109,14 +110,7 @@ def test_unknown_need_exits_with_the_choices(cli, directory):
 def test_sweep_prints_how_many_offers_it_expired(app, cli, directory):
     with app.app_context():
         long_ago = utcnow() - timedelta(days=30)
-        data = IntakeData(
-            needs=["legal", "information"],
-            language="uk",
-            consent_version="2026-11",
-            city_slug="wroclaw",
-            phone="+48 600 100 200",
-        )
-        services.submit_request(data, now=long_ago)
+        services.submit_request(intake("legal", "information", languages=[]), now=long_ago)
     result = cli("sweep")
     assert result.exit_code == 0
     assert result.output.strip() == "Expired and re-routed: 2"

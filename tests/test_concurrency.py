@@ -19,7 +19,9 @@ from referral import accounts, create_app, seed, services
 from referral.extensions import db
 from referral.handoff import Action, State
 from referral.models import Organisation, Referral, ReferralEvent, User
-from referral.services import IntakeData, ServiceError
+from referral.services import ServiceError
+
+from .helpers import intake
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Warsaw
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -85,15 +87,7 @@ def race(race_app):
 
 def submit(app, specialism: str, city: str) -> int:
     with app.app_context():
-        data = IntakeData(
-            needs=[specialism],
-            language="uk",
-            consent_version="2026-11",
-            city_slug=city,
-            languages=["uk"],
-            phone="+48 600 100 200",
-        )
-        request = services.submit_request(data, now=T0).request
+        request = services.submit_request(intake(specialism, city_slug=city), now=T0).request
         referral_id = request.referrals[0].id
         db.session.remove()
         return referral_id

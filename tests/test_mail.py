@@ -6,9 +6,8 @@ from referral import mailer, services
 from referral.extensions import db
 from referral.handoff import Action
 from referral.models import OutboxMessage, utcnow
-from referral.services import IntakeData
 
-from .helpers import user
+from .helpers import intake, user
 
 pytest_plugins = ("tests.mailbox",)  # the smtp_server fixtures
 
@@ -19,11 +18,9 @@ def refer(email="olena@example.com", language="uk") -> int:
     """pfm's caseworker refers a person needing legal help in Wrocław (offered to nomada)."""
     caseworker = user("staff@pfm.example")
     caseworker.language = "en"
-    data = IntakeData(
-        needs=["legal"],
+    data = intake(
+        "legal",
         language=language,
-        consent_version="test",
-        city_slug="wroclaw",
         languages=["uk", "ru"],
         phone="+48512345678",
         email=email,

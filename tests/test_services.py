@@ -22,9 +22,9 @@ from referral.models import (
     ReferralEvent,
     Request,
 )
-from referral.services import IntakeData, ServiceError
+from referral.services import ServiceError
 
-from .helpers import org, user
+from .helpers import intake, org, user
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Warsaw
 COORDINATOR = "coordinator@konsorcjum.example"
@@ -35,15 +35,7 @@ def staff_of(slug: str):
 
 
 def submit(*needs, city="wroclaw", languages=("uk",), urgent=False, by=None, now=T0) -> Request:
-    data = IntakeData(
-        needs=list(needs),
-        language="uk",
-        consent_version="2026-11",
-        city_slug=city,
-        languages=list(languages),
-        phone="+48 600 100 200",
-        urgent=urgent,
-    )
+    data = intake(*needs, city_slug=city, languages=list(languages), urgent=urgent)
     return services.submit_request(data, submitted_by=by, now=now).request
 
 

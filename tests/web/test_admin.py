@@ -9,9 +9,8 @@ from referral.extensions import db
 from referral.handoff import Action, State
 from referral.models import PasswordReset, Referral, User
 from referral.seed import DEMO_PASSWORD
-from referral.services import IntakeData
 
-from ..helpers import org, user
+from ..helpers import intake, org, user
 
 ADMIN_PAGES = [
     "/admin/",
@@ -32,15 +31,7 @@ def submit(app, need: str, city: str, languages=("uk",)) -> int:
     """A person's request with one need; returns the referral's id."""
     with app.app_context():
         submitted = services.submit_request(
-            IntakeData(
-                needs=[need],
-                language="uk",
-                consent_version=app.config["CONSENT_VERSION"],
-                city_slug=city,
-                languages=list(languages),
-                name="Олена",
-                phone="+48 600 100 200",
-            )
+            intake(need, city_slug=city, languages=list(languages), name="Олена")
         )
         return submitted.request.referrals[0].id
 

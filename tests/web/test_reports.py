@@ -11,9 +11,8 @@ from referral import reports, services
 from referral.extensions import db
 from referral.handoff import Action
 from referral.models import Request
-from referral.services import IntakeData
 
-from ..helpers import org, user
+from ..helpers import intake, org, user
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 PERIOD = reports.Period(date(2026, 1, 1), date(2026, 12, 31))
@@ -22,16 +21,7 @@ PERIOD = reports.Period(date(2026, 1, 1), date(2026, 12, 31))
 def submit(app, need, city, now=T0) -> int:
     with app.app_context():
         submitted = services.submit_request(
-            IntakeData(
-                needs=[need],
-                language="uk",
-                consent_version=app.config["CONSENT_VERSION"],
-                city_slug=city,
-                languages=["uk"],
-                name="Тарас Шевченко",
-                phone="+48 600 100 200",
-                description="Потрібна допомога.",
-            ),
+            intake(need, city_slug=city, name="Тарас Шевченко", description="Потрібна допомога."),
             now=now,
         )
         return submitted.request.referrals[0].id

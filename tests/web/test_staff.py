@@ -12,9 +12,8 @@ from referral.extensions import db
 from referral.handoff import Action
 from referral.models import Note, Referral, ReferralEvent, utcnow
 from referral.seed import DEMO_PASSWORD
-from referral.services import IntakeData
 
-from ..helpers import org, user
+from ..helpers import intake, org, user
 from .staff_steps import (
     act,
     english_staff,  # noqa: F401 - fixture
@@ -42,15 +41,7 @@ def submit(app, needs=("legal",), city="wroclaw", languages=("uk", "ru"), casewo
     """A request straight through the service (faster than the form for bulk set-ups)."""
     with app.app_context():
         submitted_by = user(caseworker) if caseworker else None
-        data = IntakeData(
-            needs=list(needs),
-            language="uk",
-            consent_version="test",
-            city_slug=city,
-            languages=list(languages),
-            phone="+48512345678",
-            **kw,
-        )
+        data = intake(*needs, city_slug=city, languages=list(languages), phone="+48512345678", **kw)
         result = services.submit_request(data, submitted_by=submitted_by)
         return [r.id for r in result.request.referrals]
 
