@@ -13,6 +13,8 @@ from config import TestConfig
 from referral import create_app, seed
 from referral.extensions import db
 
+from .helpers import user
+
 
 def _database_url() -> str:
     url = os.environ.get("DATABASE_URL")
@@ -92,3 +94,12 @@ def login_as(app, staff):
         return client
 
     return login
+
+
+@pytest.fixture
+def coordinator(app, login_as):
+    """The demo coordinator, signed in, reading the pages in English."""
+    with app.app_context():
+        user("coordinator@konsorcjum.example").language = "en"
+        db.session.commit()
+    return login_as("coordinator")

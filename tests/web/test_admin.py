@@ -69,15 +69,6 @@ def organisation_form(app, slug: str, **changes) -> dict:
     return data
 
 
-@pytest.fixture
-def coordinator(app, login_as):
-    """The demo coordinator, signed in, reading the pages in English."""
-    with app.app_context():
-        user("coordinator@konsorcjum.example").language = "en"
-        db.session.commit()
-    return login_as("coordinator")
-
-
 def text(response) -> str:
     return response.get_data(as_text=True)
 

@@ -59,14 +59,6 @@ def history(app, staff):
     return first, second
 
 
-@pytest.fixture
-def coordinator(app, login_as):
-    with app.app_context():
-        user("coordinator@konsorcjum.example").language = "en"
-        db.session.commit()
-    return login_as("coordinator")
-
-
 def everything(app) -> list:
     with app.test_request_context():
         return [(t.key, t.columns, t.rows) for t in reports.Report(PERIOD, "en").tables()]
