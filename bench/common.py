@@ -363,6 +363,10 @@ def bulk_referrals(
         _insert(ReferralEvent, events)
         _advance_sequences(Request, Referral, ReferralEvent)
         db.session.commit()
+        # Planner statistics, as a live database has them: from autovacuum on PostgreSQL, from
+        # `flask sweep`'s PRAGMA optimize on SQLite.
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
     return counts
 
 
