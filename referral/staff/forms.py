@@ -120,10 +120,9 @@ class PasswordForm(FlaskForm):
         validators=[
             DataRequired(_l("Enter a new password.")),
             Length(
-                min=PASSWORD_MIN,
-                max=1000,
-                message=_l("The password must have at least %(min)d characters."),
+                min=PASSWORD_MIN, message=_l("The password must have at least %(min)d characters.")
             ),
+            Length(max=1000, message=_l("This password is too long.")),
         ],
         render_kw={"autocomplete": "new-password"},
     )
