@@ -31,6 +31,7 @@ class Config:
     ARGON2_PROFILE = os.environ.get("ARGON2_PROFILE", "RFC_9106_LOW_MEMORY")
     SIGN_IN_MAX_FAILURES = 5
     SIGN_IN_LOCK_MINUTES = 15
+    PASSWORD_RESET_HOURS = int(os.environ.get("PASSWORD_RESET_HOURS", "72"))
 
     # Response deadlines in working hours (DESIGN.md, "Deadlines").
     DEADLINE_HOURS = {"urgent": 4, "normal": 16}
@@ -45,6 +46,9 @@ class Config:
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "0") == "1"
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "Referral <no-reply@referral.example>")
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
 

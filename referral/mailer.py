@@ -101,10 +101,10 @@ def _failed(message: OutboxMessage, error: Exception, now: datetime) -> None:
 def _connect() -> smtplib.SMTP:
     config = current_app.config
     smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=SMTP_TIMEOUT)
-    if config.get("MAIL_USE_TLS"):
+    if config["MAIL_USE_TLS"]:
         smtp.starttls()
-    if config.get("MAIL_USERNAME"):
-        smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD", ""))
+    if config["MAIL_USERNAME"]:
+        smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
     return smtp
 
 

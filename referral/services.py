@@ -821,7 +821,7 @@ def _new_password_reset(user: User, now: datetime) -> str:
     ):
         earlier.used_at = now
     token = new_token()
-    hours = current_app.config.get("PASSWORD_RESET_HOURS", 72)
+    hours = current_app.config["PASSWORD_RESET_HOURS"]
     db.session.add(
         PasswordReset(
             user_id=user.id, token_hash=token_hash(token), expires_at=now + timedelta(hours=hours)

@@ -276,7 +276,7 @@ def user_new():
 def _password_link(user: User, token: str, created: bool = False):
     """Shown once, to hand over in person or by phone: the link is never sent by e-mail."""
     link = url_for("auth.reset_password", token=token, _external=True)
-    hours = current_app.config.get("PASSWORD_RESET_HOURS", 72)
+    hours = current_app.config["PASSWORD_RESET_HOURS"]
     return render_template(
         "admin/password_link.html", user=user, link=link, created=created, hours=hours
     )
