@@ -207,6 +207,9 @@ class PasswordReset(db.Model):
 class Request(db.Model):
     """One person's intake: holds the personal data, erased after withdrawal or retention."""
 
+    # The reports read only the voivodeship of a request: this spares them its wide rows.
+    __table_args__ = (Index("ix_request_voivodeship", "id", "voivodeship_teryt"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(7), unique=True)
     status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -250,6 +253,8 @@ class Referral(db.Model):
         Index("ix_referral_org_state_updated", "organisation_id", "state", "updated_at"),
         Index("ix_referral_referrer_created", "referring_organisation_id", "created_at"),
         Index("ix_referral_state_deadline", "state", "deadline_at"),
+        # Covers the reports' counts of referrals by month, specialism, state and voivodeship.
+        Index("ix_referral_report", "created_at", "specialism", "state", "request_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

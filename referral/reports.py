@@ -13,7 +13,7 @@ from functools import cached_property
 
 from flask_babel import format_date, gettext
 from markupsafe import Markup
-from sqlalchemy import case, extract, func, literal, select
+from sqlalchemy import extract, func, select
 
 from . import charts
 from .extensions import db
@@ -74,14 +74,37 @@ class ReferralCount:
 
 
 def referral_counts(period: Period) -> list[ReferralCount]:
-    """Referrals created in the period by month, specialism, voivodeship and current state: one
-    pass over referrals (a few thousand groups at most), summed up as each table needs."""
-    month = _month_index(Referral.created_at, period)
-    # Grouped outside: PostgreSQL would not see two copies of the CASE (with their own bound
-    # parameters) as the same expression.
+    """Referrals created in the period by month, specialism, voivodeship and current state (a few
+    thousand groups at most), summed up as each table needs."""
+    if db.engine.dialect.name == "postgresql":
+        return _referral_counts_by_truncated_month(period)
+    # SQLite has no time zones: one range query per month between the exact Warsaw month
+    # boundaries, each read from the covering index ix_referral_report (three times faster than
+    # one query computing the month with a CASE over all boundaries).
+    starts = [period.start_at, *(datetime.combine(m, time(), WARSAW) for m in period.months()[1:])]
+    ends = [*starts[1:], period.end_at]
+    columns = (Referral.specialism, Request.voivodeship_teryt, Referral.state)
+    counts = []
+    for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        rows = db.session.execute(
+            select(*columns, func.count())
+            .join(Request, Request.id == Referral.request_id)
+            .where(Referral.created_at >= start, Referral.created_at < end)
+            .group_by(*columns)
+        )
+        counts += [ReferralCount(index, s, v, state, n) for s, v, state, n in rows]
+    return counts
+
+
+def _referral_counts_by_truncated_month(period: Period) -> list[ReferralCount]:
+    """One pass on PostgreSQL, grouping by the first day of the month in Warsaw time."""
+    # Grouped outside: PostgreSQL would not see two copies of the expression (with their own
+    # bound parameters) as the same one.
     inner = (
         select(
-            month.label("month"),
+            func.date_trunc("month", func.timezone(str(WARSAW), Referral.created_at)).label(
+                "month"
+            ),
             Referral.specialism,
             Request.voivodeship_teryt.label("voivodeship"),
             Referral.state,
@@ -91,23 +114,13 @@ def referral_counts(period: Period) -> list[ReferralCount]:
         .subquery()
     )
     columns = (inner.c.month, inner.c.specialism, inner.c.voivodeship, inner.c.state)
-    rows = db.session.execute(select(*columns, func.count()).group_by(*columns))
-    if db.engine.dialect.name == "postgresql":
-        first = period.start.year * 12 + period.start.month
-        rows = [(m.year * 12 + m.month - first, *rest) for m, *rest in rows]
-    return [ReferralCount(int(m), s, v, state, n) for m, s, v, state, n in rows]
-
-
-def _month_index(column, period: Period):
-    """The month of ``column`` in Warsaw time: PostgreSQL truncates (the first day of the month,
-    turned into an index by the caller); SQLite, with no time zones, compares with the exact
-    month boundaries (the index itself)."""
-    if db.engine.dialect.name == "postgresql":
-        return func.date_trunc("month", func.timezone(str(WARSAW), column))
-    bounds = [datetime.combine(m, time(), WARSAW) for m in period.months()[1:]]
-    if not bounds:
-        return literal(0)
-    return case(*[(column < b, i) for i, b in enumerate(bounds)], else_=len(bounds))
+    first = period.start.year * 12 + period.start.month
+    return [
+        ReferralCount(m.year * 12 + m.month - first, s, v, state, n)
+        for m, s, v, state, n in db.session.execute(
+            select(*columns, func.count()).group_by(*columns)
+        )
+    ]
 
 
 def unmatched_by_voivodeship(period: Period) -> dict[str, int]:
