@@ -1,17 +1,19 @@
-"""Staff accounts: sign-in with a database-kept throttle, session tokens, creation."""
+"""Staff accounts: sign-in with a database-kept throttle, session tokens, creation by the
+coordinator, roles, deactivation and one-time password links."""
 
 import hashlib
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func
+from sqlalchemy import func, select
 
 from .extensions import db
-from .models import SignInEvent, SignInThrottle, User, utcnow
-from .passwords import hash_password, verify_password
+from .models import Organisation, PasswordReset, SignInEvent, SignInThrottle, User, utcnow
+from .passwords import hash_password, new_token, token_hash, verify_password
+from .service_errors import ServiceError, get_or_invalid
 
 # Verified against when the e-mail is unknown, so both cases take the same time.
 _DUMMY_HASH: dict[str, str] = {}
@@ -84,15 +86,19 @@ def _record(email: str, user: User | None, success: bool) -> None:
     )
 
 
-def end_sessions(user: User) -> None:
-    """Rotate the session token: every cookie issued before stops working."""
+def rotate_session_token(user: User) -> None:
+    """Every session cookie issued before stops working (the token is Flask-Login's user id)."""
     user.session_token = secrets.token_hex(32)
+
+
+def end_sessions(user: User) -> None:
+    rotate_session_token(user)
     db.session.commit()
 
 
 def set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password, current_app.config["ARGON2_PROFILE"])
-    user.session_token = secrets.token_hex(32)
+    rotate_session_token(user)
 
 
 def create_user(
@@ -114,3 +120,111 @@ def create_user(
     set_password(user, password)
     db.session.add(user)
     return user
+
+
+def create_staff_account(
+    email: str,
+    name: str,
+    organisation_id: int | None,
+    role: str,
+    language: str,
+    now: datetime | None = None,
+) -> tuple[User, str]:
+    """A new account with an unknown random password and a one-time link (its token returned)
+    for the person to choose their own: the coordinator never learns or sends a password."""
+    email = normalise_email(email)
+    if db.session.scalar(select(User.id).where(func.lower(User.email) == email)):
+        raise ServiceError(ServiceError.INVALID, "e-mail taken")
+    _check_role(role, organisation_id)
+    user = create_user(
+        email, new_token(), name, organisation_id, role=role, language=language
+    )
+    db.session.flush()
+    token = _new_password_reset(user, now or utcnow())
+    db.session.commit()
+    return user, token
+
+
+def _check_role(role: str, organisation_id: int | None) -> None:
+    if role == "staff" and organisation_id is None:
+        raise ServiceError(ServiceError.INVALID, "staff belong to an organisation")
+    if organisation_id is not None:
+        get_or_invalid(Organisation, organisation_id, "organisation")
+
+
+def change_role(user_id: int, role: str, organisation_id: int | None) -> User:
+    user = _user(user_id)
+    _check_role(role, organisation_id)
+    user.role = role
+    user.organisation_id = organisation_id
+    db.session.commit()
+    return user
+
+
+def set_user_active(user_id: int, active: bool, by: User) -> User:
+    """Deactivating ends the user's sessions at once (their session token is rotated)."""
+    user = _user(user_id)
+    if not active and user.id == by.id:
+        raise ServiceError(ServiceError.NOT_ALLOWED_NOW, "one cannot deactivate oneself")
+    user.active = active
+    if not active:
+        rotate_session_token(user)
+    db.session.commit()
+    return user
+
+
+def _user(user_id: int) -> User:
+    return get_or_invalid(User, user_id, "user")
+
+
+def issue_password_reset(user_id: int, now: datetime | None = None) -> str:
+    """A one-time link for the user to set a new password; earlier unused links stop working."""
+    token = _new_password_reset(_user(user_id), now or utcnow())
+    db.session.commit()
+    return token
+
+
+def _new_password_reset(user: User, now: datetime) -> str:
+    for earlier in db.session.scalars(
+        select(PasswordReset).where(
+            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
+        )
+    ):
+        earlier.used_at = now
+    token = new_token()
+    hours = current_app.config["PASSWORD_RESET_HOURS"]
+    db.session.add(
+        PasswordReset(
+            user_id=user.id, token_hash=token_hash(token), expires_at=now + timedelta(hours=hours)
+        )
+    )
+    return token
+
+
+def find_password_reset(token: str, now: datetime | None = None) -> PasswordReset | None:
+    """The reset behind a link, if it is unused, not expired and its user still active."""
+    if not token or len(token) > 100:
+        return None
+    reset = db.session.scalar(
+        select(PasswordReset).where(PasswordReset.token_hash == token_hash(token))
+    )
+    if (
+        reset is None
+        or reset.used_at is not None
+        or reset.expires_at <= (now or utcnow())
+        or not reset.user.active
+    ):
+        return None
+    return reset
+
+
+def reset_password(token: str, password: str, now: datetime | None = None) -> User:
+    """Set the new password through a one-time link; every existing session ends."""
+    now = now or utcnow()
+    reset = find_password_reset(token, now)
+    if reset is None:
+        raise ServiceError(ServiceError.INVALID, "the link does not work any more")
+    reset.used_at = now
+    set_password(reset.user, password)
+    db.session.commit()
+    return reset.user

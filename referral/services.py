@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import accounts, handoff, notifications, routing
+from . import handoff, notifications, routing
 from .extensions import db
 from .handoff import Action, Party, State
 from .models import (
@@ -24,7 +24,6 @@ from .models import (
     Coverage,
     Note,
     Organisation,
-    PasswordReset,
     Referral,
     ReferralEvent,
     Request,
@@ -32,23 +31,11 @@ from .models import (
     utcnow,
 )
 from .passwords import new_token, token_hash
+from .service_errors import ServiceError, get_or_invalid
 
 # Short references for phone conversations: no 0/O, 1/I/L, 2/Z, 5/S, 8/B look-alikes.
 REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 ACTIVE_STATES = (State.OFFERED, State.ACCEPTED, State.IN_PROGRESS)
-
-
-class ServiceError(Exception):
-    """A refused use case; ``code`` is one of the class attributes below."""
-
-    ALREADY_TAKEN = "already_taken"  # someone else acted on it first
-    NOT_ALLOWED_NOW = handoff.TransitionRefused.NOT_ALLOWED_NOW
-    NOT_YOURS = handoff.TransitionRefused.NOT_YOURS
-    INVALID = "invalid"
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(code if not detail else f"{code}: {detail}")
-        self.code = code
 
 
 # --- intake -----------------------------------------------------------------------------------
@@ -481,7 +468,7 @@ def _apply(
 
 
 def _load_for_action(referral_id: int, user: User | None, version: int | None) -> Referral:
-    referral = _get(Referral, referral_id, "referral")
+    referral = get_or_invalid(Referral, referral_id, "referral")
     if version is not None and referral.version != version:
         # The page the user acted from is out of date: someone else got there first.
         raise ServiceError(ServiceError.ALREADY_TAKEN)
@@ -702,15 +689,7 @@ def save_organisation(
 
 
 def _organisation(organisation_id: int) -> Organisation:
-    return _get(Organisation, organisation_id, "organisation")
-
-
-def _get(model, row_id: int, what: str):
-    """The row with this id, or INVALID: ids come from addresses and forms anyone can edit."""
-    row = db.session.get(model, row_id)
-    if row is None:
-        raise ServiceError(ServiceError.INVALID, f"no such {what}")
-    return row
+    return get_or_invalid(Organisation, organisation_id, "organisation")
 
 
 def add_coverage(organisation_id: int, specialism: str, scope: str, area: str | None) -> Coverage:
@@ -749,111 +728,3 @@ def candidate_lists(
         }
         lists[referral.id] = directory.assess(need_of(referral), tried)
     return lists
-
-
-def create_staff_account(
-    email: str,
-    name: str,
-    organisation_id: int | None,
-    role: str,
-    language: str,
-    now: datetime | None = None,
-) -> tuple[User, str]:
-    """A new account with an unknown random password and a one-time link (its token returned)
-    for the person to choose their own: the coordinator never learns or sends a password."""
-    email = accounts.normalise_email(email)
-    if db.session.scalar(select(User.id).where(func.lower(User.email) == email)):
-        raise ServiceError(ServiceError.INVALID, "e-mail taken")
-    _check_role(role, organisation_id)
-    user = accounts.create_user(
-        email, new_token(), name, organisation_id, role=role, language=language
-    )
-    db.session.flush()
-    token = _new_password_reset(user, now or utcnow())
-    db.session.commit()
-    return user, token
-
-
-def _check_role(role: str, organisation_id: int | None) -> None:
-    if role == "staff" and organisation_id is None:
-        raise ServiceError(ServiceError.INVALID, "staff belong to an organisation")
-    if organisation_id is not None:
-        _organisation(organisation_id)
-
-
-def change_role(user_id: int, role: str, organisation_id: int | None) -> User:
-    user = _user(user_id)
-    _check_role(role, organisation_id)
-    user.role = role
-    user.organisation_id = organisation_id
-    db.session.commit()
-    return user
-
-
-def set_user_active(user_id: int, active: bool, by: User) -> User:
-    """Deactivating ends the user's sessions at once (their session token is rotated)."""
-    user = _user(user_id)
-    if not active and user.id == by.id:
-        raise ServiceError(ServiceError.NOT_ALLOWED_NOW, "one cannot deactivate oneself")
-    user.active = active
-    if not active:
-        user.session_token = secrets.token_hex(32)
-    db.session.commit()
-    return user
-
-
-def _user(user_id: int) -> User:
-    return _get(User, user_id, "user")
-
-
-def issue_password_reset(user_id: int, now: datetime | None = None) -> str:
-    """A one-time link for the user to set a new password; earlier unused links stop working."""
-    token = _new_password_reset(_user(user_id), now or utcnow())
-    db.session.commit()
-    return token
-
-
-def _new_password_reset(user: User, now: datetime) -> str:
-    for earlier in db.session.scalars(
-        select(PasswordReset).where(
-            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
-        )
-    ):
-        earlier.used_at = now
-    token = new_token()
-    hours = current_app.config["PASSWORD_RESET_HOURS"]
-    db.session.add(
-        PasswordReset(
-            user_id=user.id, token_hash=token_hash(token), expires_at=now + timedelta(hours=hours)
-        )
-    )
-    return token
-
-
-def find_password_reset(token: str, now: datetime | None = None) -> PasswordReset | None:
-    """The reset behind a link, if it is unused, not expired and its user still active."""
-    if not token or len(token) > 100:
-        return None
-    reset = db.session.scalar(
-        select(PasswordReset).where(PasswordReset.token_hash == token_hash(token))
-    )
-    if (
-        reset is None
-        or reset.used_at is not None
-        or reset.expires_at <= (now or utcnow())
-        or not reset.user.active
-    ):
-        return None
-    return reset
-
-
-def reset_password(token: str, password: str, now: datetime | None = None) -> User:
-    """Set the new password through a one-time link; every existing session ends."""
-    now = now or utcnow()
-    reset = find_password_reset(token, now)
-    if reset is None:
-        raise ServiceError(ServiceError.INVALID, "the link does not work any more")
-    reset.used_at = now
-    accounts.set_password(reset.user, password)
-    db.session.commit()
-    return reset.user

@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from .. import explain, reports, services
+from .. import accounts, explain, reports, services
 from ..access import visible_referrals
 from ..decorators import coordinator_required
 from ..directory import cities_sorted
@@ -259,7 +259,7 @@ def user_new():
         form.language.data = current_language()
     if form.validate_on_submit():
         try:
-            user, token = services.create_staff_account(
+            user, token = accounts.create_staff_account(
                 form.email.data,
                 form.name.data.strip(),
                 form.organisation_id.data,
@@ -288,7 +288,7 @@ def user_edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = _with_organisations(RoleForm(obj=user))
     if form.validate_on_submit():
-        services.change_role(user.id, form.role.data, form.organisation_id.data)
+        accounts.change_role(user.id, form.role.data, form.organisation_id.data)
         flash(_("The role is saved."), "success")
         return redirect(url_for("admin.users"))
     return render_template("admin/user_edit.html", form=form, user=user)
@@ -300,7 +300,7 @@ def user_active(user_id: int):
     user = db.get_or_404(User, user_id)
     active = request.form.get("active") == "1"
     try:
-        services.set_user_active(user.id, active, current_user)
+        accounts.set_user_active(user.id, active, current_user)
     except ServiceError:
         flash(_("You cannot deactivate your own account."), "error")
     else:
@@ -317,7 +317,7 @@ def user_active(user_id: int):
 @coordinator_required
 def user_password_link(user_id: int):
     user = db.get_or_404(User, user_id)
-    return _password_link(user, services.issue_password_reset(user.id))
+    return _password_link(user, accounts.issue_password_reset(user.id))
 
 
 # --- the unmatched queue and routing by hand ----------------------------------------------------

@@ -78,12 +78,12 @@ def _safe_next() -> str | None:
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
     """The one-time link a coordinator handed over: the person chooses their own password."""
-    if services.find_password_reset(token) is None:
+    if accounts.find_password_reset(token) is None:
         return render_template("auth/reset_invalid.html"), 404
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            services.reset_password(token, form.password.data)
+            accounts.reset_password(token, form.password.data)
         except services.ServiceError:
             return render_template("auth/reset_invalid.html"), 404
         logout_user()

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from referral import services
+from referral import accounts, services
 from referral.extensions import db
 from referral.handoff import Action, State
 from referral.models import PasswordReset, Referral, User
@@ -395,7 +395,7 @@ def test_an_expired_link_does_not_work(app, client, staff):
     from referral.models import utcnow
 
     with app.app_context():
-        token = services.issue_password_reset(
+        token = accounts.issue_password_reset(
             user("staff@pfm.example").id, now=utcnow() - timedelta(days=4)
         )
     assert client.get(f"/reset/{token}").status_code == 404
@@ -403,7 +403,7 @@ def test_an_expired_link_does_not_work(app, client, staff):
 
 def test_passwords_that_differ_or_are_short_are_refused(app, client, staff):
     with app.app_context():
-        token = services.issue_password_reset(user("staff@pfm.example").id)
+        token = accounts.issue_password_reset(user("staff@pfm.example").id)
     page = text(client.post(f"/reset/{token}", data={"password": "short", "repeat": "short"}))
     assert "Use at least 12 characters." in page
     page = text(
