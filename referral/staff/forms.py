@@ -12,7 +12,6 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
-    EqualTo,
     InputRequired,
     Length,
     Optional,
@@ -20,6 +19,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import HiddenInput
 
+from ..auth.forms import NewPasswordForm
 from ..handoff import DeclineReason, Outcome, State
 from ..i18n import LANGUAGE_NAMES
 from ..public.forms import IntakeForm
@@ -27,7 +27,6 @@ from ..vocabulary import UI_LANGUAGES, Specialism
 
 TEXT_MAX = 2000
 NOTE_MAX = 5000
-PASSWORD_MIN = 12
 
 
 def _labelled(enum) -> list[tuple[str, str]]:
@@ -109,30 +108,13 @@ class LanguageForm(FlaskForm):
     )
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(NewPasswordForm):
+    """Changing one's own password: the current one first, then the new one twice."""
+
     current = PasswordField(
         _l("Current password"),
         validators=[DataRequired(_l("Enter your current password.")), Length(max=1000)],
         render_kw={"autocomplete": "current-password"},
-    )
-    new = PasswordField(
-        _l("New password"),
-        validators=[
-            DataRequired(_l("Enter a new password.")),
-            Length(
-                min=PASSWORD_MIN, message=_l("The password must have at least %(min)d characters.")
-            ),
-            Length(max=1000, message=_l("This password is too long.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
-    repeat = PasswordField(
-        _l("New password again"),
-        validators=[
-            DataRequired(_l("Enter the new password again.")),
-            EqualTo("new", message=_l("The two new passwords are not the same.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
     )
 
 

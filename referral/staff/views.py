@@ -306,7 +306,7 @@ def profile_password():
     if form.validate_on_submit():
         profile = current_app.config["ARGON2_PROFILE"]
         if verify_password(current_user.password_hash, form.current.data, profile):
-            accounts.set_password(current_user, form.new.data)
+            accounts.set_password(current_user, form.password.data)
             db.session.commit()
             # The new session token signed every other device out; keep this one signed in.
             login_user(current_user._get_current_object())

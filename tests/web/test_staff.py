@@ -360,7 +360,7 @@ def test_password_change_keeps_this_device_and_signs_out_the_others(app, login_a
     new = "a long new password"
     response = here.post(
         "/staff/profile/password",
-        data={"current": DEMO_PASSWORD, "new": new, "repeat": new},
+        data={"current": DEMO_PASSWORD, "password": new, "repeat": new},
     )
     assert response.status_code == 302
     assert here.get("/staff/").status_code == 200
@@ -374,7 +374,11 @@ def test_password_change_with_wrong_current_password_changes_nothing(app, login_
     nomada = login_as("nomada")
     response = nomada.post(
         "/staff/profile/password",
-        data={"current": "wrong", "new": "a long new password", "repeat": "a long new password"},
+        data={
+            "current": "wrong",
+            "password": "a long new password",
+            "repeat": "a long new password",
+        },
     )
     assert response.status_code == 400
     assert "The current password is not correct." in text_of(response)
@@ -385,11 +389,11 @@ def test_new_passwords_must_match_and_be_long_enough(login_as):
     page = text_of(
         login_as("nomada").post(
             "/staff/profile/password",
-            data={"current": DEMO_PASSWORD, "new": "short", "repeat": "x"},
+            data={"current": DEMO_PASSWORD, "password": "short", "repeat": "x"},
         )
     )
-    assert "The password must have at least 12 characters." in page
-    assert "The two new passwords are not the same." in page
+    assert "Use at least 12 characters." in page
+    assert "The two passwords are not the same." in page
 
 
 # --- translations (pass once the catalogues are translated) --------------------------------
