@@ -98,6 +98,13 @@ def _organisation_form(obj=None) -> OrganisationForm:
     return form
 
 
+def _organisation_edit_form(org: Organisation) -> OrganisationForm:
+    """The slug is in addresses and exports: it is chosen once, never edited."""
+    form = _organisation_form(obj=org)
+    del form.slug
+    return form
+
+
 def _organisation_data(form: OrganisationForm) -> services.OrganisationData:
     text = {name: (getattr(form, name).data or "").strip() for name in TEXT_FIELDS}
     return services.OrganisationData(
@@ -147,17 +154,21 @@ def organisation_new():
 @coordinator_required
 def organisation_edit(organisation_id: int):
     org = db.get_or_404(Organisation, organisation_id)
-    form = _organisation_form(obj=org)
-    del form.slug
+    form = _organisation_edit_form(org)
     if form.validate_on_submit():
         services.save_organisation(_organisation_data(form), organisation_id=org.id)
         flash(_("The changes are saved. They apply from the next routing on."), "success")
         return redirect(url_for("admin.organisation_edit", organisation_id=org.id))
+    return _render_organisation(org, form, _coverage_form())
+
+
+def _render_organisation(org: Organisation, form: OrganisationForm, coverage_form: CoverageForm):
+    """An organisation's page: its details form, what it covers, and the form to add coverage."""
     return render_template(
         "admin/organisation_form.html",
         form=form,
         organisation=org,
-        coverage_form=_coverage_form(),
+        coverage_form=coverage_form,
         coverage=_coverage_rows(org),
     )
 
@@ -205,15 +216,7 @@ def coverage_add(organisation_id: int):
             return redirect(
                 url_for("admin.organisation_edit", organisation_id=org.id) + "#coverage"
             )
-    edit = _organisation_form(obj=org)
-    del edit.slug
-    return render_template(
-        "admin/organisation_form.html",
-        form=edit,
-        organisation=org,
-        coverage_form=form,
-        coverage=_coverage_rows(org),
-    )
+    return _render_organisation(org, _organisation_edit_form(org), form)
 
 
 @bp.post("/organisations/<int:organisation_id>/coverage/<int:coverage_id>/remove")
