@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import access, accounts, explain, services
+from ..directory import cities_sorted
 from ..extensions import db
 from ..handoff import Action
 from ..i18n import current_language
-from ..models import City, Note, Referral, ReferralEvent, Request, User, utcnow
+from ..models import Note, Referral, ReferralEvent, Request, User, utcnow
 from ..passwords import verify_password
 from ..vocabulary import ContactChannel, ResidenceStatus
 from . import bp, timeline
@@ -54,11 +55,11 @@ def staff_helpers():
     }
 
 
-def time_left(deadline: datetime | None, now: datetime | None = None) -> tuple[str, bool]:
+def time_left(deadline: datetime | None) -> tuple[str, bool]:
     """("3 hours", False) left, or ("2 hours", True) overdue: the answer deadline in words."""
     if deadline is None:
         return "", False
-    delta = deadline - (now or utcnow())
+    delta = deadline - utcnow()
     return format_timedelta(abs(delta)), delta.total_seconds() < 0
 
 
@@ -89,8 +90,7 @@ def inbox():
 
 def _city_choices() -> list[tuple[str, str]]:
     language = current_language()
-    cities = sorted(db.session.scalars(select(City)), key=lambda c: c.name_in(language))
-    return [(str(city.id), city.name_in(language)) for city in cities]
+    return [(str(city.id), city.name_in(language)) for city in cities_sorted(language)]
 
 
 # --- one referral -------------------------------------------------------------------------------
