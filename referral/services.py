@@ -262,6 +262,12 @@ class Directory:
                 last_offered_at=self.organisations[org_id].last_offered_at,
             )
 
+    def tried(self, referral: Referral) -> set[str]:
+        """Slugs of the organisations this referral was ever offered to (or is held by): routing
+        never offers it to them again."""
+        ids = {event.offered_to_id for event in referral.events} | {referral.organisation_id}
+        return {self.organisations[i].slug for i in ids if i in self.organisations}
+
     def by_slug(self, slug: str) -> Organisation:
         return next(org for org in self.organisations.values() if org.slug == slug)
 
@@ -293,16 +299,10 @@ def need_of(referral: Referral) -> routing.Need:
     )
 
 
-def tried_organisations(referral: Referral) -> set[int]:
-    """Organisations this referral was ever offered to: never offered it again by routing."""
-    return {e.offered_to_id for e in referral.events if e.offered_to_id is not None}
-
-
 def candidates_for(referral: Referral, now: datetime | None = None) -> list[routing.Candidate]:
     """Every organisation with its verdict for this referral (the coordinator's view)."""
     directory = Directory.load(now or utcnow())
-    tried = {directory.organisations[i].slug for i in tried_organisations(referral)}
-    return directory.assess(need_of(referral), tried)
+    return directory.assess(need_of(referral), directory.tried(referral))
 
 
 def route_preview(
@@ -329,14 +329,7 @@ def _route(
     """Apply a re-routing transition (route, decline, expire, hand back): offer to the best
     candidate not tried yet, or leave the referral unmatched."""
     previous_org_id = referral.organisation_id
-    tried = {
-        directory.organisations[i].slug
-        for i in tried_organisations(referral)
-        if i in directory.organisations
-    }
-    if previous_org_id and previous_org_id in directory.organisations:
-        tried.add(directory.organisations[previous_org_id].slug)
-    candidates = directory.rank(need_of(referral), tried)
+    candidates = directory.rank(need_of(referral), directory.tried(referral))
     target = directory.by_slug(candidates[0].organisation.slug) if candidates else None
     _transition(
         referral,
@@ -719,12 +712,7 @@ def candidate_lists(
 ) -> dict[int, list[routing.Candidate]]:
     """``candidates_for`` for many referrals, loading the directory once (the unmatched queue)."""
     directory = Directory.load(now or utcnow())
-    lists = {}
-    for referral in referrals:
-        tried = {
-            directory.organisations[i].slug
-            for i in tried_organisations(referral)
-            if i in directory.organisations
-        }
-        lists[referral.id] = directory.assess(need_of(referral), tried)
-    return lists
+    return {
+        referral.id: directory.assess(need_of(referral), directory.tried(referral))
+        for referral in referrals
+    }
