@@ -340,7 +340,6 @@ def _route(
         organisation_id=previous_org_id if action != Action.ROUTE else None,
         reason_code=reason_code,
         text=text,
-        has_candidate=target is not None,
         offer_to=target,
         reasons=candidates[0] if candidates else None,
         directory=directory,
@@ -357,14 +356,16 @@ def _transition(
     organisation_id: int | None = None,
     reason_code: str | None = None,
     text: str | None = None,
-    has_candidate: bool = True,
     offer_to: Organisation | None = None,
     reasons: routing.Candidate | None = None,
     directory: Directory | None = None,
 ) -> None:
-    """The one place a referral changes state: checks the table, updates, writes the event."""
+    """The one place a referral changes state: checks the table, updates, writes the event.
+
+    ``offer_to`` is whom the referral is offered to; a re-routing move without one leaves the
+    referral unmatched."""
     before = State(referral.state)
-    after = handoff.transition(before, action, frozenset(parties), has_candidate)
+    after = handoff.transition(before, action, frozenset(parties), offer_to is not None)
     if directory and before in ACTIVE_STATES:
         directory.released(referral.organisation_id)
     referral.state = after
