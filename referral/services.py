@@ -461,7 +461,7 @@ def _apply(
     )
 
 
-def _load_for_action(referral_id: int, user: User | None, version: int | None) -> Referral:
+def _load_for_action(referral_id: int, version: int | None) -> Referral:
     referral = get_or_invalid(Referral, referral_id, "referral")
     if version is not None and referral.version != version:
         # The page the user acted from is out of date: someone else got there first.
@@ -501,7 +501,7 @@ def act(
     """Do ``action`` on a referral as ``user``: accept, decline, start, hand back, close,
     withdraw, or (coordinator) route by hand. Raises ServiceError when refused or lost."""
     now = now or utcnow()
-    referral = _load_for_action(referral_id, user, version)
+    referral = _load_for_action(referral_id, version)
     parties = parties_of(user, referral)
     try:
         handoff.transition(State(referral.state), action, frozenset(parties))
