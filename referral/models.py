@@ -219,7 +219,7 @@ class Request(db.Model):
     voivodeship_teryt: Mapped[str] = mapped_column(ForeignKey("voivodeship.teryt"))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     interpreter_needed: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Personal data: emptied by erase_request().
+    # Personal data: emptied on withdrawal and after the retention period (services._erase).
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))

@@ -664,8 +664,8 @@ class OrganisationData:
 def save_organisation(
     data: OrganisationData, organisation_id: int | None = None, slug: str | None = None
 ) -> Organisation:
-    """Create an organisation (give ``slug``) or update one. Routing loads the directory afresh
-    for every referral, so the change counts from the next routing on."""
+    """Create an organisation (give ``slug``) or update one. Each use case (and each sweep) loads
+    the directory afresh, so the change counts from the next one on."""
     if organisation_id is None:
         if not slug or db.session.scalar(select(Organisation.id).where(Organisation.slug == slug)):
             raise ServiceError(ServiceError.INVALID, "the slug is missing or taken")
