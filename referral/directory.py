@@ -6,6 +6,7 @@ from sqlalchemy.orm import selectinload
 
 from .extensions import db
 from .models import City, Organisation, Voivodeship
+from .routing import SCOPE_ORDER
 from .vocabulary import Specialism
 
 # Alphabets of the interface languages, to sort names as a native reader expects ("ł" after "l").
@@ -56,11 +57,10 @@ def coverage_summary(
 ) -> list[tuple[str, list[str]]]:
     """(specialism, where) for each specialism the organisation covers, in the vocabulary's order;
     places most local first, ``nationwide`` standing for all of Poland."""
-    order = {scope: index for index, scope in enumerate(("city", "voivodeship", "nationwide"))}
     summary = []
     for specialism in Specialism:
         rows = [c for c in organisation.coverage if c.specialism == specialism]
-        rows.sort(key=lambda c: (order.get(c.scope, 9), names.get((c.scope, c.area), "")))
+        rows.sort(key=lambda c: (SCOPE_ORDER.get(c.scope, 9), names.get((c.scope, c.area), "")))
         places = [
             nationwide if c.scope == "nationwide" else names.get((c.scope, c.area), c.area or "")
             for c in rows

@@ -37,7 +37,7 @@ class Scope(StrEnum):
     NATIONWIDE = "nationwide"
 
 
-_SCOPE_ORDER = {scope: index for index, scope in enumerate(Scope)}
+SCOPE_ORDER = {scope: index for index, scope in enumerate(Scope)}
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _closest_coverage(need: Need, organisation: Organisation) -> Coverage | None
     for coverage in organisation.coverage_of(need.specialism):
         reaches = coverage.scope is Scope.NATIONWIDE or coverage.area == areas[coverage.scope]
         if reaches and (
-            closest is None or _SCOPE_ORDER[coverage.scope] < _SCOPE_ORDER[closest.scope]
+            closest is None or SCOPE_ORDER[coverage.scope] < SCOPE_ORDER[closest.scope]
         ):
             closest = coverage
     return closest
@@ -143,7 +143,7 @@ def _rank_key(need: Need, candidate: Candidate) -> tuple:
     organisation = candidate.organisation
     offered = organisation.last_offered_at
     return (
-        _SCOPE_ORDER[candidate.scope],
+        SCOPE_ORDER[candidate.scope],
         not _shared_languages(need, organisation),
         _is_full(organisation),
         _load_ratio(organisation),
