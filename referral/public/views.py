@@ -17,7 +17,8 @@ from flask import (
 from flask_babel import gettext as _
 
 from .. import services
-from ..directory import active_members
+from ..directory import active_members, coverage_summary, place_names
+from ..explain import language_names
 from ..extensions import limiter
 from ..i18n import browser_language
 from ..vocabulary import ContactChannel, Specialism, Urgency
@@ -130,9 +131,6 @@ def withdraw(token):
 @bp.get("/<lang:lang>/organisations")
 def organisations():
     """The public directory: who takes referrals, for what, where and in which languages."""
-    from ..directory import coverage_summary, place_names
-    from ..explain import language_names
-
     names = place_names(g.lang)
     members = [
         (org, coverage_summary(org, names, _("All of Poland, remotely")))
