@@ -7,7 +7,7 @@ the consortium's overview; the directory work stays under /admin.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
@@ -37,10 +37,14 @@ class Part:
     referrals: list[Referral]
     total: int
     page: int
-    pages: int = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.pages = max(1, -(-self.total // PAGE_SIZE))
+    @property
+    def pages(self) -> int:
+        return page_count(self.total)
+
+
+def page_count(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
 
 
 def normalise_reference(text: str) -> str:
@@ -97,7 +101,7 @@ def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Par
     for key in PARTS:
         ids = _filtered(_part_query(user, key), user, key, filters).with_only_columns(Referral.id)
         total = db.session.scalar(select(func.count()).select_from(ids.subquery()))
-        page = max(1, min(pages.get(key, 1), -(-total // PAGE_SIZE)))
+        page = max(1, min(pages.get(key, 1), page_count(total)))
         # Page the narrow id query first, then load those 25 rows with what the page shows:
         # joining before the LIMIT would sort thousands of wide rows.
         on_page = ids.order_by(*ORDER[key]).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
