@@ -38,10 +38,6 @@ def select_locale() -> str:
     return browser_language()
 
 
-def select_timezone() -> str:
-    return "Europe/Warsaw"
-
-
 def current_language() -> str:
     from flask_babel import get_locale
 
