@@ -1,7 +1,7 @@
 """Language choice, locale-aware formatting and the language switcher."""
 
 from flask import Flask, g, request, session, url_for
-from flask_babel import format_date, format_datetime, gettext, lazy_gettext
+from flask_babel import format_date, format_datetime, get_locale, gettext, lazy_gettext
 from flask_login import current_user
 from werkzeug.routing import AnyConverter
 
@@ -39,8 +39,6 @@ def select_locale() -> str:
 
 
 def current_language() -> str:
-    from flask_babel import get_locale
-
     return str(get_locale())
 
 
