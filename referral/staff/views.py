@@ -231,12 +231,13 @@ for _slug in ACTIONS:
 @bp.post("/referrals/<int:referral_id>/notes")
 @login_required
 def notes(referral_id: int):
-    referral = _visible_or_404(referral_id, *_FULL_PAGE)
+    referral = _visible_or_404(referral_id)
     if not access.may_add_note(current_user, referral):
         flash(_("Only the organisations working on this referral can add notes."), "error")
         return redirect(url_for(".referral", referral_id=referral_id))
     form = NoteForm()
     if not form.validate_on_submit():
+        referral = _visible_or_404(referral_id, *_FULL_PAGE)
         return _render_referral(referral, {"notes": form}, status=400)
     services.add_note(referral, current_user, form.body.data.strip(), shared=form.shared.data)
     flash(_("Your note was added."), "success")
