@@ -33,6 +33,14 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def email_taken(email: str) -> bool:
+    """Whether an account already has this e-mail, in any letter case: one person, one account."""
+    return (
+        db.session.scalar(select(User.id).where(func.lower(User.email) == normalise_email(email)))
+        is not None
+    )
+
+
 def sign_in(email: str, password: str, client: str) -> SignInResult:
     """Check a password; after N failures from one client on one account, make that pair wait."""
     config = current_app.config
@@ -132,13 +140,10 @@ def create_staff_account(
 ) -> tuple[User, str]:
     """A new account with an unknown random password and a one-time link (its token returned)
     for the person to choose their own: the coordinator never learns or sends a password."""
-    email = normalise_email(email)
-    if db.session.scalar(select(User.id).where(func.lower(User.email) == email)):
+    if email_taken(email):
         raise ServiceError(ServiceError.INVALID, "e-mail taken")
     _check_role(role, organisation_id)
-    user = create_user(
-        email, new_token(), name, organisation_id, role=role, language=language
-    )
+    user = create_user(email, new_token(), name, organisation_id, role=role, language=language)
     db.session.flush()
     token = _new_password_reset(user, now or utcnow())
     db.session.commit()

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from . import accounts, explain, mailer, seed, services
 from .extensions import db
-from .models import Organisation, User
+from .models import Organisation
 from .vocabulary import SPOKEN_LANGUAGES, Specialism
 
 
@@ -54,7 +54,7 @@ def init_app(app: Flask) -> None:
             if org is None:
                 raise click.ClickException(f"No organisation with slug {org_slug!r}.")
         email = accounts.normalise_email(email)
-        if db.session.scalar(db.select(User).where(User.email == email)):
+        if accounts.email_taken(email):
             raise click.ClickException("A user with this e-mail already exists.")
         accounts.create_user(
             email,
