@@ -1,6 +1,5 @@
 """Routing reasons (codes with parameters, from ``routing``) as sentences in the current locale."""
 
-from babel import Locale
 from flask_babel import get_locale, gettext, ngettext
 
 from .extensions import db
@@ -17,7 +16,7 @@ def specialism_label(code: str) -> str:
 
 def language_names(codes) -> str:
     """Language names in the current locale, e.g. "ukraiński, rosyjski"."""
-    names = Locale.parse(str(get_locale())).languages
+    names = get_locale().languages
     return ", ".join(names.get(code, code) for code in codes)
 
 
