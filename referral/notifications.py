@@ -30,16 +30,19 @@ def offer_made(referral: Referral, org: Organisation) -> None:
     _queue("offer", org.email, "pl", referral=referral, organisation=org)
 
 
-def accepted(referral: Referral) -> None:
-    """Tell the referring caseworker, and the person if they gave an e-mail, in their language."""
+def _to_caseworker(kind: str, referral: Referral) -> None:
+    """The caseworker who submitted the request, if one did, in their language."""
     caseworker = referral.request.submitted_by
     if caseworker:
-        _queue("accepted_caseworker", caseworker.email, caseworker.language, referral=referral)
+        _queue(kind, caseworker.email, caseworker.language, referral=referral)
+
+
+def accepted(referral: Referral) -> None:
+    """Tell the referring caseworker, and the person if they gave an e-mail, in their language."""
+    _to_caseworker("accepted_caseworker", referral)
     request = referral.request
     _queue("accepted_person", request.email, request.language, referral=referral)
 
 
 def closed(referral: Referral) -> None:
-    caseworker = referral.request.submitted_by
-    if caseworker:
-        _queue("closed_caseworker", caseworker.email, caseworker.language, referral=referral)
+    _to_caseworker("closed_caseworker", referral)
