@@ -9,13 +9,13 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from .. import accounts, explain, reports, services
+from .. import accounts, explain, reports, services, timeline
 from ..access import visible_referrals
 from ..decorators import coordinator_required
 from ..directory import cities_sorted
 from ..explain import place_name, specialism_label
 from ..extensions import db
-from ..handoff import WARSAW, Action, DeclineReason, Outcome, State
+from ..handoff import WARSAW, Action, State
 from ..i18n import current_language
 from ..models import Organisation, Referral, Request, User, Voivodeship, utcnow
 from ..services import ServiceError
@@ -57,15 +57,8 @@ def _labels():
         "STATE_LABELS": {state.value: _(state.label) for state in State},
         "explain_reasons": explain.reasons,
         "language_names": explain.language_names,
-        "reason_label": _reason_label,
+        "step_reason": timeline.step_reason,
     }
-
-
-def _reason_label(code: str) -> str:
-    for vocabulary in (DeclineReason, Outcome):
-        if code in vocabulary.__members__.values():
-            return _(vocabulary(code).label)
-    return code
 
 
 @bp.app_template_filter("number")

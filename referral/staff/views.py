@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import access, accounts, explain, services
+from .. import access, accounts, explain, services, timeline
 from ..directory import cities_sorted
 from ..extensions import db
 from ..handoff import Action
@@ -18,7 +18,7 @@ from ..i18n import current_language
 from ..models import Note, Referral, ReferralEvent, Request, User, utcnow
 from ..passwords import verify_password
 from ..vocabulary import ContactChannel, ResidenceStatus
-from . import bp, timeline
+from . import bp
 from .forms import (
     AcceptForm,
     ActionForm,

@@ -484,3 +484,20 @@ def test_public_directory_says_plainly_when_languages_are_not_confirmed(client, 
 def test_public_directory_is_in_the_page_language(client, directory):
     page = text(client.get("/uk/organisations"))
     assert "Асоціація «Номада»" in page and 'lang="uk"' in page
+
+
+def test_history_and_audit_give_a_decline_reason_in_words(app, coordinator):
+    referral_id = submit(app, "legal", "wroclaw")
+    with app.app_context():
+        referral = db.session.get(Referral, referral_id)
+        services.act(
+            referral_id,
+            user("staff@nomada.example"),
+            Action.DECLINE,
+            referral.version,
+            reason_code="no_capacity",
+        )
+    for page in (f"/admin/referrals/{referral_id}/route", "/admin/audit"):
+        html = text(coordinator.get(page))
+        assert "We have no capacity now" in html
+        assert "no_capacity" not in html

@@ -2,9 +2,9 @@
 
 from flask_babel import gettext as _
 
-from ..handoff import Action, DeclineReason, Outcome, Party, State
-from ..i18n import current_language
-from ..models import Organisation, ReferralEvent
+from .handoff import Action, DeclineReason, Outcome, Party, State
+from .i18n import current_language
+from .models import Organisation, ReferralEvent
 
 
 def _name(org: Organisation | None) -> str:
@@ -30,6 +30,11 @@ def outcome_label(code: str | None) -> str:
 
 def state_label(code: str) -> str:
     return _label(State, code)
+
+
+def step_reason(action: str, code: str | None) -> str:
+    """A step's reason code in words: a close carries an outcome, other steps a reason."""
+    return outcome_label(code) if action == Action.CLOSE else reason_label(code)
 
 
 def describe(event: ReferralEvent) -> str:
