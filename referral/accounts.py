@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from .extensions import db
 from .models import Organisation, PasswordReset, SignInEvent, SignInThrottle, User, utcnow
-from .passwords import hash_password, new_token, token_hash, verify_password
+from .passwords import hash_password, looks_like_token, new_token, token_hash, verify_password
 from .service_errors import ServiceError, get_or_invalid
 
 # Verified against when the e-mail is unknown, so both cases take the same time.
@@ -208,7 +208,7 @@ def _new_password_reset(user: User, now: datetime) -> str:
 
 def find_password_reset(token: str, now: datetime | None = None) -> PasswordReset | None:
     """The reset behind a link, if it is unused, not expired and its user still active."""
-    if not token or len(token) > 100:
+    if not looks_like_token(token):
         return None
     reset = db.session.scalar(
         select(PasswordReset).where(PasswordReset.token_hash == token_hash(token))

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from . import accounts, explain, mailer, seed, services
 from .extensions import db
 from .models import Organisation
+from .passwords import PASSWORD_MIN_LENGTH
 from .vocabulary import SPOKEN_LANGUAGES, Specialism
 
 
@@ -46,8 +47,10 @@ def init_app(app: Flask) -> None:
         if bool(org_slug) == coordinator:
             raise click.UsageError("Give exactly one of --org SLUG or --coordinator.")
         password = sys.stdin.readline().rstrip("\n")
-        if len(password) < 12:
-            raise click.ClickException("The password must have at least 12 characters.")
+        if len(password) < PASSWORD_MIN_LENGTH:
+            raise click.ClickException(
+                f"The password must have at least {PASSWORD_MIN_LENGTH} characters."
+            )
         org = None
         if org_slug:
             org = db.session.scalar(db.select(Organisation).where(Organisation.slug == org_slug))

@@ -27,6 +27,15 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+# Long enough for "a few words in a row", the advice the forms give.
+PASSWORD_MIN_LENGTH = 12
+
+
+def looks_like_token(token: str | None) -> bool:
+    """Cheap guard before hashing what arrived in a URL: new_token() gives 43 characters."""
+    return bool(token) and len(token) <= 100
+
+
 def token_hash(token: str) -> str:
     """Tokens are stored hashed: a database leak does not open status pages or reset links."""
     return hashlib.sha256(token.encode()).hexdigest()

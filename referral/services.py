@@ -30,7 +30,7 @@ from .models import (
     User,
     utcnow,
 )
-from .passwords import new_token, token_hash
+from .passwords import looks_like_token, new_token, token_hash
 from .service_errors import ServiceError, get_or_invalid
 
 # Short references for phone conversations: no 0/O, 1/I/L, 2/Z, 5/S, 8/B look-alikes.
@@ -131,7 +131,7 @@ def _new_reference() -> str:
 
 
 def find_request_by_token(token: str) -> Request | None:
-    if not token or len(token) > 100:
+    if not looks_like_token(token):
         return None
     return db.session.scalar(
         select(Request)

@@ -3,6 +3,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from ..passwords import PASSWORD_MIN_LENGTH
+
 
 class SignInForm(FlaskForm):
     # Length caps keep a 10 kB e-mail from reaching the database or the hasher.
@@ -31,7 +33,7 @@ class NewPasswordForm(FlaskForm):
         _l("New password"),
         validators=[
             DataRequired(_l("Enter a new password.")),
-            Length(min=12, message=_l("Use at least 12 characters.")),
+            Length(min=PASSWORD_MIN_LENGTH, message=_l("Use at least 12 characters.")),
             Length(max=1000, message=_l("This password is too long.")),
         ],
         render_kw={"autocomplete": "new-password"},
