@@ -109,6 +109,15 @@ def set_password(user: User, password: str) -> None:
     rotate_session_token(user)
 
 
+def change_password(user: User, current: str, new: str) -> bool:
+    """Set a new password if ``current`` is right; every other session of the user ends."""
+    if not verify_password(user.password_hash, current, current_app.config["ARGON2_PROFILE"]):
+        return False
+    set_password(user, new)
+    db.session.commit()
+    return True
+
+
 def create_user(
     email: str,
     password: str,

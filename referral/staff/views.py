@@ -16,7 +16,6 @@ from ..extensions import db
 from ..handoff import Action
 from ..i18n import current_language
 from ..models import Note, Referral, ReferralEvent, Request, User, utcnow
-from ..passwords import verify_password
 from ..vocabulary import ContactChannel, ResidenceStatus
 from . import bp
 from .forms import (
@@ -305,10 +304,7 @@ def profile_language():
 def profile_password():
     form = PasswordForm()
     if form.validate_on_submit():
-        profile = current_app.config["ARGON2_PROFILE"]
-        if verify_password(current_user.password_hash, form.current.data, profile):
-            accounts.set_password(current_user, form.password.data)
-            db.session.commit()
+        if accounts.change_password(current_user, form.current.data, form.password.data):
             # The new session token signed every other device out; keep this one signed in.
             login_user(current_user._get_current_object())
             flash(_("Your password was changed. Other devices were signed out."), "success")
