@@ -33,8 +33,13 @@ class Config:
     SIGN_IN_LOCK_MINUTES = 15
     PASSWORD_RESET_HOURS = int(os.environ.get("PASSWORD_RESET_HOURS", "72"))
 
-    # Response deadlines in working hours (DESIGN.md, "Deadlines").
-    DEADLINE_HOURS = {"urgent": 4, "normal": 16}
+    # Working hours to answer an offer, by urgency, where the environment overrides the defaults
+    # of handoff.DEFAULT_DEADLINE_HOURS (docs/design.md, "Deadlines").
+    DEADLINE_HOURS = {
+        urgency: float(os.environ[f"DEADLINE_HOURS_{urgency.upper()}"])
+        for urgency in ("urgent", "normal")
+        if os.environ.get(f"DEADLINE_HOURS_{urgency.upper()}")
+    }
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "180"))
     CONSENT_VERSION = "2026-11"
 

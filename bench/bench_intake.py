@@ -14,7 +14,7 @@ from common import bulk_referrals, dialect_of, machine, make_app, parse_args
 from sqlalchemy import func, select
 
 from referral.extensions import db, limiter
-from referral.models import Referral, Request
+from referral.models import HelpRequest, Referral
 
 EXISTING = 10_000
 PER_RUN = 200
@@ -58,7 +58,7 @@ def main() -> int:
             sent += 1
         rates.append(PER_RUN / (time.perf_counter() - start))
     with app.app_context():
-        stored = db.session.scalar(select(func.count()).select_from(Request)) - EXISTING
+        stored = db.session.scalar(select(func.count()).select_from(HelpRequest)) - EXISTING
         referrals = db.session.scalar(select(func.count()).select_from(Referral)) - EXISTING
     assert stored == sent and referrals == 2 * sent, (stored, referrals, sent)
     print(

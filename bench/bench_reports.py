@@ -21,6 +21,7 @@ from common import (
 )
 
 from referral import reports
+from referral.handoff import warsaw_date
 from referral.models import utcnow
 
 REFERRALS = 100_000
@@ -50,7 +51,7 @@ def main() -> int:
     worst = max(medians.values())
 
     with app.test_request_context():
-        period = reports.Period.last_12_months(utcnow().date())
+        period = reports.Period.last_12_months(warsaw_date(utcnow()))
         for name, query in (
             ("  query: referral counts", lambda: reports.referral_counts(period)),
             ("  query: unmatched by voivodeship", lambda: reports.unmatched_by_voivodeship(period)),

@@ -1,5 +1,5 @@
 """Routing with 1,000 organisations and 20,000 coverage rows: ``routing.rank`` on its own, and
-through ``services.Directory`` on a database of that size. Target: pure rank under 5 ms (median).
+through ``directory.Directory`` on a database of that size. Target: pure rank under 5 ms (median).
 
 Usage: .venv/bin/python bench/bench_routing.py [--database-url URL] [--runs N]
 """
@@ -18,7 +18,7 @@ from common import (
     parse_args,
 )
 
-from referral import routing, services
+from referral import routing
 from referral.extensions import db
 from referral.vocabulary import Specialism
 
@@ -94,15 +94,15 @@ def bench_directory(database_url: str | None, runs: int) -> None:
 
         def load():
             db.session.expunge_all()  # as a new request would: nothing cached in the session
-            return services.Directory.load(now)
+            return directory.Directory.load(now)
 
         print(f"  Directory.load (once per use case): {median_ms(load, runs):.1f} ms median")
         directory = load()
         directory.rank(need)
         cached = median_ms(lambda: directory.rank(need), runs * 4)
         print(f"  Directory.rank on a loaded directory (profiles cached): {cached:.2f} ms median")
-        preview = median_ms(lambda: services.route_preview("legal", "warszawa", ["uk"]), runs)
-        print(f"  services.route_preview (load + rank): {preview:.1f} ms median")
+        preview = median_ms(lambda: directory.route_preview("legal", "warszawa", ["uk"]), runs)
+        print(f"  directory.route_preview (load + rank): {preview:.1f} ms median")
 
 
 def main() -> None:

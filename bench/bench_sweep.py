@@ -1,5 +1,5 @@
-"""The sweep (``services.expire_overdue``) over 100,000 open referrals, a few percent of them offers
-past their deadline, on the demo directory. Target on SQLite: under 10 s (median).
+"""The sweep (``lifecycle.expire_overdue``) over 100,000 open referrals, a few percent of them
+offers past their deadline, on the demo directory. Target on SQLite: under 10 s (median).
 
 Every run starts from the same data: the filled database is copied (SQLite: the file;
 PostgreSQL: CREATE DATABASE ... TEMPLATE) and the copy dropped afterwards.
@@ -21,7 +21,7 @@ from common import bulk_referrals, dialect_of, machine, make_app, parse_args
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from referral import services
+from referral import lifecycle
 from referral.extensions import db
 from referral.models import ReferralEvent
 
@@ -59,7 +59,7 @@ def one_sweep(database_url: str, now: datetime) -> tuple[float, int, int]:
         app = make_app(url)
         with app.app_context():
             start = time.perf_counter()
-            expired = services.expire_overdue(now=now)
+            expired = lifecycle.expire_overdue(now=now)
             seconds = time.perf_counter() - start
             events = db.session.scalar(select(func.count()).where(ReferralEvent.action == "expire"))
             db.engine.dispose()

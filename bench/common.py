@@ -28,19 +28,19 @@ from flask_migrate import upgrade
 from sqlalchemy import func, insert, select, text
 
 from config import Config
-from referral import create_app, handoff, seed
+from referral import create_app, handoff, routing, seed
 from referral.extensions import db
 from referral.handoff import Action, Party, State
+from referral.lifecycle import REFERENCE_ALPHABET
 from referral.models import (
     City,
     Coverage,
+    HelpRequest,
     Organisation,
     Referral,
     ReferralEvent,
-    Request,
     User,
 )
-from referral.services import REFERENCE_ALPHABET
 from referral.vocabulary import Specialism
 
 BATCH = 5_000
@@ -194,14 +194,10 @@ def _candidates(organisations: Iterable[Organisation]) -> dict[tuple[str, str], 
     for org in organisations:
         if not org.takes_referrals:
             continue
-        for coverage in sorted(org.coverage, key=lambda c: c.id):
+        for row in sorted(org.coverage, key=lambda c: c.id):
+            coverage = routing.Coverage(row.specialism, routing.Scope(row.scope), row.area)
             for city in cities:
-                reaches = (
-                    coverage.scope == "nationwide"
-                    or (coverage.scope == "city" and coverage.area == city.slug)
-                    or (coverage.scope == "voivodeship" and coverage.area == city.voivodeship_teryt)
-                )
-                if reaches:
+                if coverage.reaches(city.slug, city.voivodeship_teryt):
                     covering.setdefault((coverage.specialism, city.slug), []).append(org.id)
     return covering
 
@@ -246,7 +242,7 @@ def bulk_referrals(
         city_weights = {slug: CITY_WEIGHTS.get(slug, 2) for slug in places}
         referrers = [org.id for org in orgs] + [None] * len(orgs)  # half come from the public form
         request_id, referral_id, event_id = (
-            _next_id(Request),
+            _next_id(HelpRequest),
             _next_id(Referral),
             _next_id(ReferralEvent),
         )
@@ -358,10 +354,10 @@ def bulk_referrals(
             counts[state] = counts.get(state, 0) + 1
             request_id += 1
             referral_id += 1
-        _insert(Request, requests)
+        _insert(HelpRequest, requests)
         _insert(Referral, referrals)
         _insert(ReferralEvent, events)
-        _advance_sequences(Request, Referral, ReferralEvent)
+        _advance_sequences(HelpRequest, Referral, ReferralEvent)
         db.session.commit()
         # Planner statistics, as a live database has them: from autovacuum on PostgreSQL, from
         # `flask sweep`'s PRAGMA optimize on SQLite.

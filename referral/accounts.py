@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from .extensions import db
 from .models import Organisation, PasswordReset, SignInEvent, SignInThrottle, User, utcnow
 from .passwords import hash_password, looks_like_token, new_token, token_hash, verify_password
-from .service_errors import ServiceError, get_or_invalid
+from .service_errors import ServiceError, get_or_refuse
+from .vocabulary import Role
 
 # Verified against when the e-mail is unknown, so both cases take the same time.
 _DUMMY_HASH: dict[str, str] = {}
@@ -126,6 +127,10 @@ def create_user(
     role: str = "staff",
     language: str = "pl",
 ) -> User:
+    """A new active account (not committed); EMAIL_TAKEN when the e-mail has one already."""
+    if email_taken(email):
+        raise ServiceError(ServiceError.EMAIL_TAKEN)
+    _check_role(role, organisation_id)
     user = User(
         email=normalise_email(email),
         name=name,
@@ -149,9 +154,6 @@ def create_staff_account(
 ) -> tuple[User, str]:
     """A new account with an unknown random password and a one-time link (its token returned)
     for the person to choose their own: the coordinator never learns or sends a password."""
-    if email_taken(email):
-        raise ServiceError(ServiceError.INVALID, "e-mail taken")
-    _check_role(role, organisation_id)
     user = create_user(email, new_token(), name, organisation_id, role=role, language=language)
     db.session.flush()
     token = _new_password_reset(user, now or utcnow())
@@ -160,10 +162,10 @@ def create_staff_account(
 
 
 def _check_role(role: str, organisation_id: int | None) -> None:
-    if role == "staff" and organisation_id is None:
-        raise ServiceError(ServiceError.INVALID, "staff belong to an organisation")
+    if role == Role.STAFF and organisation_id is None:
+        raise ServiceError(ServiceError.STAFF_NEED_ORGANISATION)
     if organisation_id is not None:
-        get_or_invalid(Organisation, organisation_id, "organisation")
+        get_or_refuse(Organisation, organisation_id)
 
 
 def change_role(user_id: int, role: str, organisation_id: int | None) -> User:
@@ -179,7 +181,7 @@ def set_user_active(user_id: int, active: bool, by: User) -> User:
     """Deactivating ends the user's sessions at once (their session token is rotated)."""
     user = _user(user_id)
     if not active and user.id == by.id:
-        raise ServiceError(ServiceError.NOT_ALLOWED_NOW, "one cannot deactivate oneself")
+        raise ServiceError(ServiceError.CANNOT_DEACTIVATE_SELF)
     user.active = active
     if not active:
         rotate_session_token(user)
@@ -188,7 +190,7 @@ def set_user_active(user_id: int, active: bool, by: User) -> User:
 
 
 def _user(user_id: int) -> User:
-    return get_or_invalid(User, user_id, "user")
+    return get_or_refuse(User, user_id)
 
 
 def issue_password_reset(user_id: int, now: datetime | None = None) -> str:
@@ -237,7 +239,7 @@ def reset_password(token: str, password: str, now: datetime | None = None) -> Us
     now = now or utcnow()
     reset = find_password_reset(token, now)
     if reset is None:
-        raise ServiceError(ServiceError.INVALID, "the link does not work any more")
+        raise ServiceError(ServiceError.LINK_NOT_VALID)
     reset.used_at = now
     set_password(reset.user, password)
     db.session.commit()

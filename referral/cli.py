@@ -9,11 +9,12 @@ from flask_babel import force_locale
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from . import accounts, explain, mailer, seed, services
+from . import accounts, directory, erasure, explain, lifecycle, mailer, seed
 from .extensions import db
 from .models import Organisation
 from .passwords import PASSWORD_MIN_LENGTH
-from .vocabulary import SPOKEN_LANGUAGES, Specialism
+from .service_errors import ServiceError
+from .vocabulary import SPOKEN_LANGUAGES, Role, Specialism
 
 
 def init_app(app: Flask) -> None:
@@ -57,23 +58,24 @@ def init_app(app: Flask) -> None:
             if org is None:
                 raise click.ClickException(f"No organisation with slug {org_slug!r}.")
         email = accounts.normalise_email(email)
-        if accounts.email_taken(email):
-            raise click.ClickException("A user with this e-mail already exists.")
-        accounts.create_user(
-            email,
-            password,
-            name or email,
-            org.id if org else None,
-            role="coordinator" if coordinator else "staff",
-            language=language,
-        )
+        try:
+            accounts.create_user(
+                email,
+                password,
+                name or email,
+                org.id if org else None,
+                role=Role.COORDINATOR if coordinator else Role.STAFF,
+                language=language,
+            )
+        except ServiceError as error:
+            raise click.ClickException("A user with this e-mail already exists.") from error
         db.session.commit()
         click.echo(f"Created {email}.")
 
     @app.cli.command("sweep")
     def sweep():
         """Expire offers past their deadline and re-route them (safe every minute, and twice)."""
-        click.echo(f"Expired and re-routed: {services.expire_overdue()}")
+        click.echo(f"Expired and re-routed: {lifecycle.expire_overdue()}")
         if db.engine.dialect.name == "sqlite":
             # SQLite has no autovacuum: refresh the planner's statistics where they went stale.
             db.session.execute(text("PRAGMA optimize"))
@@ -87,7 +89,7 @@ def init_app(app: Flask) -> None:
     @app.cli.command("purge")
     def purge():
         """Erase personal data of requests ended more than RETENTION_DAYS ago."""
-        click.echo(f"Requests erased: {services.purge_expired()}")
+        click.echo(f"Requests erased: {erasure.purge_expired()}")
 
     @app.cli.command("route-preview")
     @click.option(
@@ -105,8 +107,8 @@ def init_app(app: Flask) -> None:
     def route_preview(specialism, city_slug, languages, as_json):
         """The ranked candidates for a need in a city, with scope and reasons."""
         try:
-            candidates = services.route_preview(specialism, city_slug, languages)
-        except services.ServiceError as error:
+            candidates = directory.route_preview(specialism, city_slug, languages)
+        except ServiceError as error:
             raise click.ClickException(f"Unknown city {city_slug!r}.") from error
         with force_locale("en"):
             rows = [

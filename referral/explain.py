@@ -2,8 +2,7 @@
 
 from flask_babel import get_locale, gettext, ngettext
 
-from .extensions import db
-from .models import City, Voivodeship
+from .directory import place_names
 from .vocabulary import Specialism
 
 
@@ -21,12 +20,8 @@ def language_names(codes) -> str:
 
 
 def place_name(scope: str, area: str | None) -> str:
-    language = str(get_locale())
-    if scope == "city":
-        city = db.session.scalar(db.select(City).where(City.slug == area))
-        return city.name_in(language) if city else (area or "")
-    voivodeship = db.session.get(Voivodeship, area) if area else None
-    return voivodeship.name_in(language) if voivodeship else (area or "")
+    """A city (slug) or voivodeship (TERYT) named in the current locale."""
+    return place_names(str(get_locale())).get((scope, area or ""), area or "")
 
 
 def sentence(code: str, params: dict) -> str:

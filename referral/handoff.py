@@ -1,7 +1,8 @@
 """The referral state machine and its response deadlines.
 
-Pure (no Flask, no session): services ask here whether a move is allowed and where it leads, then
-write the event. The table below is DESIGN.md's, exactly; anything outside it is refused.
+Pure (no Flask, no session): the use cases ask here whether a move is allowed and where it leads,
+then write the event. The table below is docs/design.md's, exactly; anything outside it is
+refused.
 """
 
 from collections.abc import Container, Iterable, Mapping
@@ -28,6 +29,8 @@ class State(LabelledEnum):
 OPEN_STATES = frozenset(
     {State.NEW, State.OFFERED, State.ACCEPTED, State.IN_PROGRESS, State.UNMATCHED}
 )
+# Held by an organisation: these count towards its load (its capacity).
+ACTIVE_STATES = frozenset({State.OFFERED, State.ACCEPTED, State.IN_PROGRESS})
 
 
 class Action(StrEnum):
@@ -81,6 +84,10 @@ class Rule:
     parties: frozenset[Party]
     reroutes: bool = False
 
+    def lands_on(self, has_candidate: bool) -> State:
+        """The state after the move; ``has_candidate``: routing found someone to offer it to."""
+        return State.UNMATCHED if self.reroutes and not has_candidate else self.to
+
 
 _SYSTEM = frozenset({Party.SYSTEM})
 _HOLDER = frozenset({Party.HOLDER})
@@ -115,6 +122,18 @@ class TransitionRefused(Exception):
         self.action = action
 
 
+def rule_for(state: State, action: Action, parties: Iterable[Party]) -> Rule:
+    """The table's row for ``action`` from ``state``, if one of ``parties`` may take it.
+
+    The one check a move gets: raises TransitionRefused otherwise."""
+    rule = TRANSITIONS.get((state, action))
+    if rule is None:
+        raise TransitionRefused(TransitionRefused.NOT_ALLOWED_NOW, state, action)
+    if not rule.parties & frozenset(parties):
+        raise TransitionRefused(TransitionRefused.NOT_YOURS, state, action)
+    return rule
+
+
 def transition(
     state: State,
     action: Action,
@@ -122,14 +141,7 @@ def transition(
     has_candidate: bool = True,
 ) -> State:
     """The state after ``action``; ``has_candidate`` says whether routing found someone to offer."""
-    rule = TRANSITIONS.get((state, action))
-    if rule is None:
-        raise TransitionRefused(TransitionRefused.NOT_ALLOWED_NOW, state, action)
-    if not rule.parties & parties:
-        raise TransitionRefused(TransitionRefused.NOT_YOURS, state, action)
-    if rule.reroutes and not has_candidate:
-        return State.UNMATCHED
-    return rule.to
+    return rule_for(state, action, parties).lands_on(has_candidate)
 
 
 def allowed_actions(state: State, parties: frozenset[Party] | set[Party]) -> set[Action]:
@@ -181,6 +193,12 @@ def _local(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("a naive datetime is ambiguous: give it a time zone")
     return moment.astimezone(WARSAW)
+
+
+def warsaw_date(moment: datetime) -> date:
+    """The calendar day in Warsaw at an aware moment: pauses, reports and deadlines count days
+    there, whatever the server's time zone."""
+    return _local(moment).date()
 
 
 def is_working_time(moment: datetime, calendar: Container[date] | None = None) -> bool:

@@ -17,7 +17,7 @@ from flask_babel import force_locale, gettext
 
 from .directory import active_members
 from .extensions import db
-from .handoff import WARSAW
+from .handoff import warsaw_date
 from .models import City, Organisation, Voivodeship, utcnow
 from .routing import Scope
 from .vocabulary import Specialism
@@ -128,7 +128,7 @@ def _languages(org: Organisation, sid: str, language: str) -> list[dict]:
 def _status(org: Organisation) -> str:
     if not org.takes_referrals:
         return "inactive"
-    if org.is_paused(utcnow().astimezone(WARSAW).date()):
+    if org.is_paused(warsaw_date(utcnow())):
         return "temporarily closed"
     return "active"
 
@@ -179,9 +179,7 @@ def organizations(language: str) -> list[dict]:
 
 def services(language: str) -> list[dict]:
     places = _Places.load()
-    return [
-        service for org in active_members() for service in services_of(org, places, language)
-    ]
+    return [service for org in active_members() for service in services_of(org, places, language)]
 
 
 def paged(items: list[dict], page: int, size: int) -> dict:

@@ -204,8 +204,12 @@ class PasswordReset(db.Model):
     user: Mapped[User] = relationship()
 
 
-class Request(db.Model):
-    """One person's intake: holds the personal data, erased after withdrawal or retention."""
+class HelpRequest(db.Model):
+    """One person's intake: holds the personal data, erased after withdrawal or retention.
+
+    Named so that it never shadows Flask's ``request``; its table keeps the name ``request``."""
+
+    __tablename__ = "request"
 
     # The reports read only the voivodeship of a request: this spares them its wide rows.
     __table_args__ = (Index("ix_request_voivodeship", "id", "voivodeship_teryt"),)
@@ -219,7 +223,7 @@ class Request(db.Model):
     voivodeship_teryt: Mapped[str] = mapped_column(ForeignKey("voivodeship.teryt"))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     interpreter_needed: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Personal data: emptied on withdrawal and after the retention period (services._erase).
+    # Personal data: emptied on withdrawal and after the retention period (erasure.erase).
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))
@@ -280,7 +284,7 @@ class Referral(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
 
-    request: Mapped[Request] = relationship(back_populates="referrals")
+    request: Mapped[HelpRequest] = relationship(back_populates="referrals")
     organisation: Mapped[Organisation | None] = relationship(foreign_keys=[organisation_id])
     referring_organisation: Mapped[Organisation | None] = relationship(
         foreign_keys=[referring_organisation_id]
@@ -301,7 +305,11 @@ class ReferralEvent(db.Model):
         # Covers the reports' grouping of steps by action, organisation and reason.
         Index(
             "ix_referral_event_report",
-            "action", "organisation_id", "offered_to_id", "reason_code", "at",
+            "action",
+            "organisation_id",
+            "offered_to_id",
+            "reason_code",
+            "at",
         ),
     )
 

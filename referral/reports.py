@@ -7,20 +7,15 @@ so the numbers stay the same after personal data is purged. Aggregation happens 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import cached_property
 
-from flask_babel import format_date, gettext
-from markupsafe import Markup
 from sqlalchemy import extract, func, select
 
-from . import charts
+from . import routing
 from .extensions import db
-from .handoff import WARSAW, Action, DeclineReason, Outcome, State
-from .models import City, Coverage, Organisation, Referral, ReferralEvent, Request, Voivodeship
-from .routing import Scope
-from .vocabulary import N_, Specialism
+from .handoff import WARSAW, Action, State
+from .models import City, Coverage, HelpRequest, Organisation, Referral, ReferralEvent, Voivodeship
 
 # What ends an offer by the organisation's own answer (or its silence).
 ANSWER_FIELDS = {Action.ACCEPT: "accepted", Action.DECLINE: "declined", Action.EXPIRE: "expired"}
@@ -83,12 +78,12 @@ def referral_counts(period: Period) -> list[ReferralCount]:
     # one query computing the month with a CASE over all boundaries).
     starts = [period.start_at, *(datetime.combine(m, time(), WARSAW) for m in period.months()[1:])]
     ends = [*starts[1:], period.end_at]
-    columns = (Referral.specialism, Request.voivodeship_teryt, Referral.state)
+    columns = (Referral.specialism, HelpRequest.voivodeship_teryt, Referral.state)
     counts = []
     for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
         rows = db.session.execute(
             select(*columns, func.count())
-            .join(Request, Request.id == Referral.request_id)
+            .join(HelpRequest, HelpRequest.id == Referral.request_id)
             .where(Referral.created_at >= start, Referral.created_at < end)
             .group_by(*columns)
         )
@@ -106,10 +101,10 @@ def _referral_counts_by_truncated_month(period: Period) -> list[ReferralCount]:
                 "month"
             ),
             Referral.specialism,
-            Request.voivodeship_teryt.label("voivodeship"),
+            HelpRequest.voivodeship_teryt.label("voivodeship"),
             Referral.state,
         )
-        .join(Request, Request.id == Referral.request_id)
+        .join(HelpRequest, HelpRequest.id == Referral.request_id)
         .where(period.holds(Referral.created_at))
         .subquery()
     )
@@ -131,31 +126,33 @@ def unmatched_by_voivodeship(period: Period) -> dict[str, int]:
     )
     return dict(
         db.session.execute(
-            select(Request.voivodeship_teryt, func.count())
+            select(HelpRequest.voivodeship_teryt, func.count())
             .select_from(Referral)
-            .join(Request, Request.id == Referral.request_id)
+            .join(HelpRequest, HelpRequest.id == Referral.request_id)
             .where(Referral.id.in_(went_unmatched), period.holds(Referral.created_at))
-            .group_by(Request.voivodeship_teryt)
+            .group_by(HelpRequest.voivodeship_teryt)
         ).all()
     )
 
 
 def organisations_covering() -> dict[str, int]:
-    """TERYT -> organisations taking referrals with any coverage reaching that voivodeship."""
+    """TERYT -> organisations taking referrals whose coverage reaches some place in that
+    voivodeship (one of its cities, or elsewhere in it), by routing's own rule."""
     rows = db.session.execute(
-        select(Coverage.organisation_id, Coverage.scope, Coverage.area, City.voivodeship_teryt)
+        select(Coverage.organisation_id, Coverage.specialism, Coverage.scope, Coverage.area)
         .join(Organisation, Organisation.id == Coverage.organisation_id)
-        .outerjoin(City, (Coverage.scope == Scope.CITY) & (City.slug == Coverage.area))
         .where(Organisation.takes_referrals.is_(True))
     ).all()
-    everywhere = {org for org, scope, _area, _city in rows if scope == Scope.NATIONWIDE}
-    reach: dict[str, set[int]] = {}
-    for org, scope, area, city_voivodeship in rows:
-        teryt = area if scope == Scope.VOIVODESHIP else city_voivodeship
-        if teryt:
-            reach.setdefault(teryt, set()).add(org)
-    teryts = db.session.scalars(select(Voivodeship.teryt)).all()
-    return {t: len(reach.get(t, set()) | everywhere) for t in teryts}
+    coverage = [
+        (org, routing.Coverage(s, routing.Scope(scope), area)) for org, s, scope, area in rows
+    ]
+    places: dict[str, list[str]] = {t: [""] for t in db.session.scalars(select(Voivodeship.teryt))}
+    for slug, teryt in db.session.execute(select(City.slug, City.voivodeship_teryt)):
+        places[teryt].append(slug)
+    return {
+        teryt: len({org for org, c in coverage for city in cities if c.reaches(city, teryt)})
+        for teryt, cities in places.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -288,227 +285,3 @@ def reasons_by_organisation(events: list[EventCount], actions: tuple[Action, ...
             key = (e.organisation_id, e.reason_code)
             counts[key] = counts.get(key, 0) + e.n
     return counts
-
-
-# --- tables for the page and the CSV export ----------------------------------------------------
-
-
-@dataclass
-class Table:
-    key: str
-    title: str
-    columns: list[str]
-    rows: list[list] = field(default_factory=list)
-    chart: Markup | None = None
-    note: str = ""
-
-
-class Report:
-    """The report of one period in the current locale: each query runs once, and only when a
-    table that needs it is built (a CSV export builds one table)."""
-
-    def __init__(self, period: Period, language: str) -> None:
-        self.period = period
-        self.language = language
-
-    @cached_property
-    def referrals(self) -> list[ReferralCount]:
-        return referral_counts(self.period)
-
-    @cached_property
-    def events(self) -> list[EventCount]:
-        return event_counts(self.period)
-
-    @cached_property
-    def names(self) -> dict[int, str]:
-        """Organisation id -> name, every organisation, in a stable order."""
-        return {
-            org.id: org.name_in(self.language)
-            for org in db.session.scalars(select(Organisation).order_by(Organisation.name_pl))
-        }
-
-    def tables(self) -> list[Table]:
-        return [build(self) for build in BUILDERS.values()]
-
-    def table(self, key: str) -> Table | None:
-        build = BUILDERS.get(key)
-        return build(self) if build else None
-
-
-def _column_chart(table: Table, description: str, *columns: int) -> Markup:
-    """A bar chart of some columns of a table, titled and named as in the table, one group of
-    bars per row, labelled by its first cell."""
-    return charts.bar_chart(
-        table.title,
-        description,
-        [row[0] for row in table.rows],
-        [charts.Series(table.columns[i], [row[i] for row in table.rows]) for i in columns],
-    )
-
-
-def _months_table(report: Report) -> Table:
-    specialisms = list(Specialism)
-    counts: dict[tuple[int, str], int] = {}
-    for c in report.referrals:
-        counts[c.month, c.specialism] = counts.get((c.month, c.specialism), 0) + c.n
-    table = Table(
-        "months",
-        gettext("Referrals by month and specialism"),
-        [gettext("Month")] + [gettext(s.label) for s in specialisms] + [gettext("Total")],
-    )
-    for index, month in enumerate(report.period.months()):
-        row = [counts.get((index, s.value), 0) for s in specialisms]
-        table.rows.append([format_date(month, "LLLL y"), *row, sum(row)])
-    table.chart = charts.bar_chart(
-        gettext("Referrals by month"),
-        gettext("Bar chart: the number of referrals made each month. The table below has them."),
-        [row[0] for row in table.rows],
-        [charts.Series(gettext("Referrals"), [row[-1] for row in table.rows])],
-    )
-    return table
-
-
-def _specialisms_table(report: Report) -> Table:
-    table = Table(
-        "specialisms",
-        gettext("Referrals by specialism"),
-        [gettext("Specialism"), gettext("Referrals")],
-    )
-    for specialism in Specialism:
-        total = sum(c.n for c in report.referrals if c.specialism == specialism)
-        table.rows.append([gettext(specialism.label), total])
-    table.chart = _column_chart(
-        table,
-        gettext(
-            "Bar chart: the number of referrals for each specialism. The table below has them."
-        ),
-        1,
-    )
-    return table
-
-
-def _voivodeships_table(report: Report) -> Table:
-    referrals: dict[str, int] = {}
-    still: dict[str, int] = {}
-    for c in report.referrals:
-        referrals[c.voivodeship] = referrals.get(c.voivodeship, 0) + c.n
-        if c.state == State.UNMATCHED:
-            still[c.voivodeship] = still.get(c.voivodeship, 0) + c.n
-    unmatched = unmatched_by_voivodeship(report.period)
-    covering = organisations_covering()
-    table = Table(
-        "voivodeships",
-        gettext("Demand by voivodeship against coverage"),
-        [
-            gettext("Voivodeship"),
-            gettext("Referrals"),
-            gettext("Found no organisation"),
-            gettext("Still unmatched"),
-            gettext("Organisations covering it"),
-        ],
-        note=gettext(
-            "A voivodeship with many referrals that found no organisation, or few organisations "
-            "covering it, is a gap in the network."
-        ),
-    )
-    for voivodeship in db.session.scalars(select(Voivodeship).order_by(Voivodeship.teryt)):
-        teryt = voivodeship.teryt
-        table.rows.append(
-            [
-                voivodeship.name_in(report.language),
-                referrals.get(teryt, 0),
-                unmatched.get(teryt, 0),
-                still.get(teryt, 0),
-                covering[teryt],
-            ]
-        )
-    table.chart = _column_chart(
-        table,
-        gettext(
-            "Bar chart: for each voivodeship, the referrals and those that found no "
-            "organisation. The table below has them, with the organisations covering it."
-        ),
-        1,
-        2,
-    )
-    return table
-
-
-def _answers_table(report: Report) -> Table:
-    answers = answers_by_organisation(report.period, report.events)
-    table = Table(
-        "organisations",
-        gettext("Offers and answers by organisation"),
-        [
-            gettext("Organisation"),
-            gettext("Offers"),
-            gettext("Accepted"),
-            gettext("Declined"),
-            gettext("Expired"),
-            gettext("Acceptance rate (%)"),
-            gettext("Median time to answer (hours)"),
-        ],
-        note=gettext(
-            "Offers, answers and expiries that happened in the period. The acceptance rate "
-            "counts the offers accepted among those answered or left to expire. The time to "
-            "answer runs from an offer made in the period to its acceptance, decline or expiry."
-        ),
-    )
-    for org, name in report.names.items():
-        a = answers.get(org, Answers())
-        rate = a.acceptance_rate
-        table.rows.append(
-            [
-                name,
-                a.offers,
-                a.accepted,
-                a.declined,
-                a.expired,
-                None if rate is None else round(100 * rate, 1),
-                None if a.median_hours is None else round(a.median_hours, 1),
-            ]
-        )
-    table.chart = _column_chart(
-        table,
-        gettext(
-            "Bar chart: for each organisation, the offers it got and those it accepted. "
-            "The table below has them."
-        ),
-        1,
-        2,
-    )
-    return table
-
-
-def _reasons_table(key: str, title: str, actions: tuple[Action, ...], vocabulary):
-    def build(report: Report) -> Table:
-        counts = reasons_by_organisation(report.events, actions)
-        table = Table(
-            key,
-            gettext(title),
-            [gettext("Organisation")] + [gettext(member.label) for member in vocabulary],
-        )
-        for org, name in report.names.items():
-            row = [counts.get((org, member.value), 0) for member in vocabulary]
-            if any(row):
-                table.rows.append([name, *row])
-        return table
-
-    return build
-
-
-BUILDERS = {
-    "months": _months_table,
-    "specialisms": _specialisms_table,
-    "voivodeships": _voivodeships_table,
-    "organisations": _answers_table,
-    "declines": _reasons_table(
-        "declines",
-        N_("Reasons for declining or handing back"),
-        (Action.DECLINE, Action.HAND_BACK),
-        DeclineReason,
-    ),
-    "outcomes": _reasons_table(
-        "outcomes", N_("Outcomes of closed referrals"), (Action.CLOSE,), Outcome
-    ),
-}

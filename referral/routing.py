@@ -50,11 +50,6 @@ class Need:
     voivodeship: str
     languages: frozenset[str] = frozenset()
 
-    @cached_property
-    def areas(self) -> dict[Scope, str | None]:
-        """The area a coverage of each scope must name to reach this need."""
-        return {Scope.CITY: self.city, Scope.VOIVODESHIP: self.voivodeship, Scope.NATIONWIDE: None}
-
 
 @dataclass(frozen=True)
 class Coverage:
@@ -64,11 +59,20 @@ class Coverage:
     scope: Scope
     area: str | None
 
+    def reaches(self, city: str, voivodeship: str) -> bool:
+        """Whether a person in ``city`` (a slug; "" for a place not in the list) of
+        ``voivodeship`` (a TERYT code) is served here: the one rule of where coverage applies."""
+        if self.scope is Scope.NATIONWIDE:
+            return True
+        return self.area == (city if self.scope is Scope.CITY else voivodeship)
+
 
 @dataclass(frozen=True)
 class Organisation:
-    """The routing view of one member: only what ranking needs, loaded by the caller."""
+    """The routing view of one member: only what ranking needs, loaded by the caller. ``id`` is
+    the organisation's row: the chosen candidate is offered by it, never looked up again."""
 
+    id: int
     slug: str
     name: str
     takes_referrals: bool
@@ -112,11 +116,9 @@ class Candidate:
 
 def _closest_coverage(need: Need, organisation: Organisation) -> Coverage | None:
     """The most local coverage of the need's specialism that reaches its city, if any."""
-    areas = need.areas
     closest = None
     for coverage in organisation.coverage_of(need.specialism):
-        reaches = coverage.scope is Scope.NATIONWIDE or coverage.area == areas[coverage.scope]
-        if reaches and (
+        if coverage.reaches(need.city, need.voivodeship) and (
             closest is None or SCOPE_ORDER[coverage.scope] < SCOPE_ORDER[closest.scope]
         ):
             closest = coverage
@@ -176,14 +178,14 @@ def _eligible_reasons(need: Need, organisation: Organisation, coverage: Coverage
     return reasons
 
 
-def _judge(need: Need, organisation: Organisation, tried: frozenset[str]) -> Candidate:
+def _judge(need: Need, organisation: Organisation, tried: frozenset[int]) -> Candidate:
     coverage = _closest_coverage(need, organisation)
     refusals = []
     if not organisation.takes_referrals:
         refusals.append(Reason("not_taking_referrals"))
     if organisation.paused:
         refusals.append(Reason("paused"))
-    if organisation.slug in tried:
+    if organisation.id in tried:
         refusals.append(Reason("tried_before"))
     if coverage is None:
         refusals.append(Reason("does_not_cover", (("specialism", need.specialism),)))
@@ -199,7 +201,7 @@ def _eligible(need: Need, organisation: Organisation, coverage: Coverage) -> Can
 
 
 def assess(
-    need: Need, organisations: Iterable[Organisation], tried: frozenset[str] = frozenset()
+    need: Need, organisations: Iterable[Organisation], tried: frozenset[int] = frozenset()
 ) -> list[Candidate]:
     """Every organisation with its verdict, for the coordinator's explanation: the eligible ones
     in rank order, then the ineligible ones by name, each saying why not."""
@@ -213,9 +215,10 @@ def assess(
 
 
 def rank(
-    need: Need, organisations: Iterable[Organisation], tried: frozenset[str] = frozenset()
+    need: Need, organisations: Iterable[Organisation], tried: frozenset[int] = frozenset()
 ) -> list[Candidate]:
     """The organisations that may be offered this need, best first; empty means unmatched.
+    ``tried`` holds the ids of the organisations it was offered to before.
 
     The eligible part of ``assess``, without judging the others: the fast path for routing.
     """
@@ -224,7 +227,7 @@ def rank(
         if (
             organisation.takes_referrals
             and not organisation.paused
-            and organisation.slug not in tried
+            and organisation.id not in tried
         ):
             coverage = _closest_coverage(need, organisation)
             if coverage is not None:

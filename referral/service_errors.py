@@ -1,25 +1,51 @@
-"""Why a use case refused: a stable code the web layer translates into a clear message."""
+"""Why a use case refused: a specific, stable code that the web layer maps to a clear message.
+
+A view never guesses the reason nor checks again what the use case checked: it catches
+``ServiceError`` and shows the message for ``error.code``.
+"""
+
+from typing import Any, TypeVar
 
 from . import handoff
 from .extensions import db
+
+Row = TypeVar("Row")
 
 
 class ServiceError(Exception):
     """A refused use case; ``code`` is one of the class attributes below."""
 
-    ALREADY_TAKEN = "already_taken"  # someone else acted on it first
+    # The state machine said no.
     NOT_ALLOWED_NOW = handoff.TransitionRefused.NOT_ALLOWED_NOW
     NOT_YOURS = handoff.TransitionRefused.NOT_YOURS
-    INVALID = "invalid"
+    # The page the user acted from is out of date: someone else changed the row first.
+    STALE_VERSION = "stale_version"
+    # An id from an address or a form names no such row.
+    NOT_FOUND = "not_found"
+    # What an action needs to explain itself.
+    REASON_REQUIRED = "reason_required"
+    EXPLANATION_REQUIRED = "explanation_required"
+    OUTCOME_REQUIRED = "outcome_required"
+    NOT_A_COLLEAGUE = "not_a_colleague"
+    # A request must say where and what.
+    UNKNOWN_PLACE = "unknown_place"
+    NO_NEEDS = "no_needs"
+    # The directory and the accounts.
+    SLUG_TAKEN = "slug_taken"
+    ALREADY_COVERED = "already_covered"
+    EMAIL_TAKEN = "email_taken"
+    STAFF_NEED_ORGANISATION = "staff_need_organisation"
+    CANNOT_DEACTIVATE_SELF = "cannot_deactivate_self"
+    LINK_NOT_VALID = "link_not_valid"
 
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(code if not detail else f"{code}: {detail}")
         self.code = code
 
 
-def get_or_invalid(model, row_id: int, what: str):
-    """The row with this id, or INVALID: ids come from addresses and forms anyone can edit."""
+def get_or_refuse(model: type[Row], row_id: Any) -> Row:
+    """The row with this id, or NOT_FOUND: ids come from addresses and forms anyone can edit."""
     row = db.session.get(model, row_id)
     if row is None:
-        raise ServiceError(ServiceError.INVALID, f"no such {what}")
+        raise ServiceError(ServiceError.NOT_FOUND, model.__name__)
     return row

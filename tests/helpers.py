@@ -4,8 +4,8 @@ import re
 
 from config import Config
 from referral.extensions import db
+from referral.lifecycle import IntakeData
 from referral.models import Organisation, User
-from referral.services import IntakeData
 
 
 def org(slug: str) -> Organisation:

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from referral import services
+from referral import lifecycle
 from referral.extensions import db
 from referral.models import City, Coverage, Organisation, Referral, User, Voivodeship, utcnow
 from referral.passwords import verify_password
@@ -110,7 +110,7 @@ def test_unknown_need_exits_with_the_choices(cli, directory):
 def test_sweep_prints_how_many_offers_it_expired(app, cli, directory):
     with app.app_context():
         long_ago = utcnow() - timedelta(days=30)
-        services.submit_request(intake("legal", "information", languages=[]), now=long_ago)
+        lifecycle.submit_request(intake("legal", "information", languages=[]), now=long_ago)
     result = cli("sweep")
     assert result.exit_code == 0
     assert result.output.strip() == "Expired and re-routed: 2"

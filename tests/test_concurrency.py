@@ -15,11 +15,11 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select, text
 
 from config import TestConfig
-from referral import accounts, create_app, seed, services
+from referral import accounts, create_app, directory, lifecycle, seed
 from referral.extensions import db
 from referral.handoff import Action, State
 from referral.models import Organisation, Referral, ReferralEvent, User
-from referral.services import ServiceError
+from referral.service_errors import ServiceError
 
 from .helpers import intake
 
@@ -87,7 +87,7 @@ def race(race_app):
 
 def submit(app, specialism: str, city: str) -> int:
     with app.app_context():
-        request = services.submit_request(intake(specialism, city_slug=city), now=T0).request
+        request = lifecycle.submit_request(intake(specialism, city_slug=city), now=T0).request
         referral_id = request.referrals[0].id
         db.session.remove()
         return referral_id
@@ -121,25 +121,25 @@ def test_two_staff_accept_the_same_offer_at_once_and_exactly_one_wins(race, monk
     lock = threading.Lock()
     # Both must have loaded the referral and passed every check before either writes.
     both_loaded = threading.Barrier(2, timeout=10)
-    check_reason = services._check_reason
+    check_reason = lifecycle._check_reason
 
     def wait_for_the_other(*args):
         both_loaded.wait()
         return check_reason(*args)
 
-    monkeypatch.setattr(services, "_check_reason", wait_for_the_other)
+    monkeypatch.setattr(lifecycle, "_check_reason", wait_for_the_other)
 
     def accept():
         with lock:
             email = next(emails)
         staff = db.session.scalar(select(User).where(User.email == email))
-        return services.act(referral_id, staff, Action.ACCEPT, version).id
+        return lifecycle.act(referral_id, staff, Action.ACCEPT, version).id
 
     results = run_together(race, accept)
 
     assert sorted(map(type, results), key=str) == sorted([int, ServiceError], key=str), results
     (lost,) = [r for r in results if isinstance(r, ServiceError)]
-    assert lost.code == ServiceError.ALREADY_TAKEN
+    assert lost.code == ServiceError.STALE_VERSION
     with race.app_context():
         referral = db.session.get(Referral, referral_id)
         assert referral.state == State.ACCEPTED and referral.version == version + 1
@@ -154,7 +154,7 @@ def test_two_sweeps_at_once_expire_each_overdue_offer_exactly_once(race, monkeyp
     referral_ids = [submit(race, *places[i % len(places)]) for i in range(24)]
     both_started = threading.Barrier(2, timeout=10)
     first_loads = iter(range(2))
-    load = services.Directory.load
+    load = directory.Directory.load
 
     def load_together(now):
         # Both sweeps start together; a sweep that lost a batch reloads without waiting.
@@ -162,10 +162,10 @@ def test_two_sweeps_at_once_expire_each_overdue_offer_exactly_once(race, monkeyp
             both_started.wait()
         return load(now)
 
-    monkeypatch.setattr(services.Directory, "load", load_together)
+    monkeypatch.setattr(directory.Directory, "load", load_together)
     later = T0 + timedelta(days=7)
 
-    results = run_together(race, lambda: services.expire_overdue(now=later, batch_size=4))
+    results = run_together(race, lambda: lifecycle.expire_overdue(now=later, batch_size=4))
 
     assert all(isinstance(r, int) for r in results), results
     assert sum(results) == len(referral_ids)

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from referral import mailer, services
+from referral import lifecycle, mailer
 from referral.extensions import db
 from referral.handoff import Action
 from referral.models import OutboxMessage, utcnow
@@ -26,11 +26,11 @@ def refer(email="olena@example.com", language="uk") -> int:
         email=email,
         description=STORY,
     )
-    return services.submit_request(data, submitted_by=caseworker).request.referrals[0].id
+    return lifecycle.submit_request(data, submitted_by=caseworker).request.referrals[0].id
 
 
 def nomada_acts(referral_id: int, action: Action, **details) -> None:
-    services.act(referral_id, user("staff@nomada.example"), action, **details)
+    lifecycle.act(referral_id, user("staff@nomada.example"), action, **details)
 
 
 def pending() -> list[OutboxMessage]:

@@ -1,138 +1,84 @@
-"""The audit trail: every referral event and every staff sign-in, newest first, in one list."""
+"""The audit trail: referral events and sign-ins, filtered, paged and as CSV (/admin/audit)."""
 
-from __future__ import annotations
+from flask import render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import select
 
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-
-from sqlalchemy import Integer, String, cast, false, func, literal, null, or_, select, union_all
-
+from .. import audit, paging
+from ..decorators import coordinator_required
 from ..extensions import db
-from ..handoff import WARSAW
-from ..models import ReferralEvent, SignInEvent
-
-PER_PAGE = 50
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    kind: str = ""  # "", "referral" or "sign_in"
-    organisation_id: int | None = None
-    user_id: int | None = None
-    referral_id: int | None = None
-    start: date | None = None
-    end: date | None = None
+from ..models import Organisation, User
+from . import bp, csvfile
+from .forms import AuditFilterForm
+from .users import organisation_choices
 
 
-def _day(value: date) -> datetime:
-    return datetime.combine(value, time(), WARSAW)
-
-
-def _within_days(query, at, f: AuditFilter):
-    """Keep what happened from the start day to the end day, both whole days in Warsaw."""
-    if f.start:
-        query = query.where(at >= _day(f.start))
-    if f.end:
-        query = query.where(at < _day(f.end + timedelta(days=1)))
-    return query
-
-
-def _referral_events(f: AuditFilter):
-    query = select(
-        literal("referral").label("kind"),
-        ReferralEvent.id,
-        ReferralEvent.at,
-        ReferralEvent.actor_id.label("user_id"),
-        ReferralEvent.organisation_id,
-        ReferralEvent.offered_to_id,
-        ReferralEvent.referral_id,
-        ReferralEvent.action,
-        ReferralEvent.from_state,
-        ReferralEvent.to_state,
-        ReferralEvent.reason_code,
-        ReferralEvent.text,
-        cast(null(), String).label("email"),
-        cast(null(), Integer).label("success"),
+def _audit_filter() -> tuple[AuditFilterForm, audit.AuditFilter]:
+    form = AuditFilterForm(request.args)
+    form.organisation_id.choices = organisation_choices(_("All organisations"))
+    form.user_id.choices = [("", _("All users"))] + [
+        (str(u.id), f"{u.name} ({u.email})")
+        for u in db.session.scalars(select(User).order_by(User.name))
+    ]
+    if request.args and not form.validate():
+        return form, audit.AuditFilter(referral_id=-1)
+    return form, audit.AuditFilter(
+        kind=form.kind.data or "",
+        organisation_id=form.organisation_id.data,
+        user_id=form.user_id.data,
+        referral_id=form.referral_id.data,
+        start=form.start.data,
+        end=form.end.data,
     )
-    if f.organisation_id:
-        query = query.where(
-            or_(
-                ReferralEvent.organisation_id == f.organisation_id,
-                ReferralEvent.offered_to_id == f.organisation_id,
-            )
-        )
-    if f.user_id:
-        query = query.where(ReferralEvent.actor_id == f.user_id)
-    if f.referral_id:
-        query = query.where(ReferralEvent.referral_id == f.referral_id)
-    return _within_days(query, ReferralEvent.at, f)
 
 
-def _sign_ins(f: AuditFilter):
-    query = select(
-        literal("sign_in").label("kind"),
-        SignInEvent.id,
-        SignInEvent.at,
-        SignInEvent.user_id,
-        SignInEvent.organisation_id,
-        cast(null(), Integer).label("offered_to_id"),
-        cast(null(), Integer).label("referral_id"),
-        SignInEvent.kind.label("action"),
-        cast(null(), String).label("from_state"),
-        cast(null(), String).label("to_state"),
-        cast(null(), String).label("reason_code"),
-        cast(null(), String).label("text"),
-        SignInEvent.email,
-        cast(SignInEvent.success, Integer).label("success"),
+@bp.get("/audit")
+@coordinator_required
+def audit_trail():
+    form, trail_filter = _audit_filter()
+    page = audit.page(trail_filter, paging.requested_page())
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        page=page,
+        users={u.id: u for u in db.session.scalars(select(User))},
+        organisations={o.id: o for o in db.session.scalars(select(Organisation))},
     )
-    if f.organisation_id:
-        query = query.where(SignInEvent.organisation_id == f.organisation_id)
-    if f.user_id:
-        query = query.where(SignInEvent.user_id == f.user_id)
-    if f.referral_id:
-        query = query.where(false())
-    return _within_days(query, SignInEvent.at, f)
 
 
-def entries(f: AuditFilter):
-    """The filtered trail as one subquery (kind, id, at, user_id, ..., email, success)."""
-    parts = []
-    if f.kind in ("", "referral"):
-        parts.append(_referral_events(f))
-    if f.kind in ("", "sign_in"):
-        parts.append(_sign_ins(f))
-    return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-
-
-@dataclass
-class Page:
-    rows: list
-    total: int
-    number: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // PER_PAGE))
-
-
-def page(f: AuditFilter, number: int) -> Page:
-    trail = entries(f)
-    total = db.session.scalar(select(func.count()).select_from(trail))
-    number = min(max(1, number), max(1, -(-total // PER_PAGE)))
-    rows = db.session.execute(
-        select(trail)
-        .order_by(trail.c.at.desc(), trail.c.id.desc())
-        .limit(PER_PAGE)
-        .offset((number - 1) * PER_PAGE)
-    ).all()
-    return Page(rows, total, number)
-
-
-def every_row(f: AuditFilter):
-    """The whole filtered trail, newest first, fetched in batches (for the CSV export)."""
-    trail = entries(f)
-    result = db.session.execute(
-        select(trail).order_by(trail.c.at.desc(), trail.c.id.desc()),
-        execution_options={"yield_per": 1000},
+@bp.get("/audit.csv")
+@coordinator_required
+def audit_csv():
+    _form, trail_filter = _audit_filter()
+    users = {u.id: u.email for u in db.session.scalars(select(User))}
+    organisations = {o.id: o.slug for o in db.session.scalars(select(Organisation))}
+    header = [
+        _("Time (UTC)"),
+        _("What"),
+        _("Referral"),
+        _("User"),
+        _("Organisation"),
+        _("Offered to"),
+        _("From"),
+        _("To"),
+        _("Reason"),
+        _("Text"),
+        _("Sign-in succeeded"),
+    ]
+    rows = (
+        [
+            row.at.isoformat(timespec="seconds"),
+            row.action,
+            row.referral_id,
+            users.get(row.user_id) or row.email,
+            organisations.get(row.organisation_id),
+            organisations.get(row.offered_to_id),
+            row.from_state,
+            row.to_state,
+            row.reason_code,
+            row.text,
+            None if row.success is None else bool(row.success),
+        ]
+        for row in audit.every_row(trail_filter)
     )
-    yield from result
+    return csvfile.download("referral-audit.csv", header, rows, stream=True)

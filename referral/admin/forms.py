@@ -9,7 +9,6 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     URLField,
@@ -25,22 +24,12 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
-from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+from wtforms.widgets import HiddenInput
 
+from ..fields import CheckboxListField, choices_of, optional_int
 from ..i18n import LANGUAGE_NAMES
 from ..routing import Scope
 from ..vocabulary import UI_LANGUAGES, Role, Specialism
-
-
-class CheckboxesField(SelectMultipleField):
-    """A multiple choice shown as checkboxes (one per option), not a list box."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-def _optional_int(value):
-    return int(value) if value not in (None, "", "None") else None
 
 
 class OrganisationForm(FlaskForm):
@@ -90,8 +79,8 @@ class OrganisationForm(FlaskForm):
             Length(max=300, message=_l("Use at most 300 characters.")),
         ],
     )
-    home_city_id = SelectField(_l("Home city"), coerce=_optional_int, validate_choice=True)
-    languages = CheckboxesField(_l("Languages the staff serve in"))
+    home_city_id = SelectField(_l("Home city"), coerce=optional_int, validate_choice=True)
+    languages = CheckboxListField(_l("Languages the staff serve in"))
     languages_confirmed = BooleanField(_l("The organisation has confirmed these languages"))
     email = EmailField(
         _l("Intake e-mail"),
@@ -128,7 +117,9 @@ class OrganisationForm(FlaskForm):
 
 class CoverageForm(FlaskForm):
     specialism = SelectField(
-        _l("Specialism"), validators=[InputRequired(_l("Choose a specialism."))]
+        _l("Specialism"),
+        choices=choices_of(Specialism),
+        validators=[InputRequired(_l("Choose a specialism."))],
     )
     scope = RadioField(
         _l("Where"),
@@ -161,22 +152,14 @@ class CoverageForm(FlaskForm):
         )
 
 
-def specialism_choices(gettext) -> list[tuple[str, str]]:
-    return [(s.value, gettext(s.label)) for s in Specialism]
-
-
 class RoleForm(FlaskForm):
     role = RadioField(
         _l("Role"),
-        choices=[(r.value, _l(r.label)) for r in Role],
+        choices=choices_of(Role),
         default=Role.STAFF.value,
         validators=[InputRequired(_l("Choose a role."))],
     )
-    organisation_id = SelectField(_l("Organisation"), coerce=_optional_int)
-
-    def validate_organisation_id(self, field):
-        if self.role.data == Role.STAFF and field.data is None:
-            raise ValidationError(_l("Staff belong to an organisation: choose one."))
+    organisation_id = SelectField(_l("Organisation"), coerce=optional_int)
 
 
 class UserForm(RoleForm):
@@ -239,8 +222,8 @@ class AuditFilterForm(PeriodForm):
         ],
         default="",
     )
-    organisation_id = SelectField(_l("Organisation"), coerce=_optional_int)
-    user_id = SelectField(_l("User"), coerce=_optional_int)
+    organisation_id = SelectField(_l("Organisation"), coerce=optional_int)
+    user_id = SelectField(_l("User"), coerce=optional_int)
     referral_id = IntegerField(
         _l("Referral number"),
         validators=[Optional(), NumberRange(min=1, message=_l("Enter a referral number."))],

@@ -3,9 +3,10 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import accounts, services
+from .. import accounts
 from ..extensions import db, login_manager
 from ..models import User
+from ..service_errors import ServiceError
 from ..vocabulary import UI_LANGUAGES
 from . import bp
 from .forms import NewPasswordForm, SignInForm
@@ -84,7 +85,7 @@ def reset_password(token: str):
     if form.validate_on_submit():
         try:
             accounts.reset_password(token, form.password.data)
-        except services.ServiceError:
+        except ServiceError:  # LINK_NOT_VALID: used up meanwhile
             return render_template("auth/reset_invalid.html"), 404
         logout_user()
         flash(_("Your password is set. Please sign in with it."), "success")

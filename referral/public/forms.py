@@ -1,6 +1,6 @@
 """The intake form and the withdrawal confirmation.
 
-Field names are an interface (DESIGN.md): ``needs``, ``city``, ``voivodeship``, ``languages``,
+Field names are an interface (docs/design.md): ``needs``, ``city``, ``voivodeship``, ``languages``,
 ``name``, ``phone``, ``email``, ``contact_channel``, ``safe_to_message``, ``interpreter_needed``,
 ``description``, ``urgency``, ``residence_status``, ``consent``.
 """
@@ -11,14 +11,12 @@ import phonenumbers
 from babel import Locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import (
     BooleanField,
     EmailField,
     HiddenField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -30,12 +28,10 @@ from wtforms.validators import (
     StopValidation,
     ValidationError,
 )
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..directory import cities_sorted, collation_key
-from ..extensions import db
-from ..models import Voivodeship
-from ..services import IntakeData
+from ..directory import city_choices, collation_key, voivodeship_choices
+from ..fields import CheckboxListField, choices_of
+from ..lifecycle import IntakeData
 from ..vocabulary import SPOKEN_LANGUAGES, ContactChannel, ResidenceStatus, Specialism, Urgency
 
 OTHER_CITY = "other"
@@ -49,11 +45,6 @@ PHONE_CHANNELS = set(ContactChannel) - {ContactChannel.EMAIL}
 # (and PostgreSQL refuses NUL in text).
 UNREADABLE = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 FALSE_VALUES = (False, "false", "", "0", "no", "off", "n")
-
-
-class CheckboxListField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class FromList:
@@ -112,15 +103,10 @@ def language_choices(language: str) -> list[tuple[str, str]]:
     return [(code, name(code)) for code in (*COMMON_LANGUAGES, *rest)]
 
 
-def voivodeships_sorted(language: str) -> list[Voivodeship]:
-    voivodeships = db.session.scalars(select(Voivodeship)).all()
-    return sorted(voivodeships, key=lambda v: collation_key(v.name_in(language), language))
-
-
 class IntakeForm(FlaskForm):
     needs = CheckboxListField(
         _l("What do you need help with?"),
-        choices=[(s.value, _l(s.label)) for s in Specialism],
+        choices=choices_of(Specialism),
         validate_choice=False,
         validators=[
             DataRequired(_l("Choose at least one kind of help.")),
@@ -147,7 +133,7 @@ class IntakeForm(FlaskForm):
     )
     urgency = RadioField(
         _l("How urgent is it?"),
-        choices=[(u.value, _l(u.label)) for u in Urgency],
+        choices=choices_of(Urgency),
         default=Urgency.NORMAL.value,
         validate_choice=False,
         validators=[FromList(_l("Choose how urgent it is."))],
@@ -177,7 +163,7 @@ class IntakeForm(FlaskForm):
     )
     contact_channel = RadioField(
         _l("How should the organisation contact you?"),
-        choices=[(c.value, _l(c.label)) for c in ContactChannel],
+        choices=choices_of(ContactChannel),
         validate_choice=False,
         validators=[FromList(_l("Choose how you want to be contacted."))],
     )
@@ -200,8 +186,7 @@ class IntakeForm(FlaskForm):
     )
     residence_status = SelectField(
         _l("Your residence status in Poland"),
-        choices=[("", _l("Choose if you want"))]
-        + [(r.value, _l(r.label)) for r in ResidenceStatus],
+        choices=[("", _l("Choose if you want")), *choices_of(ResidenceStatus)],
         validate_choice=False,
         validators=[FromList(_l("Choose your residence status from the list."))],
     )
@@ -223,11 +208,12 @@ class IntakeForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.city.choices = [
             ("", _l("Choose your city")),
-            *((city.slug, city.name_in(language)) for city in cities_sorted(language)),
+            *city_choices(language),
             (OTHER_CITY, _l("Other / not in the list")),
         ]
-        self.voivodeship.choices = [("", _l("Choose the voivodeship"))] + [
-            (v.teryt, v.name_in(language)) for v in voivodeships_sorted(language)
+        self.voivodeship.choices = [
+            ("", _l("Choose the voivodeship")),
+            *voivodeship_choices(language),
         ]
         self.languages.choices = language_choices(language)
 

@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from .. import services
+from .. import lifecycle
 from ..directory import active_members, coverage_summary, place_names
 from ..explain import language_names
 from ..extensions import limiter
@@ -89,7 +89,7 @@ def intake():
         return render_template(
             "public/request.html", form=form, specialisms=Specialism, urgencies=Urgency
         )
-    submitted = services.submit_request(
+    submitted = lifecycle.submit_request(
         form.to_intake(g.lang, current_app.config["CONSENT_VERSION"])
     )
     # Rendered on the POST response rather than redirected: the status token then travels only in
@@ -103,7 +103,7 @@ def intake():
 
 @bp.get("/<lang:lang>/status/<token>")
 def status(token):
-    found = services.find_request_by_token(token)
+    found = lifecycle.find_request_by_token(token)
     if found is None:
         return render_template("public/status_not_found.html"), 404
     channel = ContactChannel(found.contact_channel) if found.contact_channel else None
@@ -114,7 +114,7 @@ def status(token):
 
 @bp.post("/<lang:lang>/status/<token>/withdraw")
 def withdraw(token):
-    found = services.find_request_by_token(token)
+    found = lifecycle.find_request_by_token(token)
     if found is None:
         return render_template("public/status_not_found.html"), 404
     form = WithdrawForm()
@@ -123,7 +123,7 @@ def withdraw(token):
             return render_template(
                 "public/withdraw.html", help_request=found, token=token, form=form
             )
-        services.withdraw_request(found)
+        lifecycle.withdraw_request(found)
         flash(_("Your request was withdrawn and your personal data was erased."), "success")
     return redirect(url_for("public.status", token=token))
 

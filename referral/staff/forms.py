@@ -20,6 +20,7 @@ from wtforms.validators import (
 from wtforms.widgets import HiddenInput
 
 from ..auth.forms import NewPasswordForm
+from ..fields import choices_of
 from ..handoff import DeclineReason, Outcome, State
 from ..i18n import LANGUAGE_NAMES
 from ..public.forms import IntakeForm
@@ -27,10 +28,6 @@ from ..vocabulary import UI_LANGUAGES, Specialism
 
 TEXT_MAX = 2000
 NOTE_MAX = 5000
-
-
-def _labelled(enum) -> list[tuple[str, str]]:
-    return [(member.value, _l(member.label)) for member in enum]
 
 
 class InboxFilterForm(FlaskForm):
@@ -41,11 +38,11 @@ class InboxFilterForm(FlaskForm):
 
     reference = StringField(_l("Reference"), validators=[Optional(), Length(max=20)])
     specialism = SelectField(
-        _l("Need"), choices=[("", _l("All needs")), *_labelled(Specialism)], default=""
+        _l("Need"), choices=[("", _l("All needs")), *choices_of(Specialism)], default=""
     )
     city = SelectField(_l("City"), choices=[], default="")
     state = SelectField(
-        _l("State"), choices=[("", _l("All states")), *_labelled(State)], default=""
+        _l("State"), choices=[("", _l("All states")), *choices_of(State)], default=""
     )
     mine = BooleanField(_l("Only cases assigned to me"))
 
@@ -68,7 +65,7 @@ def _text_required_for_other(form, field):
 class DeclineForm(ActionForm):
     reason = SelectField(
         _l("Reason"),
-        choices=[("", _l("Choose a reason")), *_labelled(DeclineReason)],
+        choices=[("", _l("Choose a reason")), *choices_of(DeclineReason)],
         validators=[DataRequired(_l("Please choose a reason."))],
     )
     text = TextAreaField(
@@ -85,7 +82,7 @@ class HandBackForm(DeclineForm):
 class CloseForm(ActionForm):
     outcome = SelectField(
         _l("Outcome"),
-        choices=[("", _l("Choose an outcome")), *_labelled(Outcome)],
+        choices=[("", _l("Choose an outcome")), *choices_of(Outcome)],
         validators=[DataRequired(_l("Please choose an outcome."))],
     )
     text = TextAreaField(

@@ -15,7 +15,8 @@ from sqlalchemy.orm import joinedload
 from ..access import visible_referrals
 from ..extensions import db
 from ..handoff import State
-from ..models import Referral, Request, User
+from ..models import HelpRequest, Referral, User
+from ..paging import Page, clamp
 
 PAGE_SIZE = 25
 PARTS = ("offered", "cases", "sent")
@@ -34,17 +35,7 @@ class Filters:
 @dataclass
 class Part:
     key: str
-    referrals: list[Referral]
-    total: int
-    page: int
-
-    @property
-    def pages(self) -> int:
-        return page_count(self.total)
-
-
-def page_count(total: int) -> int:
-    return max(1, -(-total // PAGE_SIZE))
+    page: Page
 
 
 def normalise_reference(text: str) -> str:
@@ -87,9 +78,9 @@ def _filtered(query: Select, user: User, key: str, filters: Filters) -> Select:
     if filters.reference or filters.city_id:
         query = query.join(Referral.request)
         if filters.reference:
-            query = query.where(Request.reference == normalise_reference(filters.reference))
+            query = query.where(HelpRequest.reference == normalise_reference(filters.reference))
         if filters.city_id:
-            query = query.where(Request.city_id == filters.city_id)
+            query = query.where(HelpRequest.city_id == filters.city_id)
     if filters.mine and key == "cases":
         query = query.where(Referral.assigned_user_id == user.id)
     return query
@@ -100,8 +91,8 @@ def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Par
     parts = []
     for key in PARTS:
         ids = _filtered(_part_query(user, key), user, key, filters).with_only_columns(Referral.id)
-        total = db.session.scalar(select(func.count()).select_from(ids.subquery()))
-        page = max(1, min(pages.get(key, 1), page_count(total)))
+        total = db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+        page = clamp(pages.get(key, 1), total, PAGE_SIZE)
         # Page the narrow id query first, then load those 25 rows with what the page shows:
         # joining before the LIMIT would sort thousands of wide rows.
         on_page = ids.order_by(*ORDER[key]).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
@@ -110,12 +101,12 @@ def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Par
             select(Referral)
             .join(on_page, Referral.id == on_page.c.id)
             .options(
-                joinedload(Referral.request).joinedload(Request.city),
+                joinedload(Referral.request).joinedload(HelpRequest.city),
                 joinedload(Referral.organisation),
                 joinedload(Referral.referring_organisation),
                 joinedload(Referral.assigned_user),
             )
             .order_by(*ORDER[key])
         ).all()
-        parts.append(Part(key=key, referrals=referrals, total=total, page=page))
+        parts.append(Part(key, Page(list(referrals), total, page, PAGE_SIZE)))
     return parts

@@ -10,12 +10,14 @@ from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import access, accounts, explain, services, timeline
-from ..directory import cities_sorted
+from .. import access, accounts, explain, lifecycle, timeline
+from ..directory import city_choices
 from ..extensions import db
 from ..handoff import Action
 from ..i18n import current_language
-from ..models import Note, Referral, ReferralEvent, Request, User, utcnow
+from ..models import HelpRequest, Note, Referral, ReferralEvent, User, utcnow
+from ..paging import requested_page
+from ..service_errors import ServiceError
 from ..vocabulary import ContactChannel, ResidenceStatus
 from . import bp
 from .forms import (
@@ -32,14 +34,15 @@ from .forms import (
 )
 from .inbox import PARTS, Filters, inbox_parts
 
-# URL slug -> (action, form). The slugs are the URLs of the action forms.
+# The actions on a referral's page, each with its form. An action is spelled one way: its code is
+# the endpoint and the form's prefix, and its URL the same words with hyphens (``hand-back``).
 ACTIONS = {
-    "accept": (Action.ACCEPT, AcceptForm),
-    "decline": (Action.DECLINE, DeclineForm),
-    "start": (Action.START, ActionForm),
-    "hand-back": (Action.HAND_BACK, HandBackForm),
-    "close": (Action.CLOSE, CloseForm),
-    "withdraw": (Action.WITHDRAW, ActionForm),
+    Action.ACCEPT: AcceptForm,
+    Action.DECLINE: DeclineForm,
+    Action.START: ActionForm,
+    Action.HAND_BACK: HandBackForm,
+    Action.CLOSE: CloseForm,
+    Action.WITHDRAW: ActionForm,
 }
 
 
@@ -69,7 +72,7 @@ def time_left(deadline: datetime | None) -> tuple[str, bool]:
 @login_required
 def inbox():
     form = InboxFilterForm(formdata=request.args)
-    form.city.choices = [("", _("All cities")), *_city_choices()]
+    form.city.choices = [("", _("All cities")), *city_choices(current_language(), by="id")]
     form.validate()
     # A filter value that is not in the list (an old bookmark) is ignored, not an error page.
     value = {name: None if f.errors else f.data for name, f in form._fields.items()}
@@ -80,16 +83,11 @@ def inbox():
         state=value["state"] or "",
         mine=bool(value["mine"]),
     )
-    pages = {key: request.args.get(f"{key}_page", 1, type=int) for key in PARTS}
+    pages = {key: requested_page(f"{key}_page") for key in PARTS}
     parts = inbox_parts(current_user, filters, pages)
     return render_template(
         "staff/inbox.html", form=form, parts=parts, filtered=filters != Filters()
     )
-
-
-def _city_choices() -> list[tuple[str, str]]:
-    language = current_language()
-    return [(str(city.id), city.name_in(language)) for city in cities_sorted(language)]
 
 
 # --- one referral -------------------------------------------------------------------------------
@@ -117,14 +115,13 @@ def _render_referral(referral: Referral, submitted: dict | None = None, status: 
     """The referral page; ``submitted`` holds a form that failed validation, shown with errors."""
     data = {"version": referral.version}
     forms = {
-        slug: form_class(formdata=None, data=data, prefix=slug)
-        for slug, (_a, form_class) in ACTIONS.items()
+        action.value: form_class(formdata=None, data=data, prefix=action.value)
+        for action, form_class in ACTIONS.items()
     }
     forms["notes"] = NoteForm(formdata=None)
     forms.update(submitted or {})
-    forms["accept"].assignee.choices = _colleague_choices()
-    on_this_page = {action for action, _form in ACTIONS.values()}
-    allowed = {a.value for a in services.allowed_actions(current_user, referral) & on_this_page}
+    forms[Action.ACCEPT].assignee.choices = _colleague_choices()
+    allowed = {a.value for a in lifecycle.allowed_actions(current_user, referral) & ACTIONS.keys()}
     page = render_template(
         "staff/referral.html",
         referral=referral,
@@ -139,7 +136,7 @@ def _render_referral(referral: Referral, submitted: dict | None = None, status: 
 
 
 _FULL_PAGE = (
-    selectinload(Referral.request).selectinload(Request.city),
+    selectinload(Referral.request).selectinload(HelpRequest.city),
     selectinload(Referral.organisation),
     selectinload(Referral.referring_organisation),
     selectinload(Referral.assigned_user),
@@ -157,14 +154,17 @@ def referral(referral_id: int):
 
 
 def _refusal_message(code: str, action: Action) -> str:
-    if code == services.ServiceError.ALREADY_TAKEN:
+    if code == ServiceError.STALE_VERSION:
         if action in (Action.ACCEPT, Action.DECLINE):
             return _("Someone else already answered this referral. Nothing was changed.")
         return _("Someone else changed this referral a moment ago. Nothing was changed.")
-    if code == services.ServiceError.NOT_YOURS:
+    if code == ServiceError.NOT_YOURS:
         return _("Your organisation cannot do this with this referral. Nothing was changed.")
-    if code == services.ServiceError.NOT_ALLOWED_NOW:
+    if code == ServiceError.NOT_ALLOWED_NOW:
         return _("This is no longer possible: the referral has moved on. Nothing was changed.")
+    if code == ServiceError.NOT_A_COLLEAGUE:
+        return _("That person is no longer in your organisation. Nothing was changed.")
+    # The form checks reasons and outcomes first: only a forged post gets here.
     return _("This did not work. Please check the form and try again.")
 
 
@@ -193,21 +193,21 @@ def _details(form: ActionForm) -> dict:
     return details
 
 
-def _action_view(slug: str):
-    action, form_class = ACTIONS[slug]
+def _action_view(action: Action):
+    form_class = ACTIONS[action]
 
     @login_required
     def view(referral_id: int):
         referral = _visible_or_404(referral_id)
-        form = form_class(prefix=slug)
+        form = form_class(prefix=action.value)
         if isinstance(form, AcceptForm):
             form.assignee.choices = _colleague_choices()
         if not form.validate_on_submit():
             referral = _visible_or_404(referral_id, *_FULL_PAGE)
-            return _render_referral(referral, {slug: form}, status=400)
+            return _render_referral(referral, {action.value: form}, status=400)
         try:
-            services.act(referral.id, current_user, action, form.version.data, **_details(form))
-        except services.ServiceError as error:
+            lifecycle.act(referral.id, current_user, action, form.version.data, **_details(form))
+        except ServiceError as error:
             flash(_refusal_message(error.code, action), "error")
             return redirect(url_for(".referral", referral_id=referral_id))
         flash(_done_message(action), "success")
@@ -218,11 +218,11 @@ def _action_view(slug: str):
     return view
 
 
-for _slug in ACTIONS:
+for _action in ACTIONS:
     bp.add_url_rule(
-        f"/referrals/<int:referral_id>/{_slug}",
-        endpoint=_slug.replace("-", "_"),
-        view_func=_action_view(_slug),
+        f"/referrals/<int:referral_id>/{_action.value.replace('_', '-')}",
+        endpoint=_action.value,
+        view_func=_action_view(_action),
         methods=["POST"],
     )
 
@@ -238,7 +238,7 @@ def notes(referral_id: int):
     if not form.validate_on_submit():
         referral = _visible_or_404(referral_id, *_FULL_PAGE)
         return _render_referral(referral, {"notes": form}, status=400)
-    services.add_note(referral, current_user, form.body.data.strip(), shared=form.shared.data)
+    lifecycle.add_note(referral, current_user, form.body.data.strip(), shared=form.shared.data)
     flash(_("Your note was added."), "success")
     return redirect(url_for(".referral", referral_id=referral_id, _anchor="notes"))
 
@@ -254,7 +254,7 @@ def new_referral():
         status = 400 if form.is_submitted() else 200
         return render_template("staff/new.html", form=form), status
     intake = form.to_intake(form.person_language.data, current_app.config["CONSENT_VERSION"])
-    submitted = services.submit_request(intake, submitted_by=current_user)
+    submitted = lifecycle.submit_request(intake, submitted_by=current_user)
     # Rendered, not redirected: the status token exists only in this response.
     return render_template(
         "staff/submitted.html",

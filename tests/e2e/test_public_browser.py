@@ -7,7 +7,7 @@ import time
 import pytest
 
 from referral.extensions import db
-from referral.models import Request
+from referral.models import HelpRequest
 
 REFERENCE = re.compile(r"[A-Z0-9]{3}-[A-Z0-9]{3}")
 
@@ -75,7 +75,7 @@ def test_a_ukrainian_speaker_asks_for_help_by_keyboard_and_withdraws(app, base_u
     assert page.locator(".state-withdrawn").count() == 2
     assert page.locator("div.flash-success").is_visible()  # "your personal data was erased"
     with app.app_context():
-        request = db.session.scalar(db.select(Request))
+        request = db.session.scalar(db.select(HelpRequest))
         assert request.erased_at is not None and request.name is None and request.phone is None
 
 

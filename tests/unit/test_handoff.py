@@ -1,4 +1,5 @@
-"""The state machine against DESIGN.md's table, and response deadlines in Warsaw working hours."""
+"""The state machine against docs/design.md's table, and response deadlines in Warsaw working
+hours."""
 
 import itertools
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +31,7 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 PL = holidays.country_holidays("PL")
 
 S, A, P = State, Action, Party
-# DESIGN.md's table written out row by row: (from, action, party, to with a candidate, to without).
+# docs/design.md's table row by row: (from, action, party, to with a candidate, to without).
 TABLE = {
     (S.NEW, A.ROUTE, P.SYSTEM): (S.OFFERED, S.UNMATCHED),
     (S.OFFERED, A.ACCEPT, P.HOLDER): (S.ACCEPTED, S.ACCEPTED),

@@ -3,7 +3,7 @@
 import pytest
 
 from referral.extensions import db
-from referral.models import Referral, Request, User
+from referral.models import HelpRequest, Referral, User
 
 PERSON = {
     "needs": ["legal"],
@@ -52,14 +52,16 @@ def version_of(app, referral_id: int) -> int:
 
 
 def act(app, client, referral_id: int, action: str, version: int | None = None, **fields):
-    """Post one action form as the page would: its fields carry the action as a prefix."""
+    """Post one action form as the page would: its fields carry the action's code as a prefix,
+    its URL the same words with hyphens (``hand-back``)."""
     version = version_of(app, referral_id) if version is None else version
-    data = {f"{action}-version": version, **{f"{action}-{k}": v for k, v in fields.items()}}
+    prefix = action.replace("-", "_")
+    data = {f"{prefix}-version": version, **{f"{prefix}-{k}": v for k, v in fields.items()}}
     return client.post(f"/staff/referrals/{referral_id}/{action}", data=data)
 
 
 def reference_of(app, referral_id: int) -> str:
     with app.app_context():
         return db.session.scalar(
-            db.select(Request.reference).join(Referral).where(Referral.id == referral_id)
+            db.select(HelpRequest.reference).join(Referral).where(Referral.id == referral_id)
         )

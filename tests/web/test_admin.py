@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from referral import accounts, services
+from referral import accounts, lifecycle
 from referral.extensions import db
 from referral.handoff import Action, State
 from referral.models import PasswordReset, Referral, User
@@ -30,7 +30,7 @@ ADMIN_PAGES = [
 def submit(app, need: str, city: str, languages=("uk",)) -> int:
     """A person's request with one need; returns the referral's id."""
     with app.app_context():
-        submitted = services.submit_request(
+        submitted = lifecycle.submit_request(
             intake(need, city_slug=city, languages=list(languages), name="Олена")
         )
         return submitted.request.referrals[0].id
@@ -118,7 +118,7 @@ def test_pausing_nomada_sends_a_new_legal_request_in_wroclaw_to_the_next_candida
 
     state, holder = referral_state(app, referral_id)
     assert state == State.OFFERED and holder not in (None, "nomada")
-    page = text(coordinator.get(f"/admin/referrals/{referral_id}/route"))
+    page = text(coordinator.get(f"/admin/referrals/{referral_id}/route-by-hand"))
     nomada_row = re.search(r"Nomada Association</th>(.*?)</tr>", page, re.S).group(1)
     assert "Paused" in nomada_row
 
@@ -220,15 +220,15 @@ def test_chelm_psychological_request_is_queued_and_routed_by_hand_to_pfm(app, co
     referral_id = submit(app, "psychological", "chelm")
 
     queue = text(coordinator.get("/admin/unmatched"))
-    assert f"/admin/referrals/{referral_id}/route" in queue
+    assert f"/admin/referrals/{referral_id}/route-by-hand" in queue
     assert "Polish Migration Forum Foundation" in queue
 
-    page = text(coordinator.get(f"/admin/referrals/{referral_id}/route"))
+    page = text(coordinator.get(f"/admin/referrals/{referral_id}/route-by-hand"))
     version = re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
     with app.app_context():
         pfm_id = org("pfm").id
     response = coordinator.post(
-        f"/admin/referrals/{referral_id}/route",
+        f"/admin/referrals/{referral_id}/route-by-hand",
         data={
             "organisation_id": pfm_id,
             "reason": "PFM offers online sessions in Ukrainian.",
@@ -240,7 +240,9 @@ def test_chelm_psychological_request_is_queued_and_routed_by_hand_to_pfm(app, co
     assert referral_state(app, referral_id) == (State.OFFERED, "pfm")
     timeline = text(response)
     assert "PFM offers online sessions in Ukrainian." in timeline
-    assert f"/admin/referrals/{referral_id}/route" not in text(coordinator.get("/admin/unmatched"))
+    assert f"/admin/referrals/{referral_id}/route-by-hand" not in text(
+        coordinator.get("/admin/unmatched")
+    )
     with app.app_context():
         last = db.session.get(Referral, referral_id).events[-1]
         assert (last.action, last.offered_to_id) == (Action.ROUTE_BY_HAND, pfm_id)
@@ -253,7 +255,7 @@ def test_routing_by_hand_needs_a_reason(app, coordinator):
         pfm_id = org("pfm").id
     page = text(
         coordinator.post(
-            f"/admin/referrals/{referral_id}/route",
+            f"/admin/referrals/{referral_id}/route-by-hand",
             data={"organisation_id": pfm_id, "reason": "  ", "version": 1},
         )
     )
@@ -268,7 +270,7 @@ def test_an_offered_referral_can_be_rerouted_by_hand(app, coordinator):
         hfpc_id = org("hfpc").id
         version = db.session.get(Referral, referral_id).version
     coordinator.post(
-        f"/admin/referrals/{referral_id}/route",
+        f"/admin/referrals/{referral_id}/route-by-hand",
         data={"organisation_id": hfpc_id, "reason": "Court case.", "version": version},
     )
     assert referral_state(app, referral_id) == (State.OFFERED, "hfpc")
@@ -279,9 +281,9 @@ def test_routing_by_hand_from_a_stale_page_says_someone_else_acted(app, coordina
     with app.app_context():
         pfm_id = org("pfm").id
     form = {"organisation_id": pfm_id, "reason": "First.", "version": 1}
-    coordinator.post(f"/admin/referrals/{referral_id}/route", data=form)
+    coordinator.post(f"/admin/referrals/{referral_id}/route-by-hand", data=form)
     second = coordinator.post(
-        f"/admin/referrals/{referral_id}/route",
+        f"/admin/referrals/{referral_id}/route-by-hand",
         data={**form, "reason": "Second."},
         follow_redirects=True,
     )
@@ -291,13 +293,13 @@ def test_routing_by_hand_from_a_stale_page_says_someone_else_acted(app, coordina
 def test_a_closed_referral_shows_no_route_form(app, coordinator):
     referral_id = submit(app, "legal", "wroclaw")
     with app.app_context():
-        services.act(referral_id, user("coordinator@konsorcjum.example"), Action.WITHDRAW)
-    page = text(coordinator.get(f"/admin/referrals/{referral_id}/route"))
+        lifecycle.act(referral_id, user("coordinator@konsorcjum.example"), Action.WITHDRAW)
+    page = text(coordinator.get(f"/admin/referrals/{referral_id}/route-by-hand"))
     assert 'name="reason"' not in page
 
 
 def test_unknown_referral_is_404(coordinator):
-    assert coordinator.get("/admin/referrals/999/route").status_code == 404
+    assert coordinator.get("/admin/referrals/999/route-by-hand").status_code == 404
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -434,14 +436,14 @@ def test_audit_shows_sign_ins_and_failures_and_referral_steps(app, client, coord
     referral_id = submit(app, "legal", "wroclaw")
     page = text(coordinator.get("/admin/audit"))
     assert "Failed sign-in" in page and "Signed in" in page
-    assert f'href="/admin/referrals/{referral_id}/route"' in page
+    assert f'href="/admin/referrals/{referral_id}/route-by-hand"' in page
 
 
 def test_audit_filters_by_referral_and_by_user(app, coordinator):
     first, second = submit(app, "legal", "wroclaw"), submit(app, "legal", "krakow")
     page = text(coordinator.get(f"/admin/audit?referral_id={first}"))
-    assert f"/admin/referrals/{first}/route" in page
-    assert f"/admin/referrals/{second}/route" not in page
+    assert f"/admin/referrals/{first}/route-by-hand" in page
+    assert f"/admin/referrals/{second}/route-by-hand" not in page
     assert "1 entry." in page
     with app.app_context():
         own_id = user("coordinator@konsorcjum.example").id
@@ -490,14 +492,14 @@ def test_history_and_audit_give_a_decline_reason_in_words(app, coordinator):
     referral_id = submit(app, "legal", "wroclaw")
     with app.app_context():
         referral = db.session.get(Referral, referral_id)
-        services.act(
+        lifecycle.act(
             referral_id,
             user("staff@nomada.example"),
             Action.DECLINE,
             referral.version,
             reason_code="no_capacity",
         )
-    for page in (f"/admin/referrals/{referral_id}/route", "/admin/audit"):
+    for page in (f"/admin/referrals/{referral_id}/route-by-hand", "/admin/audit"):
         html = text(coordinator.get(page))
         assert "We have no capacity now" in html
         assert "no_capacity" not in html

@@ -8,14 +8,14 @@ import pytest
 from config import TestConfig
 from referral import create_app
 from referral.extensions import db, limiter
-from referral.models import Request
+from referral.models import HelpRequest
 
 from .test_public import VALID, post_intake
 
 
 def stored_count(app) -> int:
     with app.app_context():
-        return len(db.session.scalars(db.select(Request)).all())
+        return len(db.session.scalars(db.select(HelpRequest)).all())
 
 
 def error_of(html: str, field: str) -> str:

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from referral import services
+from referral import lifecycle
 from referral.extensions import db
 from referral.handoff import Action
 from referral.models import OutboxMessage, Referral
@@ -64,7 +64,7 @@ def test_personal_data_reaches_no_log_line_and_no_e_mail_subject(
         for referral in db.session.scalars(db.select(Referral)):
             if referral.state == "offered":
                 holder = user(f"staff@{referral.organisation.slug}.example")
-                services.act(referral.id, holder, Action.ACCEPT)
+                lifecycle.act(referral.id, holder, Action.ACCEPT)
         messages = db.session.scalars(db.select(OutboxMessage)).all()
         assert any(m.to_address == CANARY["email"] for m in messages)  # the person is told
         for message in messages:
@@ -82,7 +82,7 @@ def test_an_unexpected_failure_shows_and_logs_nothing_that_was_typed(
     def broken(data, *args, **kwargs):
         raise RuntimeError(f"database exploded while saving {data.name} {data.description}")
 
-    monkeypatch.setattr(services, "submit_request", broken)
+    monkeypatch.setattr(lifecycle, "submit_request", broken)
     response = post_intake(client, "en", **CANARY)
     assert response.status_code == 500
     assert leaks(response.get_data(as_text=True)) == []

@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-from referral import services
+from referral import lifecycle
 from referral.directory import cities_sorted
 from referral.extensions import db
 from referral.handoff import Action
-from referral.models import Note, Referral, Request
+from referral.models import HelpRequest, Note, Referral
 
 from ..helpers import org, user
 
@@ -37,8 +37,8 @@ def status_path(html: str) -> str:
     return re.search(r'href="https?://[^/"]+(/\w\w/status/[\w-]+)"', html).group(1)
 
 
-def stored_requests() -> list[Request]:
-    return db.session.scalars(db.select(Request)).all()
+def stored_requests() -> list[HelpRequest]:
+    return db.session.scalars(db.select(HelpRequest)).all()
 
 
 def sent_request(client, lang="uk", **changes) -> str:
@@ -163,7 +163,7 @@ def test_accepted_need_shows_the_channel_and_the_organisations_public_contact(ap
     path = sent_request(client, "en", needs=["legal"])
     with app.app_context():
         referral = db.session.scalar(db.select(Referral))
-        services.act(referral.id, user("staff@nomada.example"), Action.ACCEPT)
+        lifecycle.act(referral.id, user("staff@nomada.example"), Action.ACCEPT)
         nomada = org("nomada")
         website, email = nomada.website, nomada.email
     html = client.get(path).get_data(as_text=True)
@@ -176,9 +176,9 @@ def test_status_page_never_shows_decline_reasons_or_notes(app, client, staff):
     with app.app_context():
         referral = db.session.scalar(db.select(Referral))
         nomada_staff = user("staff@nomada.example")
-        services.add_note(referral, nomada_staff, "INTERNAL-NOTE-TEXT", shared=False)
-        services.add_note(referral, nomada_staff, "SHARED-NOTE-TEXT", shared=True)
-        services.act(
+        lifecycle.add_note(referral, nomada_staff, "INTERNAL-NOTE-TEXT", shared=False)
+        lifecycle.add_note(referral, nomada_staff, "SHARED-NOTE-TEXT", shared=True)
+        lifecycle.act(
             referral.id, nomada_staff, Action.DECLINE, reason_code="other", text="DECLINE-REASON"
         )
     html = client.get(path).get_data(as_text=True)
@@ -203,14 +203,14 @@ def test_withdrawal_asks_first_then_withdraws_every_need_and_erases_the_data(
     assert confirm.status_code == 200
     assert "Withdraw your request and erase your data?" in confirm.get_data(as_text=True)
     with app.app_context():
-        assert db.session.scalar(db.select(Request)).erased_at is None
+        assert db.session.scalar(db.select(HelpRequest)).erased_at is None
 
     done = client.post(f"{path}/withdraw", data={"confirmed": "yes"}, follow_redirects=True)
     html = done.get_data(as_text=True)
     assert "Your request was withdrawn and your personal data was erased." in html
     assert html.count("Withdrawn.") == 2 and "Olena" not in html
     with app.app_context():
-        request = db.session.scalar(db.select(Request))
+        request = db.session.scalar(db.select(HelpRequest))
         assert request.erased_at is not None
         assert (request.name, request.phone, request.description) == (None, None, None)
         assert {r.state for r in request.referrals} == {"withdrawn"}

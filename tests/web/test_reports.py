@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from referral import reports, services
+from referral import erasure, lifecycle, report_tables, reports
 from referral.extensions import db
 from referral.handoff import Action
-from referral.models import Request
+from referral.models import HelpRequest
 
 from ..helpers import intake, org, user
 
@@ -20,7 +20,7 @@ PERIOD = reports.Period(date(2026, 1, 1), date(2026, 12, 31))
 
 def submit(app, need, city, now=T0) -> int:
     with app.app_context():
-        submitted = services.submit_request(
+        submitted = lifecycle.submit_request(
             intake(need, city_slug=city, name="Тарас Шевченко", description="Потрібна допомога."),
             now=now,
         )
@@ -29,7 +29,7 @@ def submit(app, need, city, now=T0) -> int:
 
 def act(app, referral_id, who, action, now, **kwargs):
     with app.app_context():
-        services.act(referral_id, user(who), action, now=now, **kwargs)
+        lifecycle.act(referral_id, user(who), action, now=now, **kwargs)
 
 
 @pytest.fixture
@@ -61,12 +61,12 @@ def history(app, staff):
 
 def everything(app) -> list:
     with app.test_request_context():
-        return [(t.key, t.columns, t.rows) for t in reports.Report(PERIOD, "en").tables()]
+        return [(t.key, t.columns, t.rows) for t in report_tables.Report(PERIOD, "en").tables()]
 
 
 def rows_of(app, key) -> dict:
     with app.test_request_context():
-        return {row[0]: row[1:] for row in reports.Report(PERIOD, "en").table(key).rows}
+        return {row[0]: row[1:] for row in report_tables.Report(PERIOD, "en").table(key).rows}
 
 
 def test_referrals_are_counted_by_month_and_specialism(app, history):
@@ -114,18 +114,21 @@ def test_reports_stay_the_same_after_personal_data_is_purged(app, history):
     with app.app_context():
         coordinator = user("coordinator@konsorcjum.example")
         for referral_id in (second, first + 2):
-            services.act(referral_id, coordinator, Action.WITHDRAW, now=T0 + timedelta(days=50))
+            lifecycle.act(referral_id, coordinator, Action.WITHDRAW, now=T0 + timedelta(days=50))
     before = everything(app)
     with app.app_context():
-        assert services.purge_expired(now=T0 + timedelta(days=400)) == 3
-        assert db.session.scalar(db.select(Request.name).where(Request.name.is_not(None))) is None
+        assert erasure.purge_expired(now=T0 + timedelta(days=400)) == 3
+        assert (
+            db.session.scalar(db.select(HelpRequest.name).where(HelpRequest.name.is_not(None)))
+            is None
+        )
     assert everything(app) == before
 
 
 def test_a_route_by_hand_shows_in_the_reports(app, history, coordinator):
     referral_id = history[0] + 2
     with app.app_context():
-        services.act(
+        lifecycle.act(
             referral_id,
             user("coordinator@konsorcjum.example"),
             Action.ROUTE_BY_HAND,

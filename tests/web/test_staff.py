@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
-from referral import services
+from referral import lifecycle
 from referral.extensions import db
 from referral.handoff import Action
 from referral.models import Note, Referral, ReferralEvent, utcnow
@@ -42,7 +42,7 @@ def submit(app, needs=("legal",), city="wroclaw", languages=("uk", "ru"), casewo
     with app.app_context():
         submitted_by = user(caseworker) if caseworker else None
         data = intake(*needs, city_slug=city, languages=list(languages), phone="+48512345678", **kw)
-        result = services.submit_request(data, submitted_by=submitted_by)
+        result = lifecycle.submit_request(data, submitted_by=submitted_by)
         return [r.id for r in result.request.referrals]
 
 
@@ -418,9 +418,9 @@ def test_inbox_and_timeline_are_in_the_staff_members_language(app, login_as):
 def test_every_event_has_a_sentence(app, login_as):
     [referral_id] = submit(app, caseworker="staff@pfm.example")
     with app.app_context():
-        services.act(referral_id, user("staff@nomada.example"), Action.ACCEPT)
-        services.act(referral_id, user("staff@nomada.example"), Action.START)
-        services.act(referral_id, user("staff@nomada.example"), Action.CLOSE, outcome="resolved")
+        lifecycle.act(referral_id, user("staff@nomada.example"), Action.ACCEPT)
+        lifecycle.act(referral_id, user("staff@nomada.example"), Action.START)
+        lifecycle.act(referral_id, user("staff@nomada.example"), Action.CLOSE, outcome="resolved")
         assert db.session.scalar(db.select(db.func.count(ReferralEvent.id))) == 4
     page = text_of(login_as("pfm").get(f"/staff/referrals/{referral_id}"))
     for sentence in (

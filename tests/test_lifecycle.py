@@ -1,4 +1,4 @@
-"""The use cases of services.py on the database, with the demo directory: routing at intake,
+"""The use cases of lifecycle.py on the database, with the demo directory: routing at intake,
 decline, expiry, hand back, close, withdraw, route by hand, refusals, and properties over random
 sequences of actions."""
 
@@ -10,19 +10,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from referral import accounts, handoff, services
+from referral import accounts, directory, handoff, lifecycle
 from referral.extensions import db
 from referral.handoff import Action, State
 from referral.models import (
     City,
     Coverage,
+    HelpRequest,
     Organisation,
     OutboxMessage,
     Referral,
     ReferralEvent,
-    Request,
 )
-from referral.services import ServiceError
+from referral.service_errors import ServiceError
 
 from .helpers import intake, org, user
 
@@ -34,12 +34,12 @@ def staff_of(slug: str):
     return user(f"staff@{slug}.example")
 
 
-def submit(*needs, city="wroclaw", languages=("uk",), urgent=False, by=None, now=T0) -> Request:
+def submit(*needs, city="wroclaw", languages=("uk",), urgent=False, by=None, now=T0) -> HelpRequest:
     data = intake(*needs, city_slug=city, languages=list(languages), urgent=urgent)
-    return services.submit_request(data, submitted_by=by, now=now).request
+    return lifecycle.submit_request(data, submitted_by=by, now=now).request
 
 
-def only_referral(request: Request) -> Referral:
+def only_referral(request: HelpRequest) -> Referral:
     (referral,) = request.referrals
     return referral
 
@@ -59,7 +59,7 @@ def holder_of(referral: Referral):
 
 
 def act_as_holder(referral: Referral, action: Action, now=T0, **fields) -> Referral:
-    return services.act(
+    return lifecycle.act(
         referral.id, holder_of(referral), action, referral.version, now=now, **fields
     )
 
@@ -81,7 +81,7 @@ def snapshot(referral_id: int) -> tuple:
 
 
 def ranked(specialism: str, city: str, languages=("uk",)) -> list[str]:
-    return [c.organisation.slug for c in services.route_preview(specialism, city, languages)]
+    return [c.organisation.slug for c in directory.route_preview(specialism, city, languages)]
 
 
 # Intake: one referral per need, routed at once
@@ -120,8 +120,8 @@ def test_need_nobody_covers_is_unmatched_at_once(ctx, staff):
 def test_unknown_city_is_refused(ctx, staff):
     with pytest.raises(ServiceError) as error:
         submit("legal", city="atlantis")
-    assert error.value.code == ServiceError.INVALID
-    assert db.session.scalar(select(func.count()).select_from(Request)) == 0
+    assert error.value.code == ServiceError.UNKNOWN_PLACE
+    assert db.session.scalar(select(func.count()).select_from(HelpRequest)) == 0
 
 
 def test_caseworker_request_records_the_referring_organisation(ctx, staff):
@@ -172,10 +172,14 @@ def test_referral_is_unmatched_when_every_candidate_declined(ctx, staff):
 def test_decline_needs_a_known_reason_and_words_for_other(ctx, staff):
     referral = only_referral(submit("legal"))
     before = snapshot(referral.id)
-    for fields in ({}, {"reason_code": "bored"}, {"reason_code": "other", "text": "  "}):
+    for fields, code in (
+        ({}, ServiceError.REASON_REQUIRED),
+        ({"reason_code": "bored"}, ServiceError.REASON_REQUIRED),
+        ({"reason_code": "other", "text": "  "}, ServiceError.EXPLANATION_REQUIRED),
+    ):
         with pytest.raises(ServiceError) as error:
             act_as_holder(referral, Action.DECLINE, **fields)
-        assert error.value.code == ServiceError.INVALID
+        assert error.value.code == code
         assert snapshot(referral.id) == before
     act_as_holder(referral, Action.DECLINE, reason_code="other", text="Moved abroad")
     assert events_of(referral)[-1].text == "Moved abroad"
@@ -183,7 +187,7 @@ def test_decline_needs_a_known_reason_and_words_for_other(ctx, staff):
 
 def test_sweep_leaves_offers_alone_before_their_deadline(ctx, staff):
     referral = only_referral(submit("legal"))
-    assert services.expire_overdue(now=referral.deadline_at - timedelta(seconds=1)) == 0
+    assert lifecycle.expire_overdue(now=referral.deadline_at - timedelta(seconds=1)) == 0
     assert referral.organisation.slug == "nomada" and len(events_of(referral)) == 1
 
 
@@ -194,7 +198,7 @@ def test_expired_offer_is_rerouted_and_never_offered_again_to_who_let_it_expire(
     while referral.state == State.OFFERED:
         expiring = referral.organisation_id
         deadline = referral.deadline_at
-        assert services.expire_overdue(now=deadline + timedelta(minutes=1)) == 1
+        assert lifecycle.expire_overdue(now=deadline + timedelta(minutes=1)) == 1
         event = events_of(referral)[-1]
         assert (event.action, event.party, event.actor_id) == ("expire", "system", None)
         assert (event.organisation_id, event.reason_code) == (expiring, "deadline_passed")
@@ -258,7 +262,7 @@ def test_close_needs_a_known_outcome(ctx, staff):
     for outcome in (None, "happy"):
         with pytest.raises(ServiceError) as error:
             act_as_holder(referral, Action.CLOSE, outcome=outcome)
-        assert error.value.code == ServiceError.INVALID
+        assert error.value.code == ServiceError.OUTCOME_REQUIRED
         assert snapshot(referral.id) == before
 
 
@@ -267,7 +271,7 @@ def test_assigning_someone_outside_the_organisation_changes_nothing(ctx, staff):
     before = snapshot(referral.id)
     with pytest.raises(ServiceError) as error:
         act_as_holder(referral, Action.ACCEPT, assignee_id=staff_of("pfm").id)
-    assert error.value.code == ServiceError.INVALID
+    assert error.value.code == ServiceError.NOT_A_COLLEAGUE
     assert snapshot(referral.id) == before
 
 
@@ -277,7 +281,7 @@ def test_assigning_someone_outside_the_organisation_changes_nothing(ctx, staff):
 def test_referring_caseworker_withdraws_an_open_referral(ctx, staff):
     caseworker = staff_of("homo-faber")
     referral = only_referral(submit("legal", by=caseworker))
-    services.act(referral.id, caseworker, Action.WITHDRAW, referral.version, now=T0)
+    lifecycle.act(referral.id, caseworker, Action.WITHDRAW, referral.version, now=T0)
     assert referral.state == State.WITHDRAWN
     assert referral.organisation_id is None and referral.closed_at == T0
     event = events_of(referral)[-1]
@@ -286,7 +290,7 @@ def test_referring_caseworker_withdraws_an_open_referral(ctx, staff):
 
 def test_person_withdraws_and_their_data_is_erased(ctx, staff):
     request = submit("legal", "housing", city="warszawa")
-    services.withdraw_request(request, now=T0)
+    lifecycle.withdraw_request(request, now=T0)
     assert [r.state for r in request.referrals] == ["withdrawn", "withdrawn"]
     assert request.phone is None and request.erased_at == T0
     assert {events_of(r)[-1].party for r in request.referrals} == {"person"}
@@ -301,7 +305,7 @@ def test_person_withdraws_even_when_staff_acted_on_the_referral_meanwhile(ctx, s
             .where(Referral.id == referral.id)
             .values(state=State.ACCEPTED, version=Referral.version + 1)
         )
-    services.withdraw_request(request, now=T0)
+    lifecycle.withdraw_request(request, now=T0)
     assert referral.state == State.WITHDRAWN and request.erased_at == T0
     assert events_of(referral)[-1].from_state == State.ACCEPTED
 
@@ -310,7 +314,7 @@ def test_unrelated_staff_cannot_withdraw(ctx, staff):
     referral = only_referral(submit("legal", by=staff_of("homo-faber")))
     before = snapshot(referral.id)
     with pytest.raises(ServiceError) as error:
-        services.act(referral.id, staff_of("pfm"), Action.WITHDRAW, referral.version)
+        lifecycle.act(referral.id, staff_of("pfm"), Action.WITHDRAW, referral.version)
     assert error.value.code == ServiceError.NOT_YOURS
     assert snapshot(referral.id) == before
 
@@ -322,7 +326,7 @@ def test_coordinator_routes_an_unmatched_referral_by_hand_with_a_reason(ctx, sta
     referral = only_referral(submit("psychological", city="chelm"))
     coordinator = user(COORDINATOR)
     target = org("homo-faber")
-    services.act(
+    lifecycle.act(
         referral.id,
         coordinator,
         Action.ROUTE_BY_HAND,
@@ -346,8 +350,8 @@ def test_coordinator_routes_an_unmatched_referral_by_hand_with_a_reason(ctx, sta
 @pytest.mark.parametrize(
     ("who", "fields", "code"),
     [
-        ("coordinator", {"text": "Agreed"}, ServiceError.INVALID),  # no organisation
-        ("coordinator", {"organisation_id": "homo-faber"}, ServiceError.INVALID),  # no reason
+        ("coordinator", {"text": "Agreed"}, ServiceError.NOT_FOUND),  # no organisation
+        ("coordinator", {"organisation_id": "homo-faber"}, ServiceError.REASON_REQUIRED),
         ("pfm", {"organisation_id": "homo-faber", "text": "Agreed"}, ServiceError.NOT_YOURS),
     ],
 )
@@ -360,7 +364,7 @@ def test_route_by_hand_is_refused_without_organisation_reason_or_coordinator(
         fields["organisation_id"] = org(fields["organisation_id"]).id
     before = snapshot(referral.id)
     with pytest.raises(ServiceError) as error:
-        services.act(referral.id, actor, Action.ROUTE_BY_HAND, referral.version, **fields)
+        lifecycle.act(referral.id, actor, Action.ROUTE_BY_HAND, referral.version, **fields)
     assert error.value.code == code
     assert snapshot(referral.id) == before
 
@@ -391,7 +395,7 @@ def test_refused_transition_raises_its_code_and_changes_nothing(
     who = {"holder": holder_of(referral), "coordinator": user(COORDINATOR)}.get(actor)
     before = snapshot(referral.id)
     with pytest.raises(ServiceError) as error:
-        services.act(
+        lifecycle.act(
             referral.id,
             who or staff_of(actor),
             action,
@@ -413,7 +417,7 @@ def test_closed_referral_refuses_everything(ctx, staff):
     for action in Action:
         for actor in (holder, staff_of("homo-faber"), user(COORDINATOR)):
             with pytest.raises(ServiceError) as error:
-                services.act(referral.id, actor, action, referral.version, reason_code="other")
+                lifecycle.act(referral.id, actor, action, referral.version, reason_code="other")
             assert error.value.code in (ServiceError.NOT_ALLOWED_NOW, ServiceError.NOT_YOURS)
     assert referral.state == State.CLOSED
 
@@ -424,8 +428,8 @@ def test_acting_from_an_out_of_date_page_is_already_taken(ctx, staff):
     act_as_holder(referral, Action.ACCEPT)
     before = snapshot(referral.id)
     with pytest.raises(ServiceError) as error:
-        services.act(referral.id, holder_of(referral), Action.START, seen)
-    assert error.value.code == ServiceError.ALREADY_TAKEN
+        lifecycle.act(referral.id, holder_of(referral), Action.START, seen)
+    assert error.value.code == ServiceError.STALE_VERSION
     assert snapshot(referral.id) == before
 
 
@@ -501,7 +505,7 @@ def take_step(referral: Referral, step: str, target: int, clock: datetime) -> da
     if step == "sweep":
         if referral.deadline_at:
             clock = max(clock, referral.deadline_at + timedelta(seconds=1))
-        services.expire_overdue(now=clock)
+        lifecycle.expire_overdue(now=clock)
         return clock
     action, extra = fields[step]
     if action in (Action.WITHDRAW, Action.ROUTE_BY_HAND) or referral.organisation is None:
@@ -510,7 +514,7 @@ def take_step(referral: Referral, step: str, target: int, clock: datetime) -> da
         actor = holder_of(referral)
     before = snapshot(referral.id)
     try:
-        services.act(referral.id, actor, action, referral.version, now=clock, **extra)
+        lifecycle.act(referral.id, actor, action, referral.version, now=clock, **extra)
         hypothesis.event(f"{step}: done")
     except ServiceError as error:
         hypothesis.event(f"{step}: {error.code}")

@@ -1,0 +1,165 @@
+"""The directory: organisations, their details and what they cover where (/admin/organisations)."""
+
+from babel import Locale
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..decorators import coordinator_required
+from ..directory import city_choices, place_names, voivodeship_choices
+from ..explain import specialism_label
+from ..extensions import db
+from ..handoff import warsaw_date
+from ..i18n import current_language
+from ..models import Organisation, utcnow
+from ..organisations import OrganisationData, add_coverage, remove_coverage, save_organisation
+from ..service_errors import ServiceError
+from ..vocabulary import SPOKEN_LANGUAGES, UI_LANGUAGES
+from . import bp
+from .forms import CoverageForm, OrganisationForm
+
+TEXT_FIELDS = tuple(
+    f"{what}_{language}" for what in ("name", "description") for language in UI_LANGUAGES
+)
+
+
+def _organisation_form(obj=None) -> OrganisationForm:
+    form = OrganisationForm(obj=obj)
+    language = current_language()
+    form.home_city_id.choices = [("", _("No home city")), *city_choices(language, by="id")]
+    names = Locale.parse(language).languages
+    form.languages.choices = [(code, names.get(code, code)) for code in SPOKEN_LANGUAGES]
+    return form
+
+
+def _organisation_edit_form(org: Organisation) -> OrganisationForm:
+    """The slug is in addresses and exports: it is chosen once, never edited."""
+    form = _organisation_form(obj=org)
+    del form.slug
+    return form
+
+
+def _organisation_data(form: OrganisationForm) -> OrganisationData:
+    text = {name: (getattr(form, name).data or "").strip() for name in TEXT_FIELDS}
+    return OrganisationData(
+        **text,
+        website=form.website.data or None,
+        home_city_id=form.home_city_id.data,
+        languages=form.languages.data or [],
+        languages_confirmed=form.languages_confirmed.data,
+        email=form.email.data or None,
+        takes_referrals=form.takes_referrals.data,
+        capacity=form.capacity.data,
+        paused_until=form.paused_until.data,
+        pause_reason=(form.pause_reason.data or "").strip() or None,
+    )
+
+
+@bp.get("/organisations")
+@coordinator_required
+def organisations():
+    rows = db.session.scalars(
+        select(Organisation)
+        .options(selectinload(Organisation.coverage))
+        .order_by(Organisation.name_pl)
+    ).all()
+    return render_template(
+        "admin/organisations.html", organisations=rows, today=warsaw_date(utcnow())
+    )
+
+
+@bp.route("/organisations/new", methods=["GET", "POST"])
+@coordinator_required
+def organisation_new():
+    form = _organisation_form()
+    if request.method == "GET":
+        form.takes_referrals.data = True
+    if form.validate_on_submit():
+        try:
+            org = save_organisation(_organisation_data(form), slug=form.slug.data)
+        except ServiceError:  # SLUG_TAKEN: the only refusal of a valid form
+            form.slug.errors.append(_("Another organisation already uses this short name."))
+        else:
+            flash(_("The organisation is saved. Now add what it covers."), "success")
+            return redirect(url_for("admin.organisation_edit", organisation_id=org.id))
+    return render_template("admin/organisation_form.html", form=form, organisation=None)
+
+
+@bp.route("/organisations/<int:organisation_id>", methods=["GET", "POST"])
+@coordinator_required
+def organisation_edit(organisation_id: int):
+    org = db.get_or_404(Organisation, organisation_id)
+    form = _organisation_edit_form(org)
+    if form.validate_on_submit():
+        save_organisation(_organisation_data(form), organisation_id=org.id)
+        flash(_("The changes are saved. They apply from the next routing on."), "success")
+        return redirect(url_for("admin.organisation_edit", organisation_id=org.id))
+    return _render_organisation(org, form, _coverage_form())
+
+
+def _render_organisation(org: Organisation, form: OrganisationForm, coverage_form: CoverageForm):
+    """An organisation's page: its details form, what it covers, and the form to add coverage."""
+    return render_template(
+        "admin/organisation_form.html",
+        form=form,
+        organisation=org,
+        coverage_form=coverage_form,
+        coverage=_coverage_rows(org),
+    )
+
+
+def _coverage_form() -> CoverageForm:
+    form = CoverageForm()
+    language = current_language()
+    form.city.choices = [("", _("Choose a city")), *city_choices(language)]
+    form.voivodeship.choices = [("", _("Choose a voivodeship")), *voivodeship_choices(language)]
+    return form
+
+
+def _coverage_rows(org: Organisation) -> list[tuple[int, str, str]]:
+    """(id, specialism, place) of each coverage row, sorted for reading."""
+    names = place_names(current_language())
+    rows = [
+        (
+            coverage.id,
+            specialism_label(coverage.specialism),
+            names.get((coverage.scope, coverage.area), coverage.area or "")
+            if coverage.area
+            else _("All of Poland, remotely"),
+        )
+        for coverage in org.coverage
+    ]
+    return sorted(rows, key=lambda row: (row[1], row[2]))
+
+
+def _to_coverage(org: Organisation):
+    return redirect(url_for("admin.organisation_edit", organisation_id=org.id) + "#coverage")
+
+
+@bp.post("/organisations/<int:organisation_id>/coverage")
+@coordinator_required
+def coverage_add(organisation_id: int):
+    org = db.get_or_404(Organisation, organisation_id)
+    form = _coverage_form()
+    if form.validate_on_submit():
+        try:
+            add_coverage(org.id, form.specialism.data, form.scope.data, form.area())
+        except ServiceError:  # ALREADY_COVERED
+            form.specialism.errors.append(_("The organisation already covers this here."))
+        else:
+            flash(_("The coverage is added."), "success")
+            return _to_coverage(org)
+    return _render_organisation(org, _organisation_edit_form(org), form)
+
+
+@bp.post("/organisations/<int:organisation_id>/coverage/<int:coverage_id>/remove")
+@coordinator_required
+def coverage_remove(organisation_id: int, coverage_id: int):
+    org = db.get_or_404(Organisation, organisation_id)
+    try:
+        remove_coverage(org.id, coverage_id)
+    except ServiceError:  # NOT_FOUND
+        abort(404)
+    flash(_("The coverage is removed."), "success")
+    return _to_coverage(org)

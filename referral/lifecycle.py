@@ -1,0 +1,441 @@
+"""The referral lifecycle: a request is submitted and each need routed; organisations accept,
+decline, start, hand back and close; the sweep expires offers left unanswered; the person
+withdraws; the retention purge erases.
+
+Each use case loads what it needs, asks ``handoff`` once whether the move is allowed (and
+``routing``, through the directory, whom to offer it to), writes the change with its
+ReferralEvent and outbox rows, and commits: one transaction each. Refusals are ``ServiceError``s.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import handoff, notifications, routing
+from .directory import Directory, need_of
+from .erasure import erase
+from .extensions import db
+from .handoff import ACTIVE_STATES, Action, Party, State
+from .models import City, HelpRequest, Note, Organisation, Referral, ReferralEvent, User, utcnow
+from .passwords import looks_like_token, new_token, token_hash
+from .service_errors import ServiceError, get_or_refuse
+
+# Short references for phone conversations: no 0/O, 1/I/L, 2/Z, 5/S, 8/B look-alikes.
+REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+@dataclass
+class IntakeData:
+    """What the intake form (or a caseworker) gives; validated before it gets here."""
+
+    needs: list[str]
+    language: str
+    consent_version: str
+    city_slug: str | None = None
+    voivodeship: str | None = None
+    languages: list[str] = field(default_factory=list)
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    contact_channel: str | None = None
+    safe_to_message: bool = False
+    interpreter_needed: bool = False
+    description: str | None = None
+    urgent: bool = False
+    residence_status: str | None = None
+
+
+@dataclass
+class SubmittedRequest:
+    request: HelpRequest
+    status_token: str  # shown once to the person; only its hash is stored
+
+
+def submit_request(
+    data: IntakeData, submitted_by: User | None = None, now: datetime | None = None
+) -> SubmittedRequest:
+    """Store a request, make one referral per need, and route each at once."""
+    now = now or utcnow()
+    city = None
+    if data.city_slug:
+        city = db.session.scalar(select(City).where(City.slug == data.city_slug))
+        if city is None:
+            raise ServiceError(ServiceError.UNKNOWN_PLACE, data.city_slug)
+    voivodeship = city.voivodeship_teryt if city else data.voivodeship
+    if not voivodeship:
+        raise ServiceError(ServiceError.UNKNOWN_PLACE)
+    if not data.needs:
+        raise ServiceError(ServiceError.NO_NEEDS)
+    token = new_token()
+    request = HelpRequest(
+        reference=_new_reference(),
+        status_token_hash=token_hash(token),
+        created_at=now,
+        language=data.language,
+        city=city,
+        voivodeship_teryt=voivodeship,
+        urgent=data.urgent,
+        interpreter_needed=data.interpreter_needed,
+        name=data.name or None,
+        phone=data.phone or None,
+        email=data.email or None,
+        contact_channel=data.contact_channel,
+        safe_to_message=data.safe_to_message,
+        languages=sorted(set(data.languages)),
+        description=data.description or None,
+        residence_status=data.residence_status or None,
+        consent_version=data.consent_version,
+        consent_at=now,
+        consent_language=data.language,
+        submitted_by=submitted_by,
+        referring_organisation_id=submitted_by.organisation_id if submitted_by else None,
+    )
+    db.session.add(request)
+    directory = Directory.load(now)
+    for specialism in dict.fromkeys(data.needs):
+        referral = Referral(
+            request=request,
+            specialism=specialism,
+            state=State.NEW,
+            urgent=data.urgent,
+            referring_organisation_id=request.referring_organisation_id,
+            created_at=now,
+        )
+        db.session.add(referral)
+        _reroute(referral, Step(Action.ROUTE, _SYSTEM), directory, now)
+    db.session.commit()
+    return SubmittedRequest(request=request, status_token=token)
+
+
+def _new_reference() -> str:
+    while True:
+        raw = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+        reference = f"{raw[:3]}-{raw[3:]}"
+        if not db.session.scalar(select(HelpRequest.id).where(HelpRequest.reference == reference)):
+            return reference
+
+
+def find_request_by_token(token: str) -> HelpRequest | None:
+    if not looks_like_token(token):
+        return None
+    return db.session.scalar(
+        select(HelpRequest)
+        .where(HelpRequest.status_token_hash == token_hash(token))
+        .options(selectinload(HelpRequest.referrals).selectinload(Referral.organisation))
+    )
+
+
+# --- withdrawal -------------------------------------------------------------------
+
+
+def withdraw_request(request: HelpRequest, now: datetime | None = None) -> None:
+    """The person withdraws every open referral and their personal data is erased at once.
+
+    Staff acting on one of the referrals meanwhile does not stop it: the withdrawal is retried
+    from the referrals' new state."""
+    now = now or utcnow()
+    step = Step(Action.WITHDRAW, frozenset({Party.PERSON}))
+    for _attempt in range(3):
+        try:
+            for referral in request.referrals:
+                if referral.state in handoff.OPEN_STATES:
+                    _transition(referral, _rule(referral, step), step, now)
+            erase(request, now)
+            db.session.commit()
+            return
+        except StaleDataError:
+            db.session.rollback()
+    raise ServiceError(ServiceError.STALE_VERSION)
+
+
+# --- the one place a referral changes state ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """Who takes which action on a referral, and why: what its event records."""
+
+    action: Action
+    parties: frozenset[Party]
+    actor: User | None = None
+    reason_code: str | None = None
+    text: str | None = None
+
+
+_SYSTEM = frozenset({Party.SYSTEM})
+
+
+def _rule(referral: Referral, step: Step) -> handoff.Rule:
+    """The state table's one check of a step (TransitionRefused when it is not allowed)."""
+    return handoff.rule_for(State(referral.state), step.action, step.parties)
+
+
+def _transition(
+    referral: Referral,
+    rule: handoff.Rule,
+    step: Step,
+    now: datetime,
+    *,
+    offer_to: Organisation | None = None,
+    candidate: routing.Candidate | None = None,
+    directory: Directory | None = None,
+) -> None:
+    """Move a referral along ``rule`` (already checked) and write the event.
+
+    ``offer_to`` is whom the referral is offered to next (``candidate`` says why, when routing
+    chose it); a re-routing move without one leaves the referral unmatched."""
+    before = State(referral.state)
+    after = rule.lands_on(offer_to is not None)
+    actor = step.actor
+    # The organisation whose step it is: the one it was offered to or held by, else the actor's.
+    step_organisation_id = referral.organisation_id or (actor.organisation_id if actor else None)
+    if directory and before in ACTIVE_STATES:
+        directory.released(referral.organisation_id)
+    referral.state = after
+    referral.updated_at = now
+    if after == State.OFFERED and offer_to is not None:
+        _offer(referral, offer_to, candidate, now, directory)
+    elif after in (State.UNMATCHED, State.WITHDRAWN):
+        referral.organisation_id = None
+        referral.offered_at = referral.deadline_at = None
+    if after in (State.CLOSED, State.WITHDRAWN):
+        referral.closed_at = now
+    db.session.add(
+        ReferralEvent(
+            referral=referral,
+            at=now,
+            action=step.action,
+            party=min(rule.parties & step.parties),
+            actor_id=actor.id if actor else None,
+            # A referral is created and routed in one transaction: its log starts from nothing,
+            # so replaying it (handoff.replay) needs no separate creation event.
+            from_state=None if before == State.NEW else before,
+            to_state=after,
+            organisation_id=step_organisation_id,
+            offered_to_id=offer_to.id if after == State.OFFERED and offer_to else None,
+            reason_code=step.reason_code,
+            text=step.text,
+        )
+    )
+
+
+def _reroute(
+    referral: Referral,
+    step: Step,
+    directory: Directory,
+    now: datetime,
+    rule: handoff.Rule | None = None,
+) -> None:
+    """A move that offers the referral to the best candidate not tried yet (route, decline,
+    expire, hand back), or leaves it unmatched when there is none. ``rule``: the step's row of
+    the state table, when the caller checked it already."""
+    rule = rule or _rule(referral, step)
+    candidates = directory.rank(need_of(referral), directory.tried(referral))
+    best = candidates[0] if candidates else None
+    offer_to = directory.row(best) if best else None
+    _transition(referral, rule, step, now, offer_to=offer_to, candidate=best, directory=directory)
+
+
+def _offer(
+    referral: Referral,
+    org: Organisation,
+    candidate: routing.Candidate | None,
+    now: datetime,
+    directory: Directory | None,
+) -> None:
+    referral.organisation = org
+    referral.organisation_id = org.id
+    referral.assigned_user_id = None
+    referral.offered_at = now
+    hours = handoff.deadline_hours(referral.urgent, current_app.config["DEADLINE_HOURS"])
+    referral.deadline_at = handoff.response_deadline(now, hours)
+    referral.routing_scope = candidate.scope if candidate else None
+    referral.routing_reasons = (
+        [{"code": r.code, "params": dict(r.params)} for r in candidate.reasons] if candidate else []
+    )
+    if directory:
+        directory.offered(org, now)
+    else:
+        org.last_offered_at = now
+    notifications.offer_made(referral, org)
+
+
+# --- actions by people ------------------------------------------------------------------------
+
+
+def parties_of(user: User | None, referral: Referral) -> set[Party]:
+    """Who ``user`` is for this referral (None: the person, through the status link)."""
+    if user is None:
+        return {Party.PERSON}
+    parties = set()
+    if user.is_coordinator:
+        parties.add(Party.COORDINATOR)
+    if user.organisation_id is not None:
+        if user.organisation_id == referral.organisation_id and referral.state in ACTIVE_STATES:
+            parties.add(Party.HOLDER)
+        if user.organisation_id == referral.referring_organisation_id:
+            parties.add(Party.REFERRER)
+    return parties
+
+
+def allowed_actions(user: User, referral: Referral) -> set[Action]:
+    return handoff.allowed_actions(State(referral.state), frozenset(parties_of(user, referral)))
+
+
+def _check_reason(
+    action: Action, reason_code: str | None, text: str | None, outcome: str | None
+) -> None:
+    """Declines and hand-backs say why (``other`` in words), a close gives its outcome, and a
+    coordinator routing by hand gives a reason: the event log must explain every step."""
+    if action in (Action.DECLINE, Action.HAND_BACK):
+        if reason_code not in set(handoff.DeclineReason):
+            raise ServiceError(ServiceError.REASON_REQUIRED)
+        if reason_code == handoff.DeclineReason.OTHER and not (text or "").strip():
+            raise ServiceError(ServiceError.EXPLANATION_REQUIRED)
+    elif action == Action.CLOSE and outcome not in set(handoff.Outcome):
+        raise ServiceError(ServiceError.OUTCOME_REQUIRED)
+    elif action == Action.ROUTE_BY_HAND and not (reason_code or (text or "").strip()):
+        raise ServiceError(ServiceError.REASON_REQUIRED)
+
+
+def act(
+    referral_id: int,
+    user: User | None,
+    action: Action,
+    version: int | None = None,
+    *,
+    reason_code: str | None = None,
+    text: str | None = None,
+    assignee_id: int | None = None,
+    outcome: str | None = None,
+    organisation_id: int | None = None,
+    now: datetime | None = None,
+) -> Referral:
+    """Do ``action`` on a referral as ``user``: accept, decline, start, hand back, close,
+    withdraw, or (coordinator) route by hand. Raises ServiceError when refused or lost."""
+    now = now or utcnow()
+    referral = get_or_refuse(Referral, referral_id)
+    if version is not None and referral.version != version:
+        raise ServiceError(ServiceError.STALE_VERSION)
+    step = Step(action, frozenset(parties_of(user, referral)), user, reason_code or outcome, text)
+    try:
+        rule = _rule(referral, step)
+        _check_reason(action, reason_code, text, outcome)
+        if action == Action.ROUTE_BY_HAND:
+            target = db.session.get(Organisation, organisation_id) if organisation_id else None
+            if target is None:
+                raise ServiceError(ServiceError.NOT_FOUND, "organisation")
+            _transition(referral, rule, step, now, offer_to=target)
+        elif rule.reroutes:
+            _reroute(referral, step, Directory.load(now), now, rule)
+        else:
+            _transition(referral, rule, step, now)
+            _after(referral, action, user, now, assignee_id=assignee_id, outcome=outcome)
+        db.session.commit()
+    except handoff.TransitionRefused as error:
+        db.session.rollback()
+        raise ServiceError(error.code) from None
+    except StaleDataError:
+        # Optimistic locking: someone changed the referral since we loaded it. The loss can
+        # surface at commit or at any autoflush before it (a lazy load in a notification).
+        db.session.rollback()
+        raise ServiceError(ServiceError.STALE_VERSION) from None
+    except ServiceError:
+        db.session.rollback()
+        raise
+    return referral
+
+
+def _after(
+    referral: Referral,
+    action: Action,
+    user: User | None,
+    now: datetime,
+    *,
+    assignee_id: int | None,
+    outcome: str | None,
+) -> None:
+    """What an action changes besides the state."""
+    if action == Action.ACCEPT:
+        referral.assigned_user_id = _colleague(user, assignee_id)
+        referral.deadline_at = None
+        notifications.accepted(referral)
+    elif action == Action.CLOSE:
+        referral.outcome = outcome
+        notifications.closed(referral)
+
+
+def _colleague(user: User | None, assignee_id: int | None) -> int | None:
+    if assignee_id is None:
+        return None
+    colleague = db.session.get(User, assignee_id)
+    if (
+        user is None
+        or colleague is None
+        or colleague.organisation_id != user.organisation_id
+        or not colleague.active
+    ):
+        raise ServiceError(ServiceError.NOT_A_COLLEAGUE)
+    return colleague.id
+
+
+def add_note(referral: Referral, author: User, body: str, shared: bool) -> Note:
+    note = Note(
+        referral=referral,
+        author=author,
+        organisation_id=author.organisation_id,
+        shared=shared,
+        body=body,
+        created_at=utcnow(),
+    )
+    db.session.add(note)
+    db.session.commit()
+    return note
+
+
+# --- the sweep --------------------------------------------------------------------------------
+
+
+def expire_overdue(now: datetime | None = None, batch_size: int = 500) -> int:
+    """Expire offers past their deadline and re-route them. Safe to run twice at once: rows
+    another sweep holds are skipped (PostgreSQL), and a lost race on the version is skipped."""
+    now = now or utcnow()
+    directory = Directory.load(now)
+    expiry = Step(Action.EXPIRE, _SYSTEM, reason_code="deadline_passed")
+    expired = 0
+    while True:
+        query = (
+            select(Referral)
+            .where(Referral.state == State.OFFERED, Referral.deadline_at < now)
+            .order_by(Referral.deadline_at)
+            .limit(batch_size)
+            .options(
+                selectinload(Referral.events),
+                selectinload(Referral.request).selectinload(HelpRequest.city),
+            )
+        )
+        if db.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=Referral)
+        referrals = db.session.scalars(query).all()
+        if not referrals:
+            break
+        for referral in referrals:
+            _reroute(referral, expiry, directory, now)
+        try:
+            db.session.commit()
+        except StaleDataError:
+            db.session.rollback()
+            directory = Directory.load(now)
+            continue
+        expired += len(referrals)
+    return expired

@@ -1,0 +1,81 @@
+"""The coordinator keeps the directory: organisations and what they cover, where.
+
+Each use case commits on its own. Routing reads the directory afresh for each use case (and each
+sweep), so a change counts from the next routing on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Coverage, Organisation
+from .routing import Scope
+from .service_errors import ServiceError, get_or_refuse
+
+
+@dataclass
+class OrganisationData:
+    """The fields of an organisation the coordinator edits; validated by the form."""
+
+    name_pl: str
+    name_uk: str = ""
+    name_en: str = ""
+    description_pl: str = ""
+    description_uk: str = ""
+    description_en: str = ""
+    website: str | None = None
+    home_city_id: int | None = None
+    languages: list[str] = field(default_factory=list)
+    languages_confirmed: bool = True
+    email: str | None = None
+    takes_referrals: bool = True
+    capacity: int | None = None
+    paused_until: date | None = None
+    pause_reason: str | None = None
+
+
+def save_organisation(
+    data: OrganisationData, organisation_id: int | None = None, slug: str | None = None
+) -> Organisation:
+    """Create an organisation (give ``slug``; SLUG_TAKEN when another has it) or update one.
+    The slug is in addresses and exports: it is chosen once, never edited."""
+    if organisation_id is None:
+        if not slug or db.session.scalar(select(Organisation.id).where(Organisation.slug == slug)):
+            raise ServiceError(ServiceError.SLUG_TAKEN, slug or "")
+        organisation = Organisation(slug=slug)
+        db.session.add(organisation)
+    else:
+        organisation = get_or_refuse(Organisation, organisation_id)
+    for name, value in vars(data).items():
+        setattr(organisation, name, value)
+    organisation.languages = sorted(set(data.languages))
+    if organisation.paused_until is None:
+        organisation.pause_reason = None
+    db.session.commit()
+    return organisation
+
+
+def add_coverage(organisation_id: int, specialism: str, scope: str, area: str | None) -> Coverage:
+    """Add one specialism × place to an organisation; ALREADY_COVERED when it has it."""
+    organisation = get_or_refuse(Organisation, organisation_id)
+    area = None if scope == Scope.NATIONWIDE else area
+    if any(
+        (c.specialism, c.scope, c.area) == (specialism, scope, area) for c in organisation.coverage
+    ):
+        raise ServiceError(ServiceError.ALREADY_COVERED)
+    coverage = Coverage(specialism=specialism, scope=scope, area=area)
+    organisation.coverage.append(coverage)
+    db.session.commit()
+    return coverage
+
+
+def remove_coverage(organisation_id: int, coverage_id: int) -> None:
+    coverage = db.session.get(Coverage, coverage_id)
+    if coverage is None or coverage.organisation_id != organisation_id:
+        raise ServiceError(ServiceError.NOT_FOUND, "coverage")
+    db.session.delete(coverage)
+    db.session.commit()

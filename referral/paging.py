@@ -1,0 +1,46 @@
+"""One way to page a long list: the page number from the address, clamped to the pages there are
+(an old bookmark or a forged number shows the nearest page, never an error)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+from sqlalchemy import Select, func, select
+
+from .extensions import db
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    total: int
+    number: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return page_count(self.total, self.per_page)
+
+
+def page_count(total: int, per_page: int) -> int:
+    return max(1, -(-total // per_page))
+
+
+def clamp(number: int, total: int, per_page: int) -> int:
+    return max(1, min(number, page_count(total, per_page)))
+
+
+def requested_page(name: str = "page") -> int:
+    """The page asked for in the query string; anything that is not a plain number is page 1."""
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) <= 9 else 1
+
+
+def page_of(query: Select, number: int, per_page: int) -> Page:
+    """One page of ``query``'s rows: a count, then the page itself."""
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    number = clamp(number, total or 0, per_page)
+    items = db.session.scalars(query.limit(per_page).offset((number - 1) * per_page)).all()
+    return Page(list(items), total or 0, number, per_page)
