@@ -23,7 +23,9 @@ def create_app(config: type | dict | None = None) -> Flask:
         # Behind a reverse proxy: take the client address from X-Forwarded-For (rate limits).
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way
+            app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1
+        )
 
     from . import i18n
 

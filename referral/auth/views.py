@@ -25,7 +25,9 @@ def login():
         return redirect(url_for("staff.inbox"))
     form = SignInForm()
     if form.validate_on_submit():
-        result = accounts.sign_in(form.email.data, form.password.data, request.remote_addr or "")
+        result = accounts.sign_in(
+            form.email.data or "", form.password.data or "", request.remote_addr or ""
+        )
         if result.user:
             login_user(result.user)
             session.permanent = False
@@ -84,7 +86,7 @@ def reset_password(token: str):
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            accounts.reset_password(token, form.password.data)
+            accounts.reset_password(token, form.password.data or "")
         except ServiceError:  # LINK_NOT_VALID: used up meanwhile
             return render_template("auth/reset_invalid.html"), 404
         logout_user()
