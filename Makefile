@@ -16,7 +16,6 @@ compile-translations: $(STAMP)
 	$(VENV)/bin/pybabel compile --statistics -d translations 2>&1 | grep -v '^compiling' || true
 
 run: $(STAMP) compile-translations
-	mkdir -p instance
 	$(FLASK) init-db
 	$(FLASK) seed-demo
 	@echo "Referral is running at http://127.0.0.1:5000  (stop with Ctrl+C)"

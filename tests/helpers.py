@@ -2,7 +2,7 @@
 
 import re
 
-from config import Config
+from referral.config import Config
 from referral.extensions import db
 from referral.lifecycle import IntakeData
 from referral.models import Organisation, User

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from config import TestConfig
 from referral import create_app
+from referral.config import TestConfig
 from referral.extensions import db, limiter
 from referral.models import HelpRequest
 
