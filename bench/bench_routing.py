@@ -52,6 +52,7 @@ def synthetic_directory(seed: int = 0) -> list[routing.Organisation]:
     now = datetime.now(UTC)
     return [
         routing.Organisation(
+            id=i,
             slug=f"org-{i}",
             name=f"Organisation {i}",
             takes_referrals=rng.random() < 0.95,
