@@ -13,7 +13,7 @@ from config import TestConfig
 from referral import create_app, seed
 from referral.extensions import db
 
-from .helpers import user
+from .helpers import enrol, user
 
 
 def _database_url() -> str:
@@ -81,16 +81,32 @@ def client(app):
     return app.test_client()
 
 
+COORDINATOR = "coordinator@konsorcjum.example"
+
+
 @pytest.fixture
-def login_as(app, staff):
+def coordinator_codes(app, staff):
+    """The demo coordinator enrolled in two-step sign-in (required of coordinators): the
+    recovery codes, one used at each sign-in of ``login_as``."""
+    with app.app_context():
+        codes = enrol(COORDINATOR)
+        db.session.remove()
+    return codes
+
+
+@pytest.fixture
+def login_as(app, staff, coordinator_codes):
     """``login_as("nomada")`` gives a test client signed in as that organisation's staff;
-    ``login_as("coordinator")`` as the coordinator."""
+    ``login_as("coordinator")`` as the coordinator (password, then a recovery code)."""
 
     def login(who: str):
-        email = "coordinator@konsorcjum.example" if who == "coordinator" else f"staff@{who}.example"
+        email = COORDINATOR if who == "coordinator" else f"staff@{who}.example"
         client = app.test_client()
         response = client.post("/login", data={"email": email, "password": seed.DEMO_PASSWORD})
         assert response.status_code == 302, response.data
+        if response.headers["Location"] == "/login/code":
+            response = client.post("/login/code", data={"code": coordinator_codes.pop()})
+            assert response.status_code == 302, response.data
         return client
 
     return login
@@ -100,6 +116,6 @@ def login_as(app, staff):
 def coordinator(app, login_as):
     """The demo coordinator, signed in, reading the pages in English."""
     with app.app_context():
-        user("coordinator@konsorcjum.example").language = "en"
+        user(COORDINATOR).language = "en"
         db.session.commit()
     return login_as("coordinator")

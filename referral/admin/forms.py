@@ -29,6 +29,7 @@ from wtforms.widgets import HiddenInput
 from ..fields import CheckboxListField, choices_of, optional_int
 from ..i18n import LANGUAGE_NAMES
 from ..routing import Scope
+from ..urls import MAX_ID
 from ..vocabulary import UI_LANGUAGES, Role, Specialism
 
 
@@ -226,5 +227,8 @@ class AuditFilterForm(PeriodForm):
     user_id = SelectField(_l("User"), coerce=optional_int)
     referral_id = IntegerField(
         _l("Referral number"),
-        validators=[Optional(), NumberRange(min=1, message=_l("Enter a referral number."))],
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=MAX_ID, message=_l("Enter a referral number.")),
+        ],
     )

@@ -18,6 +18,7 @@ from ..i18n import current_language
 from ..models import HelpRequest, Note, Referral, ReferralEvent, User, utcnow
 from ..paging import requested_page
 from ..service_errors import ServiceError
+from ..security_headers import holds_secret
 from ..vocabulary import ContactChannel, ResidenceStatus
 from . import bp
 from .forms import (
@@ -248,6 +249,7 @@ def notes(referral_id: int):
 
 @bp.route("/referrals/new", methods=["GET", "POST"])
 @login_required
+@holds_secret  # the "submitted" page shows the person's status link
 def new_referral():
     form = ReferralForm(language=current_language())
     if not form.validate_on_submit():
