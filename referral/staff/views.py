@@ -17,8 +17,8 @@ from ..handoff import Action
 from ..i18n import current_language
 from ..models import HelpRequest, Note, Referral, ReferralEvent, User, utcnow
 from ..paging import requested_page
-from ..service_errors import ServiceError
 from ..security_headers import holds_secret
+from ..service_errors import ServiceError
 from ..vocabulary import ContactChannel, ResidenceStatus
 from . import bp
 from .forms import (
