@@ -11,9 +11,9 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from . import notifications, throttle, two_factor
+from .audit import record as audit
 from .extensions import db
 from .models import (
-    AdminEvent,
     Organisation,
     PasswordReset,
     RecoveryCode,
@@ -168,30 +168,6 @@ def create_user(
     set_password(user, password)
     db.session.add(user)
     return user
-
-
-def audit(
-    action: str,
-    by: User | None,
-    user: User | None = None,
-    organisation_id: int | None = None,
-    before: dict | None = None,
-    after: dict | None = None,
-) -> None:
-    """Record an administrative action in the current transaction (``by`` None: the command
-    line). ``before``/``after`` hold the changed fields only, never a secret."""
-    db.session.add(
-        AdminEvent(
-            actor_id=by.id if by else None,
-            action=action,
-            user_id=user.id if user else None,
-            organisation_id=organisation_id
-            if organisation_id is not None
-            else (user.organisation_id if user else None),
-            before=before,
-            after=after,
-        )
-    )
 
 
 def _account_facts(user: User) -> dict:

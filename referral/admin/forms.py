@@ -220,6 +220,7 @@ class AuditFilterForm(PeriodForm):
             ("", _l("Everything")),
             ("referral", _l("Referral events")),
             ("sign_in", _l("Sign-ins")),
+            ("admin", _l("Administrative actions")),
         ],
         default="",
     )
