@@ -4,7 +4,6 @@ on the page and in the CSV."""
 import csv
 import io
 
-
 from referral.extensions import db
 from referral.models import AdminEvent
 

@@ -7,6 +7,8 @@ import os
 import re
 import stat
 import statistics
+import subprocess
+import sys
 import time
 import urllib.request
 from datetime import timedelta
@@ -329,3 +331,52 @@ def test_the_database_down_gives_a_translated_503_page_to_everyone(app, staff, t
     assert "Сервіс тимчасово недоступний" in text(
         anonymous.get("/uk/", headers={"Accept-Language": "uk"})
     )
+
+
+def test_the_gunicorn_access_log_the_project_ships_redacts_tokens(app, tmp_path):
+    """A real gunicorn with ``gunicorn.conf.py``, on a free port, on the test database."""
+    root = Path(__file__).resolve().parents[2]
+    environment = {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SECRET_KEY": "gunicorn-test-key-" + "x" * 32,
+    }
+    server = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "-b",
+            "127.0.0.1:0",
+            "--error-logfile",
+            str(tmp_path / "error.log"),
+            "referral:create_app()",
+        ],
+        cwd=root,
+        env=environment,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        address = None
+        for _ in range(100):
+            match = re.search(
+                r"Listening at: (http://[\d.:]+)",
+                (tmp_path / "error.log").read_text() if (tmp_path / "error.log").exists() else "",
+            )
+            if match:
+                address = match.group(1)
+                break
+            time.sleep(0.1)
+        assert address, "gunicorn did not start"
+        token = "Zq" + "y" * 41
+        for path in (f"/uk/status/{token}", f"/reset/{token}", f"/uk/status/{token}/withdraw"):
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(address + path, timeout=10).close()  # noqa: S310
+    finally:
+        server.terminate()
+        log, _ = server.communicate(timeout=10)
+    assert "/uk/status/…" in log and "/reset/…" in log and "/uk/status/…/withdraw" in log
+    assert token not in log
