@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from config import TestConfig
 from referral import create_app, seed
-from referral.extensions import db
+from referral.extensions import db, limiter
 
 from .helpers import enrol, user
 
@@ -48,6 +48,23 @@ def _fresh_tables(request):
             else:
                 for table in tables:
                     conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def limited_app(app):
+    """A second app on the same database with the rate limits on (tests keep them off): intake
+    60 an hour, sign-in 10 a minute, per address."""
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "RATELIMIT_ENABLED": True,
+        "INTAKE_RATE_LIMIT": "60 per hour",
+        "SIGN_IN_RATE_LIMIT": "10 per minute",
+    }
+    limited = create_app(type("Limited", (TestConfig,), settings))
+    limiter.reset()
+    yield limited
+    limiter.reset()
+    limiter.enabled = False  # the extension is shared: switch it back off for the other tests
 
 
 @pytest.fixture

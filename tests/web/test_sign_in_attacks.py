@@ -19,7 +19,7 @@ import pytest
 
 from config import TestConfig
 from referral import accounts, create_app
-from referral.extensions import db, limiter
+from referral.extensions import db
 from referral.models import SignInThrottle, User, utcnow
 from referral.seed import DEMO_PASSWORD
 
@@ -89,21 +89,6 @@ def test_a_correct_sign_in_starts_the_count_again(app, staff):
     for _ in range(4):
         sign_in(client, VICTIM, "guess")
     assert sign_in(client, VICTIM, DEMO_PASSWORD).status_code == 302
-
-
-@pytest.fixture
-def limited_app(app):
-    """A second app on the same database with the rate limits on (tests keep them off)."""
-    settings = {
-        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-        "RATELIMIT_ENABLED": True,
-        "SIGN_IN_RATE_LIMIT": "10 per minute",
-    }
-    limited = create_app(type("Limited", (TestConfig,), settings))
-    limiter.reset()
-    yield limited
-    limiter.reset()
-    limiter.enabled = False
 
 
 def test_one_address_trying_many_accounts_is_slowed_down(limited_app, staff):

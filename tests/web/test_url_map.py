@@ -100,3 +100,23 @@ def test_a_page_number_too_big_shows_a_page_not_an_error(app, visitors, big):
         for who, client in visitors.items():
             response = client.get(path_of(rule) + query)
             assert response.status_code < 500, (rule.rule, who)
+
+
+def test_a_token_page_form_works_over_https_though_it_sends_no_referrer(app, client, directory):
+    """No-referrer pages post their forms without a Referer: the CSRF token must be enough."""
+    from ..helpers import csrf_token_of
+    from .test_public import sent_request
+
+    path = sent_request(client, "en")
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        page = client.get(path, base_url="https://localhost")
+        response = client.post(
+            f"{path}/withdraw",
+            data={"csrf_token": csrf_token_of(page.get_data(as_text=True))},
+            base_url="https://localhost",
+        )
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert response.status_code == 200
+    assert "Withdraw" in response.get_data(as_text=True)
