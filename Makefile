@@ -16,7 +16,6 @@ compile-translations: $(STAMP)
 	$(VENV)/bin/pybabel compile --statistics -d translations 2>&1 | grep -v '^compiling' || true
 
 run: $(STAMP) compile-translations
-	mkdir -p instance
 	$(FLASK) init-db
 	$(FLASK) seed-demo
 	@echo "Referral is running at http://127.0.0.1:5000  (stop with Ctrl+C)"
@@ -24,12 +23,14 @@ run: $(STAMP) compile-translations
 
 test: $(STAMP) compile-translations
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/bandit -r referral -q
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

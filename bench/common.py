@@ -27,8 +27,8 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import func, insert, select, text
 
-from config import Config
 from referral import create_app, handoff, routing, seed
+from referral.config import Config
 from referral.extensions import db
 from referral.handoff import Action, Party, State
 from referral.lifecycle import REFERENCE_ALPHABET

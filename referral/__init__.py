@@ -1,18 +1,21 @@
 """Referral: routes migrants' requests for help to the consortium member that covers them."""
 
 import logging
+import os
 
 from flask import Flask
 from sqlalchemy import text
 
-from config import Config
-
+from .config import Config
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config: type | dict | None = None) -> Flask:
-    """The app factory: ``config`` is a settings class or a dict of overrides."""
-    app = Flask(__name__, template_folder="../templates", instance_relative_config=True)
+    """The app factory: ``config`` is a settings class or a dict of overrides.
+
+    Templates, catalogues and migrations are read from inside the package, so an installed wheel
+    runs from any directory."""
+    app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(Config)
     if isinstance(config, dict):
         app.config.update(config)
@@ -23,7 +26,9 @@ def create_app(config: type | dict | None = None) -> Flask:
         # Behind a reverse proxy: take the client address from X-Forwarded-For (rate limits).
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way
+            app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1
+        )
 
     from . import i18n, log_redaction, security_headers, session_security, urls
 
@@ -33,7 +38,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.url_map.converters["int"] = urls.IdConverter
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(Config.ROOT_MIGRATIONS))
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)

@@ -3,7 +3,7 @@
 Every staff query for referrals starts from ``visible_referrals``; anything outside it answers 404.
 """
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, false, or_, select
 
 from .models import Note, Referral, ReferralEvent, User
 
@@ -22,7 +22,7 @@ def visible_referrals(user: User) -> Select:
         return query
     org = user.organisation_id
     if org is None:
-        return query.where(False)
+        return query.where(false())
     return query.where(
         or_(
             Referral.organisation_id == org,

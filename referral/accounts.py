@@ -6,9 +6,10 @@ import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 
 from . import notifications, throttle, two_factor
 from .audit import record as audit
@@ -320,16 +321,7 @@ def reset_password(token: str, password: str, now: datetime | None = None) -> Us
     The link is spent by a conditional UPDATE: of several uses at once, exactly one wins."""
     now = now or utcnow()
     reset = find_password_reset(token, now)
-    spent = (
-        reset is not None
-        and db.session.execute(
-            update(PasswordReset)
-            .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
-            .values(used_at=now)
-        ).rowcount
-        == 1
-    )
-    if not spent:
+    if reset is None or not _spend(reset, now):
         db.session.rollback()
         raise ServiceError(ServiceError.LINK_NOT_VALID)
     user = reset.user
@@ -337,6 +329,16 @@ def reset_password(token: str, password: str, now: datetime | None = None) -> Us
     throttle.clear(_password_key(user.email))
     db.session.commit()
     return user
+
+
+def _spend(reset: PasswordReset, now: datetime) -> bool:
+    """Mark the link used unless someone else did first: of several uses at once, one wins."""
+    spent = db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return cast(CursorResult, spent).rowcount == 1
 
 
 def require_two_factor(organisation_id: int, required: bool, by: User) -> Organisation:
@@ -372,7 +374,7 @@ def reset_two_factor(email: str, by: User | None) -> User:
     user.totp_secret = None
     user.two_factor_since = None
     user.totp_last_step = None
-    db.session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     throttle.clear(throttle.key("code", str(user.id)))
     rotate_session_token(user)
     db.session.commit()

@@ -16,7 +16,7 @@ from . import routing
 from .extensions import db
 from .handoff import ACTIVE_STATES, warsaw_date
 from .models import City, Coverage, Organisation, Referral, Voivodeship, utcnow
-from .routing import SCOPE_ORDER
+from .routing import Scope, scope_rank
 from .service_errors import ServiceError
 from .vocabulary import Specialism
 
@@ -55,6 +55,7 @@ class Directory:
                 .where(Referral.state.in_(ACTIVE_STATES))
                 .group_by(Referral.organisation_id)
             )
+            if org_id is not None
         }
         return cls(
             today=warsaw_date(now),
@@ -182,9 +183,9 @@ def coverage_summary(
     summary = []
     for specialism in Specialism:
         rows = [c for c in organisation.coverage if c.specialism == specialism]
-        rows.sort(key=lambda c: (SCOPE_ORDER.get(c.scope, 9), names.get((c.scope, c.area), "")))
+        rows.sort(key=lambda c: (scope_rank(Scope(c.scope)), names.get((c.scope, c.area or ""))))
         places = [
-            nationwide if c.scope == "nationwide" else names.get((c.scope, c.area), c.area or "")
+            nationwide if c.scope == Scope.NATIONWIDE else names.get((c.scope, c.area or ""), "")
             for c in rows
         ]
         if places:
@@ -222,8 +223,10 @@ def city_choices(language: str, by: str = "slug") -> list[tuple[str, str]]:
 
 def voivodeship_choices(language: str) -> list[tuple[str, str]]:
     """(TERYT, name) for every voivodeship in the reader's order."""
-    voivodeships = db.session.scalars(select(Voivodeship)).all()
-    voivodeships.sort(key=lambda v: collation_key(v.name_in(language), language))
+    voivodeships = sorted(
+        db.session.scalars(select(Voivodeship)),
+        key=lambda v: collation_key(v.name_in(language), language),
+    )
     return [(v.teryt, v.name_in(language)) for v in voivodeships]
 
 

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectMultipleField
+from wtforms import Field, SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .vocabulary import LabelledEnum
@@ -25,3 +25,13 @@ def choices_of(vocabulary: Iterable[LabelledEnum]) -> list[tuple[str, str]]:
 def optional_int(value: object) -> int | None:
     """Coerce a select's value to an id; the empty choice ("none") gives None."""
     return int(value) if value not in (None, "", "None") else None  # type: ignore[call-overload]
+
+
+def text_of(field: Field) -> str:
+    """What was typed in a text field, without surrounding spaces ("" when nothing was)."""
+    return (field.data or "").strip()
+
+
+def show_error(field: Field, message: str) -> None:
+    """Put a message next to a field after validation (a use case refused what it says)."""
+    field.errors = [*field.errors, message]

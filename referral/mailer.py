@@ -13,9 +13,10 @@ import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from .extensions import db
 from .models import OutboxMessage, utcnow
@@ -55,20 +56,25 @@ def claim(now: datetime, limit: int = BATCH) -> list[OutboxMessage]:
     ).all()
     claimed = []
     for message_id in ids:
-        taken = db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, *_due(now))
-            .values(claimed_until=now + CLAIM_FOR)
-            .execution_options(synchronize_session=False)
+        taken = cast(
+            CursorResult,
+            db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, *_due(now))
+                .values(claimed_until=now + CLAIM_FOR)
+                .execution_options(synchronize_session=False)
+            ),
         )
         if taken.rowcount == 1:
             claimed.append(message_id)
     db.session.commit()
     if not claimed:
         return []
-    return db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
-    ).all()
+    return list(
+        db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
+        )
+    )
 
 
 def _email(message: OutboxMessage) -> EmailMessage:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import (
     JSON,
@@ -22,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from .extensions import db
+from .extensions import Model
 
 
 def utcnow() -> datetime:
@@ -53,11 +54,14 @@ class UTCDateTime(TypeDecorator):
 class LocalisedNames:
     """Mixin for rows with ``name_pl``, ``name_uk`` and ``name_en``."""
 
+    if TYPE_CHECKING:
+        name_pl: str
+
     def name_in(self, language: str) -> str:
         return getattr(self, f"name_{language}", None) or self.name_pl
 
 
-class Voivodeship(LocalisedNames, db.Model):
+class Voivodeship(LocalisedNames, Model):
     teryt: Mapped[str] = mapped_column(String(2), primary_key=True)
     iso_code: Mapped[str] = mapped_column(String(5), unique=True)
     name_pl: Mapped[str] = mapped_column(String(80))
@@ -67,7 +71,7 @@ class Voivodeship(LocalisedNames, db.Model):
     cities: Mapped[list[City]] = relationship(back_populates="voivodeship")
 
 
-class City(LocalisedNames, db.Model):
+class City(LocalisedNames, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(60), unique=True)
     name_pl: Mapped[str] = mapped_column(String(80))
@@ -78,7 +82,7 @@ class City(LocalisedNames, db.Model):
     voivodeship: Mapped[Voivodeship] = relationship(back_populates="cities")
 
 
-class Organisation(LocalisedNames, db.Model):
+class Organisation(LocalisedNames, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     slug: Mapped[str] = mapped_column(String(60), unique=True)
@@ -118,7 +122,7 @@ class Organisation(LocalisedNames, db.Model):
         return self.paused_until is not None and today <= self.paused_until
 
 
-class Coverage(db.Model):
+class Coverage(Model):
     """An organisation serves a specialism in a city, a voivodeship or nationwide (area None)."""
 
     __table_args__ = (UniqueConstraint("organisation_id", "specialism", "scope", "area"),)
@@ -134,7 +138,7 @@ class Coverage(db.Model):
     organisation: Mapped[Organisation] = relationship(back_populates="coverage")
 
 
-class User(db.Model):
+class User(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
@@ -158,7 +162,7 @@ class User(db.Model):
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
 
     # The session token itself, known only in the request that made it or that presented it.
-    session_token = None
+    session_token = cast("str | None", None)
 
     # Flask-Login protocol
     is_anonymous = False
@@ -190,7 +194,7 @@ class User(db.Model):
         )
 
 
-class SignInThrottle(db.Model):
+class SignInThrottle(Model):
     """Sign-in attempts per account (the key hashes the e-mail, or the user for codes), whatever
     the address they come from: counted before the password is checked, in one statement
     (``throttle.claim``), so parallel guesses cannot slip past the limit."""
@@ -203,7 +207,7 @@ class SignInThrottle(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """A single-use code for signing in without the phone; only its hash is stored."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -212,7 +216,7 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class SignInEvent(db.Model):
+class SignInEvent(Model):
     """Audit of staff sign-ins, successful or not (no password, no client address)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -226,7 +230,7 @@ class SignInEvent(db.Model):
     user: Mapped[User | None] = relationship()
 
 
-class PasswordReset(db.Model):
+class PasswordReset(Model):
     """A one-time password link: only the token's hash is stored."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -239,7 +243,7 @@ class PasswordReset(db.Model):
     user: Mapped[User] = relationship()
 
 
-class AdminEvent(db.Model):
+class AdminEvent(Model):
     """An administrative action: who did what, when, to which account or organisation, with the
     values before and after (never a password, token or code). Append-only."""
 
@@ -263,7 +267,7 @@ def _admin_events_are_append_only(mapper, connection, target):
     raise PermissionError("administrative events are append-only")
 
 
-class HelpRequest(db.Model):
+class HelpRequest(Model):
     """One person's intake: holds the personal data, erased after withdrawal or retention.
 
     Named so that it never shadows Flask's ``request``; its table keeps the name ``request``."""
@@ -308,7 +312,7 @@ class HelpRequest(db.Model):
     referring_organisation: Mapped[Organisation | None] = relationship()
 
 
-class Referral(db.Model):
+class Referral(Model):
     """One need of a request on its way to one organisation at a time."""
 
     __table_args__ = (
@@ -355,7 +359,7 @@ class Referral(db.Model):
     notes: Mapped[list[Note]] = relationship(back_populates="referral", order_by="Note.id")
 
 
-class ReferralEvent(db.Model):
+class ReferralEvent(Model):
     """One step of a referral: append-only, the audit trail. Holds no personal data."""
 
     __table_args__ = (
@@ -399,7 +403,7 @@ def _events_are_append_only(mapper, connection, target):
     raise PermissionError("referral events are append-only")
 
 
-class Note(db.Model):
+class Note(Model):
     """A note on a referral: shared with the other organisation, or internal to the author's."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -415,7 +419,7 @@ class Note(db.Model):
     organisation: Mapped[Organisation | None] = relationship()
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """An e-mail written in the same transaction as the change it reports; `send-mail` sends it."""
 
     __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)

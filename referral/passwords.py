@@ -33,7 +33,7 @@ PASSWORD_MIN_LENGTH = 12
 
 def looks_like_token(token: str | None) -> bool:
     """Cheap guard before hashing what arrived in a URL: new_token() gives 43 characters."""
-    return bool(token) and len(token) <= 100
+    return token is not None and 0 < len(token) <= 100
 
 
 def token_hash(token: str) -> str:

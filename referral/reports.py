@@ -18,7 +18,11 @@ from .handoff import WARSAW, Action, State
 from .models import City, Coverage, HelpRequest, Organisation, Referral, ReferralEvent, Voivodeship
 
 # What ends an offer by the organisation's own answer (or its silence).
-ANSWER_FIELDS = {Action.ACCEPT: "accepted", Action.DECLINE: "declined", Action.EXPIRE: "expired"}
+ANSWER_FIELDS: dict[str, str] = {
+    Action.ACCEPT: "accepted",
+    Action.DECLINE: "declined",
+    Action.EXPIRE: "expired",
+}
 ANSWERS = tuple(ANSWER_FIELDS)
 OFFER_ENDINGS = (*ANSWERS, Action.ROUTE_BY_HAND, Action.WITHDRAW)
 
@@ -193,14 +197,16 @@ def _seconds_between(earlier, later):
 def answer_times(period: Period) -> dict[int, dict[float, int]]:
     """Organisation -> {hours to answer, to a tenth: offers}, for offers made in the period and
     answered (accepted, declined or left to expire). The answer is the referral's next step."""
-    window = {"partition_by": ReferralEvent.referral_id, "order_by": ReferralEvent.id}
+    referral, order = ReferralEvent.referral_id, ReferralEvent.id
     steps = (
         select(
             ReferralEvent.offered_to_id.label("organisation_id"),
             ReferralEvent.at.label("offered_at"),
-            func.lead(ReferralEvent.action).over(**window).label("answer"),
+            func.lead(ReferralEvent.action)
+            .over(partition_by=referral, order_by=order)
+            .label("answer"),
             func.lead(ReferralEvent.at, type_=ReferralEvent.at.type)
-            .over(**window)
+            .over(partition_by=referral, order_by=order)
             .label("answered_at"),
         )
         .where(
@@ -239,7 +245,9 @@ def median(histogram: dict[float, int]) -> float | None:
     total = sum(histogram.values())
     if not total:
         return None
-    middle, values, seen = ((total + 1) // 2, (total + 2) // 2), [], 0
+    middle = ((total + 1) // 2, (total + 2) // 2)
+    values: list[float] = []
+    seen = 0
     for value in sorted(histogram):
         seen += histogram[value]
         values += [value] * sum(1 for m in middle[len(values) :] if m <= seen)

@@ -141,11 +141,16 @@ def _shared_languages(need: Need, organisation: Organisation) -> frozenset[str]:
     return need.languages & organisation.languages
 
 
+def scope_rank(scope: Scope | None) -> int:
+    """Most local first; no matching coverage (a candidate never ranked) after every scope."""
+    return len(SCOPE_ORDER) if scope is None else SCOPE_ORDER[scope]
+
+
 def _rank_key(need: Need, candidate: Candidate) -> tuple:
     organisation = candidate.organisation
     offered = organisation.last_offered_at
     return (
-        SCOPE_ORDER[candidate.scope],
+        scope_rank(candidate.scope),
         not _shared_languages(need, organisation),
         _is_full(organisation),
         _load_ratio(organisation),

@@ -38,7 +38,7 @@ def holds_secret(view):
     def wrapper(*args, **kwargs):
         return view(*args, **kwargs)
 
-    wrapper.holds_secret = True
+    wrapper.holds_secret = True  # type: ignore[attr-defined]
     return wrapper
 
 

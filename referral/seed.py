@@ -88,7 +88,7 @@ class DemoLogin:
 
 def load_demo_accounts() -> list[DemoLogin]:
     """One staff account per organisation and a coordinator, all with the demo password."""
-    wanted = [
+    wanted: list[tuple[str, str, int | None, str, str]] = [
         (f"staff@{org.slug}.example", org.name_pl, org.id, "staff", org.slug)
         for org in db.session.scalars(select(Organisation).order_by(Organisation.slug))
     ]

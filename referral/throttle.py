@@ -45,29 +45,30 @@ def claim(row_key: str, now: datetime | None = None) -> Attempt:
     """Count one attempt for this key and say whether it may be checked; commits."""
     now = now or utcnow()
     most = current_app.config["SIGN_IN_MAX_FAILURES"]
-    table = SignInThrottle.__table__
-    lock_over = table.c.locked_until <= now
+    row = SignInThrottle
+    lock_over = row.locked_until <= now
     insert = (
         postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     )
     statement = (
-        insert(table)
+        insert(row)
         .values(key=row_key, attempts=1, locks=0, updated_at=now)
         .on_conflict_do_update(
-            index_elements=[table.c.key],
+            index_elements=[row.key],
             set_={
                 # A lock that is over starts a new round of attempts; the lock count stays.
-                "attempts": case((lock_over, 1), else_=table.c.attempts + 1),
-                "locked_until": case((lock_over, None), else_=table.c.locked_until),
+                "attempts": case((lock_over, 1), else_=row.attempts + 1),
+                "locked_until": case((lock_over, None), else_=row.locked_until),
                 "updated_at": now,
             },
-            where=or_(lock_over, and_(table.c.locked_until.is_(None), table.c.attempts < most)),
+            where=or_(lock_over, and_(row.locked_until.is_(None), row.attempts < most)),
         )
-        .returning(table.c.attempts, table.c.locks)
+        .returning(row.attempts, row.locks)
     )
     counted = db.session.execute(statement).first()
     if counted is None:
-        locked_until = db.session.get(SignInThrottle, row_key).locked_until or now
+        locked = db.session.get(SignInThrottle, row_key)
+        locked_until = locked.locked_until if locked and locked.locked_until else now
         db.session.commit()
         seconds = (locked_until - now).total_seconds()
         return Attempt(False, locked_minutes=max(1, math.ceil(seconds / 60)))

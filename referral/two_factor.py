@@ -10,10 +10,11 @@ throttled per account like passwords (``throttle``).
 import hmac
 import secrets
 from base64 import b32encode
+from typing import cast
 
 import pyotp
 import segno
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 
 from . import throttle
 from .extensions import db
@@ -40,6 +41,8 @@ def begin(user: User) -> None:
 
 def qr_svg(user: User) -> str:
     """The enrolment QR code as an SVG element to put in the page (no image request, no script)."""
+    if user.totp_secret is None:
+        raise ValueError("enrolment has not begun")
     uri = pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
     return segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff")
 
@@ -72,7 +75,7 @@ def _accept_totp(user: User, code: str) -> bool:
                 .values(totp_last_step=step)
                 .execution_options(synchronize_session=False)
             )
-            return taken.rowcount == 1
+            return cast(CursorResult, taken).rowcount == 1
     return False
 
 
@@ -86,7 +89,7 @@ def _accept_recovery_code(user: User, code: str) -> bool:
         )
         .values(used_at=utcnow())
     )
-    return spent.rowcount == 1
+    return cast(CursorResult, spent).rowcount == 1
 
 
 def confirm(user: User, code: str) -> list[str] | None:

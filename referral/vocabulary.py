@@ -5,6 +5,7 @@ through ``gettext`` when it shows them, in the viewer's locale.
 """
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 
 def N_(message: str) -> str:
@@ -18,12 +19,24 @@ class LabelledEnum(StrEnum):
     Declared as ``CODE = "code", N_("Label")`` (optionally a third item: a one-line hint).
     """
 
-    def __new__(cls, value: str, label: str, hint: str = ""):
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.label = label
-        member.hint = hint
-        return member
+    _value_: str
+    label: str
+    hint: str
+
+    if TYPE_CHECKING:
+        # Type checkers read a member as its code: ``.value`` is the code, and looking a member
+        # up by its code (``State("new")``) needs no label.
+        @property
+        def value(self) -> str: ...
+
+    else:
+
+        def __new__(cls, value: str, label: str, hint: str = ""):
+            member = str.__new__(cls, value)
+            member._value_ = value
+            member.label = label
+            member.hint = hint
+            return member
 
 
 class Specialism(LabelledEnum):

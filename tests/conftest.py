@@ -9,8 +9,8 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from config import TestConfig
 from referral import create_app, seed
+from referral.config import TestConfig
 from referral.extensions import db, limiter
 
 from .helpers import enrol, user

@@ -4,8 +4,8 @@ import re
 
 import pyotp
 
-from config import Config
 from referral import two_factor
+from referral.config import Config
 from referral.extensions import db
 from referral.lifecycle import IntakeData
 from referral.models import Organisation, User

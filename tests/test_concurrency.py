@@ -14,8 +14,8 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select, text
 
-from config import TestConfig
 from referral import accounts, create_app, directory, lifecycle, seed
+from referral.config import TestConfig
 from referral.extensions import db
 from referral.handoff import Action, State
 from referral.models import Organisation, Referral, ReferralEvent, User

@@ -41,7 +41,7 @@ def download(
     """A CSV attachment; ``stream`` sends it row by row (long exports read from the database)."""
     lines = _lines(header, rows)
     return Response(
-        stream_with_context(lines) if stream else "".join(lines),
+        stream_with_context(iter(lines)) if stream else "".join(lines),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -26,7 +26,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import HiddenInput
 
-from ..fields import CheckboxListField, choices_of, optional_int
+from ..fields import CheckboxListField, choices_of, optional_int, text_of
 from ..i18n import LANGUAGE_NAMES
 from ..routing import Scope
 from ..urls import MAX_ID
@@ -112,7 +112,7 @@ class OrganisationForm(FlaskForm):
             )
 
     def validate_pause_reason(self, field):
-        if self.paused_until.data and not (field.data or "").strip():
+        if self.paused_until.data and not text_of(field):
             raise ValidationError(_l("Say why the organisation is paused."))
 
 

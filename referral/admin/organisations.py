@@ -11,6 +11,7 @@ from ..decorators import coordinator_required
 from ..directory import city_choices, place_names, voivodeship_choices
 from ..explain import specialism_label
 from ..extensions import db
+from ..fields import show_error, text_of
 from ..handoff import warsaw_date
 from ..i18n import current_language
 from ..models import Organisation, utcnow
@@ -42,7 +43,7 @@ def _organisation_edit_form(org: Organisation) -> OrganisationForm:
 
 
 def _organisation_data(form: OrganisationForm) -> OrganisationData:
-    text = {name: (getattr(form, name).data or "").strip() for name in TEXT_FIELDS}
+    text = {name: text_of(getattr(form, name)) for name in TEXT_FIELDS}
     return OrganisationData(
         **text,
         website=form.website.data or None,
@@ -53,7 +54,7 @@ def _organisation_data(form: OrganisationForm) -> OrganisationData:
         takes_referrals=form.takes_referrals.data,
         capacity=form.capacity.data,
         paused_until=form.paused_until.data,
-        pause_reason=(form.pause_reason.data or "").strip() or None,
+        pause_reason=text_of(form.pause_reason) or None,
     )
 
 
@@ -80,7 +81,7 @@ def organisation_new():
         try:
             org = save_organisation(_organisation_data(form), slug=form.slug.data, by=current_user)
         except ServiceError:  # SLUG_TAKEN: the only refusal of a valid form
-            form.slug.errors.append(_("Another organisation already uses this short name."))
+            show_error(form.slug, _("Another organisation already uses this short name."))
         else:
             flash(_("The organisation is saved. Now add what it covers."), "success")
             return redirect(url_for("admin.organisation_edit", organisation_id=org.id))
@@ -149,7 +150,7 @@ def coverage_add(organisation_id: int):
                 org.id, form.specialism.data, form.scope.data, form.area(), by=current_user
             )
         except ServiceError:  # ALREADY_COVERED
-            form.specialism.errors.append(_("The organisation already covers this here."))
+            show_error(form.specialism, _("The organisation already covers this here."))
         else:
             flash(_("The coverage is added."), "success")
             return _to_coverage(org)

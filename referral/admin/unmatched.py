@@ -11,6 +11,7 @@ from ..access import visible_referrals
 from ..decorators import coordinator_required
 from ..directory import candidate_lists, candidates_for
 from ..extensions import db
+from ..fields import text_of
 from ..handoff import Action, State
 from ..i18n import current_language
 from ..models import HelpRequest, Organisation, Referral
@@ -67,7 +68,7 @@ def route_by_hand(referral_id: int):
                 Action.ROUTE_BY_HAND,
                 form.version.data,
                 organisation_id=form.organisation_id.data,
-                text=form.reason.data.strip(),
+                text=text_of(form.reason),
             )
         except ServiceError as error:
             flash(_route_refusal(error.code), "error")

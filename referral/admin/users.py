@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 from .. import accounts
 from ..decorators import coordinator_required
 from ..extensions import db
+from ..fields import show_error
 from ..i18n import current_language
 from ..models import Organisation, User
 from ..service_errors import ServiceError
@@ -33,9 +34,9 @@ def _with_organisations(form):
 def _refused(form, error: ServiceError) -> None:
     """Put a refused account change next to the field it concerns."""
     if error.code == ServiceError.EMAIL_TAKEN:
-        form.email.errors.append(_("An account with this e-mail already exists."))
+        show_error(form.email, _("An account with this e-mail already exists."))
     elif error.code == ServiceError.STAFF_NEED_ORGANISATION:
-        form.organisation_id.errors.append(_("Staff belong to an organisation: choose one."))
+        show_error(form.organisation_id, _("Staff belong to an organisation: choose one."))
     else:
         abort(404)  # NOT_FOUND: the organisation chosen was deleted meanwhile
 

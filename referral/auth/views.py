@@ -10,6 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts
 from ..extensions import db, limiter, login_manager
+from ..fields import show_error
 from ..models import User
 from ..security_headers import holds_secret
 from ..service_errors import ServiceError
@@ -71,7 +72,7 @@ def login():
     form = SignInForm()
     locked = False
     if form.validate_on_submit():
-        result = accounts.sign_in(form.email.data, form.password.data)
+        result = accounts.sign_in(form.email.data or "", form.password.data or "")
         if result.user:
             return _password_accepted(result.user, _next_path())
         if result.locked_minutes:
@@ -124,13 +125,13 @@ def code():
     user, next_path = pending
     form = CodeForm()
     if form.validate_on_submit():
-        result = accounts.check_code(user, form.code.data)
+        result = accounts.check_code(user, form.code.data or "")
         if result.user:
             return _signed_in(user, next_path)
         if result.locked_minutes:
             form.form_errors.append(_lock_message(result.locked_minutes))
         else:
-            form.code.errors.append(_("This code is not correct. Please try the newest code."))
+            show_error(form.code, _("This code is not correct. Please try the newest code."))
     return render_template("auth/code.html", form=form)
 
 
@@ -181,7 +182,7 @@ def reset_password(token: str):
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            user = accounts.reset_password(token, form.password.data)
+            user = accounts.reset_password(token, form.password.data or "")
         except ServiceError:  # LINK_NOT_VALID: used up meanwhile
             return render_template("auth/reset_invalid.html"), 404
         response = _password_accepted(user, None)

@@ -251,7 +251,7 @@ class IntakeForm(FlaskForm):
         )
         other = self.city.data == OTHER_CITY
         return IntakeData(
-            needs=list(self.needs.data),
+            needs=list(self.needs.data or []),
             language=language,
             consent_version=consent_version,
             city_slug=None if other else self.city.data,

@@ -20,7 +20,7 @@ from wtforms.validators import (
 from wtforms.widgets import HiddenInput
 
 from ..auth.forms import NewPasswordForm
-from ..fields import choices_of
+from ..fields import choices_of, text_of
 from ..handoff import DeclineReason, Outcome, State
 from ..i18n import LANGUAGE_NAMES
 from ..public.forms import IntakeForm
@@ -58,7 +58,7 @@ class AcceptForm(ActionForm):
 
 
 def _text_required_for_other(form, field):
-    if form.reason.data == DeclineReason.OTHER and not (field.data or "").strip():
+    if form.reason.data == DeclineReason.OTHER and not text_of(field):
         raise ValidationError(_l("Please say why in a few words."))
 
 
@@ -131,7 +131,7 @@ CASEWORKER_LABELS = {
 class ReferralForm(IntakeForm):
     """The public intake form, filled in by a caseworker on the person's behalf."""
 
-    homepage = None  # no robots behind a staff sign-in
+    homepage = None  # type: ignore[assignment]  # WTForms drops a field set to None: no robots here
     person_language = SelectField(
         _l("Language for the person's status page and e-mails"),
         choices=[("", _l("Choose a language"))]

@@ -95,8 +95,9 @@ def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Par
         page = clamp(pages.get(key, 1), total, PAGE_SIZE)
         # Page the narrow id query first, then load those 25 rows with what the page shows:
         # joining before the LIMIT would sort thousands of wide rows.
-        on_page = ids.order_by(*ORDER[key]).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-        on_page = on_page.subquery()
+        on_page = (
+            ids.order_by(*ORDER[key]).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).subquery()
+        )
         referrals = db.session.scalars(
             select(Referral)
             .join(on_page, Referral.id == on_page.c.id)

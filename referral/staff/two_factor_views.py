@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from .. import two_factor
 from ..auth.forms import CodeForm
+from ..fields import show_error
 from ..security_headers import holds_secret
 from . import bp
 
@@ -40,9 +41,9 @@ def confirm_enrolment():
     form = CodeForm()
     if not form.validate_on_submit() or current_user.two_factor_enabled:
         return _enrolment_page(form, status=400)
-    codes = two_factor.confirm(current_user, form.code.data)
+    codes = two_factor.confirm(current_user, form.code.data or "")
     if codes is None:
-        form.code.errors.append(_("This code is not correct. Please try the newest code."))
+        show_error(form.code, _("This code is not correct. Please try the newest code."))
         return _enrolment_page(form, status=400)
     # Rendered, not redirected: the codes exist only in this response.
     return render_template("staff/recovery_codes.html", codes=codes)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from .. import access, accounts, explain, lifecycle, timeline
 from ..directory import city_choices
 from ..extensions import db
+from ..fields import show_error, text_of
 from ..handoff import Action
 from ..i18n import current_language
 from ..models import HelpRequest, Note, Referral, ReferralEvent, User, utcnow
@@ -186,7 +187,7 @@ def _details(form: ActionForm) -> dict:
     if "reason" in form:
         details["reason_code"] = form.reason.data
     if "text" in form:
-        details["text"] = (form.text.data or "").strip() or None
+        details["text"] = text_of(form.text) or None
     if "outcome" in form:
         details["outcome"] = form.outcome.data
     if "assignee" in form and form.assignee.data:
@@ -239,7 +240,7 @@ def notes(referral_id: int):
     if not form.validate_on_submit():
         referral = _visible_or_404(referral_id, *_FULL_PAGE)
         return _render_referral(referral, {"notes": form}, status=400)
-    lifecycle.add_note(referral, current_user, form.body.data.strip(), shared=form.shared.data)
+    lifecycle.add_note(referral, current_user, text_of(form.body), shared=form.shared.data)
     flash(_("Your note was added."), "success")
     return redirect(url_for(".referral", referral_id=referral_id, _anchor="notes"))
 
@@ -306,10 +307,12 @@ def profile_language():
 def profile_password():
     form = PasswordForm()
     if form.validate_on_submit():
-        if accounts.change_password(current_user, form.current.data, form.password.data):
+        if accounts.change_password(
+            current_user, form.current.data or "", form.password.data or ""
+        ):
             # The new session token signed every other device out; keep this one signed in.
             login_user(current_user._get_current_object())
             flash(_("Your password was changed. Other devices were signed out."), "success")
             return redirect(url_for(".profile"))
-        form.current.errors.append(_("The current password is not correct."))
+        show_error(form.current, _("The current password is not correct."))
     return _render_profile(password_form=form, status=400)

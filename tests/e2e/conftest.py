@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from config import TestConfig
 from referral import create_app
+from referral.config import TestConfig
 
 from .server import serving
 

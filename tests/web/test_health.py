@@ -1,5 +1,5 @@
-from config import TestConfig
 from referral import create_app
+from referral.config import TestConfig
 
 
 def test_health_is_ok_with_the_database(client):

@@ -17,8 +17,8 @@ from pathlib import Path
 import argon2
 import pytest
 
-from config import TestConfig
-from referral import accounts, create_app
+from referral import accounts, config, create_app
+from referral.config import TestConfig
 from referral.extensions import db
 from referral.models import SignInThrottle, User, utcnow
 from referral.seed import DEMO_PASSWORD
@@ -200,9 +200,7 @@ def test_without_a_setting_the_secret_key_is_random_kept_once_and_private(tmp_pa
     assert create_app(type("NoKey", (TestConfig,), other)).config["SECRET_KEY"] != first
 
 
-def test_the_config_has_no_built_in_secret_key(monkeypatch):
-    import config
-
+def test_the_config_has_no_built_in_secret_key():
     assert "dev-only" not in Path(config.__file__).read_text()
 
 

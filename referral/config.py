@@ -1,19 +1,16 @@
 """Settings read from the environment; ``create_app(config)`` may override any of them."""
 
 import os
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent
 
 
 class Config:
-    ROOT_MIGRATIONS = ROOT / "migrations"
     # Unset: a random key is made once into SECRET_KEY_FILE (instance/secret_key, mode 600).
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SECRET_KEY_FILE = os.environ.get("SECRET_KEY_FILE")
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
-        "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'referral.db'}"
-    )
+    # Without DATABASE_URL: a SQLite file in the instance folder, where Flask-SQLAlchemy puts
+    # relative paths and creates it if missing: instance/ in a checkout,
+    # <venv>/var/referral-instance/ once installed (site-packages may not be writable).
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite:///referral.db")
     # hide_parameters: SQL logs and database errors never carry what a person typed.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 
@@ -33,7 +30,8 @@ class Config:
 
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "Europe/Warsaw"
-    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
+    # Relative to the package (Flask-Babel resolves it against app.root_path).
+    BABEL_TRANSLATION_DIRECTORIES = "translations"
 
     # Password hashing: argon2id at argon2-cffi's RFC 9106 "low memory" profile by default.
     ARGON2_PROFILE = os.environ.get("ARGON2_PROFILE", "RFC_9106_LOW_MEMORY")
@@ -71,7 +69,8 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
-    SECRET_KEY = "test-secret"  # noqa: S105
+    # Only the tests select TestConfig; the app never falls back to it.
+    SECRET_KEY = "test-secret"  # noqa: S105  # nosec
     WTF_CSRF_ENABLED = False
     ARGON2_PROFILE = "CHEAPEST"
     RATELIMIT_ENABLED = False
