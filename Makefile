@@ -24,6 +24,7 @@ run: $(STAMP) compile-translations
 test: $(STAMP) compile-translations
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/bandit -r referral -q
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)

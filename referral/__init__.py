@@ -30,9 +30,12 @@ def create_app(config: type | dict | None = None) -> Flask:
             app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1
         )
 
-    from . import i18n
+    from . import i18n, log_redaction, security_headers, session_security, urls
 
+    session_security.init_app(app)
+    log_redaction.init_app()
     app.url_map.converters["lang"] = i18n.LanguageConverter
+    app.url_map.converters["int"] = urls.IdConverter
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
@@ -55,6 +58,7 @@ def create_app(config: type | dict | None = None) -> Flask:
 
     cli.init_app(app)
     errors.init_app(app)
+    security_headers.init_app(app)
 
     @app.get("/healthz")
     def healthz():

@@ -1,33 +1,43 @@
 """Staff accounts: sign-in with a database-kept throttle, session tokens, creation by the
-coordinator, roles, deactivation and one-time password links."""
+coordinator, roles, deactivation and one-time password links. Every administrative change is
+written to the audit (``AdminEvent``) in the same transaction."""
 
-import hashlib
-import math
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, delete, func, select, update
 
+from . import notifications, throttle, two_factor
+from .audit import record as audit
 from .extensions import db
-from .models import Organisation, PasswordReset, SignInEvent, SignInThrottle, User, utcnow
+from .models import (
+    Organisation,
+    PasswordReset,
+    RecoveryCode,
+    SignInEvent,
+    User,
+    utcnow,
+)
 from .passwords import hash_password, looks_like_token, new_token, token_hash, verify_password
 from .service_errors import ServiceError, get_or_refuse
 from .vocabulary import Role
 
-# Verified against when the e-mail is unknown, so both cases take the same time.
-_DUMMY_HASH: dict[str, str] = {}
+
+@functools.cache
+def _stand_in_hash(profile: str) -> str:
+    """Checked against when the e-mail is unknown: the same work as for a real account. Made
+    once per process, never per attempt."""
+    return hash_password(secrets.token_hex(16), profile)
 
 
 @dataclass
 class SignInResult:
     user: User | None = None
     locked_minutes: int = 0
-
-
-def _throttle_key(email: str, client: str) -> str:
-    return hashlib.sha256(f"{email}|{client}".encode()).hexdigest()
 
 
 def normalise_email(email: str) -> str:
@@ -42,62 +52,79 @@ def email_taken(email: str) -> bool:
     )
 
 
-def sign_in(email: str, password: str, client: str) -> SignInResult:
-    """Check a password; after N failures from one client on one account, make that pair wait."""
-    config = current_app.config
-    profile = config["ARGON2_PROFILE"]
+def _password_key(email: str) -> str:
+    return throttle.key("password", email)
+
+
+def sign_in(email: str, password: str) -> SignInResult:
+    """Check a password, one hash per attempt whether or not the account exists; the account's
+    attempts are counted first (``throttle.claim``), so a locked account costs no hash at all.
+    A right password does not sign in yet: ``start_session`` (after the code, if enrolled)."""
+    profile = current_app.config["ARGON2_PROFILE"]
     email = normalise_email(email)
-    now = utcnow()
-    key = _throttle_key(email, client)
-    existing = db.session.get(SignInThrottle, key)
-    throttle = existing or SignInThrottle(key=key, failures=0)
-    if throttle.locked_until and throttle.locked_until > now:
+    row_key = _password_key(email)
+    attempt = throttle.claim(row_key)
+    if not attempt.allowed:
         _record(email, None, success=False)
         db.session.commit()
-        wait = (throttle.locked_until - now).total_seconds()
-        return SignInResult(locked_minutes=max(1, math.ceil(wait / 60)))
+        return SignInResult(locked_minutes=attempt.locked_minutes)
 
     user = db.session.scalar(db.select(User).where(func.lower(User.email) == email))
-    if user is None:
-        dummy = _DUMMY_HASH.setdefault(profile, hash_password(secrets.token_hex(8), profile))
-        verify_password(dummy, password, profile)
-        ok = False
-    else:
-        ok = verify_password(user.password_hash, password, profile) and user.active
-
+    stored = user.password_hash if user else _stand_in_hash(profile)
+    ok = verify_password(stored, password, profile) and user is not None and user.active
+    _record(
+        email, user, success=ok, kind="password" if ok and user.two_factor_enabled else "sign_in"
+    )
     if ok:
-        if existing:
-            db.session.delete(existing)
-        user.last_sign_in_at = now
-        _record(email, user, success=True)
-        db.session.commit()
-        return SignInResult(user=user)
-
-    throttle.failures += 1
-    throttle.updated_at = now
-    if throttle.failures >= config["SIGN_IN_MAX_FAILURES"]:
-        throttle.locked_until = now + timedelta(minutes=config["SIGN_IN_LOCK_MINUTES"])
-        throttle.failures = 0
-    db.session.add(throttle)
-    _record(email, user, success=False)
+        throttle.clear(row_key)
     db.session.commit()
-    return SignInResult()
+    return SignInResult(user=user if ok else None)
 
 
-def _record(email: str, user: User | None, success: bool) -> None:
+def start_session(user: User) -> str:
+    """The user is signed in: a new session token (every earlier cookie stops working)."""
+    user.last_sign_in_at = utcnow()
+    token = rotate_session_token(user)
+    db.session.commit()
+    return token
+
+
+def _record(email: str, user: User | None, success: bool, kind: str = "sign_in") -> None:
     db.session.add(
         SignInEvent(
             email=email[:254],
             user_id=user.id if user else None,
             organisation_id=user.organisation_id if user else None,
             success=success,
+            kind=kind,
         )
     )
 
 
-def rotate_session_token(user: User) -> None:
-    """Every session cookie issued before stops working (the token is Flask-Login's user id)."""
-    user.session_token = secrets.token_hex(32)
+def record_sign_in_step(user: User, success: bool, kind: str) -> None:
+    """A second sign-in step (a code) in the audit; the caller commits."""
+    _record(user.email, user, success, kind)
+
+
+def rotate_session_token(user: User) -> str:
+    """A new session token; every session cookie issued before stops working. Only its hash is
+    stored: the token itself lives in the session cookie (Flask-Login's user id)."""
+    token = secrets.token_hex(32)
+    user.session_token_hash = token_hash(token)
+    user.session_token = token
+    return token
+
+
+def user_for_session(token: str) -> User | None:
+    """The active user whose session token this is (Flask-Login's user loader)."""
+    if not looks_like_token(token):
+        return None
+    user = db.session.scalar(
+        select(User).where(User.session_token_hash == token_hash(token), User.active.is_(True))
+    )
+    if user is not None:
+        user.session_token = token
+    return user
 
 
 def end_sessions(user: User) -> None:
@@ -144,12 +171,22 @@ def create_user(
     return user
 
 
+def _account_facts(user: User) -> dict:
+    return {
+        "email": user.email,
+        "role": user.role,
+        "organisation_id": user.organisation_id,
+        "active": user.active,
+    }
+
+
 def create_staff_account(
     email: str,
     name: str,
     organisation_id: int | None,
     role: str,
     language: str,
+    by: User | None,
     now: datetime | None = None,
 ) -> tuple[User, str]:
     """A new account with an unknown random password and a one-time link (its token returned)
@@ -157,6 +194,8 @@ def create_staff_account(
     user = create_user(email, new_token(), name, organisation_id, role=role, language=language)
     db.session.flush()
     token = _new_password_reset(user, now or utcnow())
+    audit("user_created", by, user, after=_account_facts(user))
+    audit("password_link_issued", by, user)
     db.session.commit()
     return user, token
 
@@ -168,23 +207,37 @@ def _check_role(role: str, organisation_id: int | None) -> None:
         get_or_refuse(Organisation, organisation_id)
 
 
-def change_role(user_id: int, role: str, organisation_id: int | None) -> User:
+def change_role(user_id: int, role: str, organisation_id: int | None, by: User | None) -> User:
     user = _user(user_id)
     _check_role(role, organisation_id)
+    before = {"role": user.role, "organisation_id": user.organisation_id}
     user.role = role
     user.organisation_id = organisation_id
+    after = {"role": user.role, "organisation_id": user.organisation_id}
+    if after != before:
+        audit("role_changed", by, user, before=before, after=after)
     db.session.commit()
     return user
 
 
 def set_user_active(user_id: int, active: bool, by: User) -> User:
-    """Deactivating ends the user's sessions at once (their session token is rotated)."""
+    """Deactivating ends the user's sessions at once (their session token is rotated) and kills
+    every password link they have not used yet: reactivation does not bring one back."""
     user = _user(user_id)
     if not active and user.id == by.id:
         raise ServiceError(ServiceError.CANNOT_DEACTIVATE_SELF)
+    if user.active != active:
+        audit(
+            "user_" + ("activated" if active else "deactivated"),
+            by,
+            user,
+            before={"active": user.active},
+            after={"active": active},
+        )
     user.active = active
     if not active:
         rotate_session_token(user)
+        _end_password_links(user, utcnow())
     db.session.commit()
     return user
 
@@ -193,28 +246,55 @@ def _user(user_id: int) -> User:
     return get_or_refuse(User, user_id)
 
 
-def issue_password_reset(user_id: int, now: datetime | None = None) -> str:
+def issue_password_reset(user_id: int, by: User | None, now: datetime | None = None) -> str:
     """A one-time link for the user to set a new password; earlier unused links stop working."""
-    token = _new_password_reset(_user(user_id), now or utcnow())
+    user = _user(user_id)
+    token = _new_password_reset(user, now or utcnow())
+    audit("password_link_issued", by, user)
     db.session.commit()
     return token
 
 
-def _new_password_reset(user: User, now: datetime) -> str:
-    for earlier in db.session.scalars(
-        select(PasswordReset).where(
-            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
-        )
-    ):
-        earlier.used_at = now
+def _end_password_links(user: User, now: datetime) -> None:
+    db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
+
+
+def _new_password_reset(user: User, now: datetime, hours: float | None = None) -> str:
+    _end_password_links(user, now)
     token = new_token()
-    hours = current_app.config["PASSWORD_RESET_HOURS"]
+    hours = hours or current_app.config["PASSWORD_RESET_HOURS"]
     db.session.add(
         PasswordReset(
             user_id=user.id, token_hash=token_hash(token), expires_at=now + timedelta(hours=hours)
         )
     )
     return token
+
+
+def forgotten_password(email: str, now: datetime | None = None) -> tuple[User, str] | None:
+    """A link by e-mail for someone who forgot their password, if the address has an active
+    account and no link was sent to it in the last minutes; the caller writes the mail and
+    commits. Whatever happens, the person is told the same."""
+    now = now or utcnow()
+    user = db.session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
+    if user is None or not user.active:
+        return None
+    config = current_app.config
+    recent = now - timedelta(minutes=config["FORGOT_PASSWORD_EVERY_MINUTES"])
+    if db.session.scalar(
+        select(PasswordReset.id).where(
+            PasswordReset.user_id == user.id,
+            PasswordReset.used_at.is_(None),
+            PasswordReset.expires_at > now,
+            PasswordReset.created_at > recent,
+        )
+    ):
+        return None
+    return user, _new_password_reset(user, now, hours=config["FORGOT_PASSWORD_HOURS"])
 
 
 def find_password_reset(token: str, now: datetime | None = None) -> PasswordReset | None:
@@ -235,12 +315,96 @@ def find_password_reset(token: str, now: datetime | None = None) -> PasswordRese
 
 
 def reset_password(token: str, password: str, now: datetime | None = None) -> User:
-    """Set the new password through a one-time link; every existing session ends."""
+    """Set the new password through a one-time link; every existing session ends, and the
+    account's sign-in lock is lifted (the link is the way in for someone locked out).
+
+    The link is spent by a conditional UPDATE: of several uses at once, exactly one wins."""
     now = now or utcnow()
     reset = find_password_reset(token, now)
-    if reset is None:
+    if reset is None or not _spend(reset, now):
+        db.session.rollback()
         raise ServiceError(ServiceError.LINK_NOT_VALID)
-    reset.used_at = now
-    set_password(reset.user, password)
+    user = reset.user
+    set_password(user, password)
+    throttle.clear(_password_key(user.email))
     db.session.commit()
-    return reset.user
+    return user
+
+
+def _spend(reset: PasswordReset, now: datetime) -> bool:
+    """Mark the link used unless someone else did first: of several uses at once, one wins."""
+    spent = db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return cast(CursorResult, spent).rowcount == 1
+
+
+def require_two_factor(organisation_id: int, required: bool, by: User) -> Organisation:
+    """A coordinator asks (or stops asking) every staff member of an organisation for two-step
+    sign-in; those not enrolled are sent to enrol at their next page."""
+    org = get_or_refuse(Organisation, organisation_id)
+    if org.require_two_factor != required:
+        audit(
+            "two_factor_required" if required else "two_factor_not_required",
+            by,
+            organisation_id=org.id,
+            before={"require_two_factor": org.require_two_factor},
+            after={"require_two_factor": required},
+        )
+        org.require_two_factor = required
+    db.session.commit()
+    return org
+
+
+def reset_two_factor(email: str, by: User | None) -> User:
+    """For a lost phone: two-step sign-in is switched off and its recovery codes deleted; the
+    person enrols again at their next sign-in if they must. Every session ends."""
+    user = db.session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
+    if user is None:
+        raise ServiceError(ServiceError.NOT_FOUND, "User")
+    audit(
+        "two_factor_reset",
+        by,
+        user,
+        before={"two_factor": user.two_factor_enabled},
+        after={"two_factor": False},
+    )
+    user.totp_secret = None
+    user.two_factor_since = None
+    user.totp_last_step = None
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    throttle.clear(throttle.key("code", str(user.id)))
+    rotate_session_token(user)
+    db.session.commit()
+    return user
+
+
+def check_code(user: User, code: str) -> SignInResult:
+    """The second sign-in step: a code from the app or a recovery code, counted per account
+    before it is checked, like passwords."""
+    row_key = two_factor.throttle_key(user)
+    attempt = throttle.claim(row_key)
+    if not attempt.allowed:
+        _record(user.email, user, success=False, kind="two_factor")
+        db.session.commit()
+        return SignInResult(locked_minutes=attempt.locked_minutes)
+    ok = two_factor.verify(user, code)
+    _record(user.email, user, success=ok, kind="two_factor")
+    if ok:
+        throttle.clear(row_key)
+    db.session.commit()
+    return SignInResult(user=user if ok else None)
+
+
+def send_password_link(email: str) -> None:
+    """Forgot password: a one-time link by e-mail through the outbox, if the address has an
+    active account. The link is built on PUBLIC_URL, never on the request's Host header."""
+    found = forgotten_password(email)
+    if found is None:
+        return
+    user, token = found
+    link = current_app.config["PUBLIC_URL"].rstrip("/") + f"/reset/{token}"
+    notifications.password_link(user, link, current_app.config["FORGOT_PASSWORD_HOURS"])
+    db.session.commit()

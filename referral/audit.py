@@ -1,15 +1,28 @@
-"""The audit trail: every referral event and every staff sign-in, newest first, in one list."""
+"""The audit trail: every referral event, every staff sign-in and every administrative action
+(``record``), newest first, in one list."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Integer, String, cast, false, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    JSON,
+    Integer,
+    String,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from .extensions import db
 from .handoff import WARSAW
-from .models import ReferralEvent, SignInEvent
+from .models import AdminEvent, ReferralEvent, SignInEvent, User
 from .paging import Page, clamp
 
 PER_PAGE = 50
@@ -17,12 +30,43 @@ PER_PAGE = 50
 
 @dataclass(frozen=True)
 class AuditFilter:
-    kind: str = ""  # "", "referral" or "sign_in"
+    kind: str = ""  # "", "referral", "sign_in" or "admin"
     organisation_id: int | None = None
     user_id: int | None = None
     referral_id: int | None = None
     start: date | None = None
     end: date | None = None
+
+
+def record(
+    action: str,
+    by: User | None,
+    user: User | None = None,
+    organisation_id: int | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    """Write an administrative action into the current transaction, so it is kept exactly when
+    the change is. ``by`` None: the server's command line. ``before``/``after``: the changed
+    fields only, never a password, token or code."""
+    if organisation_id is None and user is not None:
+        organisation_id = user.organisation_id
+    db.session.add(
+        AdminEvent(
+            actor_id=by.id if by else None,
+            action=action,
+            user_id=user.id if user else None,
+            organisation_id=organisation_id,
+            before=before,
+            after=after,
+        )
+    )
+
+
+def changed(before: dict, after: dict) -> tuple[dict, dict]:
+    """Only the fields whose value changed, from both sides."""
+    keys = [key for key in after if before.get(key) != after[key]]
+    return {key: before.get(key) for key in keys}, {key: after[key] for key in keys}
 
 
 def _day(value: date) -> datetime:
@@ -54,6 +98,7 @@ def _referral_events(f: AuditFilter):
         ReferralEvent.text,
         cast(null(), String).label("email"),
         cast(null(), Integer).label("success"),
+        *_no_changes(),
     )
     if f.organisation_id:
         query = query.where(
@@ -85,6 +130,7 @@ def _sign_ins(f: AuditFilter):
         cast(null(), String).label("text"),
         SignInEvent.email,
         cast(SignInEvent.success, Integer).label("success"),
+        *_no_changes(),
     )
     if f.organisation_id:
         query = query.where(SignInEvent.organisation_id == f.organisation_id)
@@ -95,13 +141,53 @@ def _sign_ins(f: AuditFilter):
     return _within_days(query, SignInEvent.at, f)
 
 
+def _no_changes():
+    return (
+        cast(null(), Integer).label("subject_id"),
+        cast(null(), JSON).label("before"),
+        cast(null(), JSON).label("after"),
+    )
+
+
+def _admin_events(f: AuditFilter):
+    query = select(
+        literal("admin").label("kind"),
+        AdminEvent.id,
+        AdminEvent.at,
+        AdminEvent.actor_id.label("user_id"),
+        AdminEvent.organisation_id,
+        cast(null(), Integer).label("offered_to_id"),
+        cast(null(), Integer).label("referral_id"),
+        AdminEvent.action,
+        cast(null(), String).label("from_state"),
+        cast(null(), String).label("to_state"),
+        cast(null(), String).label("reason_code"),
+        cast(null(), String).label("text"),
+        cast(null(), String).label("email"),
+        cast(null(), Integer).label("success"),
+        AdminEvent.user_id.label("subject_id"),
+        AdminEvent.before,
+        AdminEvent.after,
+    )
+    if f.organisation_id:
+        query = query.where(AdminEvent.organisation_id == f.organisation_id)
+    if f.user_id:
+        query = query.where(or_(AdminEvent.actor_id == f.user_id, AdminEvent.user_id == f.user_id))
+    if f.referral_id:
+        query = query.where(false())
+    return _within_days(query, AdminEvent.at, f)
+
+
 def entries(f: AuditFilter):
-    """The filtered trail as one subquery (kind, id, at, user_id, ..., email, success)."""
+    """The filtered trail as one subquery (kind, id, at, user_id, ..., email, success,
+    subject_id, before, after)."""
     parts = []
     if f.kind in ("", "referral"):
         parts.append(_referral_events(f))
     if f.kind in ("", "sign_in"):
         parts.append(_sign_ins(f))
+    if f.kind in ("", "admin"):
+        parts.append(_admin_events(f))
     return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
 
 

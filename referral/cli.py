@@ -72,6 +72,19 @@ def init_app(app: Flask) -> None:
         db.session.commit()
         click.echo(f"Created {email}.")
 
+    @app.cli.command("reset-2fa")
+    @click.argument("email")
+    def reset_2fa(email):
+        """Switch two-step sign-in off for a lost phone (recorded in the audit trail)."""
+        try:
+            accounts.reset_two_factor(email, by=None)
+        except ServiceError as error:
+            raise click.ClickException("No user with this e-mail.") from error
+        click.echo(
+            "Two-step sign-in is off and every session of this account ended. The person sets "
+            "it up again at their next sign-in if their role or organisation requires it."
+        )
+
     @app.cli.command("sweep")
     def sweep():
         """Expire offers past their deadline and re-route them (safe every minute, and twice)."""

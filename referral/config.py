@@ -4,7 +4,9 @@ import os
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    # Unset: a random key is made once into SECRET_KEY_FILE (instance/secret_key, mode 600).
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SECRET_KEY_FILE = os.environ.get("SECRET_KEY_FILE")
     # Without DATABASE_URL: a SQLite file in the instance folder, where Flask-SQLAlchemy puts
     # relative paths and creates it if missing: instance/ in a checkout,
     # <venv>/var/referral-instance/ once installed (site-packages may not be writable).
@@ -14,10 +16,16 @@ class Config:
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    # Unset: Secure when PUBLIC_URL is https (referral/session_security.py).
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE")
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "60"))
+    SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", "12"))
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # a form left open during a long phone call must still submit
+    # Pages holding a token send no Referer, so their forms could not pass the HTTPS Referer
+    # check; the CSRF token and SameSite cookies protect them (docs/security.md).
+    WTF_CSRF_SSL_STRICT = False
     MAX_CONTENT_LENGTH = 256 * 1024
 
     BABEL_DEFAULT_LOCALE = "en"
@@ -28,7 +36,10 @@ class Config:
     # Password hashing: argon2id at argon2-cffi's RFC 9106 "low memory" profile by default.
     ARGON2_PROFILE = os.environ.get("ARGON2_PROFILE", "RFC_9106_LOW_MEMORY")
     SIGN_IN_MAX_FAILURES = 5
-    SIGN_IN_LOCK_MINUTES = 15
+    SIGN_IN_LOCK_MINUTES = 15  # the first lock; each next one lasts twice as long
+    SIGN_IN_RATE_LIMIT = os.environ.get("SIGN_IN_RATE_LIMIT", "10 per minute; 100 per hour")
+    FORGOT_PASSWORD_HOURS = 1
+    FORGOT_PASSWORD_EVERY_MINUTES = 5
     PASSWORD_RESET_HOURS = int(os.environ.get("PASSWORD_RESET_HOURS", "72"))
 
     # Working hours to answer an offer, by urgency, where the environment overrides the defaults
@@ -58,7 +69,8 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
-    SECRET_KEY = "test-secret"  # noqa: S105
+    # Only the tests select TestConfig; the app never falls back to it.
+    SECRET_KEY = "test-secret"  # noqa: S105  # nosec
     WTF_CSRF_ENABLED = False
     ARGON2_PROFILE = "CHEAPEST"
     RATELIMIT_ENABLED = False

@@ -3,11 +3,21 @@
 import logging
 import traceback
 
-from flask import Flask, render_template
+from flask import Flask, g, render_template, session
+from flask_babel import force_locale
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from .extensions import db, login_manager
+from .i18n import browser_language
+from .vocabulary import UI_LANGUAGES
+
 log = logging.getLogger(__name__)
+
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeoutError)
+RETRY_AFTER_SECONDS = 60
 
 
 def init_app(app: Flask) -> None:
@@ -18,6 +28,26 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error):
         return render_template("errors/error.html", error=error), error.code
+
+    def database_unavailable(error):
+        """A page that needs no database: not the signed-in user, not their language from it."""
+        log.error("database unavailable: %s", type(error).__name__)
+        try:
+            db.session.rollback()
+        except DATABASE_DOWN:
+            log.debug("rollback failed too")
+        # Flask-Login puts current_user into every template: answer "anonymous" for this page
+        # instead of loading the user (the cookie is left as it is).
+        g._login_user = login_manager.anonymous_user()
+        language = getattr(g, "lang", None) or session.get("lang")
+        if language not in UI_LANGUAGES:
+            language = browser_language()
+        with force_locale(language):
+            page = render_template("errors/unavailable.html")
+        return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+    for error_class in DATABASE_DOWN:
+        app.register_error_handler(error_class, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected_error(error):

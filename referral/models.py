@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import (
     JSON,
@@ -102,6 +102,8 @@ class Organisation(LocalisedNames, Model):
     capacity: Mapped[int | None] = mapped_column(Integer)
     paused_until: Mapped[date | None] = mapped_column(Date)
     pause_reason: Mapped[str | None] = mapped_column(String(500))
+    # Its staff must use two-step sign-in (a coordinator's decision, audited).
+    require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     # When this organisation last got an offer: the fair-rotation tie-break of routing.
     last_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -145,13 +147,22 @@ class User(Model):
     role: Mapped[str] = mapped_column(String(20), default="staff")
     language: Mapped[str] = mapped_column(String(2), default="pl")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Flask-Login's id: rotated at sign-out, password change and deactivation, so that a copied
-    # session cookie stops working at once.
-    session_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # The hash of Flask-Login's id (the token in the signed session cookie): replaced at sign-in,
+    # sign-out, password change and deactivation, so that a copied cookie stops working at once;
+    # a copy of the database does not hold a working token.
+    session_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Two-step sign-in (TOTP, RFC 6238): the shared secret, set when enrolment starts; in use
+    # from two_factor_since on. The last time step accepted: a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(32))
+    two_factor_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
+
+    # The session token itself, known only in the request that made it or that presented it.
+    session_token = cast("str | None", None)
 
     # Flask-Login protocol
     is_anonymous = False
@@ -164,22 +175,45 @@ class User(Model):
     def is_active(self) -> bool:
         return self.active
 
-    def get_id(self) -> str:
+    def get_id(self) -> str | None:
         return self.session_token
 
     @property
     def is_coordinator(self) -> bool:
         return self.role == "coordinator"
 
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.two_factor_since is not None
+
+    @property
+    def two_factor_required(self) -> bool:
+        """Coordinators, and staff of an organisation that asks for it."""
+        return self.is_coordinator or bool(
+            self.organisation and self.organisation.require_two_factor
+        )
+
 
 class SignInThrottle(Model):
-    """Failed sign-ins per account *and* client address (hashed together): an attacker elsewhere
-    cannot lock the real user, or a whole office, out."""
+    """Sign-in attempts per account (the key hashes the e-mail, or the user for codes), whatever
+    the address they come from: counted before the password is checked, in one statement
+    (``throttle.claim``), so parallel guesses cannot slip past the limit."""
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # How many times the account was locked since the last success: each lock lasts longer.
+    locks: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecoveryCode(Model):
+    """A single-use code for signing in without the phone; only its hash is stored."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SignInEvent(Model):
@@ -202,10 +236,35 @@ class PasswordReset(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class AdminEvent(Model):
+    """An administrative action: who did what, when, to which account or organisation, with the
+    values before and after (never a password, token or code). Append-only."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # None: done on the server's command line.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+
+
+@event.listens_for(AdminEvent, "before_update")
+@event.listens_for(AdminEvent, "before_delete")
+def _admin_events_are_append_only(mapper, connection, target):
+    raise PermissionError("administrative events are append-only")
 
 
 class HelpRequest(Model):

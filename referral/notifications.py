@@ -8,7 +8,14 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 
 from .extensions import db
-from .models import Organisation, OutboxMessage, Referral
+from .models import Organisation, OutboxMessage, Referral, User
+
+
+def _write(kind: str, to_address: str, language: str, **context) -> None:
+    with force_locale(language):
+        subject = render_template(f"mail/{kind}.subject.txt", **context).strip()
+        body = render_template(f"mail/{kind}.txt", **context)
+    db.session.add(OutboxMessage(kind=kind, to_address=to_address, subject=subject, body=body))
 
 
 def _queue(kind: str, to_address: str | None, language: str, referral: Referral, **context) -> None:
@@ -17,12 +24,12 @@ def _queue(kind: str, to_address: str | None, language: str, referral: Referral,
     if referral.id is None:
         db.session.flush()  # staff mails link to the referral's own page
     referral_url = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/staff/referrals/{referral.id}"
-    with force_locale(language):
-        subject = render_template(f"mail/{kind}.subject.txt", referral=referral, **context).strip()
-        body = render_template(
-            f"mail/{kind}.txt", referral=referral, referral_url=referral_url, **context
-        )
-    db.session.add(OutboxMessage(kind=kind, to_address=to_address, subject=subject, body=body))
+    _write(kind, to_address, language, referral=referral, referral_url=referral_url, **context)
+
+
+def password_link(user: User, link: str, hours: int) -> None:
+    """The one-time link someone asked for at "Forgot your password?", in their language."""
+    _write("password_link", user.email, user.language, user=user, link=link, hours=hours)
 
 
 def offer_made(referral: Referral, org: Organisation) -> None:

@@ -1,18 +1,20 @@
 """The coordinator keeps the directory: organisations and what they cover, where.
 
-Each use case commits on its own. Routing reads the directory afresh for each use case (and each
-sweep), so a change counts from the next routing on.
+Each use case commits on its own, with its entry in the audit trail (who, what, before/after).
+Routing reads the directory afresh for each use case (and each sweep), so a change counts from
+the next routing on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 
 from sqlalchemy import select
 
+from .audit import changed, record
 from .extensions import db
-from .models import Coverage, Organisation
+from .models import Coverage, Organisation, User
 from .routing import Scope
 from .service_errors import ServiceError, get_or_refuse
 
@@ -38,8 +40,18 @@ class OrganisationData:
     pause_reason: str | None = None
 
 
+def _facts(organisation: Organisation) -> dict:
+    """The edited fields as the audit keeps them (dates as ISO text)."""
+    values = {f.name: getattr(organisation, f.name) for f in fields(OrganisationData)}
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
+
+
 def save_organisation(
-    data: OrganisationData, organisation_id: int | None = None, slug: str | None = None
+    data: OrganisationData,
+    organisation_id: int | None = None,
+    slug: str | None = None,
+    *,
+    by: User | None,
 ) -> Organisation:
     """Create an organisation (give ``slug``; SLUG_TAKEN when another has it) or update one.
     The slug is in addresses and exports: it is chosen once, never edited."""
@@ -48,18 +60,31 @@ def save_organisation(
             raise ServiceError(ServiceError.SLUG_TAKEN, slug or "")
         organisation = Organisation(slug=slug)
         db.session.add(organisation)
+        before = {}
     else:
         organisation = get_or_refuse(Organisation, organisation_id)
+        before = _facts(organisation)
     for name, value in vars(data).items():
         setattr(organisation, name, value)
     organisation.languages = sorted(set(data.languages))
     if organisation.paused_until is None:
         organisation.pause_reason = None
+    db.session.flush()
+    old, new = changed(before, _facts(organisation))
+    if new or organisation_id is None:
+        action = "organisation_created" if organisation_id is None else "organisation_changed"
+        record(action, by, organisation_id=organisation.id, before=old or None, after=new)
     db.session.commit()
     return organisation
 
 
-def add_coverage(organisation_id: int, specialism: str, scope: str, area: str | None) -> Coverage:
+def _coverage_facts(coverage: Coverage) -> dict:
+    return {"specialism": coverage.specialism, "scope": coverage.scope, "area": coverage.area}
+
+
+def add_coverage(
+    organisation_id: int, specialism: str, scope: str, area: str | None, *, by: User | None
+) -> Coverage:
     """Add one specialism × place to an organisation; ALREADY_COVERED when it has it."""
     organisation = get_or_refuse(Organisation, organisation_id)
     area = None if scope == Scope.NATIONWIDE else area
@@ -69,13 +94,17 @@ def add_coverage(organisation_id: int, specialism: str, scope: str, area: str | 
         raise ServiceError(ServiceError.ALREADY_COVERED)
     coverage = Coverage(specialism=specialism, scope=scope, area=area)
     organisation.coverage.append(coverage)
+    record("coverage_added", by, organisation_id=organisation.id, after=_coverage_facts(coverage))
     db.session.commit()
     return coverage
 
 
-def remove_coverage(organisation_id: int, coverage_id: int) -> None:
+def remove_coverage(organisation_id: int, coverage_id: int, *, by: User | None) -> None:
     coverage = db.session.get(Coverage, coverage_id)
     if coverage is None or coverage.organisation_id != organisation_id:
         raise ServiceError(ServiceError.NOT_FOUND, "coverage")
+    record(
+        "coverage_removed", by, organisation_id=organisation_id, before=_coverage_facts(coverage)
+    )
     db.session.delete(coverage)
     db.session.commit()

@@ -11,7 +11,8 @@ from . import accounts
 from .extensions import db
 from .models import City, Coverage, Organisation, User, Voivodeship
 
-DEMO_PASSWORD = "demo-password"  # noqa: S105 - printed for the demo, never used in production
+# Printed for the demo, never used in production.
+DEMO_PASSWORD = "demo-password"  # noqa: S105  # nosec B105
 
 
 def _data(name: str):

@@ -11,9 +11,9 @@ from sqlalchemy import text
 
 from referral import create_app, seed
 from referral.config import TestConfig
-from referral.extensions import db
+from referral.extensions import db, limiter
 
-from .helpers import user
+from .helpers import enrol, user
 
 
 def _database_url() -> str:
@@ -51,6 +51,23 @@ def _fresh_tables(request):
 
 
 @pytest.fixture
+def limited_app(app):
+    """A second app on the same database with the rate limits on (tests keep them off): intake
+    60 an hour, sign-in 10 a minute, per address."""
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "RATELIMIT_ENABLED": True,
+        "INTAKE_RATE_LIMIT": "60 per hour",
+        "SIGN_IN_RATE_LIMIT": "10 per minute",
+    }
+    limited = create_app(type("Limited", (TestConfig,), settings))
+    limiter.reset()
+    yield limited
+    limiter.reset()
+    limiter.enabled = False  # the extension is shared: switch it back off for the other tests
+
+
+@pytest.fixture
 def ctx(app):
     """An app context for the whole test: for service-level tests, not for test-client ones
     (requests would share its ``g`` and session)."""
@@ -81,16 +98,32 @@ def client(app):
     return app.test_client()
 
 
+COORDINATOR = "coordinator@konsorcjum.example"
+
+
 @pytest.fixture
-def login_as(app, staff):
+def coordinator_codes(app, staff):
+    """The demo coordinator enrolled in two-step sign-in (required of coordinators): the
+    recovery codes, one used at each sign-in of ``login_as``."""
+    with app.app_context():
+        codes = enrol(COORDINATOR)
+        db.session.remove()
+    return codes
+
+
+@pytest.fixture
+def login_as(app, staff, coordinator_codes):
     """``login_as("nomada")`` gives a test client signed in as that organisation's staff;
-    ``login_as("coordinator")`` as the coordinator."""
+    ``login_as("coordinator")`` as the coordinator (password, then a recovery code)."""
 
     def login(who: str):
-        email = "coordinator@konsorcjum.example" if who == "coordinator" else f"staff@{who}.example"
+        email = COORDINATOR if who == "coordinator" else f"staff@{who}.example"
         client = app.test_client()
         response = client.post("/login", data={"email": email, "password": seed.DEMO_PASSWORD})
         assert response.status_code == 302, response.data
+        if response.headers["Location"] == "/login/code":
+            response = client.post("/login/code", data={"code": coordinator_codes.pop()})
+            assert response.status_code == 302, response.data
         return client
 
     return login
@@ -100,6 +133,6 @@ def login_as(app, staff):
 def coordinator(app, login_as):
     """The demo coordinator, signed in, reading the pages in English."""
     with app.app_context():
-        user("coordinator@konsorcjum.example").language = "en"
+        user(COORDINATOR).language = "en"
         db.session.commit()
     return login_as("coordinator")

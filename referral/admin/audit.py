@@ -1,5 +1,7 @@
 """The audit trail: referral events and sign-ins, filtered, paged and as CSV (/admin/audit)."""
 
+import json
+
 from flask import render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -46,6 +48,10 @@ def audit_trail():
     )
 
 
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 @bp.get("/audit.csv")
 @coordinator_required
 def audit_csv():
@@ -64,6 +70,9 @@ def audit_csv():
         _("Reason"),
         _("Text"),
         _("Sign-in succeeded"),
+        _("Account"),
+        _("Before"),
+        _("After"),
     ]
     rows = (
         [
@@ -78,6 +87,9 @@ def audit_csv():
             row.reason_code,
             row.text,
             None if row.success is None else bool(row.success),
+            users.get(row.subject_id),
+            _json(row.before),
+            _json(row.after),
         ]
         for row in audit.every_row(trail_filter)
     )

@@ -29,6 +29,7 @@ from wtforms.widgets import HiddenInput
 from ..fields import CheckboxListField, choices_of, optional_int, text_of
 from ..i18n import LANGUAGE_NAMES
 from ..routing import Scope
+from ..urls import MAX_ID
 from ..vocabulary import UI_LANGUAGES, Role, Specialism
 
 
@@ -219,6 +220,7 @@ class AuditFilterForm(PeriodForm):
             ("", _l("Everything")),
             ("referral", _l("Referral events")),
             ("sign_in", _l("Sign-ins")),
+            ("admin", _l("Administrative actions")),
         ],
         default="",
     )
@@ -226,5 +228,8 @@ class AuditFilterForm(PeriodForm):
     user_id = SelectField(_l("User"), coerce=optional_int)
     referral_id = IntegerField(
         _l("Referral number"),
-        validators=[Optional(), NumberRange(min=1, message=_l("Enter a referral number."))],
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=MAX_ID, message=_l("Enter a referral number.")),
+        ],
     )

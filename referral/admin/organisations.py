@@ -3,6 +3,7 @@
 from babel import Locale
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -78,7 +79,7 @@ def organisation_new():
         form.takes_referrals.data = True
     if form.validate_on_submit():
         try:
-            org = save_organisation(_organisation_data(form), slug=form.slug.data)
+            org = save_organisation(_organisation_data(form), slug=form.slug.data, by=current_user)
         except ServiceError:  # SLUG_TAKEN: the only refusal of a valid form
             show_error(form.slug, _("Another organisation already uses this short name."))
         else:
@@ -93,7 +94,7 @@ def organisation_edit(organisation_id: int):
     org = db.get_or_404(Organisation, organisation_id)
     form = _organisation_edit_form(org)
     if form.validate_on_submit():
-        save_organisation(_organisation_data(form), organisation_id=org.id)
+        save_organisation(_organisation_data(form), organisation_id=org.id, by=current_user)
         flash(_("The changes are saved. They apply from the next routing on."), "success")
         return redirect(url_for("admin.organisation_edit", organisation_id=org.id))
     return _render_organisation(org, form, _coverage_form())
@@ -145,7 +146,9 @@ def coverage_add(organisation_id: int):
     form = _coverage_form()
     if form.validate_on_submit():
         try:
-            add_coverage(org.id, form.specialism.data, form.scope.data, form.area())
+            add_coverage(
+                org.id, form.specialism.data, form.scope.data, form.area(), by=current_user
+            )
         except ServiceError:  # ALREADY_COVERED
             show_error(form.specialism, _("The organisation already covers this here."))
         else:
@@ -159,7 +162,7 @@ def coverage_add(organisation_id: int):
 def coverage_remove(organisation_id: int, coverage_id: int):
     org = db.get_or_404(Organisation, organisation_id)
     try:
-        remove_coverage(org.id, coverage_id)
+        remove_coverage(org.id, coverage_id, by=current_user)
     except ServiceError:  # NOT_FOUND
         abort(404)
     flash(_("The coverage is removed."), "success")

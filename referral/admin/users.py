@@ -66,6 +66,7 @@ def user_new():
                 form.organisation_id.data,
                 form.role.data,
                 form.language.data,
+                by=current_user,
             )
         except ServiceError as error:
             _refused(form, error)
@@ -90,7 +91,9 @@ def user_edit(user_id: int):
     form = _with_organisations(RoleForm(obj=user))
     if form.validate_on_submit():
         try:
-            accounts.change_role(user.id, form.role.data, form.organisation_id.data)
+            accounts.change_role(
+                user.id, form.role.data, form.organisation_id.data, by=current_user
+            )
         except ServiceError as error:
             _refused(form, error)
         else:
@@ -122,4 +125,4 @@ def user_active(user_id: int):
 @coordinator_required
 def user_password_link(user_id: int):
     user = db.get_or_404(User, user_id)
-    return _password_link(user, accounts.issue_password_reset(user.id))
+    return _password_link(user, accounts.issue_password_reset(user.id, by=current_user))

@@ -26,6 +26,19 @@ ACTION_LABELS = {
     Action.ROUTE_BY_HAND: _l("Routed by hand"),
     Action.WITHDRAW: _l("Withdrawn"),
     "sign_in": _l("Sign-in"),
+    # Administrative actions (audit.record)
+    "user_created": _l("Account created"),
+    "role_changed": _l("Role changed"),
+    "user_deactivated": _l("Account deactivated"),
+    "user_activated": _l("Account reactivated"),
+    "password_link_issued": _l("Password link made"),
+    "two_factor_reset": _l("Two-step sign-in reset"),
+    "two_factor_required": _l("Two-step sign-in required"),
+    "two_factor_not_required": _l("Two-step sign-in no longer required"),
+    "organisation_created": _l("Organisation created"),
+    "organisation_changed": _l("Organisation changed"),
+    "coverage_added": _l("Coverage added"),
+    "coverage_removed": _l("Coverage removed"),
 }
 
 

@@ -3,6 +3,7 @@
 from flask import abort, request, url_for
 
 from .. import hsds
+from ..urls import MAX_ID
 from ..vocabulary import UI_LANGUAGES
 from . import bp
 
@@ -32,8 +33,8 @@ def _language() -> str:
 def _paged(items: list[dict]) -> dict:
     page = request.args.get("page", 1, type=int)
     per_page = request.args.get("per_page", DEFAULT_PER_PAGE, type=int)
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        abort(400, f"page must be 1 or more and per_page from 1 to {MAX_PER_PAGE}")
+    if not 1 <= page <= MAX_ID or not 1 <= per_page <= MAX_PER_PAGE:
+        abort(400, f"page must be from 1 to {MAX_ID} and per_page from 1 to {MAX_PER_PAGE}")
     return hsds.paged(items, page, per_page)
 
 

@@ -6,9 +6,9 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from ..passwords import PASSWORD_MIN_LENGTH
 
 
-class SignInForm(FlaskForm):
+def _email_field():
     # Length caps keep a 10 kB e-mail from reaching the database or the hasher.
-    email = StringField(
+    return StringField(
         _l("E-mail"),
         validators=[
             DataRequired(_l("Enter your e-mail.")),
@@ -16,6 +16,10 @@ class SignInForm(FlaskForm):
         ],
         render_kw={"autocomplete": "username", "type": "email"},
     )
+
+
+class SignInForm(FlaskForm):
+    email = _email_field()
     password = PasswordField(
         _l("Password"),
         validators=[
@@ -46,3 +50,20 @@ class NewPasswordForm(FlaskForm):
         ],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class CodeForm(FlaskForm):
+    """The second sign-in step, and the confirmation of enrolment."""
+
+    code = StringField(
+        _l("Code"),
+        validators=[
+            DataRequired(_l("Enter the code.")),
+            Length(max=40, message=_l("This code is too long.")),
+        ],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "spellcheck": "false"},
+    )
+
+
+class ForgotForm(FlaskForm):
+    email = _email_field()

@@ -21,14 +21,12 @@ from ..directory import active_members, coverage_summary, place_names
 from ..explain import language_names
 from ..extensions import limiter
 from ..i18n import browser_language
+from ..security_headers import holds_secret
 from ..vocabulary import ContactChannel, Specialism, Urgency
 from . import bp
 from .forms import IntakeForm, WithdrawForm
 
 log = logging.getLogger(__name__)
-
-# Pages that carry the status token in their URL or show personal data.
-PRIVATE_PAGES = {"public.intake", "public.status", "public.withdraw"}
 
 
 @bp.url_value_preprocessor
@@ -40,16 +38,6 @@ def pull_language(endpoint, values):
 def add_language(endpoint, values):
     if "lang" not in values and current_app.url_map.is_endpoint_expecting(endpoint, "lang"):
         values["lang"] = g.lang
-
-
-@bp.after_request
-def keep_private(response):
-    """The token must not leak through a Referer header, a shared cache or a search engine."""
-    if request.endpoint in PRIVATE_PAGES:
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    return response
 
 
 @bp.errorhandler(429)
@@ -77,6 +65,7 @@ def privacy():
 
 @bp.route("/<lang:lang>/request", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["INTAKE_RATE_LIMIT"], methods=["POST"])
+@holds_secret  # the confirmation shows the status link
 def intake():
     if request.content_length and not request.form:
         abort(400)  # a body that is not UTF-8 form data: nothing to show next to the fields
@@ -102,6 +91,7 @@ def intake():
 
 
 @bp.get("/<lang:lang>/status/<token>")
+@holds_secret
 def status(token):
     found = lifecycle.find_request_by_token(token)
     if found is None:
@@ -113,6 +103,7 @@ def status(token):
 
 
 @bp.post("/<lang:lang>/status/<token>/withdraw")
+@holds_secret
 def withdraw(token):
     found = lifecycle.find_request_by_token(token)
     if found is None:

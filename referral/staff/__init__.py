@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from . import views  # noqa: E402, F401
+from . import two_factor_views, views  # noqa: E402, F401

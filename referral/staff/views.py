@@ -18,6 +18,7 @@ from ..handoff import Action
 from ..i18n import current_language
 from ..models import HelpRequest, Note, Referral, ReferralEvent, User, utcnow
 from ..paging import requested_page
+from ..security_headers import holds_secret
 from ..service_errors import ServiceError
 from ..vocabulary import ContactChannel, ResidenceStatus
 from . import bp
@@ -249,6 +250,7 @@ def notes(referral_id: int):
 
 @bp.route("/referrals/new", methods=["GET", "POST"])
 @login_required
+@holds_secret  # the "submitted" page shows the person's status link
 def new_referral():
     form = ReferralForm(language=current_language())
     if not form.validate_on_submit():

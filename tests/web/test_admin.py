@@ -10,7 +10,7 @@ from referral.handoff import Action, State
 from referral.models import PasswordReset, Referral, User
 from referral.seed import DEMO_PASSWORD
 
-from ..helpers import intake, org, user
+from ..helpers import enrol, intake, org, user
 
 ADMIN_PAGES = [
     "/admin/",
@@ -398,14 +398,14 @@ def test_an_expired_link_does_not_work(app, client, staff):
 
     with app.app_context():
         token = accounts.issue_password_reset(
-            user("staff@pfm.example").id, now=utcnow() - timedelta(days=4)
+            user("staff@pfm.example").id, by=None, now=utcnow() - timedelta(days=4)
         )
     assert client.get(f"/reset/{token}").status_code == 404
 
 
 def test_passwords_that_differ_or_are_short_are_refused(app, client, staff):
     with app.app_context():
-        token = accounts.issue_password_reset(user("staff@pfm.example").id)
+        token = accounts.issue_password_reset(user("staff@pfm.example").id, by=None)
     page = text(client.post(f"/reset/{token}", data={"password": "short", "repeat": "short"}))
     assert "Use at least 12 characters." in page
     page = text(
@@ -422,7 +422,12 @@ def test_changing_the_role_makes_staff_a_coordinator(app, login_as, coordinator)
     coordinator.post(
         f"/admin/users/{pfm_user_id}", data={"role": "coordinator", "organisation_id": ""}
     )
-    assert login_as("pfm").get("/admin/").status_code == 200
+    # A coordinator enrols in two-step sign-in before any coordinator page opens.
+    new_coordinator = login_as("pfm")
+    assert new_coordinator.get("/admin/").headers["Location"] == "/staff/profile/2fa"
+    with app.app_context():
+        enrol("staff@pfm.example")
+    assert new_coordinator.get("/admin/").status_code == 200
     with app.app_context():
         changed = db.session.get(User, pfm_user_id)
         assert (changed.role, changed.organisation_id) == ("coordinator", None)
@@ -448,7 +453,7 @@ def test_audit_filters_by_referral_and_by_user(app, coordinator):
     with app.app_context():
         own_id = user("coordinator@konsorcjum.example").id
     page = text(coordinator.get(f"/admin/audit?user_id={own_id}&kind=sign_in"))
-    assert "1 entry." in page
+    assert "2 entries." in page  # the password, then the second step
 
 
 def test_audit_csv_is_utf8_with_bom_and_an_attachment(app, coordinator):

@@ -5,9 +5,7 @@ import re
 
 import pytest
 
-from referral import create_app
-from referral.config import TestConfig
-from referral.extensions import db, limiter
+from referral.extensions import db
 from referral.models import HelpRequest
 
 from .test_public import VALID, post_intake
@@ -151,21 +149,6 @@ def test_the_form_is_refused_without_its_csrf_token(app, client, directory, monk
     response = post_intake(client, "en")
     assert response.status_code == 400
     assert stored_count(app) == 0
-
-
-@pytest.fixture
-def limited_app(app):
-    """A second app on the same database with the intake rate limit on (tests keep it off)."""
-    settings = {
-        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-        "RATELIMIT_ENABLED": True,
-        "INTAKE_RATE_LIMIT": "60 per hour",
-    }
-    limited = create_app(type("Limited", (TestConfig,), settings))
-    limiter.reset()
-    yield limited
-    limiter.reset()
-    limiter.enabled = False  # the extension is shared: switch it back off for the other tests
 
 
 def test_100_posts_from_one_address_hit_the_limit_and_lose_no_accepted_request(

@@ -1,0 +1,30 @@
+"""Tokens out of access logs: a status or password link's token becomes ``…`` in every request
+line the server logs (werkzeug here, gunicorn through ``gunicorn.conf.py``)."""
+
+import logging
+import re
+
+# /uk/status/<token>, /uk/status/<token>/withdraw, /reset/<token>
+TOKEN_IN_PATH = re.compile(r"(/(?:status|reset)/)[^/?#\s\"]+")
+
+
+def redact(text: str) -> str:
+    return TOKEN_IN_PATH.sub(r"\1…", text)
+
+
+class RedactTokens(logging.Filter):
+    """Rewrites a log record's message and arguments with ``redact``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def init_app() -> None:
+    """Filter werkzeug's request log (the development and test server); once per process."""
+    logger = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactTokens) for f in logger.filters):
+        logger.addFilter(RedactTokens())

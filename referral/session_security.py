@@ -1,0 +1,96 @@
+"""The secret key that signs session cookies, the cookies' flags, and how long a staff session
+lasts: SESSION_IDLE_MINUTES without a page, SESSION_MAX_HOURS at most after signing in."""
+
+import contextlib
+import logging
+import os
+import secrets
+import stat
+import tempfile
+import time
+from pathlib import Path
+
+from flask import Flask, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import logout_user
+
+log = logging.getLogger(__name__)
+
+# Refreshing the "last seen" time at most once a minute spares a new cookie on every page.
+SEEN_AT_GRANULARITY = 60
+
+
+def instance_secret_key(path: Path) -> str:
+    """The key kept in ``path``, made once with a random value and mode 600. Two processes
+    starting at once agree: the file appears whole (linked from a private temporary file) or
+    not at all."""
+    try:
+        return _read_private(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-key-")  # mode 600
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return _read_private(path)
+
+
+def _read_private(path: Path) -> str:
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        log.warning("%s was readable by others: made private (mode 600)", path)
+        path.chmod(0o600)
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds no usable secret key: delete it to make a new one")
+    return key
+
+
+def _flag(value) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def mark_signed_in() -> None:
+    """Called when a session starts: the clock of both limits starts now."""
+    now = int(time.time())
+    session["signed_in_at"] = now
+    session["seen_at"] = now
+
+
+def init_app(app: Flask) -> None:
+    config = app.config
+    if not config.get("SECRET_KEY"):
+        key_file = config.get("SECRET_KEY_FILE") or os.path.join(app.instance_path, "secret_key")
+        config["SECRET_KEY"] = instance_secret_key(Path(key_file))
+    https = str(config.get("PUBLIC_URL", "")).startswith("https://")
+    for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        secure = _flag(config.get(name))
+        config[name] = https if secure is None else secure
+
+    @app.before_request
+    def end_old_sessions():
+        """Sign out a session idle or open too long; the signed cookie carries both times, so
+        this costs no database query."""
+        if "_user_id" not in session:
+            return None
+        now = time.time()
+        idle = now - session.get("seen_at", 0) > config["SESSION_IDLE_MINUTES"] * 60
+        too_old = now - session.get("signed_in_at", 0) > config["SESSION_MAX_HOURS"] * 3600
+        if idle or too_old:
+            logout_user()
+            session.clear()
+            flash(_("Your session has ended. Please sign in again."), "info")
+            if request.blueprint in ("staff", "admin"):
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return None
+        if now - session["seen_at"] >= SEEN_AT_GRANULARITY:
+            session["seen_at"] = int(now)
+        return None

@@ -1,0 +1,89 @@
+"""The sign-in throttle: a few attempts per account, then a lock that grows each time.
+
+An attempt is counted *before* the password or code is checked, in one INSERT ... ON CONFLICT
+DO UPDATE statement that also decides whether it may go ahead; the count is committed before the
+slow check starts. Forty parallel guesses therefore get exactly ``max_attempts`` checks, never a
+duplicate-key error. The key is the account (whatever the address): a per-address limit on the
+sign-in form (Flask-Limiter) keeps one address from trying many accounts.
+"""
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, case, delete, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .extensions import db
+from .models import SignInThrottle, utcnow
+
+LONGEST_LOCK = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """``allowed``: go on and check; else ``locked_minutes`` until the next try."""
+
+    allowed: bool
+    locked_minutes: int = 0
+
+
+def key(kind: str, subject: str) -> str:
+    """The row's key: ``kind`` (password, code) and the account, hashed (no e-mail stored)."""
+    return hashlib.sha256(f"{kind}|{subject}".encode()).hexdigest()
+
+
+def lock_length(locks_before: int) -> timedelta:
+    """SIGN_IN_LOCK_MINUTES the first time, then twice as long each time, at most a day."""
+    minutes = current_app.config["SIGN_IN_LOCK_MINUTES"] * 2 ** min(locks_before, 16)
+    return min(timedelta(minutes=minutes), LONGEST_LOCK)
+
+
+def claim(row_key: str, now: datetime | None = None) -> Attempt:
+    """Count one attempt for this key and say whether it may be checked; commits."""
+    now = now or utcnow()
+    most = current_app.config["SIGN_IN_MAX_FAILURES"]
+    row = SignInThrottle
+    lock_over = row.locked_until <= now
+    insert = (
+        postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+    statement = (
+        insert(row)
+        .values(key=row_key, attempts=1, locks=0, updated_at=now)
+        .on_conflict_do_update(
+            index_elements=[row.key],
+            set_={
+                # A lock that is over starts a new round of attempts; the lock count stays.
+                "attempts": case((lock_over, 1), else_=row.attempts + 1),
+                "locked_until": case((lock_over, None), else_=row.locked_until),
+                "updated_at": now,
+            },
+            where=or_(lock_over, and_(row.locked_until.is_(None), row.attempts < most)),
+        )
+        .returning(row.attempts, row.locks)
+    )
+    counted = db.session.execute(statement).first()
+    if counted is None:
+        locked = db.session.get(SignInThrottle, row_key)
+        locked_until = locked.locked_until if locked and locked.locked_until else now
+        db.session.commit()
+        seconds = (locked_until - now).total_seconds()
+        return Attempt(False, locked_minutes=max(1, math.ceil(seconds / 60)))
+    attempts, locks = counted
+    if attempts >= most:
+        # The last attempt of this round: whatever its outcome, the next ones wait.
+        db.session.execute(
+            update(SignInThrottle)
+            .where(SignInThrottle.key == row_key)
+            .values(locked_until=now + lock_length(locks), locks=locks + 1)
+        )
+    db.session.commit()
+    return Attempt(True)
+
+
+def clear(row_key: str) -> None:
+    """After a success (or a new password): the count and the lock history start again."""
+    db.session.execute(delete(SignInThrottle).where(SignInThrottle.key == row_key))

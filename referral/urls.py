@@ -1,0 +1,35 @@
+"""What arrives in an address and is used as is: ids and ``next`` targets (page numbers:
+``paging.requested_page``).
+
+Ids beyond a 32-bit integer would reach the database and fail there (PostgreSQL integer columns,
+SQLite's 64-bit binding): they answer 404 instead. A ``next`` target is followed only when it is
+a path on this site, so a link cannot send a person who just signed in to a look-alike site.
+"""
+
+from urllib.parse import urlsplit
+
+from werkzeug.routing import IntegerConverter
+
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a number the database columns can hold, else 404."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def same_site_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this site (``/staff/?x=1``), else None.
+
+    Browsers drop tabs and new lines inside URLs and read a backslash as a slash, so ``/\t/evil``
+    and ``/\\evil`` mean ``//evil``, another host: any such character refuses the target.
+    """
+    if not target or any(ch.isspace() or ord(ch) < 32 or ch in "\\\x7f" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target

@@ -1,0 +1,49 @@
+"""Two-step sign-in in a real Chromium: a caseworker enrols with the QR page's key, keeps the
+recovery codes, signs out and signs in again with a code; the pages pass axe-core."""
+
+import re
+from datetime import UTC, datetime
+
+import pyotp
+
+from referral.seed import DEMO_PASSWORD
+
+from .test_public_browser import serious_violations
+
+
+def sign_in_with_password(page, base_url):
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=email]", "staff@nomada.example")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("main button[type=submit]")
+
+
+def test_a_caseworker_enrols_and_signs_in_with_a_code(base_url, staff, new_page):
+    page = new_page(locale="pl-PL")
+    sign_in_with_password(page, base_url)
+    page.wait_for_url("**/staff/")
+    page.click("a[href='/staff/profile']")
+    page.click("a[href='/staff/profile/2fa']")
+    assert page.locator("figure.qr svg").is_visible()
+    assert serious_violations(page) == []
+    secret = page.locator("code.secret").inner_text().replace(" ", "")
+    totp = pyotp.TOTP(secret)
+    page.fill("input[name=code]", totp.now())
+    page.click("main form button[type=submit]")
+    codes = page.locator(".recovery-codes code").all_inner_texts()
+    assert len(codes) == 10 and all(re.fullmatch(r"[a-z2-7]{4}(-[a-z2-7]{4}){3}", c) for c in codes)
+
+    page.click("nav.staff-nav button[type=submit]")  # sign out
+    sign_in_with_password(page, base_url)
+    page.wait_for_url("**/login/code")
+    assert serious_violations(page) == []
+    assert page.locator("html").get_attribute("lang") == "pl"
+    page.fill("input[name=code]", totp.at(datetime.now(UTC), counter_offset=1))
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/staff/")
+
+    page.click("nav.staff-nav button[type=submit]")
+    sign_in_with_password(page, base_url)
+    page.fill("input[name=code]", codes[0])  # no phone: a recovery code
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/staff/")
