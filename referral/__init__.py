@@ -30,9 +30,10 @@ def create_app(config: type | dict | None = None) -> Flask:
             app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1
         )
 
-    from . import i18n, log_redaction, security_headers, session_security, urls
+    from . import i18n, log_redaction, personal_data, security_headers, session_security, urls
 
     session_security.init_app(app)
+    personal_data.init_app(app)  # refuses to start without keys for personal data
     log_redaction.init_app()
     app.url_map.converters["lang"] = i18n.LanguageConverter
     app.url_map.converters["int"] = urls.IdConverter

@@ -1,5 +1,5 @@
-"""The audit trail: every referral event, every staff sign-in and every administrative action
-(``record``), newest first, in one list."""
+"""The audit trail: every referral event, every staff sign-in, every administrative action
+(``record``) and every opening of a person's data (``access_log``), newest first, in one list."""
 
 from __future__ import annotations
 
@@ -22,7 +22,15 @@ from sqlalchemy import (
 
 from .extensions import db
 from .handoff import WARSAW
-from .models import AdminEvent, ReferralEvent, SignInEvent, User
+from .models import (
+    AdminEvent,
+    DataAccess,
+    EventText,
+    Referral,
+    ReferralEvent,
+    SignInEvent,
+    User,
+)
 from .paging import Page, clamp
 
 PER_PAGE = 50
@@ -30,10 +38,11 @@ PER_PAGE = 50
 
 @dataclass(frozen=True)
 class AuditFilter:
-    kind: str = ""  # "", "referral", "sign_in" or "admin"
+    kind: str = ""  # "", "referral", "sign_in", "admin" or "access"
     organisation_id: int | None = None
     user_id: int | None = None
     referral_id: int | None = None
+    request_id: int | None = None  # a reference, looked up
     start: date | None = None
     end: date | None = None
 
@@ -95,11 +104,11 @@ def _referral_events(f: AuditFilter):
         ReferralEvent.from_state,
         ReferralEvent.to_state,
         ReferralEvent.reason_code,
-        ReferralEvent.text,
+        EventText.body.label("text"),
         cast(null(), String).label("email"),
         cast(null(), Integer).label("success"),
         *_no_changes(),
-    )
+    ).outerjoin(EventText, EventText.event_id == ReferralEvent.id)
     if f.organisation_id:
         query = query.where(
             or_(
@@ -111,6 +120,12 @@ def _referral_events(f: AuditFilter):
         query = query.where(ReferralEvent.actor_id == f.user_id)
     if f.referral_id:
         query = query.where(ReferralEvent.referral_id == f.referral_id)
+    if f.request_id:
+        query = query.where(
+            ReferralEvent.referral_id.in_(
+                select(Referral.id).where(Referral.request_id == f.request_id)
+            )
+        )
     return _within_days(query, ReferralEvent.at, f)
 
 
@@ -136,7 +151,7 @@ def _sign_ins(f: AuditFilter):
         query = query.where(SignInEvent.organisation_id == f.organisation_id)
     if f.user_id:
         query = query.where(SignInEvent.user_id == f.user_id)
-    if f.referral_id:
+    if f.referral_id or f.request_id:
         query = query.where(false())
     return _within_days(query, SignInEvent.at, f)
 
@@ -173,9 +188,38 @@ def _admin_events(f: AuditFilter):
         query = query.where(AdminEvent.organisation_id == f.organisation_id)
     if f.user_id:
         query = query.where(or_(AdminEvent.actor_id == f.user_id, AdminEvent.user_id == f.user_id))
-    if f.referral_id:
+    if f.referral_id or f.request_id:
         query = query.where(false())
     return _within_days(query, AdminEvent.at, f)
+
+
+def _accesses(f: AuditFilter):
+    query = select(
+        literal("access").label("kind"),
+        DataAccess.id,
+        DataAccess.at,
+        DataAccess.user_id,
+        DataAccess.organisation_id,
+        cast(null(), Integer).label("offered_to_id"),
+        DataAccess.referral_id,
+        DataAccess.page.label("action"),
+        cast(null(), String).label("from_state"),
+        cast(null(), String).label("to_state"),
+        cast(null(), String).label("reason_code"),
+        cast(null(), String).label("text"),
+        cast(null(), String).label("email"),
+        cast(null(), Integer).label("success"),
+        *_no_changes(),
+    )
+    if f.organisation_id:
+        query = query.where(DataAccess.organisation_id == f.organisation_id)
+    if f.user_id:
+        query = query.where(DataAccess.user_id == f.user_id)
+    if f.referral_id:
+        query = query.where(DataAccess.referral_id == f.referral_id)
+    if f.request_id:
+        query = query.where(DataAccess.request_id == f.request_id)
+    return _within_days(query, DataAccess.at, f)
 
 
 def entries(f: AuditFilter):
@@ -188,6 +232,8 @@ def entries(f: AuditFilter):
         parts.append(_sign_ins(f))
     if f.kind in ("", "admin"):
         parts.append(_admin_events(f))
+    if f.kind in ("", "access"):
+        parts.append(_accesses(f))
     return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
 
 
@@ -212,3 +258,20 @@ def every_row(f: AuditFilter):
         execution_options={"yield_per": 1000},
     )
     yield from result
+
+
+def referrals_with_words(f: AuditFilter):
+    """The ids of the referrals whose written words the filtered trail holds (a subquery)."""
+    trail = entries(f)
+    return select(trail.c.referral_id).where(trail.c.text.is_not(None)).distinct()
+
+
+def with_words(referral_ids) -> list[tuple[int, int]]:
+    """(request id, referral id) of these referrals (ids, or a subquery of them): whose data
+    a page of the trail showed."""
+    return [
+        (request_id, referral_id)
+        for request_id, referral_id in db.session.execute(
+            select(Referral.request_id, Referral.id).where(Referral.id.in_(referral_ids))
+        )
+    ]

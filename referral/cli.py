@@ -2,6 +2,7 @@
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -9,7 +10,7 @@ from flask_babel import force_locale
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from . import accounts, directory, erasure, explain, lifecycle, mailer, seed
+from . import accounts, directory, erasure, explain, lifecycle, mailer, maintenance, seed
 from .extensions import db
 from .models import Organisation
 from .passwords import PASSWORD_MIN_LENGTH
@@ -101,8 +102,43 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("purge")
     def purge():
-        """Erase personal data of requests ended more than RETENTION_DAYS ago."""
-        click.echo(f"Requests erased: {erasure.purge_expired()}")
+        """Erase the requests ended RETENTION_DAYS ago, withdraw and erase those still open
+        OPEN_RETENTION_DAYS after they were sent, and forget openings older than
+        ACCESS_LOG_RETENTION_DAYS (daily)."""
+        ended = erasure.purge_ended()
+        open_too_long = lifecycle.withdraw_requests_open_too_long()
+        forgotten = erasure.forget_old_accesses()
+        erasure.leave_no_trace()
+        click.echo(
+            f"Requests erased: {ended + open_too_long} ({ended} ended, {open_too_long} open "
+            f"too long); openings of personal data forgotten: {forgotten}"
+        )
+
+    @app.cli.command("rotate-keys")
+    def rotate_keys():
+        """Encrypt personal data again with the newest of DATA_KEYS and redo the matching hashes
+        for MATCH_KEY; in batches, safe while the app runs and to run again."""
+        rotation = maintenance.rotate_keys()
+        for where, count in rotation.encrypted.items():
+            click.echo(f"{where}: {count} encrypted again")
+        click.echo(f"Matching hashes redone: {rotation.matches}")
+        click.echo("Every value now opens with the newest key: older keys can be removed.")
+
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    def backup(path: Path):
+        """Copy the SQLite database to PATH (a new file, mode 600), consistent while the app runs.
+        For PostgreSQL use pg_dump (docs/operations.md)."""
+        try:
+            pages = maintenance.backup_sqlite(path)
+        except maintenance.NotSQLite as error:
+            raise click.ClickException(
+                f"backup copies SQLite databases; this one is {error}: use pg_dump "
+                "(docs/operations.md)."
+            ) from None
+        except FileExistsError:
+            raise click.ClickException(f"{path} exists: choose a new file.") from None
+        click.echo(f"Copied {pages} pages to {path}.")
 
     @app.cli.command("route-preview")
     @click.option(

@@ -49,7 +49,27 @@ class Config:
         for urgency in ("urgent", "normal")
         if os.environ.get(f"DEADLINE_HOURS_{urgency.upper()}")
     }
+    # Personal data at rest (referral/personal_data.py, docs/operations.md): Fernet keys, newest
+    # first, separated by commas; the key of the matching hashes of phone numbers and e-mails.
+    # Unset: read from DATA_KEYS_FILE / MATCH_KEY_FILE (instance/data_keys, instance/match_key),
+    # which only DEVELOPMENT_KEYS=1 (`make run`) creates; without keys the app refuses to start.
+    DATA_KEYS = os.environ.get("DATA_KEYS")
+    DATA_KEYS_FILE = os.environ.get("DATA_KEYS_FILE")
+    MATCH_KEY = os.environ.get("MATCH_KEY")
+    MATCH_KEY_FILE = os.environ.get("MATCH_KEY_FILE")
+    DEVELOPMENT_KEYS = os.environ.get("DEVELOPMENT_KEYS", "0") == "1"
+
+    # How long personal data is kept (docs/operations.md; the privacy notice reads these):
+    # after every need of a request ended; after submission while a need is still open; the log
+    # of who opened a person's data; backups, which the operator rotates (the notice promises it).
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "180"))
+    OPEN_RETENTION_DAYS = int(os.environ.get("OPEN_RETENTION_DAYS", "365"))
+    OPEN_RETENTION_WARNING_DAYS = int(os.environ.get("OPEN_RETENTION_WARNING_DAYS", "30"))
+    ACCESS_LOG_RETENTION_DAYS = int(os.environ.get("ACCESS_LOG_RETENTION_DAYS", "730"))
+    BACKUP_RETENTION_DAYS = int(os.environ.get("BACKUP_RETENTION_DAYS", "30"))
+    # The controller named in the privacy notice, and where people write about their data.
+    CONTROLLER_NAME = os.environ.get("CONTROLLER_NAME", "Konsorcjum Migracyjne")
+    PRIVACY_CONTACT = os.environ.get("PRIVACY_CONTACT", "dane@konsorcjum.example")
     CONSENT_VERSION = "2026-11"
 
     # Number of reverse proxies in front of the app (0: none); see ProxyFix in create_app.
@@ -74,3 +94,6 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     ARGON2_PROFILE = "CHEAPEST"
     RATELIMIT_ENABLED = False
+    # Fixed keys: test data is made up, and a test may open the database with a second app.
+    DATA_KEYS = "ij7eie9y8uenglanIjnTLLk7fr_ZP90kzICiMDFPbbw="
+    MATCH_KEY = "test-match-key-test-match-key-0123456789"

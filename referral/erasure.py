@@ -1,50 +1,132 @@
-"""Erasing a person's data: when they withdraw (``lifecycle.withdraw_request``) and when the
-retention period has passed (``flask purge``)."""
+"""Erasing a person's data so that nothing is left: when they withdraw
+(``lifecycle.withdraw_request``), when every need ended more than RETENTION_DAYS ago
+(``purge_ended``), and when a need stayed open OPEN_RETENTION_DAYS after the request was sent
+(``lifecycle.withdraw_requests_open_too_long``); ``flask purge`` runs the last two daily.
+
+Erasing takes the request's personal fields and their matching hashes, its status token, the notes
+and the words written with its steps, and every mail about it, sent or waiting. What stays is what
+the reports count (needs, places, states, dates, the coded event log) and the log of who opened
+the data. On SQLite, deleted content is overwritten (``secure_delete``) and the write-ahead log
+emptied after each erasure (``leave_no_trace``).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Select, delete, func, select
 
 from .extensions import db
-from .handoff import State
-from .models import HelpRequest, Referral, utcnow
+from .handoff import OPEN_STATES
+from .models import DataAccess, EventText, HelpRequest, Note, OutboxMessage, Referral, utcnow
+from .passwords import new_token, token_hash
 
 
 def erase(request: HelpRequest, now: datetime) -> None:
-    """Empty the request's personal fields and delete the notes written about it; what the
-    reports count (needs, places, states, dates) stays."""
+    """Erase everything that identifies the person or tells their story, in the caller's
+    transaction; the caller commits, then calls ``leave_no_trace``."""
     request.name = request.phone = request.email = request.description = None
     request.contact_channel = request.residence_status = None
     request.languages = []
     request.safe_to_message = request.interpreter_needed = False
+    request.status_token_hash = token_hash(new_token())  # the person's link opens nothing now
     request.erased_at = now
-    for referral in request.referrals:
-        for note in referral.notes:
-            db.session.delete(note)
+    referral_ids = select(Referral.id).where(Referral.request_id == request.id)
+    for model in (Note, EventText):
+        db.session.execute(delete(model).where(model.referral_id.in_(referral_ids)))
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.request_id == request.id))
 
 
-def purge_expired(now: datetime | None = None) -> int:
-    """Erase personal data of requests whose referrals all ended more than RETENTION_DAYS ago."""
+def leave_no_trace() -> None:
+    """SQLite keeps the pages an erasure replaced in the write-ahead log until a checkpoint: copy
+    the log into the database file (where ``secure_delete`` zeroed what was deleted) and empty it.
+    A reader still busy can hold the log back; the daily purge empties it again."""
+    if db.engine.dialect.name == "sqlite":
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _has_open_need():
+    return (
+        select(Referral.id)
+        .where(Referral.request_id == HelpRequest.id, Referral.state.in_(OPEN_STATES))
+        .exists()
+    )
+
+
+def purge_ended(now: datetime | None = None) -> int:
+    """Erase the requests whose needs all ended (closed or withdrawn) more than RETENTION_DAYS
+    ago."""
     now = now or utcnow()
     cutoff = now - timedelta(days=current_app.config["RETENTION_DAYS"])
-    still_open = (
+    changed_since = (
         select(Referral.id)
-        .where(Referral.request_id == HelpRequest.id)
-        .where(
-            (Referral.state.not_in([State.CLOSED, State.WITHDRAWN]))
-            | (Referral.updated_at > cutoff)
-        )
+        .where(Referral.request_id == HelpRequest.id, Referral.updated_at > cutoff)
         .exists()
     )
     requests = db.session.scalars(
         select(HelpRequest).where(
-            HelpRequest.erased_at.is_(None), HelpRequest.created_at < cutoff, ~still_open
+            HelpRequest.erased_at.is_(None),
+            HelpRequest.created_at < cutoff,
+            ~_has_open_need(),
+            ~changed_since,
         )
     ).all()
     for request in requests:
         erase(request, now)
     db.session.commit()
     return len(requests)
+
+
+def open_too_long(now: datetime, within_days: int = 0) -> Select:
+    """Requests not erased with a need still open OPEN_RETENTION_DAYS after they were sent
+    (``within_days``: or that will be within so many days), oldest first."""
+    days = current_app.config["OPEN_RETENTION_DAYS"] - within_days
+    return (
+        select(HelpRequest)
+        .where(
+            HelpRequest.erased_at.is_(None),
+            HelpRequest.created_at < now - timedelta(days=days),
+            _has_open_need(),
+        )
+        .order_by(HelpRequest.created_at, HelpRequest.id)
+    )
+
+
+def forget_old_accesses(now: datetime | None = None) -> int:
+    """Delete the entries of the access log older than ACCESS_LOG_RETENTION_DAYS."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["ACCESS_LOG_RETENTION_DAYS"])
+    deleted = db.session.execute(delete(DataAccess).where(DataAccess.at < cutoff))
+    db.session.commit()
+    return cast(CursorResult, deleted).rowcount
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """When a request's data will be erased if nothing changes: ``open`` while a need is open
+    (OPEN_RETENTION_DAYS after it was sent), else RETENTION_DAYS after the last change."""
+
+    due: datetime
+    open: bool
+
+
+def erasure_due(request: HelpRequest) -> Erasure | None:
+    """None once erased."""
+    if request.erased_at is not None:
+        return None
+    config = current_app.config
+    if any(referral.state in OPEN_STATES for referral in request.referrals):
+        return Erasure(request.created_at + timedelta(days=config["OPEN_RETENTION_DAYS"]), True)
+    last_change = max(
+        [request.created_at, *(referral.updated_at for referral in request.referrals)]
+    )
+    return Erasure(last_change + timedelta(days=config["RETENTION_DAYS"]), False)
+
+
+def count_open_too_long(now: datetime, within_days: int) -> int:
+    query = open_too_long(now, within_days).order_by(None).subquery()
+    return db.session.scalar(select(func.count()).select_from(query)) or 0

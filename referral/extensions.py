@@ -43,12 +43,14 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 @event.listens_for(Engine, "connect")
 def _sqlite_settings(dbapi_connection, connection_record):
     """SQLite: enforce foreign keys, let readers work while one writer writes (WAL), wait for a
-    lock instead of failing at once when two processes write (the sweep, the web app), and keep
-    a 64 MiB page cache so the reports' scans stay in memory."""
+    lock instead of failing at once when two processes write (the sweep, the web app), keep
+    a 64 MiB page cache so the reports' scans stay in memory, and overwrite what is deleted with
+    zeros, so that erased personal data does not linger in free pages of the file."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA busy_timeout = 10000")
         cursor.execute("PRAGMA cache_size = -65536")
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()

@@ -76,6 +76,10 @@ class Outcome(LabelledEnum):
     OTHER = "other", N_("Other")
 
 
+# The reason of the system's withdrawal of a request left open longer than its data may be kept.
+OPEN_TOO_LONG = "open_too_long"
+
+
 @dataclass(frozen=True)
 class Rule:
     """One row of the table; a rerouting row lands on unmatched when no candidate is left."""
@@ -92,7 +96,8 @@ class Rule:
 _SYSTEM = frozenset({Party.SYSTEM})
 _HOLDER = frozenset({Party.HOLDER})
 _COORDINATOR = frozenset({Party.COORDINATOR})
-_WITHDRAWERS = frozenset({Party.PERSON, Party.REFERRER, Party.COORDINATOR})
+# The system withdraws a request left open longer than its data may be kept.
+_WITHDRAWERS = frozenset({Party.PERSON, Party.REFERRER, Party.COORDINATOR, Party.SYSTEM})
 
 TRANSITIONS: Mapping[tuple[State, Action], Rule] = {
     (State.NEW, Action.ROUTE): Rule(State.OFFERED, _SYSTEM, reroutes=True),

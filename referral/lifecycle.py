@@ -1,6 +1,6 @@
 """The referral lifecycle: a request is submitted and each need routed; organisations accept,
 decline, start, hand back and close; the sweep expires offers left unanswered; the person
-withdraws; the retention purge erases.
+withdraws, and the system withdraws a request left open too long; both erase it (``erasure``).
 
 Each use case loads what it needs, asks ``handoff`` once whether the move is allowed (and
 ``routing``, through the directory, whom to offer it to), writes the change with its
@@ -20,15 +20,26 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import handoff, notifications, routing
 from .directory import Directory, need_of
-from .erasure import erase
+from .erasure import erase, leave_no_trace, open_too_long
 from .extensions import db
-from .handoff import ACTIVE_STATES, Action, Party, State
-from .models import City, HelpRequest, Note, Organisation, Referral, ReferralEvent, User, utcnow
+from .handoff import ACTIVE_STATES, OPEN_TOO_LONG, Action, Party, State
+from .models import (
+    City,
+    EventText,
+    HelpRequest,
+    Note,
+    Organisation,
+    Referral,
+    ReferralEvent,
+    User,
+    utcnow,
+)
 from .passwords import looks_like_token, new_token, token_hash
 from .service_errors import ServiceError, get_or_refuse
 
 # Short references for phone conversations: no 0/O, 1/I/L, 2/Z, 5/S, 8/B look-alikes.
 REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+REFERENCE_CHARS = 6
 
 
 # --- intake -----------------------------------------------------------------------------------
@@ -119,10 +130,24 @@ def submit_request(
 
 def _new_reference() -> str:
     while True:
-        raw = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+        raw = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_CHARS))
         reference = f"{raw[:3]}-{raw[3:]}"
         if not db.session.scalar(select(HelpRequest.id).where(HelpRequest.reference == reference)):
             return reference
+
+
+def normalise_reference(text: str) -> str:
+    """People read references over the phone: accept "kx794m", "KX7 94M" or "KX7-94M"."""
+    raw = "".join(ch for ch in text.upper() if ch.isalnum())
+    if len(raw) == REFERENCE_CHARS:
+        return f"{raw[:3]}-{raw[3:]}"
+    return text.strip().upper()
+
+
+def find_request_by_reference(text: str) -> HelpRequest | None:
+    return db.session.scalar(
+        select(HelpRequest).where(HelpRequest.reference == normalise_reference(text))
+    )
 
 
 def find_request_by_token(token: str) -> HelpRequest | None:
@@ -139,12 +164,31 @@ def find_request_by_token(token: str) -> HelpRequest | None:
 
 
 def withdraw_request(request: HelpRequest, now: datetime | None = None) -> None:
-    """The person withdraws every open referral and their personal data is erased at once.
+    """The person withdraws every open referral and their personal data is erased at once,
+    status link included."""
+    _withdraw_and_erase(request, Step(Action.WITHDRAW, frozenset({Party.PERSON})), now or utcnow())
+    leave_no_trace()
 
-    Staff acting on one of the referrals meanwhile does not stop it: the withdrawal is retried
-    from the referrals' new state."""
+
+def withdraw_requests_open_too_long(now: datetime | None = None) -> int:
+    """The system withdraws the open needs of requests sent more than OPEN_RETENTION_DAYS ago and
+    erases them: a request nobody closed does not keep a person's data for ever. A request staff
+    keep changing meanwhile waits for the next run."""
     now = now or utcnow()
-    step = Step(Action.WITHDRAW, frozenset({Party.PERSON}))
+    step = Step(Action.WITHDRAW, _SYSTEM, reason_code=OPEN_TOO_LONG)
+    erased = 0
+    for request in db.session.scalars(open_too_long(now)).all():
+        try:
+            _withdraw_and_erase(request, step, now)
+        except ServiceError:
+            continue
+        erased += 1
+    return erased
+
+
+def _withdraw_and_erase(request: HelpRequest, step: Step, now: datetime) -> None:
+    """Withdraw every open referral of the request and erase it, in one transaction. Staff acting
+    on one of the referrals meanwhile does not stop it: it is retried from their new state."""
     for _attempt in range(3):
         try:
             for referral in request.referrals:
@@ -210,6 +254,7 @@ def _transition(
         referral.offered_at = referral.deadline_at = None
     if after in (State.CLOSED, State.WITHDRAWN):
         referral.closed_at = now
+    words = EventText(referral=referral, body=step.text) if step.text else None
     db.session.add(
         ReferralEvent(
             referral=referral,
@@ -224,7 +269,7 @@ def _transition(
             organisation_id=step_organisation_id,
             offered_to_id=offer_to.id if after == State.OFFERED and offer_to else None,
             reason_code=step.reason_code,
-            text=step.text,
+            words=words,
         )
     )
 

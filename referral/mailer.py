@@ -2,8 +2,9 @@
 
 Each message is claimed with a conditional UPDATE before it is sent, so two senders running at
 once never send one message twice; a failed message is kept and retried later with exponential
-back-off. Messages are never deleted. A crash between the SMTP hand-over and marking the message
-sent can repeat it once: the stable Message-ID lets mail clients drop the duplicate.
+back-off. A message is deleted only when the request it is about is erased (even while it is being
+sent). A crash between the SMTP hand-over and marking the message sent can repeat it once: the
+stable Message-ID lets mail clients drop the duplicate.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import cast
 
 from flask import current_app
 from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from .extensions import db
 from .models import OutboxMessage, utcnow
@@ -139,5 +141,8 @@ def deliver_pending(now: datetime | None = None) -> Delivery:
                     message.claimed_until = None
                     delivery.sent += 1
                 # One commit per message: a crash later does not forget what was sent.
-                db.session.commit()
+                try:
+                    db.session.commit()
+                except StaleDataError:  # erased with its request meanwhile: nothing to record
+                    db.session.rollback()
     return delivery

@@ -1,5 +1,9 @@
 """The data model: the directory (organisations, coverage, places), people's requests, referrals and
-their append-only event log, staff accounts, notes and the mail outbox."""
+their append-only event log, staff accounts, notes, the mail outbox and the log of who opened a
+person's data.
+
+Personal data sits in ``Encrypted`` columns (referral/personal_data.py); the request's are
+deferred (group "personal"), so a page that does not show them never decrypts them."""
 
 from __future__ import annotations
 
@@ -19,11 +23,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
+    or_,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import Model
+from .personal_data import Encrypted, match_key
 
 
 def utcnow() -> datetime:
@@ -279,6 +286,7 @@ class HelpRequest(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(7), unique=True)
+    # Erasure replaces it with the hash of a token nobody holds: the person's link stops working.
     status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     language: Mapped[str] = mapped_column(String(2))
@@ -286,15 +294,23 @@ class HelpRequest(Model):
     voivodeship_teryt: Mapped[str] = mapped_column(ForeignKey("voivodeship.teryt"))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     interpreter_needed: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Personal data: emptied on withdrawal and after the retention period (erasure.erase).
-    name: Mapped[str | None] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(40))
-    email: Mapped[str | None] = mapped_column(String(254))
+    # Personal data: encrypted, emptied on withdrawal and after the retention period
+    # (erasure.erase).
+    name: Mapped[str | None] = mapped_column(Encrypted, deferred=True, deferred_group="personal")
+    phone: Mapped[str | None] = mapped_column(Encrypted, deferred=True, deferred_group="personal")
+    email: Mapped[str | None] = mapped_column(Encrypted, deferred=True, deferred_group="personal")
+    # Keyed hashes of the normalised phone and e-mail, kept in step by ``_match_keys``.
+    phone_match: Mapped[str | None] = mapped_column(String(64), index=True)
+    email_match: Mapped[str | None] = mapped_column(String(64), index=True)
     contact_channel: Mapped[str | None] = mapped_column(String(20))
     safe_to_message: Mapped[bool] = mapped_column(Boolean, default=False)
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
-    description: Mapped[str | None] = mapped_column(Text)
-    residence_status: Mapped[str | None] = mapped_column(String(40))
+    description: Mapped[str | None] = mapped_column(
+        Encrypted, deferred=True, deferred_group="personal"
+    )
+    residence_status: Mapped[str | None] = mapped_column(
+        Encrypted, deferred=True, deferred_group="personal"
+    )
     consent_version: Mapped[str] = mapped_column(String(20))
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consent_language: Mapped[str] = mapped_column(String(2))
@@ -310,6 +326,22 @@ class HelpRequest(Model):
     )
     submitted_by: Mapped[User | None] = relationship()
     referring_organisation: Mapped[Organisation | None] = relationship()
+
+    @validates("phone", "email")
+    def _match_keys(self, key: str, value: str | None) -> str | None:
+        setattr(self, f"{key}_match", match_key(key, value))
+        return value
+
+    @classmethod
+    def with_contact(cls, phone: str | None = None, email: str | None = None):
+        """A WHERE clause: the requests given this phone number or this e-mail, in any spelling
+        (matched on the keyed hashes; false when neither is usable)."""
+        clauses = []
+        if phone_key := match_key("phone", phone):
+            clauses.append(cls.phone_match == phone_key)
+        if email_key := match_key("email", email):
+            clauses.append(cls.email_match == email_key)
+        return or_(false(), *clauses)
 
 
 class Referral(Model):
@@ -360,7 +392,8 @@ class Referral(Model):
 
 
 class ReferralEvent(Model):
-    """One step of a referral: append-only, the audit trail. Holds no personal data."""
+    """One step of a referral: append-only, the audit trail. Holds codes, who and when; the words
+    someone wrote with the step are an ``EventText``, erased with the person's data."""
 
     __table_args__ = (
         Index("ix_referral_event_offered_referral", "offered_to_id", "referral_id"),
@@ -389,18 +422,35 @@ class ReferralEvent(Model):
     # The organisation the referral is offered to after this step, if any.
     offered_to_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     reason_code: Mapped[str | None] = mapped_column(String(40))
-    text: Mapped[str | None] = mapped_column(Text)
 
     referral: Mapped[Referral] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship(foreign_keys=[organisation_id])
     offered_to: Mapped[Organisation | None] = relationship(foreign_keys=[offered_to_id])
+    words: Mapped[EventText | None] = relationship()
+
+    @property
+    def text(self) -> str | None:
+        """What was written with the step, while the request's data is kept."""
+        return self.words.body if self.words else None
 
 
 @event.listens_for(ReferralEvent, "before_update")
 @event.listens_for(ReferralEvent, "before_delete")
 def _events_are_append_only(mapper, connection, target):
     raise PermissionError("referral events are append-only")
+
+
+class EventText(Model):
+    """The words written with a step (a decline's or hand-back's explanation, a close, a
+    hand-routing's reason): they may quote the person, so they are encrypted and erased with the
+    request's personal data, while the event itself stays."""
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("referral_event.id"), primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
+    body: Mapped[str] = mapped_column(Encrypted)
+
+    referral: Mapped[Referral] = relationship()
 
 
 class Note(Model):
@@ -411,7 +461,7 @@ class Note(Model):
     author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Encrypted)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     referral: Mapped[Referral] = relationship(back_populates="notes")
@@ -420,19 +470,41 @@ class Note(Model):
 
 
 class OutboxMessage(Model):
-    """An e-mail written in the same transaction as the change it reports; `send-mail` sends it."""
+    """An e-mail written in the same transaction as the change it reports; `send-mail` sends it.
+    A mail about a request is deleted with the request's personal data, sent or not."""
 
     __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(40))
-    to_address: Mapped[str] = mapped_column(String(254))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("request.id"), index=True)
+    to_address: Mapped[str] = mapped_column(Encrypted)
     subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Encrypted)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Claimed by a sender process until this time, so two senders never send one message twice.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+class DataAccess(Model):
+    """Someone opened a page or an export that shows a person's personal data: the coordinator
+    reads who (/admin/audit), the person reads which organisations (their status page)."""
+
+    __table_args__ = (Index("ix_data_access_request_at", "request_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    # The viewer's organisation then (None: a coordinator of the consortium).
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    request_id: Mapped[int] = mapped_column(ForeignKey("request.id"))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
+    # Which page or export (access_log.Page).
+    page: Mapped[str] = mapped_column(String(20))
+
+    user: Mapped[User] = relationship()
+    organisation: Mapped[Organisation | None] = relationship()

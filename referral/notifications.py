@@ -1,7 +1,8 @@
 """E-mails written to the outbox in the same transaction as the change they report.
 
 ``flask send-mail`` delivers them. Messages name the referral by its reference and link to the
-app; they never carry the person's story, contact details or a decline reason.
+app; they never carry the person's story, contact details or a decline reason. Each is tied to
+its request, so that erasing the request deletes it, sent or not.
 """
 
 from flask import current_app, render_template
@@ -11,11 +12,17 @@ from .extensions import db
 from .models import Organisation, OutboxMessage, Referral, User
 
 
-def _write(kind: str, to_address: str, language: str, **context) -> None:
+def _write(
+    kind: str, to_address: str, language: str, request_id: int | None = None, **context
+) -> None:
     with force_locale(language):
         subject = render_template(f"mail/{kind}.subject.txt", **context).strip()
         body = render_template(f"mail/{kind}.txt", **context)
-    db.session.add(OutboxMessage(kind=kind, to_address=to_address, subject=subject, body=body))
+    db.session.add(
+        OutboxMessage(
+            kind=kind, request_id=request_id, to_address=to_address, subject=subject, body=body
+        )
+    )
 
 
 def _queue(kind: str, to_address: str | None, language: str, referral: Referral, **context) -> None:
@@ -24,7 +31,15 @@ def _queue(kind: str, to_address: str | None, language: str, referral: Referral,
     if referral.id is None:
         db.session.flush()  # staff mails link to the referral's own page
     referral_url = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/staff/referrals/{referral.id}"
-    _write(kind, to_address, language, referral=referral, referral_url=referral_url, **context)
+    _write(
+        kind,
+        to_address,
+        language,
+        referral.request_id,
+        referral=referral,
+        referral_url=referral_url,
+        **context,
+    )
 
 
 def password_link(user: User, link: str, hours: int) -> None:

@@ -1,12 +1,8 @@
 """The secret key that signs session cookies, the cookies' flags, and how long a staff session
 lasts: SESSION_IDLE_MINUTES without a page, SESSION_MAX_HOURS at most after signing in."""
 
-import contextlib
-import logging
 import os
 import secrets
-import stat
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,39 +10,16 @@ from flask import Flask, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import logout_user
 
-log = logging.getLogger(__name__)
+from . import instance_keys
 
 # Refreshing the "last seen" time at most once a minute spares a new cookie on every page.
 SEEN_AT_GRANULARITY = 60
 
 
 def instance_secret_key(path: Path) -> str:
-    """The key kept in ``path``, made once with a random value and mode 600. Two processes
-    starting at once agree: the file appears whole (linked from a private temporary file) or
-    not at all."""
-    try:
-        return _read_private(path)
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-key-")  # mode 600
-    try:
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_hex(32))
-            file.flush()
-            os.fsync(file.fileno())
-        with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
-            os.link(temporary, path)
-    finally:
-        os.unlink(temporary)
-    return _read_private(path)
-
-
-def _read_private(path: Path) -> str:
-    if stat.S_IMODE(path.stat().st_mode) & 0o077:
-        log.warning("%s was readable by others: made private (mode 600)", path)
-        path.chmod(0o600)
-    key = path.read_text().strip()
+    """The key kept in ``path``, made once with a random value (instance_keys: mode 600, and
+    two processes starting at once agree)."""
+    key = instance_keys.read_or_make(path, lambda: secrets.token_hex(32)) or ""
     if len(key) < 32:
         raise RuntimeError(f"{path} holds no usable secret key: delete it to make a new one")
     return key

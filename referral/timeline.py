@@ -2,7 +2,7 @@
 
 from flask_babel import gettext as _
 
-from .handoff import Action, DeclineReason, Outcome, Party, State
+from .handoff import OPEN_TOO_LONG, Action, DeclineReason, Outcome, Party, State
 from .i18n import current_language
 from .models import Organisation, ReferralEvent
 
@@ -21,6 +21,8 @@ def _label(enum, code: str | None) -> str:
 def reason_label(code: str | None) -> str:
     if code == "deadline_passed":
         return _("The time to answer ran out")
+    if code == OPEN_TOO_LONG:
+        return _("It stayed open longer than personal data may be kept")
     return _label(DeclineReason, code)
 
 
@@ -70,6 +72,11 @@ def describe(event: ReferralEvent) -> str:
             return _("The person withdrew the request.")
         if event.party == Party.COORDINATOR:
             return _("The coordinator withdrew the referral.")
+        if event.party == Party.SYSTEM:
+            return _(
+                "The referral was withdrawn and the personal data erased: it stayed open longer "
+                "than personal data may be kept."
+            )
         return _("The referring organisation withdrew the referral.")
     if action == Action.ROUTE_BY_HAND:
         return _("The coordinator chose the organisation by hand.")

@@ -1,14 +1,18 @@
-"""The audit trail: referral events and sign-ins, filtered, paged and as CSV (/admin/audit)."""
+"""The audit trail: referral events, sign-ins and openings of personal data, filtered (by a
+reference too), paged and as CSV (/admin/audit). Showing or exporting the words staff wrote with
+a step is itself an opening, recorded."""
 
 import json
 
 from flask import render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit, paging
+from .. import access_log, audit, lifecycle, paging
 from ..decorators import coordinator_required
 from ..extensions import db
+from ..fields import show_error
 from ..models import Organisation, User
 from . import bp, csvfile
 from .forms import AuditFilterForm
@@ -22,13 +26,22 @@ def _audit_filter() -> tuple[AuditFilterForm, audit.AuditFilter]:
         (str(u.id), f"{u.name} ({u.email})")
         for u in db.session.scalars(select(User).order_by(User.name))
     ]
+    nothing = audit.AuditFilter(referral_id=-1)
     if request.args and not form.validate():
-        return form, audit.AuditFilter(referral_id=-1)
+        return form, nothing
+    request_id = None
+    if form.reference.data:
+        found = lifecycle.find_request_by_reference(form.reference.data)
+        if found is None:
+            show_error(form.reference, _("No request has this reference."))
+            return form, nothing
+        request_id = found.id
     return form, audit.AuditFilter(
         kind=form.kind.data or "",
         organisation_id=form.organisation_id.data,
         user_id=form.user_id.data,
         referral_id=form.referral_id.data,
+        request_id=request_id,
         start=form.start.data,
         end=form.end.data,
     )
@@ -39,13 +52,17 @@ def _audit_filter() -> tuple[AuditFilterForm, audit.AuditFilter]:
 def audit_trail():
     form, trail_filter = _audit_filter()
     page = audit.page(trail_filter, paging.requested_page())
-    return render_template(
+    html = render_template(
         "admin/audit.html",
         form=form,
         page=page,
         users={u.id: u for u in db.session.scalars(select(User))},
         organisations={o.id: o for o in db.session.scalars(select(Organisation))},
+        pages={code.value: code.label for code in access_log.Page},
     )
+    shown = {row.referral_id for row in page.items if row.text}
+    access_log.record(current_user, access_log.Page.AUDIT, audit.with_words(shown))
+    return html
 
 
 def _json(value) -> str | None:
@@ -56,6 +73,11 @@ def _json(value) -> str | None:
 @coordinator_required
 def audit_csv():
     _form, trail_filter = _audit_filter()
+    access_log.record(
+        current_user,
+        access_log.Page.EXPORT,
+        audit.with_words(audit.referrals_with_words(trail_filter)),
+    )
     users = {u.id: u.email for u in db.session.scalars(select(User))}
     organisations = {o.id: o.slug for o in db.session.scalars(select(Organisation))}
     header = [

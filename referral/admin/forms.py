@@ -199,6 +199,22 @@ class RouteForm(FlaskForm):
     version = IntegerField(widget=HiddenInput(), validators=[Optional()])
 
 
+class CopyForm(FlaskForm):
+    """The reference of the person asking for a copy of their data (a GET form: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    reference = StringField(
+        _l("Reference"),
+        filters=[lambda value: (value or "").strip()],
+        validators=[
+            DataRequired(_l("Enter the reference the person gave you.")),
+            Length(max=20, message=_l("Enter a reference like KX7-94M.")),
+        ],
+    )
+
+
 class PeriodForm(FlaskForm):
     """The date range of the reports (a GET form: no CSRF)."""
 
@@ -221,8 +237,14 @@ class AuditFilterForm(PeriodForm):
             ("referral", _l("Referral events")),
             ("sign_in", _l("Sign-ins")),
             ("admin", _l("Administrative actions")),
+            ("access", _l("Openings of personal data")),
         ],
         default="",
+    )
+    reference = StringField(
+        _l("Reference"),
+        filters=[lambda value: (value or "").strip()],
+        validators=[Optional(), Length(max=20, message=_l("Enter a reference like KX7-94M."))],
     )
     organisation_id = SelectField(_l("Organisation"), coerce=optional_int)
     user_id = SelectField(_l("User"), coerce=optional_int)

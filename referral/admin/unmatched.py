@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import lifecycle, paging
+from .. import access_log, lifecycle, paging
 from ..access import visible_referrals
 from ..decorators import coordinator_required
 from ..directory import candidate_lists, candidates_for
@@ -14,7 +14,7 @@ from ..extensions import db
 from ..fields import text_of
 from ..handoff import Action, State
 from ..i18n import current_language
-from ..models import HelpRequest, Organisation, Referral
+from ..models import HelpRequest, Organisation, Referral, ReferralEvent
 from ..service_errors import ServiceError
 from . import bp
 from .forms import RouteForm
@@ -50,7 +50,11 @@ def unmatched():
 @bp.route("/referrals/<int:referral_id>/route-by-hand", methods=["GET", "POST"])
 @coordinator_required
 def route_by_hand(referral_id: int):
-    referral = db.first_or_404(visible_referrals(current_user).where(Referral.id == referral_id))
+    referral = db.first_or_404(
+        visible_referrals(current_user)
+        .where(Referral.id == referral_id)
+        .options(selectinload(Referral.events).selectinload(ReferralEvent.words))
+    )
     candidates = candidates_for(referral)
     organisations = _organisations_by_id()
     form = RouteForm()
@@ -76,7 +80,7 @@ def route_by_hand(referral_id: int):
             org = organisations[form.organisation_id.data]
             flash(_("Offered to %(name)s.", name=org.name_in(language)), "success")
         return redirect(url_for("admin.route_by_hand", referral_id=referral.id))
-    return render_template(
+    page = render_template(
         "admin/route.html",
         referral=referral,
         candidates=candidates,
@@ -84,6 +88,9 @@ def route_by_hand(referral_id: int):
         form=form,
         can_route=Action.ROUTE_BY_HAND in lifecycle.allowed_actions(current_user, referral),
     )
+    if referral.request.erased_at is None and any(event.text for event in referral.events):
+        access_log.record(current_user, access_log.Page.ROUTE, [referral])
+    return page
 
 
 def _route_refusal(code: str) -> str:

@@ -1,18 +1,18 @@
 """The coordinator's start page and what every admin page shares (labels, number format)."""
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from .. import explain, timeline
+from .. import erasure, explain, timeline
 from ..access import visible_referrals
 from ..decorators import coordinator_required
 from ..extensions import db
 from ..handoff import Action, State
-from ..models import Referral
+from ..models import Referral, utcnow
 from . import bp
 
 ACTION_LABELS = {
@@ -66,4 +66,7 @@ def index():
             visible_referrals(current_user).where(Referral.state == State.UNMATCHED).subquery()
         )
     )
-    return render_template("admin/index.html", unmatched=unmatched)
+    soon_erased = erasure.count_open_too_long(
+        utcnow(), current_app.config["OPEN_RETENTION_WARNING_DAYS"]
+    )
+    return render_template("admin/index.html", unmatched=unmatched, soon_erased=soon_erased)

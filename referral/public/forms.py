@@ -7,7 +7,6 @@ Field names are an interface (docs/design.md): ``needs``, ``city``, ``voivodeshi
 
 import re
 
-import phonenumbers
 from babel import Locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -32,6 +31,7 @@ from wtforms.validators import (
 from ..directory import city_choices, collation_key, voivodeship_choices
 from ..fields import CheckboxListField, choices_of
 from ..lifecycle import IntakeData
+from ..personal_data import normalised_phone
 from ..vocabulary import SPOKEN_LANGUAGES, ContactChannel, ResidenceStatus, Specialism, Urgency
 
 OTHER_CITY = "other"
@@ -39,7 +39,6 @@ DESCRIPTION_MAX = 2000
 # Shown first: the languages most people who ask speak.
 COMMON_LANGUAGES = ("uk", "ru", "pl", "en", "be")
 # Regions tried in turn for numbers typed without a country code.
-PHONE_REGIONS = ("PL", "UA")
 PHONE_CHANNELS = set(ContactChannel) - {ContactChannel.EMAIL}
 # Werkzeug decodes invalid UTF-8 to U+FFFD; control characters have no place in what people type
 # (and PostgreSQL refuses NUL in text).
@@ -74,18 +73,6 @@ def strip(value):
 def unix_newlines(value):
     """Browsers send CRLF but count a line break as one character towards ``maxlength``."""
     return value.replace("\r\n", "\n") if isinstance(value, str) else value
-
-
-def normalised_phone(raw: str) -> str | None:
-    """The number in E.164 (+48..., +380...), or None if it is not a valid number."""
-    for region in PHONE_REGIONS:
-        try:
-            number = phonenumbers.parse(raw, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return None
 
 
 def language_choices(language: str) -> list[tuple[str, str]]:

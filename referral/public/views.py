@@ -7,7 +7,6 @@ import time
 from flask import (
     abort,
     current_app,
-    flash,
     g,
     redirect,
     render_template,
@@ -16,8 +15,9 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from .. import lifecycle
+from .. import access_log, data_copy, lifecycle
 from ..directory import active_members, coverage_summary, place_names
+from ..erasure import erasure_due
 from ..explain import language_names
 from ..extensions import limiter
 from ..i18n import browser_language
@@ -98,7 +98,13 @@ def status(token):
         return render_template("public/status_not_found.html"), 404
     channel = ContactChannel(found.contact_channel) if found.contact_channel else None
     return render_template(
-        "public/status.html", help_request=found, token=token, channel=channel, form=WithdrawForm()
+        "public/status.html",
+        help_request=found,
+        token=token,
+        channel=channel,
+        form=WithdrawForm(),
+        erasure=erasure_due(found),
+        openings=access_log.openings(found),
     )
 
 
@@ -109,14 +115,36 @@ def withdraw(token):
     if found is None:
         return render_template("public/status_not_found.html"), 404
     form = WithdrawForm()
-    if found.erased_at is None and form.validate_on_submit():
-        if form.confirmed.data != "yes":
-            return render_template(
-                "public/withdraw.html", help_request=found, token=token, form=form
-            )
-        lifecycle.withdraw_request(found)
-        flash(_("Your request was withdrawn and your personal data was erased."), "success")
-    return redirect(url_for("public.status", token=token))
+    if not form.validate_on_submit():
+        return redirect(url_for("public.status", token=token))
+    if form.confirmed.data != "yes":
+        return render_template("public/withdraw.html", help_request=found, token=token, form=form)
+    reference = found.reference
+    lifecycle.withdraw_request(found)
+    # Shown on the POST's response: the link opens nothing any more.
+    return render_template("public/withdrawn.html", reference=reference)
+
+
+@bp.get("/<lang:lang>/status/<token>/copy")
+@holds_secret
+def data_copy_page(token):
+    found = lifecycle.find_request_by_token(token)
+    if found is None:
+        return render_template("public/status_not_found.html"), 404
+    return render_template(
+        "copy.html",
+        copy=data_copy.copy_of(found),
+        json_url=url_for("public.data_copy_json", token=token),
+    )
+
+
+@bp.get("/<lang:lang>/status/<token>/copy.json")
+@holds_secret
+def data_copy_json(token):
+    found = lifecycle.find_request_by_token(token)
+    if found is None:
+        return render_template("public/status_not_found.html"), 404
+    return data_copy.json_download(data_copy.copy_of(found))
 
 
 @bp.get("/<lang:lang>/organisations")

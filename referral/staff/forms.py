@@ -36,7 +36,9 @@ class InboxFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    reference = StringField(_l("Reference"), validators=[Optional(), Length(max=20)])
+    reference = StringField(
+        _l("Reference, phone or e-mail"), validators=[Optional(), Length(max=254)]
+    )
     specialism = SelectField(
         _l("Need"), choices=[("", _l("All needs")), *choices_of(Specialism)], default=""
     )

@@ -3,29 +3,34 @@
 Every part starts from ``access.visible_referrals``. A coordinator has no organisation: their
 parts cover every organisation (all offers, all accepted cases, all referrals), so the inbox is
 the consortium's overview; the directory work stays under /admin.
+
+The search box takes a reference, a phone number or an e-mail: contacts are matched on their
+keyed hashes, and only among the referrals whose person the searcher may see.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import joinedload
 
+from .. import access
 from ..access import visible_referrals
 from ..extensions import db
 from ..handoff import State
+from ..lifecycle import normalise_reference
 from ..models import HelpRequest, Referral, User
 from ..paging import Page, clamp
+from ..personal_data import normalised_phone
 
 PAGE_SIZE = 25
 PARTS = ("offered", "cases", "sent")
-REFERENCE_CHARS = 6
 
 
 @dataclass
 class Filters:
-    reference: str = ""
+    reference: str = ""  # or a phone number, or an e-mail
     specialism: str = ""
     city_id: int | None = None
     state: str = ""
@@ -36,14 +41,6 @@ class Filters:
 class Part:
     key: str
     page: Page
-
-
-def normalise_reference(text: str) -> str:
-    """People read references over the phone: accept "kx794m", "KX7 94M" or "KX7-94M"."""
-    raw = "".join(ch for ch in text.upper() if ch.isalnum())
-    if len(raw) == REFERENCE_CHARS:
-        return f"{raw[:3]}-{raw[3:]}"
-    return text.strip().upper()
 
 
 # Each part's order. Offers and what we sent are served by an index (ix_referral_org_state_deadline,
@@ -78,12 +75,26 @@ def _filtered(query: Select, user: User, key: str, filters: Filters) -> Select:
     if filters.reference or filters.city_id:
         query = query.join(Referral.request)
         if filters.reference:
-            query = query.where(HelpRequest.reference == normalise_reference(filters.reference))
+            query = query.where(_searched(user, filters.reference))
         if filters.city_id:
             query = query.where(HelpRequest.city_id == filters.city_id)
     if filters.mine and key == "cases":
         query = query.where(Referral.assigned_user_id == user.id)
     return query
+
+
+def _searched(user: User, text: str):
+    """Requests with this reference, or given this phone number or e-mail. A contact finds only
+    referrals whose person the user may see: one that passed the referral on learns nothing."""
+    if "@" in text:
+        found = HelpRequest.with_contact(email=text)
+    elif normalised_phone(text):
+        found = HelpRequest.with_contact(phone=text)
+    else:
+        return HelpRequest.reference == normalise_reference(text)
+    if user.is_coordinator:
+        return found
+    return and_(found, access.sees_person(user.organisation_id))
 
 
 def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Part]:

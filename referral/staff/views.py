@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import access, accounts, explain, lifecycle, timeline
+from .. import access, access_log, accounts, explain, lifecycle, timeline
 from ..directory import city_choices
 from ..extensions import db
 from ..fields import show_error, text_of
@@ -124,26 +124,32 @@ def _render_referral(referral: Referral, submitted: dict | None = None, status: 
     forms.update(submitted or {})
     forms[Action.ACCEPT].assignee.choices = _colleague_choices()
     allowed = {a.value for a in lifecycle.allowed_actions(current_user, referral) & ACTIONS.keys()}
+    personal = access.may_see_personal_data(current_user, referral)
+    notes = [note for note in referral.notes if access.may_see_note(current_user, note)]
     page = render_template(
         "staff/referral.html",
         referral=referral,
         forms=forms,
         allowed=allowed,
-        personal=access.may_see_personal_data(current_user, referral),
+        personal=personal,
         may_add_note=access.may_add_note(current_user, referral),
-        notes=[note for note in referral.notes if access.may_see_note(current_user, note)],
+        notes=notes,
         reasons=explain.stored_reasons(referral),
     )
+    words = any(event.text for event in referral.events)
+    if referral.request.erased_at is None and (personal or notes or words):
+        access_log.record(current_user, access_log.Page.REFERRAL, [referral])
     return page, status
 
 
 _FULL_PAGE = (
-    selectinload(Referral.request).selectinload(HelpRequest.city),
+    selectinload(Referral.request).undefer_group("personal").selectinload(HelpRequest.city),
     selectinload(Referral.organisation),
     selectinload(Referral.referring_organisation),
     selectinload(Referral.assigned_user),
     selectinload(Referral.events).selectinload(ReferralEvent.organisation),
     selectinload(Referral.events).selectinload(ReferralEvent.offered_to),
+    selectinload(Referral.events).selectinload(ReferralEvent.words),
     selectinload(Referral.notes).selectinload(Note.author),
     selectinload(Referral.notes).selectinload(Note.organisation),
 )
@@ -259,7 +265,7 @@ def new_referral():
     intake = form.to_intake(form.person_language.data, current_app.config["CONSENT_VERSION"])
     submitted = lifecycle.submit_request(intake, submitted_by=current_user)
     # Rendered, not redirected: the status token exists only in this response.
-    return render_template(
+    page = render_template(
         "staff/submitted.html",
         help_request=submitted.request,
         status_url=url_for(
@@ -269,6 +275,8 @@ def new_referral():
             _external=True,
         ),
     )
+    access_log.record(current_user, access_log.Page.SUBMITTED, [(submitted.request.id, None)])
+    return page
 
 
 # --- the profile --------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ TABLE = {
 } | {
     (state, A.WITHDRAW, party): (S.WITHDRAWN, S.WITHDRAWN)
     for state in (S.NEW, S.OFFERED, S.ACCEPTED, S.IN_PROGRESS, S.UNMATCHED)
-    for party in (P.PERSON, P.REFERRER, P.COORDINATOR)
+    for party in (P.PERSON, P.REFERRER, P.COORDINATOR, P.SYSTEM)
 }
 
 

@@ -117,7 +117,7 @@ def test_reports_stay_the_same_after_personal_data_is_purged(app, history):
             lifecycle.act(referral_id, coordinator, Action.WITHDRAW, now=T0 + timedelta(days=50))
     before = everything(app)
     with app.app_context():
-        assert erasure.purge_expired(now=T0 + timedelta(days=400)) == 3
+        assert erasure.purge_ended(now=T0 + timedelta(days=400)) == 3
         assert (
             db.session.scalar(db.select(HelpRequest.name).where(HelpRequest.name.is_not(None)))
             is None

@@ -1,0 +1,115 @@
+"""A copy of everything held about a person (GDPR articles 15 and 20): what they told us, where
+each need stands and who holds it, the dates, and which organisations opened their data.
+
+One dictionary, codes beside their words in the current language, is both the JSON file and what
+the readable page shows. The person gets it through their status link; the coordinator makes it
+for a reference when the person asks in person or by letter (recorded as an opening).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from flask import Response
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from . import access_log
+from .erasure import erasure_due
+from .handoff import Outcome, State
+from .i18n import current_language
+from .models import HelpRequest, Organisation, utcnow
+from .vocabulary import ContactChannel, LabelledEnum, ResidenceStatus, Specialism
+
+
+def _coded(vocabulary: type[LabelledEnum], code: str | None) -> dict | None:
+    if not code:
+        return None
+    try:
+        return {"code": code, "label": _(vocabulary(code).label)}
+    except ValueError:
+        return {"code": code, "label": code}
+
+
+def _organisation(org: Organisation | None, language: str) -> str | None:
+    return org.name_in(language) if org else None
+
+
+def copy_of(request: HelpRequest) -> dict:
+    """Everything held about the person who sent ``request``."""
+    language = current_language()
+    names = get_locale().languages
+    erasure = erasure_due(request)
+    return {
+        "reference": request.reference,
+        "made_at": utcnow(),
+        "request": {
+            "sent_at": request.created_at,
+            "language": request.language,
+            "city": request.city.name_in(language) if request.city else None,
+            "voivodeship": request.voivodeship.name_in(language),
+            "urgent": request.urgent,
+            "name": request.name,
+            "phone": request.phone,
+            "email": request.email,
+            "contact_channel": _coded(ContactChannel, request.contact_channel),
+            "safe_to_message": request.safe_to_message,
+            "interpreter_needed": request.interpreter_needed,
+            "languages": [
+                {"code": code, "label": names.get(code, code)} for code in request.languages or ()
+            ],
+            "description": request.description,
+            "residence_status": _coded(ResidenceStatus, request.residence_status),
+            "referred_by": _organisation(request.referring_organisation, language),
+            "consent": {
+                "version": request.consent_version,
+                "given_at": request.consent_at,
+                "language": request.consent_language,
+            },
+            "erased_at": request.erased_at,
+        },
+        "needs": [
+            {
+                "need": _coded(Specialism, referral.specialism),
+                "state": _coded(State, referral.state),
+                "organisation": _organisation(referral.organisation, language),
+                "received_at": referral.created_at,
+                "offered_at": referral.offered_at,
+                "answer_by": referral.deadline_at if referral.state == State.OFFERED else None,
+                "closed_at": referral.closed_at,
+                "outcome": _coded(Outcome, referral.outcome),
+            }
+            for referral in request.referrals
+        ],
+        "opened_by": [
+            {
+                "organisation": _organisation(access.organisation, language)
+                or _("The consortium's coordinator"),
+                "at": access.at,
+            }
+            for access in access_log.every_opening(request)
+        ],
+        "erasure": {"due": erasure.due, "while_open": erasure.open} if erasure else None,
+    }
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    raise TypeError(type(value).__name__)
+
+
+def as_json(copy: dict) -> str:
+    return json.dumps(copy, ensure_ascii=False, indent=2, default=_iso)
+
+
+def json_download(copy: dict) -> Response:
+    """The copy as a JSON file to save (``referral-ABC-123.json``)."""
+    return Response(
+        as_json(copy),
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="referral-{copy["reference"]}.json"'
+        },
+    )
