@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 compile-translations: $(STAMP)
 	$(VENV)/bin/pybabel compile --statistics -d translations 2>&1 | grep -v '^compiling' || true
 
+# DEVELOPMENT_KEYS=1: the first command makes the keys of personal data into instance/ (mode 600)
+# when the environment gives none; the later ones read them there.
 run: $(STAMP) compile-translations
-	$(FLASK) init-db
+	DEVELOPMENT_KEYS=1 $(FLASK) init-db
 	$(FLASK) seed-demo
 	@echo "Referral is running at http://127.0.0.1:5000  (stop with Ctrl+C)"
 	$(FLASK) run --host 127.0.0.1 --port 5000

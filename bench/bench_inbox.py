@@ -55,6 +55,7 @@ def main() -> int:
             ("inbox, last page of sent by us", f"/staff/?sent_page={count // 25}"),
             ("inbox filtered by need and state", "/staff/?specialism=legal&state=closed"),
             ("inbox searched by reference", "/staff/?reference=AAA-AAA"),
+            ("inbox searched by phone", "/staff/?reference=%2B48+600+001+002"),
         ),
         args.runs,
         width=36,

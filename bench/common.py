@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import platform
 import random
+import secrets
 import statistics
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -41,6 +43,7 @@ from referral.models import (
     ReferralEvent,
     User,
 )
+from referral.personal_data import match_key
 from referral.vocabulary import Specialism
 
 BATCH = 5_000
@@ -72,7 +75,15 @@ def make_app(database_url: str | None = None) -> Flask:
     if database_url is None:
         folder = Path(tempfile.mkdtemp(prefix="referral-bench-"))
         database_url = f"sqlite:///{folder / 'bench.db'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "ARGON2_PROFILE": "CHEAPEST"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "ARGON2_PROFILE": "CHEAPEST",
+            # Personal data is encrypted as in production, with keys made for this run.
+            "DATA_KEYS": Fernet.generate_key().decode(),
+            "MATCH_KEY": secrets.token_urlsafe(32),
+        }
+    )
     with app.app_context():
         upgrade()
         seed.load_places()
@@ -269,6 +280,7 @@ def bulk_referrals(
                 created = now - timedelta(days=rng.uniform(0, 30))
             urgent = rng.random() < 0.15
             referrer = rng.choice(referrers)
+            phone = f"+48 600 {i % 1000:03d} {i // 1000 % 1000:03d}"
             requests.append(
                 {
                     "id": request_id,
@@ -281,7 +293,8 @@ def bulk_referrals(
                     "urgent": urgent,
                     "interpreter_needed": rng.random() < 0.3,
                     "name": None,
-                    "phone": f"+48 600 {i % 1000:03d} {i // 1000 % 1000:03d}",
+                    "phone": phone,
+                    "phone_match": match_key("phone", phone),
                     "email": None,
                     "contact_channel": "phone",
                     "safe_to_message": True,

@@ -7,6 +7,7 @@ cache); skipped only when the package index cannot be reached."""
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import venv
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 INDEX_URL = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple/")
@@ -25,6 +27,10 @@ ENVIRONMENT = {
     name: value
     for name, value in os.environ.items()
     if name not in {"DATABASE_URL", "PYTHONPATH", "VIRTUAL_ENV"} and not name.startswith("FLASK_")
+} | {
+    # As in production: the keys of personal data come from the environment.
+    "DATA_KEYS": Fernet.generate_key().decode(),
+    "MATCH_KEY": secrets.token_urlsafe(32),
 }
 
 

@@ -169,9 +169,12 @@ def upgrade():
         )
     for table, columns in ENCRYPTED.items():
         _recode(connection, table, columns, keys.encrypt)
-    references: dict[str, int] = dict(
-        connection.execute(sa.text("SELECT reference, id FROM request")).tuples().all()
-    )
+    references: dict[str, int] = {
+        reference: request_id
+        for reference, request_id in connection.execute(
+            sa.text("SELECT reference, id FROM request")
+        )
+    }
     for message_id, subject in _rows(connection, "outbox_message", ("subject",)):
         found = REFERENCE.search(subject or "")
         if found and found.group(0) in references:
