@@ -7,6 +7,7 @@ their numbers."""
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -36,26 +37,18 @@ def stored(app) -> bytes:
     with app.app_context():
         db.session.remove()
         if db.engine.dialect.name == "sqlite":
-            path = db.engine.url.database
-            files = [path, f"{path}-wal"]
-            return b"".join(open(name, "rb").read() for name in files if _exists(name))  # noqa: SIM115
+            path = Path(db.engine.url.database)
+            files = [path, path.with_name(f"{path.name}-wal")]
+            return b"".join(file.read_bytes() for file in files if file.exists())
         with db.engine.connect() as connection:
             rows = [
                 row
                 for table in db.metadata.sorted_tables
                 for row in connection.execute(
-                    text(f'SELECT row_to_json(t)::text FROM "{table.name}" t')  # noqa: S608
+                    text(f'SELECT row_to_json(t)::text FROM "{table.name}" t')
                 ).scalars()
             ]
         return "\n".join(rows).encode()
-
-
-def _exists(name: str) -> bool:
-    try:
-        open(name, "rb").close()  # noqa: SIM115
-    except FileNotFoundError:
-        return False
-    return True
 
 
 @dataclass
@@ -96,7 +89,7 @@ class Canaries:
 
 
 def _raw(table: str, column: str, where: str, **params) -> list[str]:
-    query = text(f"SELECT {column} FROM {table} WHERE {where}")  # noqa: S608
+    query = text(f"SELECT {column} FROM {table} WHERE {where}")
     return [value for value in db.session.execute(query, params).scalars() if value]
 
 
