@@ -14,6 +14,7 @@ from referral.config import TestConfig
 from referral.extensions import db, limiter
 
 from .helpers import enrol, user
+from .mailbox import failing_smtp_server, smtp_server  # noqa: F401  (fixtures for every module)
 
 
 def _database_url() -> str:

@@ -94,12 +94,7 @@ def _raw(table: str, column: str, where: str, **params) -> list[str]:
 
 
 @pytest.fixture
-def mailbox(app):
-    yield from _serve(app, Mailbox())
-
-
-@pytest.fixture
-def person(app, client, staff, mailbox):
+def person(app, client, staff, smtp_server):
     """A person asks for legal help in Wrocław; the first organisation declines in words that
     quote them, the next accepts (the person is mailed), notes are written on both sides of the
     referral, and the holder opens the page. Returns the canaries and the status page's path."""
@@ -145,7 +140,7 @@ def person(app, client, staff, mailbox):
         # 8 of the request, 2 notes, 1 text, 3 mails (2 offers, 1 to the person) of 2 each
         assert len(canaries.stored_forms) == 17
         holder_email = holder.email
-    assert mailbox.to(canaries.email)
+    assert smtp_server.to(canaries.email)
     staff_client = app.test_client()
     staff_client.post("/login", data={"email": holder_email, "password": "demo-password"})
     page = staff_client.get(f"/staff/referrals/{referral.id}").get_data(as_text=True)

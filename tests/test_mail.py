@@ -9,8 +9,6 @@ from referral.models import OutboxMessage, utcnow
 
 from .helpers import intake, user
 
-pytest_plugins = ("tests.mailbox",)  # the smtp_server fixtures
-
 STORY = "My landlord threatens to throw us out"
 
 

@@ -17,7 +17,6 @@ from .staff_steps import (
     reference_of,
 )
 
-pytest_plugins = ("tests.mailbox",)  # the smtp_server fixture
 pytestmark = pytest.mark.usefixtures("english_staff")
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

@@ -323,6 +323,9 @@ def test_the_gunicorn_access_log_the_project_ships_redacts_tokens(app, tmp_path)
         **os.environ,
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
         "SECRET_KEY": "gunicorn-test-key-" + "x" * 32,
+        # The test database's personal data is encrypted with the tests' keys.
+        "DATA_KEYS": app.config["DATA_KEYS"],
+        "MATCH_KEY": app.config["MATCH_KEY"],
     }
     server = subprocess.Popen(  # noqa: S603
         [
