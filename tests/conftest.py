@@ -13,6 +13,7 @@ from referral import create_app, seed
 from referral.config import TestConfig
 from referral.extensions import db, limiter
 
+from .canaries import person_with_history
 from .helpers import enrol, user
 from .mailbox import failing_smtp_server, smtp_server  # noqa: F401  (fixtures for every module)
 
@@ -137,3 +138,10 @@ def coordinator(app, login_as):
         user(COORDINATOR).language = "en"
         db.session.commit()
     return login_as("coordinator")
+
+
+@pytest.fixture
+def person(app, client, login_as, smtp_server):  # noqa: F811 (the fixture)
+    """A person whose request went through a decline, an acceptance, notes and mail, written
+    with unique canary values (tests/canaries.py)."""
+    return person_with_history(app, client, login_as, smtp_server)

@@ -1,0 +1,144 @@
+"""A person with a whole history, written with unique canary values, and what the database
+holds as bytes: for the tests that show personal data encrypted at rest, shown to those allowed,
+and erased without a trace."""
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select, text
+
+from referral import lifecycle
+from referral.extensions import db
+from referral.handoff import Action
+from referral.mailer import deliver_pending
+from referral.models import Referral
+
+from .helpers import user
+from .web.test_public import post_intake, status_path
+
+
+def stored(app) -> bytes:
+    """Everything the database holds, as bytes: on SQLite the database file and its write-ahead
+    log as they lie on disk; on PostgreSQL every row of every table, as text."""
+    with app.app_context():
+        db.session.remove()
+        if db.engine.dialect.name == "sqlite":
+            path = Path(db.engine.url.database)
+            files = [path, path.with_name(f"{path.name}-wal")]
+            return b"".join(file.read_bytes() for file in files if file.exists())
+        with db.engine.connect() as connection:
+            rows = [
+                row
+                for table in db.metadata.sorted_tables
+                for row in connection.execute(
+                    text(f'SELECT row_to_json(t)::text FROM "{table.name}" t')
+                ).scalars()
+            ]
+        return "\n".join(rows).encode()
+
+
+@dataclass
+class Canaries:
+    """Unique values for one person, and what the database made of them."""
+
+    name: str = field(default_factory=lambda: f"Kanarek-{secrets.token_hex(4)}")
+    phone_digits: str = field(default_factory=lambda: f"512{secrets.randbelow(10**6):06d}")
+    email: str = field(default_factory=lambda: f"kanarek-{secrets.token_hex(4)}@example.org")
+    story: str = field(default_factory=lambda: f"Story-{secrets.token_hex(4)} of my landlord")
+    note: str = field(default_factory=lambda: f"Note-{secrets.token_hex(4)}")
+    internal_note: str = field(default_factory=lambda: f"Internal-{secrets.token_hex(4)}")
+    staff_words: str = field(
+        default_factory=lambda: f"she lives at Prosta 5, door {secrets.token_hex(4)}"
+    )
+    stored_forms: list[str] = field(default_factory=list)  # ciphertexts, hashes, token hash
+
+    @property
+    def phone(self) -> str:
+        return f"+48 {self.phone_digits[:3]} {self.phone_digits[3:6]} {self.phone_digits[6:]}"
+
+    def plain(self) -> list[str]:
+        return [
+            self.name,
+            self.phone,
+            self.phone_digits,
+            f"+48{self.phone_digits}",
+            self.email,
+            self.story,
+            self.note,
+            self.internal_note,
+            self.staff_words,
+        ]
+
+    def traces(self, app) -> list[str]:
+        everything = stored(app)
+        return [trace for trace in self.plain() + self.stored_forms if trace.encode() in everything]
+
+
+def raw(table: str, column: str, where: str, **params) -> list[str]:
+    query = text(f"SELECT {column} FROM {table} WHERE {where}")
+    return [value for value in db.session.execute(query, params).scalars() if value]
+
+
+@dataclass
+class Person:
+    canaries: Canaries
+    path: str  # of the status page
+    referral_id: int
+    declined_by: str  # slug
+    holder: str  # slug
+
+
+def person_with_history(app, client, login_as, smtp_server) -> Person:
+    """A person asks for legal help in Wrocław; the first organisation declines in words that
+    quote them, the next accepts (the person is mailed), notes are written on both sides of the
+    referral, and the holder opens the page."""
+    canaries = Canaries()
+    response = post_intake(
+        client,
+        "en",
+        needs=["legal"],
+        name=canaries.name,
+        phone=canaries.phone,
+        email=canaries.email,
+        contact_channel="email",
+        description=canaries.story,
+    )
+    path = status_path(response.get_data(as_text=True))
+    with app.app_context():
+        referral = db.session.scalar(select(Referral))
+        first = user(f"staff@{referral.organisation.slug}.example")
+        lifecycle.act(
+            referral.id, first, Action.DECLINE, reason_code="other", text=canaries.staff_words
+        )
+        referral = db.session.get(Referral, referral.id)
+        holder = user(f"staff@{referral.organisation.slug}.example")
+        lifecycle.act(referral.id, holder, Action.ACCEPT)
+        lifecycle.add_note(referral, holder, canaries.note, shared=True)
+        lifecycle.add_note(referral, holder, canaries.internal_note, shared=False)
+        request_id = referral.request_id
+        deliver_pending()  # the mail to the person is sent: erasure deletes sent mail too
+        canaries.stored_forms = [
+            *raw("request", "name", "id = :id", id=request_id),
+            *raw("request", "phone", "id = :id", id=request_id),
+            *raw("request", "email", "id = :id", id=request_id),
+            *raw("request", "description", "id = :id", id=request_id),
+            *raw("request", "residence_status", "id = :id", id=request_id),
+            *raw("request", "phone_match", "id = :id", id=request_id),
+            *raw("request", "email_match", "id = :id", id=request_id),
+            *raw("request", "status_token_hash", "id = :id", id=request_id),
+            *raw("note", "body", "referral_id = :id", id=referral.id),
+            *raw("event_text", "body", "referral_id = :id", id=referral.id),
+            *raw("outbox_message", "to_address", "request_id = :id", id=request_id),
+            *raw("outbox_message", "body", "request_id = :id", id=request_id),
+        ]
+        # 8 of the request, 2 notes, 1 text, 3 mails (2 offers, 1 to the person) of 2 each
+        assert len(canaries.stored_forms) == 17
+        person = Person(
+            canaries, path, referral.id, first.organisation.slug, holder.organisation.slug
+        )
+    assert smtp_server.to(canaries.email)
+    page = login_as(person.holder).get(f"/staff/referrals/{person.referral_id}")
+    html = page.get_data(as_text=True)
+    assert canaries.name in html and canaries.story in html and canaries.note in html
+    return person
