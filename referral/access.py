@@ -32,15 +32,6 @@ def visible_referrals(user: User) -> Select:
     )
 
 
-def sees_person(organisation_id: int | None):
-    """The SQL side of ``may_see_personal_data`` for staff of an organisation: referrals it holds
-    (or is offered) and those it sent."""
-    return or_(
-        Referral.organisation_id == organisation_id,
-        Referral.referring_organisation_id == organisation_id,
-    )
-
-
 def may_see_personal_data(user: User, referral: Referral) -> bool:
     """Personal data: the organisation the referral is offered to or held by, the sender, and
     coordinators; an organisation that declined it earlier sees the referral, not the person."""

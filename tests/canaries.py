@@ -57,12 +57,17 @@ class Canaries:
     def phone(self) -> str:
         return f"+48 {self.phone_digits[:3]} {self.phone_digits[3:6]} {self.phone_digits[6:]}"
 
+    @property
+    def e164(self) -> str:
+        """How the intake stores it."""
+        return f"+48{self.phone_digits}"
+
     def plain(self) -> list[str]:
         return [
             self.name,
             self.phone,
             self.phone_digits,
-            f"+48{self.phone_digits}",
+            self.e164,
             self.email,
             self.story,
             self.note,
