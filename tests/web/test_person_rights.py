@@ -1,0 +1,221 @@
+"""The person's rights on their own data: who opened it (recorded on every page and export that
+shows it, read by the person and the coordinator), a copy of everything held (page and JSON, from
+the status link or made by the coordinator), and a privacy notice whose numbers are the
+settings."""
+
+import csv
+import io
+import json
+
+import pytest
+from sqlalchemy import select
+
+from referral import lifecycle
+from referral.access_log import Page
+from referral.extensions import db
+from referral.handoff import Action
+from referral.models import DataAccess, HelpRequest
+
+from ..helpers import user
+from .staff_steps import refer
+
+
+def accesses(app) -> list[tuple[str, str | None, str]]:
+    """(user e-mail, organisation slug or None, page) of every opening, oldest first."""
+    with app.app_context():
+        return [
+            (a.user.email, a.organisation.slug if a.organisation else None, a.page)
+            for a in db.session.scalars(select(DataAccess).order_by(DataAccess.id))
+        ]
+
+
+def reference(app) -> str:
+    with app.app_context():
+        return db.session.scalar(select(HelpRequest.reference))
+
+
+# --- who opened the data ----------------------------------------------------------------------
+
+
+def test_opening_a_referral_is_recorded_with_account_organisation_and_referral(app, person):
+    ((email, organisation, page),) = accesses(app)  # the holder opened it once (the fixture)
+    assert (email, organisation, page) == (
+        f"staff@{person.holder}.example",
+        person.holder,
+        Page.REFERRAL,
+    )
+    with app.app_context():
+        access = db.session.scalar(select(DataAccess))
+        assert access.referral_id == person.referral_id and access.at is not None
+
+
+def test_the_caseworkers_page_after_referring_a_person_is_recorded(app, login_as):
+    response = refer(login_as("pfm"))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert accesses(app) == [("staff@pfm.example", "pfm", Page.SUBMITTED)]
+
+
+def test_the_person_sees_which_organisations_opened_their_data_never_who(
+    app, client, person, coordinator
+):
+    coordinator.get(f"/staff/referrals/{person.referral_id}")
+    html = client.get(person.path).get_data(as_text=True)
+    assert "Who opened your data" in html
+    with app.app_context():
+        holder = user(f"staff@{person.holder}.example")
+        assert holder.organisation.name_en in html
+        assert holder.name not in html and holder.email not in html
+    assert "The consortium's coordinator" in html
+
+
+def test_an_organisation_that_saw_neither_the_person_nor_words_about_them_is_not_recorded(
+    app, client, login_as
+):
+    client.post(
+        "/en/request",
+        data={
+            "needs": ["legal"],
+            "city": "wroclaw",
+            "phone": "+48 600 100 200",
+            "contact_channel": "phone",
+            "urgency": "normal",
+            "consent": "y",
+        },
+    )
+    with app.app_context():
+        referral_id = db.session.scalar(select(HelpRequest)).referrals[0].id
+        holder = db.session.scalar(select(HelpRequest)).referrals[0].organisation.slug
+    with app.app_context():
+        lifecycle.act(
+            referral_id, user(f"staff@{holder}.example"), Action.DECLINE, reason_code="no_capacity"
+        )
+    login_as(holder).get(f"/staff/referrals/{referral_id}")
+    assert accesses(app) == []
+
+
+def test_the_coordinator_reads_the_openings_in_the_audit_filtered_by_reference(
+    app, person, coordinator, login_as
+):
+    theirs = reference(app)
+    refer(login_as("pfm"), city="krakow")  # someone else's request, opened too
+    html = coordinator.get(
+        "/admin/audit", query_string={"reference": theirs.lower().replace("-", "")}
+    ).get_data(as_text=True)
+    assert "Opened the referral" in html
+    assert "Referred the person" not in html  # the other request's opening is filtered out
+    assert "Declined" in html and "Accepted" in html  # the request's steps are there too
+    only_openings = coordinator.get("/admin/audit", query_string={"kind": "access"})
+    assert "Referred the person" in only_openings.get_data(as_text=True)
+    unknown = coordinator.get("/admin/audit", query_string={"reference": "ZZZ-ZZZ"})
+    assert "No request has this reference." in unknown.get_data(as_text=True)
+
+
+def test_reading_and_exporting_words_in_the_audit_are_openings_too(app, person, coordinator):
+    page = coordinator.get("/admin/audit", query_string={"kind": "referral"})
+    assert person.canaries.staff_words in page.get_data(as_text=True)
+    export = coordinator.get("/admin/audit.csv", query_string={"kind": "referral"})
+    rows = list(csv.reader(io.StringIO(export.get_data(as_text=True))))
+    assert any(person.canaries.staff_words in row for row in rows)
+    pages = [page for _email, _org, page in accesses(app)]
+    assert pages == [Page.REFERRAL, Page.AUDIT, Page.EXPORT]
+
+
+# --- a copy of my data ------------------------------------------------------------------------
+
+
+def test_the_person_downloads_everything_held_about_them_in_their_language(app, client, person):
+    ukrainian = person.path.replace("/en/", "/uk/")
+    html = client.get(f"{ukrainian}/copy").get_data(as_text=True)
+    assert 'lang="uk"' in html
+    for value in (person.canaries.name, person.canaries.email, person.canaries.story):
+        assert value in html
+    assert "Правова допомога" in html or "Юридична допомога" in html
+    response = client.get(f"{ukrainian}/copy.json")
+    assert response.mimetype == "application/json"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    copy = json.loads(response.get_data(as_text=True))
+    assert copy["reference"] == reference(app)
+    assert copy["request"]["name"] == person.canaries.name
+    assert copy["request"]["phone"] == person.canaries.e164
+    assert copy["request"]["description"] == person.canaries.story
+    (need,) = copy["needs"]
+    assert need["state"]["code"] == "accepted" and need["organisation"]
+    assert need["received_at"] and need["offered_at"]
+    assert copy["opened_by"][0]["organisation"] == need["organisation"]
+    assert copy["erasure"]["while_open"] is True
+    # What staff wrote about the person is theirs to keep: not in the person's copy.
+    assert person.canaries.internal_note not in json.dumps(copy, ensure_ascii=False)
+
+
+def test_the_status_page_offers_the_copy(client, person):
+    html = client.get(person.path).get_data(as_text=True)
+    assert f'href="{person.path}/copy"' in html and f'href="{person.path}/copy.json"' in html
+
+
+def test_the_coordinator_makes_the_copy_for_a_reference_and_it_is_recorded(
+    app, person, coordinator
+):
+    form = coordinator.get("/admin/copy")
+    assert "Make the copy" in form.get_data(as_text=True)
+    found = coordinator.get("/admin/copy", query_string={"reference": reference(app)})
+    html = found.get_data(as_text=True)
+    assert found.status_code == 200 and person.canaries.story in html
+    assert 'lang="en"' in html  # the person wrote in English
+    as_json = coordinator.get(
+        "/admin/copy", query_string={"reference": reference(app), "format": "json"}
+    )
+    assert json.loads(as_json.get_data(as_text=True))["request"]["name"] == person.canaries.name
+    assert [page for _e, _o, page in accesses(app)][-2:] == [Page.COPY, Page.COPY]
+    audit = coordinator.get("/admin/audit", query_string={"kind": "access"})
+    assert "Made a copy of the person's data" in audit.get_data(as_text=True)
+
+
+def test_the_coordinator_is_told_when_there_is_no_such_request_or_nothing_is_held(
+    app, client, person, coordinator
+):
+    unknown = coordinator.get("/admin/copy", query_string={"reference": "ZZZ-ZZZ"})
+    assert unknown.status_code == 400
+    assert "No request has this reference." in unknown.get_data(as_text=True)
+    client.post(f"{person.path}/withdraw", data={"confirmed": "yes"})
+    erased = coordinator.get("/admin/copy", query_string={"reference": reference(app)})
+    assert erased.status_code == 400
+    assert "nothing is held about the person" in erased.get_data(as_text=True)
+    assert person.canaries.name not in erased.get_data(as_text=True)
+
+
+def test_staff_of_an_organisation_cannot_make_copies(login_as, person):
+    assert login_as(person.holder).get("/admin/copy").status_code == 404
+
+
+# --- the privacy notice -----------------------------------------------------------------------
+
+SETTINGS = {
+    "RETENTION_DAYS": 37,
+    "OPEN_RETENTION_DAYS": 411,
+    "ACCESS_LOG_RETENTION_DAYS": 523,
+    "BACKUP_RETENTION_DAYS": 19,
+    "CONTROLLER_NAME": "Konsorcjum Testowe",
+    "PRIVACY_CONTACT": "dane@testowe.example",
+}
+
+
+@pytest.mark.parametrize("language", ["pl", "uk", "en"])
+def test_the_privacy_notice_gives_the_kept_times_and_the_controller_from_the_settings(
+    app, client, directory, monkeypatch, language
+):
+    for name, value in SETTINGS.items():
+        monkeypatch.setitem(app.config, name, value)
+    html = client.get(f"/{language}/privacy").get_data(as_text=True)
+    for value in SETTINGS.values():
+        assert str(value) in html, value
+    assert f'href="mailto:{SETTINGS["PRIVACY_CONTACT"]}"' in html
+    assert "180" not in html and "365" not in html  # no number of days written in by hand
+
+
+def test_the_privacy_notice_tells_who_sees_what_and_how_to_get_a_copy_and_erase(client, directory):
+    html = client.get("/en/privacy").get_data(as_text=True)
+    for section in ("Who sees what", "How long we keep it", "A copy of your data"):
+        assert section in html
+    assert "Withdraw my request and erase my data" in html
+    assert "encrypted" in html
