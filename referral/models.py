@@ -160,9 +160,10 @@ class User(Model):
     session_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Two-step sign-in (TOTP, RFC 6238): the shared secret, set when enrolment starts; in use
-    # from two_factor_since on. The last time step accepted: a code is never accepted twice.
-    totp_secret: Mapped[str | None] = mapped_column(String(32))
+    # Two-step sign-in (TOTP, RFC 6238): the shared secret (encrypted: a copied database makes no
+    # codes), set when enrolment starts; in use from two_factor_since on. The last time step
+    # accepted: a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(Encrypted)
     two_factor_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
 

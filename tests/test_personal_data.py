@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from referral import create_app
 from referral.config import TestConfig
 from referral.extensions import db
-from referral.models import HelpRequest, OutboxMessage, ReferralEvent
+from referral.models import HelpRequest, OutboxMessage, ReferralEvent, User
 from referral.personal_data import MissingKeys, match_key
 
 from .canaries import stored
@@ -213,14 +213,21 @@ def test_the_migration_encrypts_what_was_stored_before_and_moves_the_words_out_o
             assert event.text == "She lives at Prosta 5"
             message = db.session.scalar(select(OutboxMessage))
             assert (message.request_id, message.to_address) == (request.id, "olena@example.org")
+            assert db.session.scalar(select(User)).totp_secret == "JBSWY3DPEHPK3PXP"
+            raw = db.session.execute(text('SELECT totp_secret FROM "user"')).scalar()
+            assert raw != "JBSWY3DPEHPK3PXP"
         finally:
             db.session.rollback()
             upgrade()
 
 
 def _plain_rows_as_before() -> None:
-    """A request, its referral with a worded step, a note and a mail, as 0004 stored them."""
+    """A request, its referral with a worded step, a mail and a staff member's two-step sign-in
+    secret, as 0004 stored them."""
     statements = [
+        'INSERT INTO "user" (id, email, password_hash, name, role, language, active,'
+        " session_token_hash, created_at, totp_secret) VALUES (1, 'a@example.org', 'x', 'A',"
+        " 'staff', 'pl', true, 'h', CURRENT_TIMESTAMP, 'JBSWY3DPEHPK3PXP')",
         "INSERT INTO request (id, reference, status_token_hash, created_at, language,"
         " voivodeship_teryt, urgent, interpreter_needed, name, phone, email, safe_to_message,"
         " languages, description, residence_status, consent_version, consent_at,"

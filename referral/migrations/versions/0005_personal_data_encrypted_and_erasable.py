@@ -1,9 +1,10 @@
 """personal data encrypted and erasable; the access log
 
 The personal fields (the request's name, phone, e-mail, description and residence status, notes,
-the outbox's addresses and bodies) are encrypted in place with the app's newest data key, and the
-request gets the keyed hashes of its phone and e-mail. The words written with a referral's steps
-move out of the append-only event log into ``event_text``, encrypted. Each mail is tied to the
+the outbox's addresses and bodies) and the staff's two-step sign-in secrets are encrypted in place
+with the app's newest data key, and the request gets the keyed hashes of its phone and e-mail.
+The words written with a referral's steps move out of the append-only event log into
+``event_text``, encrypted. Each mail is tied to the
 request its subject names. ``data_access`` records who opened a person's data.
 
 Runs inside the app (``flask db upgrade``, ``init-db``): it needs the app's keys.
@@ -33,25 +34,35 @@ ENCRYPTED = {
     "request": ("name", "phone", "email", "description", "residence_status"),
     "note": ("body",),
     "outbox_message": ("to_address", "body"),
+    "user": ("totp_secret",),  # the two-step sign-in's shared secret
 }
 # Columns too narrow for a Fernet token on PostgreSQL (SQLite keeps any length in VARCHAR).
-WIDENED = {
-    "request": {"name": 200, "phone": 40, "email": 254, "residence_status": 40},
-    "outbox_message": {"to_address": 254},
-}
+WIDENED = [
+    ("request", "name", 200),
+    ("request", "phone", 40),
+    ("request", "email", 254),
+    ("request", "residence_status", 40),
+    ("outbox_message", "to_address", 254),
+    ("user", "totp_secret", 32),
+]
 REFERENCE = re.compile(r"\b[A-Z0-9]{3}-[A-Z0-9]{3}\b")
+
+
+def _plain(table: str, columns: tuple[str, ...]) -> sa.TableClause:
+    """The table as plain text columns: what is stored, whatever the models make of it."""
+    return sa.table(table, sa.column("id", sa.Integer), *(sa.column(c, sa.Text) for c in columns))
 
 
 def _rows(connection, table: str, columns: tuple[str, ...]):
     """Every row's id and ``columns``, in batches by id."""
+    plain = _plain(table, columns)
     last = 0
     while True:
         batch = connection.execute(
-            sa.text(
-                f"SELECT id, {', '.join(columns)} FROM {table} WHERE id > :last "  # noqa: S608
-                f"ORDER BY id LIMIT {BATCH}"
-            ),
-            {"last": last},
+            sa.select(plain.c.id, *(plain.c[c] for c in columns))
+            .where(plain.c.id > last)
+            .order_by(plain.c.id)
+            .limit(BATCH)
         ).all()
         if not batch:
             return
@@ -60,29 +71,24 @@ def _rows(connection, table: str, columns: tuple[str, ...]):
 
 
 def _recode(connection, table: str, columns: tuple[str, ...], change) -> None:
-    assignments = ", ".join(f"{column} = :{column}" for column in columns)
-    update = sa.text(f"UPDATE {table} SET {assignments} WHERE id = :id")  # noqa: S608
+    plain = _plain(table, columns)
     for row in _rows(connection, table, columns):
         values = {
             column: None if value is None else change(value)
             for column, value in zip(columns, row[1:], strict=True)
         }
-        connection.execute(update, {"id": row[0], **values})
+        connection.execute(sa.update(plain).where(plain.c.id == row[0]).values(values))
 
 
 def _widen(wide: bool) -> None:
     """Text for the tokens (``wide``), or back to the old lengths; PostgreSQL only."""
     if op.get_bind().dialect.name != "postgresql":
         return
-    for table, columns in WIDENED.items():
-        for column, length in columns.items():
-            text, string = sa.Text(), sa.String(length)
-            op.alter_column(
-                table,
-                column,
-                type_=text if wide else string,
-                existing_type=string if wide else text,
-            )
+    for table, column, length in WIDENED:
+        text, string = sa.Text(), sa.String(length)
+        op.alter_column(
+            table, column, type_=text if wide else string, existing_type=string if wide else text
+        )
 
 
 def upgrade():
