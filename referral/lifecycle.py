@@ -163,10 +163,19 @@ def find_request_by_token(token: str) -> HelpRequest | None:
 # --- withdrawal -------------------------------------------------------------------
 
 
-def withdraw_request(request: HelpRequest, now: datetime | None = None) -> None:
+def withdraw_request(
+    request: HelpRequest, now: datetime | None = None, by: User | None = None
+) -> None:
     """The person withdraws every open referral and their personal data is erased at once,
-    status link included."""
-    _withdraw_and_erase(request, Step(Action.WITHDRAW, frozenset({Party.PERSON})), now or utcnow())
+    status link included: through the status link, or ``by`` a coordinator when the person asks
+    in person or by letter."""
+    if request.erased_at is not None:
+        raise ServiceError(ServiceError.ALREADY_ERASED)
+    if by is not None and not by.is_coordinator:
+        raise ServiceError(ServiceError.NOT_YOURS)
+    party = Party.COORDINATOR if by else Party.PERSON
+    step = Step(Action.WITHDRAW, frozenset({party}), actor=by)
+    _withdraw_and_erase(request, step, now or utcnow())
     leave_no_trace()
 
 

@@ -30,6 +30,8 @@ class ServiceError(Exception):
     # A request must say where and what.
     UNKNOWN_PLACE = "unknown_place"
     NO_NEEDS = "no_needs"
+    # Nothing is held about the person any more.
+    ALREADY_ERASED = "already_erased"
     # The directory and the accounts.
     SLUG_TAKEN = "slug_taken"
     ALREADY_COVERED = "already_covered"

@@ -215,6 +215,23 @@ class CopyForm(FlaskForm):
     )
 
 
+class EraseForm(FlaskForm):
+    """Erasing a person's data when they ask in person or by letter."""
+
+    reference = StringField(
+        _l("Reference"),
+        filters=[lambda value: (value or "").strip()],
+        validators=[
+            DataRequired(_l("Enter the reference the person gave you.")),
+            Length(max=20, message=_l("Enter a reference like KX7-94M.")),
+        ],
+    )
+    confirmed = BooleanField(
+        _l("The person asked for this, and I made sure it is them."),
+        validators=[DataRequired(_l("Confirm that the person asked for it."))],
+    )
+
+
 class PeriodForm(FlaskForm):
     """The date range of the reports (a GET form: no CSRF)."""
 

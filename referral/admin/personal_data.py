@@ -1,8 +1,9 @@
-"""The coordinator's side of the person's rights: a copy of a person's data for a reference
-(/admin/copy, recorded as an opening), and the requests soon erased because they stayed open too
-long (/admin/retention)."""
+"""The coordinator's side of the person's rights, for a person who asks in person or by letter: a
+copy of their data for a reference (/admin/copy, recorded as an opening) and its erasure
+(/admin/erase); and the requests soon erased because they stayed open too long
+(/admin/retention)."""
 
-from flask import current_app, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -13,8 +14,9 @@ from ..decorators import coordinator_required
 from ..erasure import erasure_due, open_too_long
 from ..fields import show_error
 from ..models import HelpRequest, Referral, utcnow
+from ..service_errors import ServiceError
 from . import bp
-from .forms import CopyForm
+from .forms import CopyForm, EraseForm
 
 RETENTION_PAGE = 50
 
@@ -26,7 +28,7 @@ def data_copy_for_reference():
     JSON file with ``format=json``)."""
     form = CopyForm(request.args)
     if not request.args:
-        return render_template("admin/copy.html", form=form)
+        return _person_data_page(form)
     valid = form.validate()
     found = lifecycle.find_request_by_reference(form.reference.data or "") if valid else None
     if valid and found is None:
@@ -37,7 +39,7 @@ def data_copy_for_reference():
             _("The personal data of this request was erased: nothing is held about the person."),
         )
     if found is None or found.erased_at is not None:
-        return render_template("admin/copy.html", form=form), 400
+        return _person_data_page(form, status=400)
     with force_locale(found.language):
         copy = data_copy.copy_of(found)
         response = (
@@ -53,6 +55,46 @@ def data_copy_for_reference():
         )
     access_log.record(current_user, access_log.Page.COPY, [(found.id, None)])
     return response
+
+
+def _person_data_page(copy_form=None, erase_form=None, status: int = 200):
+    page = render_template(
+        "admin/person_data.html",
+        copy_form=copy_form or CopyForm(formdata=None),
+        erase_form=erase_form or EraseForm(formdata=None, prefix="erase"),
+    )
+    return page, status
+
+
+@bp.post("/erase")
+@coordinator_required
+def erase_for_reference():
+    """Withdraw every open need of the request and erase the person's data, as the person asked."""
+    form = EraseForm(prefix="erase")
+    if not form.validate_on_submit():
+        return _person_data_page(erase_form=form, status=400)
+    found = lifecycle.find_request_by_reference(form.reference.data or "")
+    if found is None:
+        show_error(form.reference, _("No request has this reference."))
+        return _person_data_page(erase_form=form, status=400)
+    try:
+        lifecycle.withdraw_request(found, by=current_user)
+    except ServiceError as error:
+        message = {
+            ServiceError.ALREADY_ERASED: _(
+                "The personal data of this request was erased: nothing is held about the person."
+            ),
+        }.get(error.code, _("Someone changed this request a moment ago. Please try again."))
+        show_error(form.reference, message)
+        return _person_data_page(erase_form=form, status=400)
+    flash(
+        _(
+            "Request %(reference)s was withdrawn and the person's data erased.",
+            reference=found.reference,
+        ),
+        "success",
+    )
+    return redirect(url_for(".data_copy_for_reference"))
 
 
 @bp.get("/retention")

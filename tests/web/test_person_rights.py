@@ -219,3 +219,30 @@ def test_the_privacy_notice_tells_who_sees_what_and_how_to_get_a_copy_and_erase(
         assert section in html
     assert "Withdraw my request and erase my data" in html
     assert "encrypted" in html
+
+
+def test_the_coordinator_erases_a_persons_data_when_they_ask_by_letter(
+    app, client, person, coordinator
+):
+    page = coordinator.get("/admin/copy").get_data(as_text=True)
+    assert "Erase a person's data" in page
+    unconfirmed = coordinator.post("/admin/erase", data={"erase-reference": reference(app)})
+    assert unconfirmed.status_code == 400
+    assert "Confirm that the person asked for it." in unconfirmed.get_data(as_text=True)
+    done = coordinator.post(
+        "/admin/erase",
+        data={"erase-reference": reference(app), "erase-confirmed": "y"},
+        follow_redirects=True,
+    )
+    assert "was withdrawn and the person&#39;s data erased" in done.get_data(as_text=True)
+    assert person.canaries.traces(app) == []
+    assert client.get(person.path).status_code == 404
+    with app.app_context():
+        (referral,) = db.session.scalar(select(HelpRequest)).referrals
+        last = referral.events[-1]
+        assert (last.action, last.party) == ("withdraw", "coordinator")
+        assert last.actor.email == "coordinator@konsorcjum.example"
+    again = coordinator.post(
+        "/admin/erase", data={"erase-reference": reference(app), "erase-confirmed": "y"}
+    )
+    assert "nothing is held about the person" in again.get_data(as_text=True)
