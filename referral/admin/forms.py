@@ -199,33 +199,31 @@ class RouteForm(FlaskForm):
     version = IntegerField(widget=HiddenInput(), validators=[Optional()])
 
 
+def _reference_field() -> StringField:
+    """The reference of a person's request, as they read it out (any spelling)."""
+    return StringField(
+        _l("Reference"),
+        filters=[lambda value: (value or "").strip()],
+        validators=[
+            DataRequired(_l("Enter the reference the person gave you.")),
+            Length(max=20, message=_l("Enter a reference like KX7-94M.")),
+        ],
+    )
+
+
 class CopyForm(FlaskForm):
     """The reference of the person asking for a copy of their data (a GET form: no CSRF)."""
 
     class Meta:
         csrf = False
 
-    reference = StringField(
-        _l("Reference"),
-        filters=[lambda value: (value or "").strip()],
-        validators=[
-            DataRequired(_l("Enter the reference the person gave you.")),
-            Length(max=20, message=_l("Enter a reference like KX7-94M.")),
-        ],
-    )
+    reference = _reference_field()
 
 
 class EraseForm(FlaskForm):
     """Erasing a person's data when they ask in person or by letter."""
 
-    reference = StringField(
-        _l("Reference"),
-        filters=[lambda value: (value or "").strip()],
-        validators=[
-            DataRequired(_l("Enter the reference the person gave you.")),
-            Length(max=20, message=_l("Enter a reference like KX7-94M.")),
-        ],
-    )
+    reference = _reference_field()
     confirmed = BooleanField(
         _l("The person asked for this, and I made sure it is them."),
         validators=[DataRequired(_l("Confirm that the person asked for it."))],

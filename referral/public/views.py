@@ -8,6 +8,7 @@ from flask import (
     abort,
     current_app,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -21,6 +22,7 @@ from ..erasure import erasure_due
 from ..explain import language_names
 from ..extensions import limiter
 from ..i18n import browser_language
+from ..models import HelpRequest
 from ..security_headers import holds_secret
 from ..vocabulary import ContactChannel, Specialism, Urgency
 from . import bp
@@ -90,12 +92,18 @@ def intake():
     )
 
 
+def _request_or_404(token: str) -> HelpRequest:
+    """The request of this status link; any other link ends here, on the friendly 404 page."""
+    found = lifecycle.find_request_by_token(token)
+    if found is None:
+        abort(make_response(render_template("public/status_not_found.html"), 404))
+    return found
+
+
 @bp.get("/<lang:lang>/status/<token>")
 @holds_secret
 def status(token):
-    found = lifecycle.find_request_by_token(token)
-    if found is None:
-        return render_template("public/status_not_found.html"), 404
+    found = _request_or_404(token)
     channel = ContactChannel(found.contact_channel) if found.contact_channel else None
     return render_template(
         "public/status.html",
@@ -111,9 +119,7 @@ def status(token):
 @bp.post("/<lang:lang>/status/<token>/withdraw")
 @holds_secret
 def withdraw(token):
-    found = lifecycle.find_request_by_token(token)
-    if found is None:
-        return render_template("public/status_not_found.html"), 404
+    found = _request_or_404(token)
     form = WithdrawForm()
     if not form.validate_on_submit():
         return redirect(url_for("public.status", token=token))
@@ -128,9 +134,7 @@ def withdraw(token):
 @bp.get("/<lang:lang>/status/<token>/copy")
 @holds_secret
 def data_copy_page(token):
-    found = lifecycle.find_request_by_token(token)
-    if found is None:
-        return render_template("public/status_not_found.html"), 404
+    found = _request_or_404(token)
     return render_template(
         "copy.html",
         copy=data_copy.copy_of(found),
@@ -141,9 +145,7 @@ def data_copy_page(token):
 @bp.get("/<lang:lang>/status/<token>/copy.json")
 @holds_secret
 def data_copy_json(token):
-    found = lifecycle.find_request_by_token(token)
-    if found is None:
-        return render_template("public/status_not_found.html"), 404
+    found = _request_or_404(token)
     return data_copy.json_download(data_copy.copy_of(found))
 
 
