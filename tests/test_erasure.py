@@ -13,6 +13,7 @@ from referral.extensions import db
 from referral.handoff import OPEN_TOO_LONG, Action, Party, State
 from referral.mailer import deliver_pending
 from referral.models import (
+    DataAccess,
     EventText,
     HelpRequest,
     Note,
@@ -166,3 +167,12 @@ def test_the_status_page_says_when_the_data_will_be_erased(app, client, person, 
     html = client.get(path).get_data(as_text=True)
     due = f"{(sent + timedelta(days=100)):%B} {(sent + timedelta(days=100)).day},"
     assert "If your request is still open on" in html and due in html
+
+
+def test_the_purge_forgets_openings_older_than_their_retention(app, person, monkeypatch):
+    runner = app.test_cli_runner()
+    assert "openings of personal data forgotten: 0" in runner.invoke(args=["purge"]).output
+    monkeypatch.setitem(app.config, "ACCESS_LOG_RETENTION_DAYS", 0)
+    assert "openings of personal data forgotten: 1" in runner.invoke(args=["purge"]).output
+    with app.app_context():
+        assert db.session.scalars(select(DataAccess)).all() == []
