@@ -2,6 +2,7 @@
 in clear to those allowed, matched by keyed hashes, re-encrypted by ``rotate-keys``, copied by
 ``backup``; the migration encrypts what was stored before."""
 
+import re
 import sqlite3
 import stat
 
@@ -10,7 +11,7 @@ from cryptography.fernet import Fernet
 from flask_migrate import downgrade, upgrade
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from referral import create_app
 from referral.config import TestConfig
@@ -248,3 +249,28 @@ def _plain_rows_as_before() -> None:
     for statement in statements:
         db.session.execute(text(statement))
     db.session.commit()
+
+
+def test_pages_that_show_no_personal_data_never_load_it(app, person, login_as, coordinator):
+    """The inbox, the sweep's and the reports' queries leave the encrypted columns deferred:
+    nothing is decrypted where nothing personal is shown."""
+    statements = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        login_as(person.holder).get("/staff/")
+        coordinator.get("/admin/unmatched")
+        coordinator.get("/admin/reports")
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", remember)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert selects
+    # Columns only personal data has (a name or an e-mail could be a staff member's).
+    for column in ("phone", "description", "residence_status", "body"):
+        pattern = re.compile(rf"\.{column}\b")
+        assert not [s for s in selects if pattern.search(s)], column
