@@ -18,7 +18,7 @@ from common import (
     parse_args,
 )
 
-from referral import routing
+from referral import directory, routing
 from referral.extensions import db
 from referral.vocabulary import Specialism
 
