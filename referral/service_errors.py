@@ -37,6 +37,8 @@ class ServiceError(Exception):
     STAFF_NEED_ORGANISATION = "staff_need_organisation"
     CANNOT_DEACTIVATE_SELF = "cannot_deactivate_self"
     LINK_NOT_VALID = "link_not_valid"
+    # Webhooks.
+    INVALID_WEBHOOK_URL = "invalid_webhook_url"
 
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(code if not detail else f"{code}: {detail}")
