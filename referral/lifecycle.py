@@ -33,6 +33,7 @@ from .models import (
     Referral,
     ReferralEvent,
     User,
+    Voivodeship,
     utcnow,
 )
 from .passwords import looks_like_token, new_token, token_hash
@@ -95,7 +96,7 @@ def submit_request(
         if city is None:
             raise ServiceError(ServiceError.UNKNOWN_PLACE, data.city_slug)
     voivodeship = city.voivodeship_teryt if city else data.voivodeship
-    if not voivodeship:
+    if not voivodeship or (not city and db.session.get(Voivodeship, voivodeship) is None):
         raise ServiceError(ServiceError.UNKNOWN_PLACE)
     if not data.needs:
         raise ServiceError(ServiceError.NO_NEEDS)
