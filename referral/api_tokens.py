@@ -17,7 +17,7 @@ from .passwords import looks_like_token, new_token, token_hash
 from .service_errors import ServiceError, get_or_refuse
 
 # Says what the secret is when it turns up in a file or a log (secret scanners look for these).
-TOKEN_PREFIX = "rfl_"
+TOKEN_PREFIX = "rfl_"  # noqa: S105  # nosec B105  # a label, not a secret
 MAX_NAME_LENGTH = 100
 # "Last used" is a coarse fact: a token calling every second does not rewrite its row each time.
 LAST_USE_PRECISION = timedelta(minutes=1)

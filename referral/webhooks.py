@@ -26,8 +26,16 @@ from standardwebhooks.webhooks import Webhook
 from . import audit
 from .extensions import db
 from .handoff import Action
-from .models import Note, Organisation, Referral, ReferralEvent, User, WebhookEndpoint
-from .models import WebhookMessage, utcnow
+from .models import (
+    Note,
+    Organisation,
+    Referral,
+    ReferralEvent,
+    User,
+    WebhookEndpoint,
+    WebhookMessage,
+    utcnow,
+)
 from .outbox import Delivery, claim
 from .service_errors import ServiceError, get_or_refuse
 

@@ -25,9 +25,7 @@ def _base() -> str:
 def fhir_task(referral_id: int):
     token = current_token()
     referral = visible_or_404(token, referral_id)
-    return _answer(
-        fhir.task(referral, token.organisation_id, _base(), current_language(), gettext)
-    )
+    return _answer(fhir.task(referral, token.organisation_id, _base(), current_language(), gettext))
 
 
 @bp.get("/fhir/ServiceRequest/<int:referral_id>")
@@ -35,6 +33,4 @@ def fhir_service_request(referral_id: int):
     token = current_token()
     referral = visible_or_404(token, referral_id)
     personal = access.may_see_personal_data(token, referral)
-    return _answer(
-        fhir.service_request(referral, personal, _base(), current_language(), gettext)
-    )
+    return _answer(fhir.service_request(referral, personal, _base(), current_language(), gettext))

@@ -8,6 +8,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
+from typing import Literal
 
 from flask import url_for
 from sqlalchemy import and_, or_
@@ -15,10 +16,11 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from .. import access, lifecycle
 from ..extensions import db
-from ..handoff import State
+from ..handoff import Outcome, State
 from ..i18n import current_language
 from ..models import ApiToken, HelpRequest, Note, Organisation, Referral
 from ..service_errors import ServiceError
+from ..vocabulary import ContactChannel, ResidenceStatus, Specialism
 from .problems import ApiProblem
 from .schemas import (
     ListQuery,
@@ -111,14 +113,14 @@ def summary(referral: Referral) -> ReferralSummary:
         id=referral.id,
         version=referral.version,
         reference=referral.request.reference,
-        need=referral.specialism,
-        state=referral.state,
+        need=Specialism(referral.specialism),
+        state=State(referral.state),
         urgent=referral.urgent,
         organisation=_organisation(referral.organisation),
         referring_organisation=_organisation(referral.referring_organisation),
         offered_at=referral.offered_at,
         deadline_at=referral.deadline_at,
-        outcome=referral.outcome,
+        outcome=Outcome(referral.outcome) if referral.outcome else None,
         created_at=referral.created_at,
         updated_at=referral.updated_at,
         closed_at=referral.closed_at,
@@ -154,11 +156,15 @@ def _person(request: HelpRequest) -> Person:
         name=request.name,
         phone=request.phone,
         email=request.email,
-        contact_channel=request.contact_channel,
+        contact_channel=ContactChannel(request.contact_channel)
+        if request.contact_channel
+        else None,
         safe_to_message=request.safe_to_message,
         interpreter_needed=request.interpreter_needed,
         languages=list(request.languages or []),
-        residence_status=request.residence_status,
+        residence_status=(
+            ResidenceStatus(request.residence_status) if request.residence_status else None
+        ),
         language=request.language,
         description=request.description,
     )
@@ -179,6 +185,7 @@ def detail(token: ApiToken, referral_id: int) -> ReferralDetail:
     """What the referral's staff page shows the token's organisation, as data."""
     referral = visible_or_404(token, referral_id, full=True)
     request = referral.request
+    personal_data: Literal["shown", "not_yours", "erased"]
     if request.erased_at is not None:
         personal_data = "erased"
     elif access.may_see_personal_data(token, referral):

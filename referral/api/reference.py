@@ -35,37 +35,35 @@ def type_of(schema: dict) -> str:
     return f"{kind} ({schema['format']})" if "format" in schema else str(kind)
 
 
+def _schema_of(content: dict) -> dict:
+    """The schema of a request's or an answer's body (one media type each)."""
+    return next(iter(content.values()))["schema"] if content else {}
+
+
 def _operations(spec: dict) -> list[dict]:
     operations = []
     for path, methods in spec["paths"].items():
         for method in METHODS:
-            if method in methods:
-                operation = methods[method]
-                body = operation.get("requestBody", {}).get("content", {})
-                schema = next(iter(body.values()), {}).get("schema", {})
-                operations.append(
-                    {
-                        "method": method.upper(),
-                        "path": path,
-                        "id": operation["operationId"],
-                        "summary": operation.get("summary", ""),
-                        "description": operation.get("description", ""),
-                        "parameters": operation.get("parameters", []),
-                        "body": type_of(schema) if schema else None,
-                        "responses": [
-                            (
-                                status,
-                                answer.get("description", ""),
-                                type_of(next(iter(answer.get("content", {}).values()), {}).get(
-                                    "schema", {}
-                                ))
-                                if answer.get("content")
-                                else "",
-                            )
-                            for status, answer in sorted(operation["responses"].items())
-                        ],
-                    }
-                )
+            if method not in methods:
+                continue
+            operation = methods[method]
+            body = _schema_of(operation.get("requestBody", {}).get("content", {}))
+            operations.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "id": operation["operationId"],
+                    "summary": operation.get("summary", ""),
+                    "description": operation.get("description", ""),
+                    "parameters": operation.get("parameters", []),
+                    "body": type_of(body) if body else None,
+                    "responses": [
+                        (status, answer["description"], type_of(schema) if schema else "")
+                        for status, answer in sorted(operation["responses"].items())
+                        for schema in [_schema_of(answer.get("content", {}))]
+                    ],
+                }
+            )
     return operations
 
 

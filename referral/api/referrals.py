@@ -104,9 +104,7 @@ def _action_view(action: Action, body_model: type[VersionBody], summary_line: st
     view.__name__ = f"{action.value}_referral"
     return spectree.validate(
         json=body_model,
-        resp=answers(
-            HTTP_200=ReferralDetail, HTTP_403=Problem, HTTP_409=Problem, HTTP_415=Problem
-        ),
+        resp=answers(HTTP_200=ReferralDetail, HTTP_403=Problem, HTTP_409=Problem, HTTP_415=Problem),
         tags=[TAG],
         operation_id=f"{action.value}_referral",
     )(view)

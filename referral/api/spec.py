@@ -7,7 +7,7 @@ import copy
 from typing import Any
 
 from spectree import Response, SecurityScheme, SpecTree
-from spectree.models import SecuritySchemeData, SecureType
+from spectree.models import SecureType, SecuritySchemeData
 
 from .problems import MEDIA_TYPE, ApiProblem, FieldError, Problem
 
