@@ -221,6 +221,7 @@ class AuditFilterForm(PeriodForm):
             ("referral", _l("Referral events")),
             ("sign_in", _l("Sign-ins")),
             ("admin", _l("Administrative actions")),
+            ("api", _l("Calls through the API")),
         ],
         default="",
     )

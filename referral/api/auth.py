@@ -16,9 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import api_tokens
 from ..extensions import csrf, db, limiter
 from ..i18n import browser_language
-from ..models import ApiToken
+from ..models import ApiToken, Referral
 from ..passwords import token_hash
 from . import bp
+from .listing import visible_or_404
 from .problems import ApiProblem, response
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,11 @@ def open_to_all(view):
 def current_token() -> ApiToken:
     """The token of this call (the view needs one: ``authenticate`` made sure)."""
     return g.api_token
+
+
+def current_referral() -> Referral:
+    """The referral named in the address, which ``authenticate`` found visible to the token."""
+    return g.referral
 
 
 def rate_limit_key() -> str:
@@ -62,6 +68,11 @@ def authenticate():
     if token is None:
         raise ApiProblem("unauthorized", headers={"WWW-Authenticate": 'Bearer realm="referral"'})
     g.api_token = token
+    referral_id = (request.view_args or {}).get("referral_id")
+    if referral_id is not None:
+        # Before the body is even read: another organisation's referral is a 404, whatever was
+        # sent, as on the pages.
+        g.referral = visible_or_404(token, referral_id)
     if token.read_only and request.method not in SAFE_METHODS:
         raise ApiProblem("read_only_token")
 

@@ -7,8 +7,7 @@ from flask_babel import gettext
 from .. import access, fhir
 from ..i18n import current_language
 from . import bp
-from .auth import current_token
-from .listing import visible_or_404
+from .auth import current_referral, current_token
 
 MEDIA_TYPE = "application/fhir+json"
 
@@ -24,13 +23,13 @@ def _base() -> str:
 @bp.get("/fhir/Task/<int:referral_id>")
 def fhir_task(referral_id: int):
     token = current_token()
-    referral = visible_or_404(token, referral_id)
+    referral = current_referral()
     return _answer(fhir.task(referral, token.organisation_id, _base(), current_language(), gettext))
 
 
 @bp.get("/fhir/ServiceRequest/<int:referral_id>")
 def fhir_service_request(referral_id: int):
     token = current_token()
-    referral = visible_or_404(token, referral_id)
+    referral = current_referral()
     personal = access.may_see_personal_data(token, referral)
     return _answer(fhir.service_request(referral, personal, _base(), current_language(), gettext))

@@ -14,8 +14,8 @@ from ..lifecycle import IntakeData
 from ..service_errors import ServiceError
 from ..vocabulary import ContactChannel
 from . import bp
-from .auth import current_token
-from .listing import detail, note_out, referrals_page, status_url, summary, visible_or_404
+from .auth import current_referral, current_token
+from .listing import detail, note_out, referrals_page, status_url, summary
 from .problems import ApiProblem, Problem
 from .schemas import (
     CloseBody,
@@ -89,7 +89,7 @@ def _details(body: VersionBody) -> dict:
 def _action_view(action: Action, body_model: type[VersionBody], summary_line: str):
     def view(referral_id: int):
         token = current_token()
-        referral = visible_or_404(token, referral_id)
+        referral = current_referral()
         body = _validated("json")
         try:
             lifecycle.act(referral.id, token, action, body.version, **_details(body))
@@ -132,7 +132,7 @@ def add_note(referral_id: int):
     organisations that may see the person's data may add notes.
     """
     token = current_token()
-    referral = visible_or_404(token, referral_id)
+    referral = current_referral()
     if not access.may_add_note(token, referral):
         raise ApiProblem("note_not_allowed")
     body: NoteBody = _validated("json")
