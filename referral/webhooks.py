@@ -237,13 +237,15 @@ def _failed(message: WebhookMessage, error: str, now: datetime) -> None:
     )
 
 
-def _post(client: httpx.Client, message: WebhookMessage, now: datetime) -> str | None:
+def _post(client: httpx.Client, message: WebhookMessage) -> str | None:
     """Post one message; None when the endpoint took it, else why not (no response body: it
     is the receiver's, and could quote anything)."""
     body = body_of(message)
     try:
         response = client.post(
-            message.endpoint.url, content=body.encode(), headers=signed_headers(message, body, now)
+            message.endpoint.url,
+            content=body.encode(),
+            headers=signed_headers(message, body, utcnow()),
         )
     except httpx.HTTPError as error:
         return type(error).__name__
@@ -264,7 +266,7 @@ def deliver_pending(now: datetime | None = None) -> Delivery:
                     message.last_error = "endpoint removed"
                     db.session.commit()
                     continue
-                error = _post(client, message, now)
+                error = _post(client, message)
                 if error is None:
                     message.sent_at = utcnow()
                     message.claimed_until = None
