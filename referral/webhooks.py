@@ -175,11 +175,14 @@ def _queue(event_type: str, organisations: set[int | None], referral: Referral, 
     wanted = {org for org in organisations if org is not None}
     if not wanted:
         return
-    endpoints = db.session.scalars(
-        select(WebhookEndpoint).where(
-            WebhookEndpoint.organisation_id.in_(wanted), WebhookEndpoint.removed_at.is_(None)
-        )
-    ).all()
+    # No autoflush: the step's changes reach the database at its commit, in the order the use
+    # case wrote them (a flush here would write the referral twice and change the lock order).
+    with db.session.no_autoflush:
+        endpoints = db.session.scalars(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.organisation_id.in_(wanted), WebhookEndpoint.removed_at.is_(None)
+            )
+        ).all()
     if not endpoints:
         return
     if referral.id is None:
