@@ -14,7 +14,7 @@ from . import audit
 from .extensions import db
 from .models import ApiCall, ApiToken, Organisation, User, utcnow
 from .passwords import looks_like_token, new_token, token_hash
-from .service_errors import ServiceError, get_or_refuse
+from .service_errors import get_or_refuse, get_owned_or_refuse
 
 # Says what the secret is when it turns up in a file or a log (secret scanners look for these).
 TOKEN_PREFIX = "rfl_"  # noqa: S105  # nosec B105  # a label, not a secret
@@ -54,9 +54,7 @@ def issue(organisation_id: int, name: str, read_only: bool, by: User | None) -> 
 
 def revoke(organisation_id: int, token_id: int, by: User | None) -> None:
     """The token stops working at once; its calls stay in the audit trail."""
-    token = get_or_refuse(ApiToken, token_id)
-    if token.organisation_id != organisation_id:
-        raise ServiceError(ServiceError.NOT_FOUND, "ApiToken")
+    token = get_owned_or_refuse(ApiToken, token_id, organisation_id)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         audit.record(

@@ -51,3 +51,12 @@ def get_or_refuse(model: type[Row], row_id: Any) -> Row:
     if row is None:
         raise ServiceError(ServiceError.NOT_FOUND, model.__name__)
     return row
+
+
+def get_owned_or_refuse(model: type[Row], row_id: Any, organisation_id: int) -> Row:
+    """The row with this id if it belongs to that organisation, or NOT_FOUND: an id in another
+    organisation's address names nothing here."""
+    row = get_or_refuse(model, row_id)
+    if getattr(row, "organisation_id", None) != organisation_id:
+        raise ServiceError(ServiceError.NOT_FOUND, model.__name__)
+    return row

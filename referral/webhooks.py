@@ -37,7 +37,7 @@ from .models import (
     utcnow,
 )
 from .outbox import Delivery, claim
-from .service_errors import ServiceError, get_or_refuse
+from .service_errors import ServiceError, get_or_refuse, get_owned_or_refuse
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +120,7 @@ def register(organisation_id: int, url: str, by: User | None) -> RegisteredEndpo
 
 def remove(organisation_id: int, endpoint_id: int, by: User | None) -> None:
     """Stop sending to an endpoint; what was queued for it is not sent either."""
-    endpoint = get_or_refuse(WebhookEndpoint, endpoint_id)
-    if endpoint.organisation_id != organisation_id:
-        raise ServiceError(ServiceError.NOT_FOUND, "WebhookEndpoint")
+    endpoint = get_owned_or_refuse(WebhookEndpoint, endpoint_id, organisation_id)
     if endpoint.removed_at is None:
         endpoint.removed_at = utcnow()
         audit.record(

@@ -63,6 +63,18 @@ def run_together(app, work, count: int = 2) -> list:
         return [f.result() for f in [pool.submit(one) for _ in range(count)]]
 
 
+def both_pass_every_check_before_either_writes(monkeypatch) -> None:
+    """Two threads acting on one referral: each waits, after its last check, for the other."""
+    both_checked = threading.Barrier(2, timeout=10)
+    check_reason = lifecycle._check_reason
+
+    def wait_for_the_other(*args):
+        both_checked.wait()
+        return check_reason(*args)
+
+    monkeypatch.setattr(lifecycle, "_check_reason", wait_for_the_other)
+
+
 def test_two_staff_accept_the_same_offer_at_once_and_exactly_one_wins(race, monkeypatch):
     referral_id = submit(race, "legal", "wroclaw")
     with race.app_context():
@@ -72,15 +84,7 @@ def test_two_staff_accept_the_same_offer_at_once_and_exactly_one_wins(race, monk
         version = db.session.get(Referral, referral_id).version
     emails = iter(["staff@nomada.example", "second@nomada.example"])
     lock = threading.Lock()
-    # Both must have loaded the referral and passed every check before either writes.
-    both_loaded = threading.Barrier(2, timeout=10)
-    check_reason = lifecycle._check_reason
-
-    def wait_for_the_other(*args):
-        both_loaded.wait()
-        return check_reason(*args)
-
-    monkeypatch.setattr(lifecycle, "_check_reason", wait_for_the_other)
+    both_pass_every_check_before_either_writes(monkeypatch)
 
     def accept():
         with lock:
@@ -109,14 +113,7 @@ def test_two_systems_accept_the_same_offer_through_the_api_at_once_and_one_wins(
         tokens = iter([api_tokens.issue(nomada, name, False, by=None).secret for name in "ab"])
         version = db.session.get(Referral, referral_id).version
     lock = threading.Lock()
-    both_checked = threading.Barrier(2, timeout=10)
-    check_reason = lifecycle._check_reason
-
-    def wait_for_the_other(*args):
-        both_checked.wait()
-        return check_reason(*args)
-
-    monkeypatch.setattr(lifecycle, "_check_reason", wait_for_the_other)
+    both_pass_every_check_before_either_writes(monkeypatch)
 
     def accept():
         with lock:
