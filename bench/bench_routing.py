@@ -18,7 +18,7 @@ from common import (
     parse_args,
 )
 
-from referral import routing
+from referral import directory, routing
 from referral.extensions import db
 from referral.vocabulary import Specialism
 
@@ -98,9 +98,9 @@ def bench_directory(database_url: str | None, runs: int) -> None:
             return directory.Directory.load(now)
 
         print(f"  Directory.load (once per use case): {median_ms(load, runs):.1f} ms median")
-        directory = load()
-        directory.rank(need)
-        cached = median_ms(lambda: directory.rank(need), runs * 4)
+        loaded = load()
+        loaded.rank(need)
+        cached = median_ms(lambda: loaded.rank(need), runs * 4)
         print(f"  Directory.rank on a loaded directory (profiles cached): {cached:.2f} ms median")
         preview = median_ms(lambda: directory.route_preview("legal", "warszawa", ["uk"]), runs)
         print(f"  directory.route_preview (load + rank): {preview:.1f} ms median")

@@ -1,5 +1,6 @@
-"""Who has seen a person's data: every page and export that shows it records the account, its
-organisation, the request and the referral, and when. The person reads which organisations
+"""Who has seen a person's data: every page, export and API answer that shows it records the
+account (or the organisation's API token), its organisation, the request and the referral, and
+when. The person reads which organisations
 (never which staff member) on their status page; the coordinator reads everything in the audit.
 
 A view records after it rendered the page, in its own transaction, so that the objects the page
@@ -15,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 
 from .extensions import db
-from .models import DataAccess, HelpRequest, Organisation, Referral, User, utcnow
+from .models import ApiToken, DataAccess, HelpRequest, Organisation, Referral, User, utcnow
 from .vocabulary import N_, LabelledEnum
 
 
@@ -28,17 +29,24 @@ class Page(LabelledEnum):
     AUDIT = "audit", N_("Read the audit trail")
     EXPORT = "export", N_("Exported the audit trail")
     COPY = "copy", N_("Made a copy of the person's data")
+    API = "api", N_("Read it through the API")
 
 
-def record(user: User, page: Page, referrals: Iterable[Referral | tuple[int, int | None]]) -> None:
-    """``user`` saw the personal data of these referrals (or (request id, referral id) pairs)
-    on ``page``, now; one transaction."""
+def record(
+    viewer: User | ApiToken,
+    page: Page,
+    referrals: Iterable[Referral | tuple[int, int | None]],
+) -> None:
+    """``viewer`` (a staff member, or an organisation's system) saw the personal data of these
+    referrals (or (request id, referral id) pairs) on ``page``, now; one transaction."""
     now = utcnow()
+    by_token = isinstance(viewer, ApiToken)
     rows = [
         {
             "at": now,
-            "user_id": user.id,
-            "organisation_id": user.organisation_id,
+            "user_id": None if by_token else viewer.id,
+            "api_token_id": viewer.id if by_token else None,
+            "organisation_id": viewer.organisation_id,
             "request_id": item.request_id if isinstance(item, Referral) else item[0],
             "referral_id": item.id if isinstance(item, Referral) else item[1],
             "page": page.value,

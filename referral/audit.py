@@ -1,5 +1,6 @@
 """The audit trail: every referral event, every staff sign-in, every administrative action
-(``record``) and every opening of a person's data (``access_log``), newest first, in one list."""
+(``record``), every call through the API and every opening of a person's data (``access_log``),
+newest first, in one list."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import (
     JSON,
     Integer,
     String,
+    Text,
     cast,
     false,
     func,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    type_coerce,
     union_all,
 )
 
@@ -24,6 +27,7 @@ from .extensions import db
 from .handoff import WARSAW
 from .models import (
     AdminEvent,
+    ApiCall,
     DataAccess,
     EventText,
     Referral,
@@ -32,13 +36,14 @@ from .models import (
     User,
 )
 from .paging import Page, clamp
+from .personal_data import keyring
 
 PER_PAGE = 50
 
 
 @dataclass(frozen=True)
 class AuditFilter:
-    kind: str = ""  # "", "referral", "sign_in", "admin" or "access"
+    kind: str = ""  # "", "referral", "sign_in", "admin", "api" or "access"
     organisation_id: int | None = None
     user_id: int | None = None
     referral_id: int | None = None
@@ -104,10 +109,13 @@ def _referral_events(f: AuditFilter):
         ReferralEvent.from_state,
         ReferralEvent.to_state,
         ReferralEvent.reason_code,
-        EventText.body.label("text"),
+        # The words as stored (encrypted): ``text_of`` reads them, row by row.
+        type_coerce(EventText.body, Text).label("text"),
         cast(null(), String).label("email"),
         cast(null(), Integer).label("success"),
         *_no_changes(),
+        ReferralEvent.api_token_id,
+        cast(null(), Integer).label("status"),
     ).outerjoin(EventText, EventText.event_id == ReferralEvent.id)
     if f.organisation_id:
         query = query.where(
@@ -146,6 +154,7 @@ def _sign_ins(f: AuditFilter):
         SignInEvent.email,
         cast(SignInEvent.success, Integer).label("success"),
         *_no_changes(),
+        *_no_call(),
     )
     if f.organisation_id:
         query = query.where(SignInEvent.organisation_id == f.organisation_id)
@@ -162,6 +171,10 @@ def _no_changes():
         cast(null(), JSON).label("before"),
         cast(null(), JSON).label("after"),
     )
+
+
+def _no_call():
+    return cast(null(), Integer).label("api_token_id"), cast(null(), Integer).label("status")
 
 
 def _admin_events(f: AuditFilter):
@@ -183,6 +196,7 @@ def _admin_events(f: AuditFilter):
         AdminEvent.user_id.label("subject_id"),
         AdminEvent.before,
         AdminEvent.after,
+        *_no_call(),
     )
     if f.organisation_id:
         query = query.where(AdminEvent.organisation_id == f.organisation_id)
@@ -193,7 +207,42 @@ def _admin_events(f: AuditFilter):
     return _within_days(query, AdminEvent.at, f)
 
 
+def _api_calls(f: AuditFilter):
+    """A call made with an API token: the method as the action, the route as the text."""
+    query = select(
+        literal("api").label("kind"),
+        ApiCall.id,
+        ApiCall.at,
+        cast(null(), Integer).label("user_id"),
+        ApiCall.organisation_id,
+        cast(null(), Integer).label("offered_to_id"),
+        ApiCall.referral_id,
+        ApiCall.method.label("action"),
+        cast(null(), String).label("from_state"),
+        cast(null(), String).label("to_state"),
+        cast(null(), String).label("reason_code"),
+        ApiCall.endpoint.label("text"),
+        cast(null(), String).label("email"),
+        cast(null(), Integer).label("success"),
+        *_no_changes(),
+        ApiCall.api_token_id,
+        ApiCall.status,
+    )
+    if f.organisation_id:
+        query = query.where(ApiCall.organisation_id == f.organisation_id)
+    if f.user_id:
+        query = query.where(false())
+    if f.referral_id:
+        query = query.where(ApiCall.referral_id == f.referral_id)
+    if f.request_id:
+        query = query.where(
+            ApiCall.referral_id.in_(select(Referral.id).where(Referral.request_id == f.request_id))
+        )
+    return _within_days(query, ApiCall.at, f)
+
+
 def _accesses(f: AuditFilter):
+    """An opening of a person's data: the page as the action; by an account or an API token."""
     query = select(
         literal("access").label("kind"),
         DataAccess.id,
@@ -210,6 +259,8 @@ def _accesses(f: AuditFilter):
         cast(null(), String).label("email"),
         cast(null(), Integer).label("success"),
         *_no_changes(),
+        DataAccess.api_token_id,
+        cast(null(), Integer).label("status"),
     )
     if f.organisation_id:
         query = query.where(DataAccess.organisation_id == f.organisation_id)
@@ -224,7 +275,7 @@ def _accesses(f: AuditFilter):
 
 def entries(f: AuditFilter):
     """The filtered trail as one subquery (kind, id, at, user_id, ..., email, success,
-    subject_id, before, after)."""
+    subject_id, before, after, api_token_id, status)."""
     parts = []
     if f.kind in ("", "referral"):
         parts.append(_referral_events(f))
@@ -232,6 +283,8 @@ def entries(f: AuditFilter):
         parts.append(_sign_ins(f))
     if f.kind in ("", "admin"):
         parts.append(_admin_events(f))
+    if f.kind in ("", "api"):
+        parts.append(_api_calls(f))
     if f.kind in ("", "access"):
         parts.append(_accesses(f))
     return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
@@ -260,10 +313,22 @@ def every_row(f: AuditFilter):
     yield from result
 
 
+def text_of(row) -> str | None:
+    """A row's text as people read it: the words written with a referral's step are decrypted,
+    an API call's route is as it is."""
+    if row.kind == "referral" and row.text:
+        return keyring().decrypt(row.text)
+    return row.text
+
+
 def referrals_with_words(f: AuditFilter):
     """The ids of the referrals whose written words the filtered trail holds (a subquery)."""
     trail = entries(f)
-    return select(trail.c.referral_id).where(trail.c.text.is_not(None)).distinct()
+    return (
+        select(trail.c.referral_id)
+        .where(trail.c.kind == "referral", trail.c.text.is_not(None))
+        .distinct()
+    )
 
 
 def with_words(referral_ids) -> list[tuple[int, int]]:

@@ -10,12 +10,30 @@ from flask_babel import force_locale
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from . import accounts, directory, erasure, explain, lifecycle, mailer, maintenance, seed
+from . import (
+    accounts,
+    api_tokens,
+    directory,
+    erasure,
+    explain,
+    lifecycle,
+    mailer,
+    maintenance,
+    seed,
+    webhooks,
+)
 from .extensions import db
 from .models import Organisation
 from .passwords import PASSWORD_MIN_LENGTH
 from .service_errors import ServiceError
 from .vocabulary import SPOKEN_LANGUAGES, Role, Specialism
+
+
+def _organisation(slug: str) -> Organisation:
+    org = db.session.scalar(db.select(Organisation).where(Organisation.slug == slug))
+    if org is None:
+        raise click.ClickException(f"No organisation with slug {slug!r}.")
+    return org
 
 
 def init_app(app: Flask) -> None:
@@ -53,11 +71,7 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(
                 f"The password must have at least {PASSWORD_MIN_LENGTH} characters."
             )
-        org = None
-        if org_slug:
-            org = db.session.scalar(db.select(Organisation).where(Organisation.slug == org_slug))
-            if org is None:
-                raise click.ClickException(f"No organisation with slug {org_slug!r}.")
+        org = _organisation(org_slug) if org_slug else None
         email = accounts.normalise_email(email)
         try:
             accounts.create_user(
@@ -98,6 +112,40 @@ def init_app(app: Flask) -> None:
     def send_mail():
         """Deliver the outbox over SMTP (MAIL_SERVER, MAIL_PORT); safe to run twice at once."""
         delivery = mailer.deliver_pending()
+        click.echo(f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}")
+
+    @app.cli.command("create-api-token")
+    @click.option("--org", "org_slug", required=True, help="Slug of the organisation.")
+    @click.option("--name", default="", help="The system that will use it (default: the slug).")
+    @click.option("--read-only", is_flag=True, help="It may read, not change referrals.")
+    def create_api_token(org_slug, name, read_only):
+        """Issue an API token to an organisation and print it, once (audited)."""
+        issued = api_tokens.issue(_organisation(org_slug).id, name, read_only, by=None)
+        click.echo(
+            f"Token {issued.token.name!r} for {org_slug} ({issued.token.scope}). "
+            "It is shown only now; keep it secret:"
+        )
+        click.echo(issued.secret)
+
+    @app.cli.command("add-webhook")
+    @click.option("--org", "org_slug", required=True, help="Slug of the organisation.")
+    @click.argument("url")
+    def add_webhook(org_slug, url):
+        """Send an organisation's referral events to URL; print the signing secret, once."""
+        try:
+            registered = webhooks.register(_organisation(org_slug).id, url, by=None)
+        except ServiceError as error:
+            raise click.ClickException(
+                "Use an https:// address (http:// only to this machine), without a user name "
+                "or password."
+            ) from error
+        click.echo(f"Webhook for {org_slug}: {url}. Signing secret, shown only now:")
+        click.echo(registered.secret)
+
+    @app.cli.command("send-webhooks")
+    def send_webhooks():
+        """Deliver the webhook outbox, signed; safe to run twice at once."""
+        delivery = webhooks.deliver_pending()
         click.echo(f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}")
 
     @app.cli.command("purge")

@@ -76,6 +76,8 @@ class Config:
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     INTAKE_RATE_LIMIT = os.environ.get("INTAKE_RATE_LIMIT", "60 per hour")
+    # Per API token (per address for calls without one).
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "120 per minute; 5000 per hour")
     RATELIMIT_HEADERS_ENABLED = True
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")

@@ -1,7 +1,7 @@
 """Delivers the outbox over SMTP: ``flask --app referral send-mail``.
 
-Each message is claimed with a conditional UPDATE before it is sent, so two senders running at
-once never send one message twice; a failed message is kept and retried later with exponential
+Each message is claimed before it is sent (``outbox.claim``), so two senders running at once
+never send one message twice; a failed message is kept and retried later with exponential
 back-off. A message is deleted only when the request it is about is erased (even while it is being
 sent). A crash between the SMTP hand-over and marking the message sent can repeat it once: the
 stable Message-ID lets mail clients drop the duplicate.
@@ -11,72 +11,26 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from .extensions import db
 from .models import OutboxMessage, utcnow
+from .outbox import Delivery, claim
 
 log = logging.getLogger(__name__)
 
-CLAIM_FOR = timedelta(minutes=5)
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=6)
-BATCH = 50
 SMTP_TIMEOUT = 30
-
-
-@dataclass
-class Delivery:
-    sent: int = 0
-    failed: int = 0
 
 
 def retry_delay(attempts: int) -> timedelta:
     """1, 2, 4, 8... minutes after the 1st, 2nd, 3rd, 4th... failure, at most six hours."""
     return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LONGEST_WAIT)
-
-
-def _due(now: datetime):
-    return (
-        OutboxMessage.sent_at.is_(None),
-        OutboxMessage.next_attempt_at <= now,
-        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-    )
-
-
-def claim(now: datetime, limit: int = BATCH) -> list[OutboxMessage]:
-    """Take up to ``limit`` due messages for this sender; another sender's claims are skipped."""
-    ids = db.session.scalars(
-        select(OutboxMessage.id).where(*_due(now)).order_by(OutboxMessage.id).limit(limit)
-    ).all()
-    claimed = []
-    for message_id in ids:
-        taken = cast(
-            CursorResult,
-            db.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message_id, *_due(now))
-                .values(claimed_until=now + CLAIM_FOR)
-                .execution_options(synchronize_session=False)
-            ),
-        )
-        if taken.rowcount == 1:
-            claimed.append(message_id)
-    db.session.commit()
-    if not claimed:
-        return []
-    return list(
-        db.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
-        )
-    )
 
 
 def _email(message: OutboxMessage) -> EmailMessage:
@@ -120,7 +74,7 @@ def deliver_pending(now: datetime | None = None) -> Delivery:
     """Send every message that is due, batch after batch, over one SMTP connection a batch."""
     now = now or utcnow()
     delivery = Delivery()
-    while messages := claim(now):
+    while messages := claim(OutboxMessage, now):
         try:
             smtp = _connect()
         except (OSError, smtplib.SMTPException) as error:

@@ -16,7 +16,7 @@ from sqlalchemy import event, select, text
 from referral import create_app
 from referral.config import TestConfig
 from referral.extensions import db
-from referral.models import HelpRequest, OutboxMessage, ReferralEvent, User
+from referral.models import HelpRequest, OutboxMessage, ReferralEvent, User, WebhookEndpoint
 from referral.personal_data import MissingKeys, match_key
 
 from .canaries import stored
@@ -197,7 +197,7 @@ def test_the_migration_encrypts_what_was_stored_before_and_moves_the_words_out_o
     app, directory
 ):
     with app.app_context():
-        downgrade(revision="0004")
+        downgrade(revision="0005")
         try:
             _plain_rows_as_before()
             upgrade()
@@ -215,6 +215,7 @@ def test_the_migration_encrypts_what_was_stored_before_and_moves_the_words_out_o
             message = db.session.scalar(select(OutboxMessage))
             assert (message.request_id, message.to_address) == (request.id, "olena@example.org")
             assert db.session.scalar(select(User)).totp_secret == "JBSWY3DPEHPK3PXP"
+            assert db.session.scalar(select(WebhookEndpoint)).secret == "whsec_c2VjcmV0"
             raw = db.session.execute(text('SELECT totp_secret FROM "user"')).scalar()
             assert raw != "JBSWY3DPEHPK3PXP"
         finally:
@@ -223,12 +224,15 @@ def test_the_migration_encrypts_what_was_stored_before_and_moves_the_words_out_o
 
 
 def _plain_rows_as_before() -> None:
-    """A request, its referral with a worded step, a mail and a staff member's two-step sign-in
-    secret, as 0004 stored them."""
+    """A request, its referral with a worded step, a mail, a staff member's two-step sign-in
+    secret and a webhook's signing secret, as 0005 stored them."""
     statements = [
         'INSERT INTO "user" (id, email, password_hash, name, role, language, active,'
         " session_token_hash, created_at, totp_secret) VALUES (1, 'a@example.org', 'x', 'A',"
         " 'staff', 'pl', true, 'h', CURRENT_TIMESTAMP, 'JBSWY3DPEHPK3PXP')",
+        "INSERT INTO webhook_endpoint (id, organisation_id, url, secret, created_at)"
+        " VALUES (1, (SELECT MIN(id) FROM organisation), 'https://example.org/hook',"
+        " 'whsec_c2VjcmV0', CURRENT_TIMESTAMP)",
         "INSERT INTO request (id, reference, status_token_hash, created_at, language,"
         " voivodeship_teryt, urgent, interpreter_needed, name, phone, email, safe_to_message,"
         " languages, description, residence_status, consent_version, consent_at,"

@@ -3,6 +3,7 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from . import (  # noqa: E402, F401
+    api_access,
     audit,
     organisations,
     personal_data,

@@ -1,6 +1,6 @@
-"""The audit trail: referral events, sign-ins and openings of personal data, filtered (by a
-reference too), paged and as CSV (/admin/audit). Showing or exporting the words staff wrote with
-a step is itself an opening, recorded."""
+"""The audit trail: referral events, sign-ins, administrative actions, API calls and openings of
+personal data, filtered (by a reference too), paged and as CSV (/admin/audit). Showing or
+exporting the words staff wrote with a step is itself an opening, recorded."""
 
 import json
 
@@ -13,7 +13,7 @@ from .. import access_log, audit, lifecycle, paging
 from ..decorators import coordinator_required
 from ..extensions import db
 from ..fields import show_error
-from ..models import Organisation, User
+from ..models import ApiToken, Organisation, User
 from . import bp, csvfile
 from .forms import AuditFilterForm
 from .users import organisation_choices
@@ -58,11 +58,19 @@ def audit_trail():
         page=page,
         users={u.id: u for u in db.session.scalars(select(User))},
         organisations={o.id: o for o in db.session.scalars(select(Organisation))},
+        api_tokens=_api_token_names(),
         pages={code.value: code.label for code in access_log.Page},
+        text_of=audit.text_of,
     )
-    shown = {row.referral_id for row in page.items if row.text}
+    shown = {row.referral_id for row in page.items if row.kind == "referral" and row.text}
     access_log.record(current_user, access_log.Page.AUDIT, audit.with_words(shown))
     return html
+
+
+def _api_token_names() -> dict[int, str]:
+    return {
+        token_id: name for token_id, name in db.session.execute(select(ApiToken.id, ApiToken.name))
+    }
 
 
 def _json(value) -> str | None:
@@ -73,13 +81,11 @@ def _json(value) -> str | None:
 @coordinator_required
 def audit_csv():
     _form, trail_filter = _audit_filter()
-    access_log.record(
-        current_user,
-        access_log.Page.EXPORT,
-        audit.with_words(audit.referrals_with_words(trail_filter)),
-    )
+    exported = audit.with_words(audit.referrals_with_words(trail_filter))
+    access_log.record(current_user, access_log.Page.EXPORT, exported)
     users = {u.id: u.email for u in db.session.scalars(select(User))}
     organisations = {o.id: o.slug for o in db.session.scalars(select(Organisation))}
+    api_tokens = _api_token_names()
     header = [
         _("Time (UTC)"),
         _("What"),
@@ -95,6 +101,8 @@ def audit_csv():
         _("Account"),
         _("Before"),
         _("After"),
+        _("API token"),
+        _("Answer"),
     ]
     rows = (
         [
@@ -107,11 +115,13 @@ def audit_csv():
             row.from_state,
             row.to_state,
             row.reason_code,
-            row.text,
+            audit.text_of(row),
             None if row.success is None else bool(row.success),
             users.get(row.subject_id),
             _json(row.before),
             _json(row.after),
+            api_tokens.get(row.api_token_id),
+            row.status,
         ]
         for row in audit.every_row(trail_filter)
     )

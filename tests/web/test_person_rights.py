@@ -17,6 +17,7 @@ from referral.handoff import Action
 from referral.models import DataAccess, HelpRequest
 
 from ..helpers import user
+from .api_steps import bearer, token_for
 from .staff_steps import refer
 
 
@@ -246,3 +247,31 @@ def test_the_coordinator_erases_a_persons_data_when_they_ask_by_letter(
         "/admin/erase", data={"erase-reference": reference(app), "erase-confirmed": "y"}
     )
     assert "nothing is held about the person" in again.get_data(as_text=True)
+
+
+def test_reading_a_person_through_the_api_is_an_opening_of_the_organisation(app, client, person):
+    token = token_for(app, person.holder, name="holder's case system")
+    answer = client.get(f"/api/v1/referrals/{person.referral_id}", headers=bearer(token))
+    assert answer.get_json()["person"]["name"] == person.canaries.name
+    client.get(f"/api/fhir/ServiceRequest/{person.referral_id}", headers=bearer(token))
+    with app.app_context():
+        api_openings = db.session.scalars(
+            select(DataAccess).where(DataAccess.api_token_id.is_not(None))
+        ).all()
+        assert [(a.page, a.user_id, a.organisation.slug) for a in api_openings] == [
+            (Page.API, None, person.holder),
+            (Page.API, None, person.holder),
+        ]
+    status = client.get(person.path).get_data(as_text=True)
+    assert "holder&#39;s case system" not in status and "case system" not in status
+
+
+def test_an_api_answer_without_the_person_is_no_opening(app, client, person):
+    token = token_for(app, person.declined_by)
+    answer = client.get(f"/api/v1/referrals/{person.referral_id}", headers=bearer(token))
+    assert answer.get_json()["personal_data"] == "not_yours"
+    with app.app_context():
+        assert (
+            db.session.scalars(select(DataAccess).where(DataAccess.api_token_id.is_not(None))).all()
+            == []
+        )

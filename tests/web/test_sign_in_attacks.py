@@ -146,8 +146,10 @@ def test_known_and_unknown_e_mails_take_the_same_time(app, staff, monkeypatch):
             started = time.perf_counter()
             sign_in(client, email, "wrong password")
             times[kind].append(time.perf_counter() - started)
-    known, unknown = statistics.median(times["known"]), statistics.median(times["unknown"])
-    assert abs(unknown - known) <= 0.2 * known, (known, unknown)
+    # The fastest of each kind is the work itself: other load on a shared machine only adds.
+    known, unknown = min(times["known"]), min(times["unknown"])
+    medians = statistics.median(times["known"]), statistics.median(times["unknown"])
+    assert abs(unknown - known) <= 0.2 * known, (known, unknown, medians)
 
 
 # --- 3. open redirects --------------------------------------------------------------------------

@@ -1,16 +1,16 @@
 """personal data encrypted and erasable; the access log
 
 The personal fields (the request's name, phone, e-mail, description and residence status, notes,
-the outbox's addresses and bodies) and the staff's two-step sign-in secrets are encrypted in place
-with the app's newest data key, and the request gets the keyed hashes of its phone and e-mail.
-The words written with a referral's steps move out of the append-only event log into
-``event_text``, encrypted. Each mail is tied to the
-request its subject names. ``data_access`` records who opened a person's data.
+the outbox's addresses and bodies), the staff's two-step sign-in secrets and the webhooks' signing
+secrets are encrypted in place with the app's newest data key, and the request gets the keyed
+hashes of its phone and e-mail. The words written with a referral's steps move out of the
+append-only event log into ``event_text``, encrypted. Each mail is tied to the request its subject
+names. ``data_access`` records who opened a person's data.
 
 Runs inside the app (``flask db upgrade``, ``init-db``): it needs the app's keys.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 10:00:00.000000
 
 """
@@ -23,8 +23,8 @@ from alembic import op
 from referral.personal_data import keyring, match_key
 
 # revision identifiers, used by Alembic.
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -35,6 +35,7 @@ ENCRYPTED = {
     "note": ("body",),
     "outbox_message": ("to_address", "body"),
     "user": ("totp_secret",),  # the two-step sign-in's shared secret
+    "webhook_endpoint": ("secret",),  # the webhooks' signing secret
 }
 # Columns too narrow for a Fernet token on PostgreSQL (SQLite keeps any length in VARCHAR).
 WIDENED = [
@@ -44,6 +45,7 @@ WIDENED = [
     ("request", "residence_status", 40),
     ("outbox_message", "to_address", 254),
     ("user", "totp_secret", 32),
+    ("webhook_endpoint", "secret", 100),
 ]
 REFERENCE = re.compile(r"\b[A-Z0-9]{3}-[A-Z0-9]{3}\b")
 
@@ -115,11 +117,17 @@ def upgrade():
         "data_access",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("api_token_id", sa.Integer(), nullable=True),
         sa.Column("organisation_id", sa.Integer(), nullable=True),
         sa.Column("request_id", sa.Integer(), nullable=False),
         sa.Column("referral_id", sa.Integer(), nullable=True),
         sa.Column("page", sa.String(length=20), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["api_token_id"],
+            ["api_token.id"],
+            name=op.f("fk_data_access_api_token_id_api_token"),
+        ),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
             ["organisation.id"],
