@@ -96,6 +96,10 @@ def _within_days(query, at, f: AuditFilter):
     return query
 
 
+def _referrals_of(request_id: int):
+    return select(Referral.id).where(Referral.request_id == request_id)
+
+
 def _referral_events(f: AuditFilter):
     query = select(
         literal("referral").label("kind"),
@@ -129,11 +133,7 @@ def _referral_events(f: AuditFilter):
     if f.referral_id:
         query = query.where(ReferralEvent.referral_id == f.referral_id)
     if f.request_id:
-        query = query.where(
-            ReferralEvent.referral_id.in_(
-                select(Referral.id).where(Referral.request_id == f.request_id)
-            )
-        )
+        query = query.where(ReferralEvent.referral_id.in_(_referrals_of(f.request_id)))
     return _within_days(query, ReferralEvent.at, f)
 
 
@@ -147,9 +147,7 @@ def _sign_ins(f: AuditFilter):
         cast(null(), Integer).label("offered_to_id"),
         cast(null(), Integer).label("referral_id"),
         SignInEvent.kind.label("action"),
-        cast(null(), String).label("from_state"),
-        cast(null(), String).label("to_state"),
-        cast(null(), String).label("reason_code"),
+        *_no_step(),
         cast(null(), String).label("text"),
         SignInEvent.email,
         cast(SignInEvent.success, Integer).label("success"),
@@ -163,6 +161,14 @@ def _sign_ins(f: AuditFilter):
     if f.referral_id or f.request_id:
         query = query.where(false())
     return _within_days(query, SignInEvent.at, f)
+
+
+def _no_step():
+    return (
+        cast(null(), String).label("from_state"),
+        cast(null(), String).label("to_state"),
+        cast(null(), String).label("reason_code"),
+    )
 
 
 def _no_changes():
@@ -187,9 +193,7 @@ def _admin_events(f: AuditFilter):
         cast(null(), Integer).label("offered_to_id"),
         cast(null(), Integer).label("referral_id"),
         AdminEvent.action,
-        cast(null(), String).label("from_state"),
-        cast(null(), String).label("to_state"),
-        cast(null(), String).label("reason_code"),
+        *_no_step(),
         cast(null(), String).label("text"),
         cast(null(), String).label("email"),
         cast(null(), Integer).label("success"),
@@ -218,9 +222,7 @@ def _api_calls(f: AuditFilter):
         cast(null(), Integer).label("offered_to_id"),
         ApiCall.referral_id,
         ApiCall.method.label("action"),
-        cast(null(), String).label("from_state"),
-        cast(null(), String).label("to_state"),
-        cast(null(), String).label("reason_code"),
+        *_no_step(),
         ApiCall.endpoint.label("text"),
         cast(null(), String).label("email"),
         cast(null(), Integer).label("success"),
@@ -235,9 +237,7 @@ def _api_calls(f: AuditFilter):
     if f.referral_id:
         query = query.where(ApiCall.referral_id == f.referral_id)
     if f.request_id:
-        query = query.where(
-            ApiCall.referral_id.in_(select(Referral.id).where(Referral.request_id == f.request_id))
-        )
+        query = query.where(ApiCall.referral_id.in_(_referrals_of(f.request_id)))
     return _within_days(query, ApiCall.at, f)
 
 
@@ -252,9 +252,7 @@ def _accesses(f: AuditFilter):
         cast(null(), Integer).label("offered_to_id"),
         DataAccess.referral_id,
         DataAccess.page.label("action"),
-        cast(null(), String).label("from_state"),
-        cast(null(), String).label("to_state"),
-        cast(null(), String).label("reason_code"),
+        *_no_step(),
         cast(null(), String).label("text"),
         cast(null(), String).label("email"),
         cast(null(), Integer).label("success"),
