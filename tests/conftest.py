@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 
 from referral import create_app, seed
@@ -16,6 +17,13 @@ from referral.extensions import db, limiter
 from .canaries import person_with_history
 from .helpers import enrol, user
 from .mailbox import failing_smtp_server, smtp_server  # noqa: F401  (fixtures for every module)
+
+# Properties are judged by what they find, not by how fast one example runs: on a shared machine
+# under load a per-example deadline only makes tests fail at random.
+settings.register_profile(
+    "shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("shared-machine")
 
 
 def _database_url() -> str:
