@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask import g
-from sqlalchemy import func, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from . import routing
 from .extensions import db
-from .handoff import ACTIVE_STATES, warsaw_date
+from .handoff import warsaw_date
 from .models import City, Coverage, Organisation, Referral, Voivodeship, utcnow
 from .routing import Scope, scope_rank
 from .service_errors import ServiceError
@@ -22,80 +22,97 @@ from .vocabulary import Specialism
 
 # --- the routing view ---------------------------------------------------------------------------
 
+# (specialism, city slug, voivodeship TERYT): the place and need one candidate query answers.
+_Place = tuple[str, str, str]
+
 
 @dataclass
 class Directory:
-    """The routing view of every organisation, loaded once per use case (and per sweep).
+    """The routing view of the directory for one use case (or one sweep).
 
-    Profiles are built once and replaced as offers change an organisation's load, so a sweep
-    re-routing thousands of referrals does not rebuild the whole directory for each.
+    Routing one need reads only the organisations whose coverage of that specialism reaches the
+    need's place (one indexed query, ``ix_coverage_reach``), never the whole directory; the
+    answer is kept for the next need of the same kind and place, so a sweep re-routing thousands
+    of referrals asks once per place. Each organisation's open load is a column kept true by the
+    lifecycle in the same transaction as the step that changes it (``counters.adjust_open_load``), so no
+    referral is counted here. Only the coordinator's view (``assess``) reads every organisation.
     """
 
     today: date
-    organisations: dict[int, Organisation]
-    open_load: dict[int, int]
-    coverage: dict[int, frozenset[routing.Coverage]]
-    _profiles: dict[int, routing.Organisation] = field(default_factory=dict, repr=False)
+    _organisations: dict[int, Organisation] = field(default_factory=dict, repr=False)
+    _reaching: dict[_Place, dict[int, frozenset[routing.Coverage]]] = field(
+        default_factory=dict, repr=False
+    )
+    _everyone: dict[int, frozenset[routing.Coverage]] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, now: datetime) -> Directory:
-        organisations = {org.id: org for org in db.session.scalars(select(Organisation))}
-        # Plain rows, not ORM objects: a big directory has tens of thousands of them.
-        coverage: dict[int, set[routing.Coverage]] = {}
-        for org_id, specialism, scope, area in db.session.execute(
-            select(Coverage.organisation_id, Coverage.specialism, Coverage.scope, Coverage.area)
-        ):
-            coverage.setdefault(org_id, set()).add(
-                routing.Coverage(specialism, routing.Scope(scope), area)
+        """The view as of ``now`` (pauses count by Warsaw date); it reads nothing until asked."""
+        return cls(today=warsaw_date(now))
+
+    def _candidates(self, need: routing.Need) -> dict[int, frozenset[routing.Coverage]]:
+        """Organisation id -> its coverage of the need's specialism that may reach the need's
+        place, for the organisations taking referrals and not paused; routing decides from them.
+        """
+        place = (need.specialism, need.city, need.voivodeship)
+        if place not in self._reaching:
+            rows = db.session.execute(
+                select(Organisation, Coverage.scope, Coverage.area)
+                .join(Coverage, Coverage.organisation_id == Organisation.id)
+                .where(
+                    Coverage.specialism == need.specialism,
+                    or_(
+                        Coverage.scope == Scope.NATIONWIDE,
+                        and_(Coverage.scope == Scope.CITY, Coverage.area == need.city),
+                        and_(Coverage.scope == Scope.VOIVODESHIP, Coverage.area == need.voivodeship),
+                    ),
+                    Organisation.takes_referrals.is_(True),
+                    or_(Organisation.paused_until.is_(None), Organisation.paused_until < self.today),
+                )
             )
-        open_load: dict[int, int] = {
-            org_id: n
-            for org_id, n in db.session.execute(
-                select(Referral.organisation_id, func.count())
-                .where(Referral.state.in_(ACTIVE_STATES))
-                .group_by(Referral.organisation_id)
-            )
-            if org_id is not None
-        }
-        return cls(
-            today=warsaw_date(now),
-            organisations=organisations,
-            open_load=open_load,
-            coverage={org_id: frozenset(rows) for org_id, rows in coverage.items()},
+            reaching: dict[int, set[routing.Coverage]] = {}
+            for org, scope, area in rows:
+                self._organisations[org.id] = org
+                reaching.setdefault(org.id, set()).add(
+                    routing.Coverage(need.specialism, Scope(scope), area)
+                )
+            self._reaching[place] = {org_id: frozenset(c) for org_id, c in reaching.items()}
+        return self._reaching[place]
+
+    def _all(self) -> dict[int, frozenset[routing.Coverage]]:
+        """Every organisation with all its coverage: the coordinator's view, not routing's."""
+        if self._everyone is None:
+            for org in db.session.scalars(select(Organisation)):
+                self._organisations[org.id] = org
+            coverage: dict[int, set[routing.Coverage]] = {org_id: set() for org_id in self._organisations}
+            for org_id, specialism, scope, area in db.session.execute(
+                select(Coverage.organisation_id, Coverage.specialism, Coverage.scope, Coverage.area)
+            ):
+                coverage[org_id].add(routing.Coverage(specialism, Scope(scope), area))
+            self._everyone = {org_id: frozenset(rows) for org_id, rows in coverage.items()}
+        return self._everyone
+
+    def _profile(
+        self, org_id: int, coverage: frozenset[routing.Coverage]
+    ) -> routing.Organisation:
+        """Built afresh for each ranking: the load and last offer change as offers are made."""
+        org = self._organisations[org_id]
+        return routing.Organisation(
+            id=org.id,
+            slug=org.slug,
+            name=org.name_pl,
+            takes_referrals=org.takes_referrals,
+            paused=org.is_paused(self.today),
+            languages=frozenset(org.languages or ()),
+            capacity=org.capacity,
+            open_load=org.open_load,
+            last_offered_at=org.last_offered_at,
+            coverage=coverage,
         )
-
-    def profile(self, org: Organisation) -> routing.Organisation:
-        profile = self._profiles.get(org.id)
-        if profile is None:
-            profile = self._profiles[org.id] = routing.Organisation(
-                id=org.id,
-                slug=org.slug,
-                name=org.name_pl,
-                takes_referrals=org.takes_referrals,
-                paused=org.is_paused(self.today),
-                languages=frozenset(org.languages or ()),
-                capacity=org.capacity,
-                open_load=self.open_load.get(org.id, 0),
-                last_offered_at=org.last_offered_at,
-                coverage=self.coverage.get(org.id, frozenset()),
-            )
-        return profile
-
-    def _profiles_of_all(self) -> list[routing.Organisation]:
-        return [self.profile(org) for org in self.organisations.values()]
-
-    def _refresh(self, org_id: int) -> None:
-        """Bring a cached profile up to date with the organisation's load and last offer."""
-        if org_id in self._profiles:
-            self._profiles[org_id] = replace(
-                self._profiles[org_id],
-                open_load=self.open_load.get(org_id, 0),
-                last_offered_at=self.organisations[org_id].last_offered_at,
-            )
 
     def row(self, candidate: routing.Candidate) -> Organisation:
         """The organisation behind a candidate: the one an offer goes to."""
-        return self.organisations[candidate.organisation.id]
+        return self._organisations[candidate.organisation.id]
 
     @staticmethod
     def tried(referral: Referral) -> frozenset[int]:
@@ -107,23 +124,17 @@ class Directory:
     def assess(
         self, need: routing.Need, tried: frozenset[int] = frozenset()
     ) -> list[routing.Candidate]:
-        return routing.assess(need, self._profiles_of_all(), tried)
+        """Every organisation with its verdict (the coordinator's view)."""
+        profiles = [self._profile(org_id, rows) for org_id, rows in self._all().items()]
+        return routing.assess(need, profiles, tried)
 
     def rank(
         self, need: routing.Need, tried: frozenset[int] = frozenset()
     ) -> list[routing.Candidate]:
-        return routing.rank(need, self._profiles_of_all(), tried)
+        """The candidates for one need, best first: routing over the organisations that reach it."""
+        profiles = [self._profile(org_id, rows) for org_id, rows in self._candidates(need).items()]
+        return routing.rank(need, profiles, tried)
 
-    def offered(self, org: Organisation, now: datetime) -> None:
-        """Keep the in-memory view true after an offer (a sweep routes many in a row)."""
-        org.last_offered_at = now
-        self.open_load[org.id] = self.open_load.get(org.id, 0) + 1
-        self._refresh(org.id)
-
-    def released(self, org_id: int | None) -> None:
-        if org_id is not None and self.open_load.get(org_id):
-            self.open_load[org_id] -= 1
-            self._refresh(org_id)
 
 
 def need_of(referral: Referral) -> routing.Need:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import handoff, notifications, routing
+from . import counters, handoff, notifications, routing
 from .directory import Directory, need_of
 from .erasure import erase
 from .extensions import db
@@ -188,7 +188,6 @@ def _transition(
     *,
     offer_to: Organisation | None = None,
     candidate: routing.Candidate | None = None,
-    directory: Directory | None = None,
 ) -> None:
     """Move a referral along ``rule`` (already checked) and write the event.
 
@@ -199,15 +198,15 @@ def _transition(
     actor = step.actor
     # The organisation whose step it is: the one it was offered to or held by, else the actor's.
     step_organisation_id = referral.organisation_id or (actor.organisation_id if actor else None)
-    if directory and before in ACTIVE_STATES:
-        directory.released(referral.organisation_id)
+    before_holder = referral.organisation_id
     referral.state = after
     referral.updated_at = now
     if after == State.OFFERED and offer_to is not None:
-        _offer(referral, offer_to, candidate, now, directory)
+        _offer(referral, offer_to, candidate, now)
     elif after in (State.UNMATCHED, State.WITHDRAWN):
         referral.organisation_id = None
         referral.offered_at = referral.deadline_at = None
+    counters.holder_changed(before, before_holder, after, referral.organisation_id)
     if after in (State.CLOSED, State.WITHDRAWN):
         referral.closed_at = now
     db.session.add(
@@ -243,7 +242,7 @@ def _reroute(
     candidates = directory.rank(need_of(referral), directory.tried(referral))
     best = candidates[0] if candidates else None
     offer_to = directory.row(best) if best else None
-    _transition(referral, rule, step, now, offer_to=offer_to, candidate=best, directory=directory)
+    _transition(referral, rule, step, now, offer_to=offer_to, candidate=best)
 
 
 def _offer(
@@ -251,7 +250,6 @@ def _offer(
     org: Organisation,
     candidate: routing.Candidate | None,
     now: datetime,
-    directory: Directory | None,
 ) -> None:
     referral.organisation = org
     referral.organisation_id = org.id
@@ -263,10 +261,7 @@ def _offer(
     referral.routing_reasons = (
         [{"code": r.code, "params": dict(r.params)} for r in candidate.reasons] if candidate else []
     )
-    if directory:
-        directory.offered(org, now)
-    else:
-        org.last_offered_at = now
+    org.last_offered_at = now
     notifications.offer_made(referral, org)
 
 
@@ -429,9 +424,12 @@ def expire_overdue(now: datetime | None = None, batch_size: int = 500) -> int:
         referrals = db.session.scalars(query).all()
         if not referrals:
             break
-        for referral in referrals:
-            _reroute(referral, expiry, directory, now)
         try:
+            # One flush, at commit: the ORM then updates the organisations' rows in key order,
+            # so two sweeps never wait on each other crosswise.
+            with db.session.no_autoflush:
+                for referral in referrals:
+                    _reroute(referral, expiry, directory, now)
             db.session.commit()
         except StaleDataError:
             db.session.rollback()

@@ -106,6 +106,9 @@ class Organisation(LocalisedNames, Model):
     require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     # When this organisation last got an offer: the fair-rotation tie-break of routing.
     last_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Its referrals in active states (offered, accepted, in progress), kept by the lifecycle in
+    # the same transaction as each step (counters.adjust_open_load): routing never counts them.
+    open_load: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     home_city: Mapped[City | None] = relationship()
@@ -125,7 +128,11 @@ class Organisation(LocalisedNames, Model):
 class Coverage(Model):
     """An organisation serves a specialism in a city, a voivodeship or nationwide (area None)."""
 
-    __table_args__ = (UniqueConstraint("organisation_id", "specialism", "scope", "area"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "specialism", "scope", "area"),
+        # Routing asks for one specialism in three places (the city, its voivodeship, nationwide).
+        Index("ix_coverage_reach", "specialism", "scope", "area"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(

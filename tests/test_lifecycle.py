@@ -578,3 +578,13 @@ def test_routing_properties_hold_over_random_sequences_of_actions(ctx, staff, re
             assert referral.organisation_id is not None
         else:
             assert referral.state == State.CLOSED or referral.organisation_id is None
+    # (d) each organisation's open load, kept step by step, equals a count of its active referrals
+    active = dict(
+        db.session.execute(
+            select(Referral.organisation_id, func.count())
+            .where(Referral.state.in_(handoff.ACTIVE_STATES))
+            .group_by(Referral.organisation_id)
+        ).all()
+    )
+    for organisation in db.session.scalars(select(Organisation)):
+        assert organisation.open_load == active.get(organisation.id, 0), organisation.slug
