@@ -30,7 +30,9 @@ def create_app(config: type | dict | None = None) -> Flask:
             app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1
         )
 
-    from . import i18n, log_redaction, security_headers, session_security, urls
+    from . import i18n, limits, log_redaction, security_headers, session_security, urls
+
+    limits.check_store(app)
 
     session_security.init_app(app)
     log_redaction.init_app()

@@ -54,7 +54,14 @@ class Config:
 
     # Number of reverse proxies in front of the app (0: none); see ProxyFix in create_app.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Rate-limit counts: in Redis when several processes serve the app (referral/limits.py).
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
+    # A Redis that stops answering costs a request half a second at most, then the limits are
+    # counted in memory (with a warning in the log) until it answers again.
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "referral")
     INTAKE_RATE_LIMIT = os.environ.get("INTAKE_RATE_LIMIT", "60 per hour")
     RATELIMIT_HEADERS_ENABLED = True
 

@@ -22,7 +22,9 @@ def holder_changed(
         return
     with db.session.no_autoflush:  # the step's rows are written together, at commit
         for organisation_id, change in ((leaving, -1), (reaching, +1)):
-            organisation = db.session.get(Organisation, organisation_id) if organisation_id else None
+            if organisation_id is None:
+                continue
+            organisation = db.session.get(Organisation, organisation_id)
             if organisation is not None:
                 # In memory at once (routing reads it for the next need of a sweep); in the
                 # database as an increment, below.

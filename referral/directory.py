@@ -3,19 +3,30 @@ candidates for a need), and the places (cities, voivodeships) with their names a
 
 from __future__ import annotations
 
+import secrets
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import chain
+from typing import Any, TypeVar
 
-from flask import g
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import selectinload
+from flask import g, has_app_context
+from sqlalchemy import and_, event, insert, inspect, or_, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from . import routing
 from .extensions import db
 from .handoff import warsaw_date
-from .models import City, Coverage, Organisation, Referral, Voivodeship, utcnow
+from .models import (
+    City,
+    Coverage,
+    DirectoryVersion,
+    Organisation,
+    Referral,
+    Voivodeship,
+    utcnow,
+)
 from .routing import Scope, scope_rank
 from .service_errors import ServiceError
 from .vocabulary import Specialism
@@ -34,8 +45,8 @@ class Directory:
     need's place (one indexed query, ``ix_coverage_reach``), never the whole directory; the
     answer is kept for the next need of the same kind and place, so a sweep re-routing thousands
     of referrals asks once per place. Each organisation's open load is a column kept true by the
-    lifecycle in the same transaction as the step that changes it (``counters.adjust_open_load``), so no
-    referral is counted here. Only the coordinator's view (``assess``) reads every organisation.
+    lifecycle in the same transaction as the step that changes it (``counters``), so no referral
+    is counted here. Only the coordinator's view (``assess``) reads every organisation.
     """
 
     today: date
@@ -64,10 +75,14 @@ class Directory:
                     or_(
                         Coverage.scope == Scope.NATIONWIDE,
                         and_(Coverage.scope == Scope.CITY, Coverage.area == need.city),
-                        and_(Coverage.scope == Scope.VOIVODESHIP, Coverage.area == need.voivodeship),
+                        and_(
+                            Coverage.scope == Scope.VOIVODESHIP, Coverage.area == need.voivodeship
+                        ),
                     ),
                     Organisation.takes_referrals.is_(True),
-                    or_(Organisation.paused_until.is_(None), Organisation.paused_until < self.today),
+                    or_(
+                        Organisation.paused_until.is_(None), Organisation.paused_until < self.today
+                    ),
                 )
             )
             reaching: dict[int, set[routing.Coverage]] = {}
@@ -84,7 +99,7 @@ class Directory:
         if self._everyone is None:
             for org in db.session.scalars(select(Organisation)):
                 self._organisations[org.id] = org
-            coverage: dict[int, set[routing.Coverage]] = {org_id: set() for org_id in self._organisations}
+            coverage: dict[int, set[routing.Coverage]] = {i: set() for i in self._organisations}
             for org_id, specialism, scope, area in db.session.execute(
                 select(Coverage.organisation_id, Coverage.specialism, Coverage.scope, Coverage.area)
             ):
@@ -92,9 +107,7 @@ class Directory:
             self._everyone = {org_id: frozenset(rows) for org_id, rows in coverage.items()}
         return self._everyone
 
-    def _profile(
-        self, org_id: int, coverage: frozenset[routing.Coverage]
-    ) -> routing.Organisation:
+    def _profile(self, org_id: int, coverage: frozenset[routing.Coverage]) -> routing.Organisation:
         """Built afresh for each ranking: the load and last offer change as offers are made."""
         org = self._organisations[org_id]
         return routing.Organisation(
@@ -134,7 +147,6 @@ class Directory:
         """The candidates for one need, best first: routing over the organisations that reach it."""
         profiles = [self._profile(org_id, rows) for org_id, rows in self._candidates(need).items()]
         return routing.rank(need, profiles, tried)
-
 
 
 def need_of(referral: Referral) -> routing.Need:
@@ -204,6 +216,59 @@ def coverage_summary(
     return summary
 
 
+# --- what each process keeps from the directory ------------------------------------------------
+
+T = TypeVar("T")
+# Organisation columns that change with every offer: not an edit of the directory.
+_ROUTINE = frozenset({"last_offered_at", "open_load"})
+_kept: dict[Any, Any] = {}
+_STAMP = object()  # the key under which _kept holds the stamp it was built at
+
+
+def version() -> str:
+    """The directory's version stamp, read once per request ("" before the first edit)."""
+    if "directory_version" not in g:
+        g.directory_version = db.session.scalar(select(DirectoryVersion.stamp)) or ""
+    return g.directory_version
+
+
+def kept(key: Any, build: Callable[[], T]) -> T:
+    """What ``build`` makes from the directory, kept by this process until the directory's
+    version stamp changes, in this process or any other (choices, place names, public pages)."""
+    stamp = version()
+    if _kept.get(_STAMP) != stamp:
+        _kept.clear()
+        _kept[_STAMP] = stamp
+    if key not in _kept:
+        _kept[key] = build()
+    return _kept[key]
+
+
+def _edits_directory(row: object) -> bool:
+    if isinstance(row, Organisation):
+        state = inspect(row)
+        return (
+            state.pending
+            or state.deleted
+            or any(attr.history.has_changes() for attr in state.attrs if attr.key not in _ROUTINE)
+        )
+    return isinstance(row, (Coverage, City, Voivodeship))
+
+
+@event.listens_for(Session, "after_flush")
+def _new_version_on_edit(session: Session, flush_context) -> None:
+    """Any flush that adds, changes or removes an organisation, a coverage row or a place gives
+    the directory a new stamp, in the same transaction."""
+    if not any(map(_edits_directory, chain(session.new, session.dirty, session.deleted))):
+        return
+    if has_app_context():
+        g.pop("directory_version", None)  # this request (or command) reads the new one
+    connection = session.connection()
+    stamp = secrets.token_hex(16)
+    if not connection.execute(update(DirectoryVersion).values(stamp=stamp)).rowcount:
+        connection.execute(insert(DirectoryVersion).values(id=1, stamp=stamp))
+
+
 # --- places -------------------------------------------------------------------------------------
 
 # Alphabets of the interface languages, to sort names as a native reader expects ("ł" after "l").
@@ -229,27 +294,37 @@ def cities_sorted(language: str) -> list[City]:
 
 def city_choices(language: str, by: str = "slug") -> list[tuple[str, str]]:
     """(value, name) for every city in the reader's order; ``by`` is the value: slug or id."""
-    return [(str(getattr(city, by)), city.name_in(language)) for city in cities_sorted(language)]
+    return kept(
+        ("city_choices", language, by),
+        lambda: [
+            (str(getattr(city, by)), city.name_in(language)) for city in cities_sorted(language)
+        ],
+    )
 
 
 def voivodeship_choices(language: str) -> list[tuple[str, str]]:
     """(TERYT, name) for every voivodeship in the reader's order."""
-    voivodeships = sorted(
-        db.session.scalars(select(Voivodeship)),
-        key=lambda v: collation_key(v.name_in(language), language),
-    )
-    return [(v.teryt, v.name_in(language)) for v in voivodeships]
+
+    def build() -> list[tuple[str, str]]:
+        voivodeships = sorted(
+            db.session.scalars(select(Voivodeship)),
+            key=lambda v: collation_key(v.name_in(language), language),
+        )
+        return [(v.teryt, v.name_in(language)) for v in voivodeships]
+
+    return kept(("voivodeship_choices", language), build)
 
 
 def place_names(language: str) -> dict[tuple[str, str], str]:
-    """("city", slug) and ("voivodeship", TERYT) -> the place's name in ``language``: read once per
-    request, however many places a page names."""
-    cache = g.setdefault("place_names", {})
-    if language not in cache:
+    """("city", slug) and ("voivodeship", TERYT) -> the place's name in ``language``, however many
+    places a page names."""
+
+    def build() -> dict[tuple[str, str], str]:
         names = {("city", c.slug): c.name_in(language) for c in db.session.scalars(select(City))}
         names.update(
             (("voivodeship", v.teryt), v.name_in(language))
             for v in db.session.scalars(select(Voivodeship))
         )
-        cache[language] = names
-    return cache[language]
+        return names
+
+    return kept(("place_names", language), build)

@@ -100,10 +100,8 @@ def submit_request(
         submitted_by=submitted_by,
         referring_organisation_id=submitted_by.organisation_id if submitted_by else None,
     )
-    db.session.add(request)
-    directory = Directory.load(now)
-    for specialism in dict.fromkeys(data.needs):
-        referral = Referral(
+    referrals = [
+        Referral(
             request=request,
             specialism=specialism,
             state=State.NEW,
@@ -111,8 +109,14 @@ def submit_request(
             referring_organisation_id=request.referring_organisation_id,
             created_at=now,
         )
-        db.session.add(referral)
-        _reroute(referral, Step(Action.ROUTE, _SYSTEM), directory, now)
+        for specialism in dict.fromkeys(data.needs)
+    ]
+    db.session.add_all([request, *referrals])
+    db.session.flush()  # the referrals' ids, for the links in the offer mails
+    directory = Directory.load(now)
+    with db.session.no_autoflush:  # the rest is written at commit, organisations in key order
+        for referral in referrals:
+            _reroute(referral, Step(Action.ROUTE, _SYSTEM), directory, now)
     db.session.commit()
     return SubmittedRequest(request=request, status_token=token)
 

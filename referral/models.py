@@ -443,3 +443,11 @@ class OutboxMessage(Model):
     # Claimed by a sender process until this time, so two senders never send one message twice.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+class DirectoryVersion(Model):
+    """One row whose stamp every edit of the directory (organisations, coverage, places) replaces
+    with a new random one: each process knows from it when what it keeps is out of date."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stamp: Mapped[str] = mapped_column(String(32))

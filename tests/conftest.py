@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from referral import create_app, seed
 from referral.config import TestConfig
@@ -136,3 +136,25 @@ def coordinator(app, login_as):
         user(COORDINATOR).language = "en"
         db.session.commit()
     return login_as("coordinator")
+
+
+@pytest.fixture
+def count_queries(app):
+    """``count_queries(fn)``: how many SQL statements calling ``fn`` sends to the database."""
+
+    def count(fn) -> int:
+        statements = []
+
+        def record(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            fn()
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return len(statements)
+
+    return count

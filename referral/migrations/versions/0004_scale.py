@@ -1,4 +1,5 @@
-"""scale: each organisation's open load kept as a column, routing's coverage index
+"""scale: each organisation's open load kept as a column, routing's coverage index, the
+directory's version stamp
 
 Revision ID: 0004
 Revises: 0003
@@ -14,22 +15,30 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-ACTIVE_STATES = ("offered", "accepted", "in_progress")
-
 
 def upgrade():
     with op.batch_alter_table("organisation", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("open_load", sa.Integer(), server_default="0", nullable=False))
-    states = ", ".join(f"'{state}'" for state in ACTIVE_STATES)
+        batch_op.add_column(
+            sa.Column("open_load", sa.Integer(), server_default="0", nullable=False)
+        )
+    # Active states: offered, accepted, in_progress (handoff.ACTIVE_STATES).
     op.execute(
         "UPDATE organisation SET open_load = (SELECT count(*) FROM referral"
-        f" WHERE referral.organisation_id = organisation.id AND referral.state IN ({states}))"
+        " WHERE referral.organisation_id = organisation.id"
+        " AND referral.state IN ('offered', 'accepted', 'in_progress'))"
     )
     with op.batch_alter_table("coverage", schema=None) as batch_op:
         batch_op.create_index("ix_coverage_reach", ["specialism", "scope", "area"], unique=False)
+    op.create_table(
+        "directory_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("stamp", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_directory_version")),
+    )
 
 
 def downgrade():
+    op.drop_table("directory_version")
     with op.batch_alter_table("coverage", schema=None) as batch_op:
         batch_op.drop_index("ix_coverage_reach")
     with op.batch_alter_table("organisation", schema=None) as batch_op:
