@@ -59,6 +59,7 @@ class IntakeData:
 class SubmittedRequest:
     request: HelpRequest
     status_token: str  # shown once to the person; only its hash is stored
+    reference: str = ""  # the request's, kept: reading it after the commit would ask again
 
 
 def submit_request(
@@ -77,8 +78,9 @@ def submit_request(
     if not data.needs:
         raise ServiceError(ServiceError.NO_NEEDS)
     token = new_token()
+    reference = _new_reference()
     request = HelpRequest(
-        reference=_new_reference(),
+        reference=reference,
         status_token_hash=token_hash(token),
         created_at=now,
         language=data.language,
@@ -108,6 +110,7 @@ def submit_request(
             urgent=data.urgent,
             referring_organisation_id=request.referring_organisation_id,
             created_at=now,
+            events=[],  # a new referral was offered to no one: routing need not look
         )
         for specialism in dict.fromkeys(data.needs)
     ]
@@ -118,7 +121,7 @@ def submit_request(
         for referral in referrals:
             _reroute(referral, Step(Action.ROUTE, _SYSTEM), directory, now)
     db.session.commit()
-    return SubmittedRequest(request=request, status_token=token)
+    return SubmittedRequest(request=request, status_token=token, reference=reference)
 
 
 def _new_reference() -> str:

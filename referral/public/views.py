@@ -116,7 +116,7 @@ def intake():
     # this page to this person, never in a Location header, a flash message or the session.
     return render_template(
         "public/confirmation.html",
-        reference=submitted.request.reference,
+        reference=submitted.reference,
         status_url=url_for("public.status", token=submitted.status_token, _external=True),
     )
 

@@ -1,5 +1,4 @@
-"""scale: each organisation's open load kept as a column, routing's coverage index, the
-directory's version stamp
+"""scale: open load column, routing coverage index, directory version stamp
 
 Revision ID: 0004
 Revises: 0003
