@@ -1,6 +1,7 @@
 """Flask commands: ``flask --app referral <command>``."""
 
 import json
+import logging
 import sys
 
 import click
@@ -9,7 +10,7 @@ from flask_babel import force_locale
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from . import accounts, directory, erasure, explain, lifecycle, mailer, seed
+from . import accounts, directory, explain, seed, worker
 from .extensions import db
 from .models import Organisation
 from .passwords import PASSWORD_MIN_LENGTH
@@ -88,21 +89,24 @@ def init_app(app: Flask) -> None:
     @app.cli.command("sweep")
     def sweep():
         """Expire offers past their deadline and re-route them (safe every minute, and twice)."""
-        click.echo(f"Expired and re-routed: {lifecycle.expire_overdue()}")
-        if db.engine.dialect.name == "sqlite":
-            # SQLite has no autovacuum: refresh the planner's statistics where they went stale.
-            db.session.execute(text("PRAGMA optimize"))
+        click.echo(worker.run_job("sweep", reraise=True))
 
     @app.cli.command("send-mail")
     def send_mail():
         """Deliver the outbox over SMTP (MAIL_SERVER, MAIL_PORT); safe to run twice at once."""
-        delivery = mailer.deliver_pending()
-        click.echo(f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}")
+        click.echo(worker.run_job("send_mail", reraise=True))
+
+    @app.cli.command("worker")
+    @click.option("--once", is_flag=True, help="Run every job once and stop (for cron).")
+    def run_worker(once):
+        """Run the background jobs (sweep, mail, purge) when due, until SIGTERM."""
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        worker.Worker(list(worker.JOBS.values())).run(once=once)
 
     @app.cli.command("purge")
     def purge():
         """Erase personal data of requests ended more than RETENTION_DAYS ago."""
-        click.echo(f"Requests erased: {erasure.purge_expired()}")
+        click.echo(worker.run_job("purge", reraise=True))
 
     @app.cli.command("route-preview")
     @click.option(

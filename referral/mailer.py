@@ -1,9 +1,9 @@
 """Delivers the outbox over SMTP: ``flask --app referral send-mail``.
 
-Each message is claimed with a conditional UPDATE before it is sent, so two senders running at
-once never send one message twice; a failed message is kept and retried later with exponential
-back-off. Messages are never deleted. A crash between the SMTP hand-over and marking the message
-sent can repeat it once: the stable Message-ID lets mail clients drop the duplicate.
+Each message is claimed before it is sent (``claim``), so two senders running at once, on one
+machine or several, never send one message twice; a failed message is kept and retried later with
+exponential back-off. Messages are never deleted. A crash between the SMTP hand-over and marking
+the message sent can repeat it once: the stable Message-ID lets mail clients drop the duplicate.
 """
 
 from __future__ import annotations
@@ -50,23 +50,36 @@ def _due(now: datetime):
 
 
 def claim(now: datetime, limit: int = BATCH) -> list[OutboxMessage]:
-    """Take up to ``limit`` due messages for this sender; another sender's claims are skipped."""
-    ids = db.session.scalars(
-        select(OutboxMessage.id).where(*_due(now)).order_by(OutboxMessage.id).limit(limit)
-    ).all()
-    claimed = []
-    for message_id in ids:
-        taken = cast(
-            CursorResult,
+    """Take up to ``limit`` due messages for this sender; another sender's claims are skipped.
+
+    PostgreSQL locks the due rows it picks and skips those another sender has locked
+    (``FOR UPDATE SKIP LOCKED``), so senders on several machines share the backlog without
+    waiting; SQLite, one machine's file, claims each with a conditional UPDATE."""
+    due = select(OutboxMessage.id).where(*_due(now)).order_by(OutboxMessage.id).limit(limit)
+    claim_until = {"claimed_until": now + CLAIM_FOR}
+    if db.engine.dialect.name == "postgresql":
+        claimed = list(db.session.scalars(due.with_for_update(skip_locked=True)))
+        if claimed:
             db.session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message_id, *_due(now))
-                .values(claimed_until=now + CLAIM_FOR)
+                .where(OutboxMessage.id.in_(claimed))
+                .values(**claim_until)
                 .execution_options(synchronize_session=False)
-            ),
-        )
-        if taken.rowcount == 1:
-            claimed.append(message_id)
+            )
+    else:
+        claimed = []
+        for message_id in db.session.scalars(due).all():
+            taken = cast(
+                CursorResult,
+                db.session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == message_id, *_due(now))
+                    .values(**claim_until)
+                    .execution_options(synchronize_session=False)
+                ),
+            )
+            if taken.rowcount == 1:
+                claimed.append(message_id)
     db.session.commit()
     if not claimed:
         return []

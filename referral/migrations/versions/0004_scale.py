@@ -1,4 +1,4 @@
-"""scale: open load column, routing coverage index, directory version stamp
+"""scale: open load column, routing coverage index, directory version stamp, worker jobs
 
 Revision ID: 0004
 Revises: 0003
@@ -34,9 +34,18 @@ def upgrade():
         sa.Column("stamp", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_directory_version")),
     )
+    op.create_table(
+        "worker_job",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("last_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_outcome", sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_worker_job")),
+    )
 
 
 def downgrade():
+    op.drop_table("worker_job")
     op.drop_table("directory_version")
     with op.batch_alter_table("coverage", schema=None) as batch_op:
         batch_op.drop_index("ix_coverage_reach")
