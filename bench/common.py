@@ -27,7 +27,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import func, insert, select, text
 
-from referral import create_app, handoff, routing, seed
+from referral import counters, create_app, directory, handoff, routing, seed
 from referral.config import Config
 from referral.extensions import db
 from referral.handoff import Action, Party, State
@@ -358,6 +358,7 @@ def bulk_referrals(
         _insert(Referral, referrals)
         _insert(ReferralEvent, events)
         _advance_sequences(HelpRequest, Referral, ReferralEvent)
+        counters.recount_open_load()  # written past the lifecycle, which keeps it
         db.session.commit()
         # Planner statistics, as a live database has them: from autovacuum on PostgreSQL, from
         # `flask sweep`'s PRAGMA optimize on SQLite.
@@ -462,4 +463,5 @@ def bulk_directory(app: Flask, n_organisations: int, n_coverage: int, seed: int 
         _insert(Organisation, orgs)
         _insert(Coverage, coverage)
         _advance_sequences(Organisation)
+        directory.new_version(db.session())  # written past the ORM, which stamps each edit
         db.session.commit()

@@ -3,12 +3,12 @@ one row instead of a count over every referral: each organisation's open load (r
 
 from __future__ import annotations
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from .extensions import db
 from .handoff import ACTIVE_STATES, State
-from .models import Organisation
+from .models import Organisation, Referral
 
 
 def holder_changed(
@@ -43,3 +43,16 @@ def _open_load_as_increment(session, flush_context, instances) -> None:
         if history.added and history.deleted:
             change = history.added[0] - history.deleted[0]
             organisation.open_load = Organisation.open_load + change
+
+
+def recount_open_load() -> None:
+    """Count every organisation's open load afresh: after referrals were written in bulk, not
+    through the lifecycle (the benchmarks' data)."""
+    active = (
+        select(func.count())
+        .where(Referral.organisation_id == Organisation.id, Referral.state.in_(ACTIVE_STATES))
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(Organisation).values(open_load=active).execution_options(synchronize_session=False)
+    )

@@ -261,6 +261,12 @@ def _new_version_on_edit(session: Session, flush_context) -> None:
     the directory a new stamp, in the same transaction."""
     if not any(map(_edits_directory, chain(session.new, session.dirty, session.deleted))):
         return
+    new_version(session)
+
+
+def new_version(session: Session) -> None:
+    """Give the directory a new stamp: done on every edit; call it after writing the directory
+    in bulk, past the ORM."""
     if has_app_context():
         g.pop("directory_version", None)  # this request (or command) reads the new one
     connection = session.connection()
