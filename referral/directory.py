@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from flask import g, has_app_context
 from sqlalchemy import and_, event, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from . import routing
 from .extensions import db
@@ -37,20 +38,36 @@ from .vocabulary import Specialism
 _Place = tuple[str, str, str]
 
 
+# The columns routing reads from an organisation's row.
+_ROUTING_COLUMNS = (
+    Organisation.id,
+    Organisation.slug,
+    Organisation.name_pl,
+    Organisation.takes_referrals,
+    Organisation.paused_until,
+    Organisation.languages,
+    Organisation.capacity,
+    Organisation.open_load,
+    Organisation.last_offered_at,
+)
+
+
 @dataclass
 class Directory:
     """The routing view of the directory for one use case (or one sweep).
 
     Routing one need reads only the organisations whose coverage of that specialism reaches the
-    need's place (one indexed query, ``ix_coverage_reach``), never the whole directory; the
-    answer is kept for the next need of the same kind and place, so a sweep re-routing thousands
-    of referrals asks once per place. Each organisation's open load is a column kept true by the
-    lifecycle in the same transaction as the step that changes it (``counters``), so no referral
-    is counted here. Only the coordinator's view (``assess``) reads every organisation.
+    need's place (one indexed query on ``ix_coverage_reach``, plain rows, no ORM objects), never
+    the whole directory; the answer is kept for the next need of the same kind and place, so a
+    sweep re-routing thousands of referrals asks once per place. An organisation this use case
+    has touched (offered a referral, released one) is read from its row in the session instead,
+    where its open load and last offer are up to date. The open load is a column the lifecycle
+    keeps in the same transaction as each step (``counters``): no referral is counted here. Only
+    the coordinator's view (``assess``) reads every organisation.
     """
 
     today: date
-    _organisations: dict[int, Organisation] = field(default_factory=dict, repr=False)
+    _rows: dict[int, Any] = field(default_factory=dict, repr=False)
     _reaching: dict[_Place, dict[int, frozenset[routing.Coverage]]] = field(
         default_factory=dict, repr=False
     )
@@ -68,7 +85,7 @@ class Directory:
         place = (need.specialism, need.city, need.voivodeship)
         if place not in self._reaching:
             rows = db.session.execute(
-                select(Organisation, Coverage.scope, Coverage.area)
+                select(*_ROUTING_COLUMNS, Coverage.scope, Coverage.area)
                 .join(Coverage, Coverage.organisation_id == Organisation.id)
                 .where(
                     Coverage.specialism == need.specialism,
@@ -86,10 +103,10 @@ class Directory:
                 )
             )
             reaching: dict[int, set[routing.Coverage]] = {}
-            for org, scope, area in rows:
-                self._organisations[org.id] = org
-                reaching.setdefault(org.id, set()).add(
-                    routing.Coverage(need.specialism, Scope(scope), area)
+            for row in rows:
+                self._rows[row.id] = row
+                reaching.setdefault(row.id, set()).add(
+                    routing.Coverage(need.specialism, Scope(row.scope), row.area)
                 )
             self._reaching[place] = {org_id: frozenset(c) for org_id, c in reaching.items()}
         return self._reaching[place]
@@ -97,9 +114,9 @@ class Directory:
     def _all(self) -> dict[int, frozenset[routing.Coverage]]:
         """Every organisation with all its coverage: the coordinator's view, not routing's."""
         if self._everyone is None:
-            for org in db.session.scalars(select(Organisation)):
-                self._organisations[org.id] = org
-            coverage: dict[int, set[routing.Coverage]] = {i: set() for i in self._organisations}
+            for row in db.session.execute(select(*_ROUTING_COLUMNS)):
+                self._rows[row.id] = row
+            coverage: dict[int, set[routing.Coverage]] = {i: set() for i in self._rows}
             for org_id, specialism, scope, area in db.session.execute(
                 select(Coverage.organisation_id, Coverage.specialism, Coverage.scope, Coverage.area)
             ):
@@ -109,23 +126,26 @@ class Directory:
 
     def _profile(self, org_id: int, coverage: frozenset[routing.Coverage]) -> routing.Organisation:
         """Built afresh for each ranking: the load and last offer change as offers are made."""
-        org = self._organisations[org_id]
+        row = self._rows[org_id]
+        touched = db.session.identity_map.get(identity_key(Organisation, org_id))
         return routing.Organisation(
-            id=org.id,
-            slug=org.slug,
-            name=org.name_pl,
-            takes_referrals=org.takes_referrals,
-            paused=org.is_paused(self.today),
-            languages=frozenset(org.languages or ()),
-            capacity=org.capacity,
-            open_load=org.open_load,
-            last_offered_at=org.last_offered_at,
+            id=row.id,
+            slug=row.slug,
+            name=row.name_pl,
+            takes_referrals=row.takes_referrals,
+            paused=row.paused_until is not None and self.today <= row.paused_until,
+            languages=frozenset(row.languages or ()),
+            capacity=row.capacity,
+            open_load=touched.open_load if touched is not None else row.open_load,
+            last_offered_at=touched.last_offered_at if touched is not None else row.last_offered_at,
             coverage=coverage,
         )
 
     def row(self, candidate: routing.Candidate) -> Organisation:
         """The organisation behind a candidate: the one an offer goes to."""
-        return self._organisations[candidate.organisation.id]
+        organisation = db.session.get(Organisation, candidate.organisation.id)
+        assert organisation is not None  # it was read in this transaction
+        return organisation
 
     @staticmethod
     def tried(referral: Referral) -> frozenset[int]:
@@ -141,12 +161,20 @@ class Directory:
         profiles = [self._profile(org_id, rows) for org_id, rows in self._all().items()]
         return routing.assess(need, profiles, tried)
 
+    def _reaching_profiles(self, need: routing.Need) -> list[routing.Organisation]:
+        return [self._profile(org_id, rows) for org_id, rows in self._candidates(need).items()]
+
     def rank(
         self, need: routing.Need, tried: frozenset[int] = frozenset()
     ) -> list[routing.Candidate]:
-        """The candidates for one need, best first: routing over the organisations that reach it."""
-        profiles = [self._profile(org_id, rows) for org_id, rows in self._candidates(need).items()]
-        return routing.rank(need, profiles, tried)
+        """The candidates for one need, best first, each with its reasons."""
+        return routing.rank(need, self._reaching_profiles(need), tried)
+
+    def best(
+        self, need: routing.Need, tried: frozenset[int] = frozenset()
+    ) -> routing.Candidate | None:
+        """The candidate an automatic offer goes to, or None (unmatched)."""
+        return routing.best(need, self._reaching_profiles(need), tried)
 
 
 def need_of(referral: Referral) -> routing.Need:

@@ -246,8 +246,7 @@ def _reroute(
     expire, hand back), or leaves it unmatched when there is none. ``rule``: the step's row of
     the state table, when the caller checked it already."""
     rule = rule or _rule(referral, step)
-    candidates = directory.rank(need_of(referral), directory.tried(referral))
-    best = candidates[0] if candidates else None
+    best = directory.best(need_of(referral), directory.tried(referral))
     offer_to = directory.row(best) if best else None
     _transition(referral, rule, step, now, offer_to=offer_to, candidate=best)
 
