@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from .extensions import db
 from .handoff import State
@@ -26,8 +27,10 @@ def erase(request: HelpRequest, now: datetime) -> None:
             db.session.delete(note)
 
 
-def purge_expired(now: datetime | None = None) -> int:
-    """Erase personal data of requests whose referrals all ended more than RETENTION_DAYS ago."""
+def purge_expired(now: datetime | None = None, batch_size: int = 500) -> int:
+    """Erase personal data of requests whose referrals all ended more than RETENTION_DAYS ago,
+    ``batch_size`` requests a transaction: a year's backlog never holds one long transaction,
+    and what was erased stays erased if the purge is stopped."""
     now = now or utcnow()
     cutoff = now - timedelta(days=current_app.config["RETENTION_DAYS"])
     still_open = (
@@ -39,12 +42,17 @@ def purge_expired(now: datetime | None = None) -> int:
         )
         .exists()
     )
-    requests = db.session.scalars(
-        select(HelpRequest).where(
-            HelpRequest.erased_at.is_(None), HelpRequest.created_at < cutoff, ~still_open
-        )
-    ).all()
-    for request in requests:
-        erase(request, now)
-    db.session.commit()
-    return len(requests)
+    due = (
+        select(HelpRequest)
+        .where(HelpRequest.erased_at.is_(None), HelpRequest.created_at < cutoff, ~still_open)
+        .order_by(HelpRequest.id)
+        .limit(batch_size)
+        .options(selectinload(HelpRequest.referrals).selectinload(Referral.notes))
+    )
+    erased = 0
+    while requests := db.session.scalars(due).all():
+        for request in requests:
+            erase(request, now)
+        db.session.commit()
+        erased += len(requests)
+    return erased
