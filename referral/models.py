@@ -460,3 +460,55 @@ class WorkerJob(Model):
     last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_outcome: Mapped[str | None] = mapped_column(String(200))
+
+
+# --- the reports' monthly tallies (referral/report_tallies.py) ----------------------------------
+
+
+class TallyMonth(Model):
+    """A Warsaw month whose tallies are built: its events never change (the log is append-only)."""
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StepTally(Model):
+    """Steps taken in ``month`` by referrals created in ``created_month``, by need, voivodeship
+    and the states they moved between: the referrals' current states are their sums."""
+
+    __table_args__ = (Index("ix_step_tally_created", "created_month", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    created_month: Mapped[date] = mapped_column(Date)
+    specialism: Mapped[str] = mapped_column(String(30))
+    voivodeship: Mapped[str] = mapped_column(String(2))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class EventTally(Model):
+    """Steps taken in ``month`` by action, organisation, organisation offered to and reason."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date, index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    organisation_id: Mapped[int | None] = mapped_column(Integer)
+    offered_to_id: Mapped[int | None] = mapped_column(Integer)
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class AnswerTally(Model):
+    """Offers answered in ``month`` (accepted, declined, left to expire), by the month the offer
+    was made, the organisation, and the tenths of an hour it took."""
+
+    __table_args__ = (Index("ix_answer_tally_offer", "offer_month", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    offer_month: Mapped[date] = mapped_column(Date)
+    organisation_id: Mapped[int] = mapped_column(Integer)
+    tenths: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)

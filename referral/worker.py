@@ -66,6 +66,13 @@ def _send_mail() -> str:
     return f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}"
 
 
+@register("tally", every=timedelta(hours=1))
+def _tally() -> str:
+    from .report_tallies import build_missing
+
+    return f"Months tallied for the reports: {build_missing()}"
+
+
 @register("purge", every=timedelta(hours=6))
 def _purge() -> str:
     from .erasure import purge_expired

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from referral import erasure, lifecycle, report_tables, reports
+from referral import erasure, lifecycle, report_tables, report_tallies, reports
 from referral.extensions import db
 from referral.handoff import Action
 from referral.models import HelpRequest
@@ -207,3 +207,31 @@ def test_reports_hold_no_personal_data(app, history, coordinator):
     for key in ("months", "voivodeships", "organisations"):
         body = coordinator.get(f"/admin/reports/{key}.csv?start=2026-01-01").data.decode()
         assert "Тарас" not in body and "Потрібна" not in body
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        PERIOD,
+        reports.Period(date(2026, 3, 1), date(2026, 3, 31)),
+        reports.Period(date(2026, 2, 15), date(2026, 4, 3)),  # days around whole months
+        reports.Period(date(2026, 3, 2), date(2026, 3, 2)),  # one day
+    ],
+)
+def test_monthly_tallies_give_the_same_figures_as_counting_the_events(app, history, period):
+    def figures():
+        with app.test_request_context():
+            return (
+                sorted(map(repr, reports.referral_counts(period))),
+                sorted(map(repr, reports.event_counts(period))),
+                reports.answer_times(period),
+                reports.unmatched_by_voivodeship(period),
+            )
+
+    counted = figures()
+    with app.app_context():
+        built = report_tallies.build_missing(now=datetime(2027, 1, 1, tzinfo=UTC))
+        assert built == 10  # every ended month from the first event on, empty ones too
+        assert report_tallies.build_missing(now=datetime(2027, 1, 1, tzinfo=UTC)) == 0
+    assert figures() == counted
+    assert counted[0]  # the period holds something to compare

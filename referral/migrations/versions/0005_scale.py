@@ -1,4 +1,4 @@
-"""scale: open load column, routing coverage index, directory version stamp, worker jobs
+"""scale: open load, coverage index, directory stamp, worker jobs, report tallies
 
 Revision ID: 0005
 Revises: 0004
@@ -42,9 +42,53 @@ def upgrade():
         sa.Column("last_outcome", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_worker_job")),
     )
+    op.create_table(
+        "tally_month",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("built_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("month", name=op.f("pk_tally_month")),
+    )
+    op.create_table(
+        "step_tally",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("created_month", sa.Date(), nullable=False),
+        sa.Column("specialism", sa.String(length=30), nullable=False),
+        sa.Column("voivodeship", sa.String(length=2), nullable=False),
+        sa.Column("from_state", sa.String(length=20), nullable=True),
+        sa.Column("to_state", sa.String(length=20), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_step_tally")),
+    )
+    op.create_index("ix_step_tally_created", "step_tally", ["created_month", "month"])
+    op.create_table(
+        "event_tally",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("action", sa.String(length=20), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=True),
+        sa.Column("offered_to_id", sa.Integer(), nullable=True),
+        sa.Column("reason_code", sa.String(length=40), nullable=True),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event_tally")),
+    )
+    op.create_index(op.f("ix_event_tally_month"), "event_tally", ["month"])
+    op.create_table(
+        "answer_tally",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("offer_month", sa.Date(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("tenths", sa.Integer(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_answer_tally")),
+    )
+    op.create_index("ix_answer_tally_offer", "answer_tally", ["offer_month", "month"])
 
 
 def downgrade():
+    for table in ("answer_tally", "event_tally", "step_tally", "tally_month"):
+        op.drop_table(table)
     op.drop_table("worker_job")
     op.drop_table("directory_version")
     with op.batch_alter_table("coverage", schema=None) as batch_op:
