@@ -12,7 +12,7 @@ from itertools import chain
 from typing import Any, TypeVar
 
 from flask import g, has_app_context
-from sqlalchemy import and_, event, insert, inspect, or_, select, update
+from sqlalchemy import and_, bindparam, event, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
 
@@ -51,6 +51,23 @@ _ROUTING_COLUMNS = (
     Organisation.last_offered_at,
 )
 
+# The organisations whose coverage of a specialism may reach a place: nationwide, in the city or in
+# its voivodeship; taking referrals and not paused. Built once, run with the need's values.
+_REACHING = (
+    select(*_ROUTING_COLUMNS, Coverage.scope, Coverage.area)
+    .join(Coverage, Coverage.organisation_id == Organisation.id)
+    .where(
+        Coverage.specialism == bindparam("specialism"),
+        or_(
+            Coverage.scope == Scope.NATIONWIDE,
+            and_(Coverage.scope == Scope.CITY, Coverage.area == bindparam("city")),
+            and_(Coverage.scope == Scope.VOIVODESHIP, Coverage.area == bindparam("voivodeship")),
+        ),
+        Organisation.takes_referrals.is_(True),
+        or_(Organisation.paused_until.is_(None), Organisation.paused_until < bindparam("today")),
+    )
+)
+
 
 @dataclass
 class Directory:
@@ -85,22 +102,13 @@ class Directory:
         place = (need.specialism, need.city, need.voivodeship)
         if place not in self._reaching:
             rows = db.session.execute(
-                select(*_ROUTING_COLUMNS, Coverage.scope, Coverage.area)
-                .join(Coverage, Coverage.organisation_id == Organisation.id)
-                .where(
-                    Coverage.specialism == need.specialism,
-                    or_(
-                        Coverage.scope == Scope.NATIONWIDE,
-                        and_(Coverage.scope == Scope.CITY, Coverage.area == need.city),
-                        and_(
-                            Coverage.scope == Scope.VOIVODESHIP, Coverage.area == need.voivodeship
-                        ),
-                    ),
-                    Organisation.takes_referrals.is_(True),
-                    or_(
-                        Organisation.paused_until.is_(None), Organisation.paused_until < self.today
-                    ),
-                )
+                _REACHING,
+                {
+                    "specialism": need.specialism,
+                    "city": need.city,
+                    "voivodeship": need.voivodeship,
+                    "today": self.today,
+                },
             )
             reaching: dict[int, set[routing.Coverage]] = {}
             for row in rows:
