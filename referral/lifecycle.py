@@ -115,9 +115,10 @@ def submit_request(
         for specialism in dict.fromkeys(data.needs)
     ]
     db.session.add_all([request, *referrals])
-    db.session.flush()  # the referrals' ids, for the links in the offer mails
     directory = Directory.load(now)
-    with db.session.no_autoflush:  # the rest is written at commit, organisations in key order
+    # Everything is written at commit, in one flush (organisations in key order), the referrals
+    # already routed; their offer mails follow, once the referrals have their ids.
+    with db.session.no_autoflush:
         for referral in referrals:
             _reroute(referral, Step(Action.ROUTE, _SYSTEM), directory, now)
     db.session.commit()

@@ -6,6 +6,8 @@ app; they never carry the person's story, contact details or a decline reason.
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from .extensions import db
 from .models import Organisation, OutboxMessage, Referral, User
@@ -21,10 +23,32 @@ def _write(kind: str, to_address: str, language: str, **context) -> None:
 def _queue(kind: str, to_address: str | None, language: str, referral: Referral, **context) -> None:
     if not to_address:
         return
+
+    def write() -> None:
+        base = current_app.config["PUBLIC_URL"].rstrip("/")
+        referral_url = f"{base}/staff/referrals/{referral.id}"  # staff mails link to its page
+        _write(kind, to_address, language, referral=referral, referral_url=referral_url, **context)
+
     if referral.id is None:
-        db.session.flush()  # staff mails link to the referral's own page
-    referral_url = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/staff/referrals/{referral.id}"
-    _write(kind, to_address, language, referral=referral, referral_url=referral_url, **context)
+        # A referral being created has its id once it is written: the mail is written then, in
+        # the same transaction, without a flush of its own halfway through the use case.
+        db.session.info.setdefault(_WAITING, []).append(write)
+    else:
+        write()
+
+
+_WAITING = "mails waiting for an id"
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _write_waiting_mails(session: Session, flush_context) -> None:
+    for write in session.info.pop(_WAITING, []):
+        write()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_waiting_mails(session: Session, previous_transaction) -> None:
+    session.info.pop(_WAITING, None)
 
 
 def password_link(user: User, link: str, hours: int) -> None:
