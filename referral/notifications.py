@@ -13,30 +13,46 @@ from .extensions import db
 from .models import Organisation, OutboxMessage, Referral, User
 
 
-def _write(kind: str, to_address: str, language: str, **context) -> None:
+def _render(kind: str, language: str, **context) -> tuple[str, str]:
     with force_locale(language):
         subject = render_template(f"mail/{kind}.subject.txt", **context).strip()
         body = render_template(f"mail/{kind}.txt", **context)
+    return subject, body
+
+
+def _write(kind: str, to_address: str, language: str, **context) -> None:
+    subject, body = _render(kind, language, **context)
     db.session.add(OutboxMessage(kind=kind, to_address=to_address, subject=subject, body=body))
 
 
 def _queue(kind: str, to_address: str | None, language: str, referral: Referral, **context) -> None:
     if not to_address:
         return
-
-    def write() -> None:
-        base = current_app.config["PUBLIC_URL"].rstrip("/")
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    if referral.id is not None:
         referral_url = f"{base}/staff/referrals/{referral.id}"  # staff mails link to its page
         _write(kind, to_address, language, referral=referral, referral_url=referral_url, **context)
+        return
+    # A referral being created has its id once it is written. The mail is rendered now with a
+    # stand-in for the link and written right after that flush, in the same transaction: the use
+    # case flushes once, and renders nothing while it holds the database's locks.
+    stand_in = f"{base}/staff/referrals/{_ID_SLOT}"
+    subject, body = _render(kind, language, referral=referral, referral_url=stand_in, **context)
 
-    if referral.id is None:
-        # A referral being created has its id once it is written: the mail is written then, in
-        # the same transaction, without a flush of its own halfway through the use case.
-        db.session.info.setdefault(_WAITING, []).append(write)
-    else:
-        write()
+    def write() -> None:
+        db.session.add(
+            OutboxMessage(
+                kind=kind,
+                to_address=to_address,
+                subject=subject.replace(_ID_SLOT, str(referral.id)),
+                body=body.replace(_ID_SLOT, str(referral.id)),
+            )
+        )
+
+    db.session.info.setdefault(_WAITING, []).append(write)
 
 
+_ID_SLOT = "\x00referral-id\x00"
 _WAITING = "mails waiting for an id"
 
 
