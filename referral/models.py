@@ -466,10 +466,11 @@ class WorkerJob(Model):
 
 
 class TallyMonth(Model):
-    """A Warsaw month whose tallies are built: its events never change (the log is append-only)."""
+    """How far a Warsaw month's events are counted into the tallies: up to ``through``
+    (exclusive). Events never change once written (the log is append-only)."""
 
     month: Mapped[date] = mapped_column(Date, primary_key=True)
-    built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    through: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class StepTally(Model):

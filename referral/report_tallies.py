@@ -1,11 +1,12 @@
 """Monthly tallies of the event log, so that a year of reports reads a few thousand rows instead
 of scanning millions.
 
-The event log is append-only and every event is written at the moment it happens, so once a
-Warsaw month has ended its events never change: the worker's ``tally`` job counts them once
-(``build_missing``). A report reads the tallies of the months it covers and counts the rest (the
-month under way, a month not tallied yet) from the events themselves with the same code
-(``count``), so the figures are the same either way.
+The event log is append-only and every event is written at the moment it happens, so events
+once counted never change: the worker's ``tally`` job counts each month's events up to the start
+of the current day, adding to what it counted before (``advance_all``). A report reads the
+tallies of the months it covers and counts the rest (today's events, anything the job has not
+reached) from the events themselves with the same code (``count``), so the figures are the same
+either way.
 
 Three tallies come out of one pass over a month's events:
 
@@ -23,10 +24,10 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import g
-from sqlalchemy import case, delete, insert, select, type_coerce
+from sqlalchemy import CursorResult, case, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -130,58 +131,92 @@ def count(start: datetime, end: datetime) -> Tally:
     return tally
 
 
-def built_months() -> set[date]:
-    return set(db.session.scalars(select(TallyMonth.month)))
+# Events are stamped when their use case starts and committed moments later: the tallies count
+# only what is at least this old, so that no event can still arrive behind them.
+SETTLED = timedelta(minutes=10)
+
+
+def progress() -> dict[date, datetime]:
+    """Month -> the moment up to which its events are counted into the tallies."""
+    return dict(db.session.execute(select(TallyMonth.month, TallyMonth.through)).all())
 
 
 def stored(months: set[date]) -> dict[date, Tally]:
-    """The tallies kept for these months, by month."""
+    """The tallies kept for these months, by month, summed by the database."""
     tallies = {month: Tally() for month in months}
     if not months:
         return tallies
-    for step in db.session.scalars(select(StepTally).where(StepTally.month.in_(months))):
-        key = (
-            step.created_month,
-            step.specialism,
-            step.voivodeship,
-            step.from_state,
-            step.to_state,
-        )
-        tallies[step.month].steps[key] += step.n
-    for event in db.session.scalars(select(EventTally).where(EventTally.month.in_(months))):
-        tallies[event.month].events[
-            (event.action, event.organisation_id, event.offered_to_id, event.reason_code)
-        ] += event.n
-    for answer in db.session.scalars(select(AnswerTally).where(AnswerTally.month.in_(months))):
-        tallies[answer.month].answers[
-            (answer.offer_month, answer.organisation_id, answer.tenths)
-        ] += answer.n
+    step_keys = (
+        StepTally.month,
+        StepTally.created_month,
+        StepTally.specialism,
+        StepTally.voivodeship,
+        StepTally.from_state,
+        StepTally.to_state,
+    )
+    for month, *key, n in db.session.execute(
+        select(*step_keys, func.sum(StepTally.n))
+        .where(StepTally.month.in_(months))
+        .group_by(*step_keys)
+    ):
+        tallies[month].steps[tuple(key)] += n  # type: ignore[index]
+    event_keys = (
+        EventTally.month,
+        EventTally.action,
+        EventTally.organisation_id,
+        EventTally.offered_to_id,
+        EventTally.reason_code,
+    )
+    for month, *key, n in db.session.execute(
+        select(*event_keys, func.sum(EventTally.n))
+        .where(EventTally.month.in_(months))
+        .group_by(*event_keys)
+    ):
+        tallies[month].events[tuple(key)] += n  # type: ignore[index]
+    answer_keys = (
+        AnswerTally.month,
+        AnswerTally.offer_month,
+        AnswerTally.organisation_id,
+        AnswerTally.tenths,
+    )
+    for month, *key, n in db.session.execute(
+        select(*answer_keys, func.sum(AnswerTally.n))
+        .where(AnswerTally.month.in_(months))
+        .group_by(*answer_keys)
+    ):
+        tallies[month].answers[tuple(key)] += n  # type: ignore[index]
     return tallies
 
 
 def by_month(first: date, now: datetime | None = None) -> dict[date, Tally]:
-    """Month -> the tallies of its events, for every month from ``first`` on: the months built
-    from their tallies, the rest (the month under way, months not built yet) counted from the
+    """Month -> the tallies of its events, for every month from ``first`` on: what the tally job
+    counted, and the rest (today's events, or anything it has not reached) counted from the
     events. Kept for the request: a report asks for several figures of the same months."""
     now = now or utcnow()
     cache = g.setdefault("report_tallies", {})
     if first not in cache:
-        built = {month for month in built_months() if month >= first}
-        months = stored(built)
+        counted = {month: through for month, through in progress().items() if month >= first}
+        months = stored(set(counted))
         month = first
         while month_start(month) <= now:
-            if month not in built:
-                months[month] = count(month_start(month), month_start(next_month(month)))
+            start = counted.get(month, month_start(month))
+            if start < min(month_start(next_month(month)), now):
+                months.setdefault(month, Tally())
+                months[month] += count(start, month_start(next_month(month)))
             month = next_month(month)
         cache[first] = months
     return cache[first]
 
 
-def build(month: date) -> bool:
-    """Count one ended month's events into the tallies; False when another worker did it."""
-    tally = count(month_start(month), month_start(next_month(month)))
-    for model in (StepTally, EventTally, AnswerTally):
-        db.session.execute(delete(model).where(model.month == month))
+def advance(month: date, until: datetime) -> bool:
+    """Count a month's events up to ``until`` into its tallies, from where they stopped; False
+    when another worker did it at the same time (nothing is counted twice)."""
+    counted_through = progress().get(month)
+    start = counted_through or month_start(month)
+    until = min(until, month_start(next_month(month)))
+    if start >= until:
+        return False
+    tally = count(start, until)
     rows: dict[type, list[dict[str, Any]]] = {
         StepTally: [
             {
@@ -211,27 +246,43 @@ def build(month: date) -> bool:
             for (m, o, t), n in tally.answers.items()
         ],
     }
-    for table, values in rows.items():
-        if values:
-            db.session.execute(insert(table), values)
-    db.session.add(TallyMonth(month=month, built_at=utcnow()))
     try:
+        # Claim the stretch first: of two workers at once, one moves ``through`` on, the other
+        # finds it moved (or the month's row made) and writes nothing.
+        if counted_through is None:
+            db.session.add(TallyMonth(month=month, through=until))
+            db.session.flush()
+        elif not cast(
+            CursorResult,
+            db.session.execute(
+                update(TallyMonth)
+                .where(TallyMonth.month == month, TallyMonth.through == counted_through)
+                .values(through=until)
+            ),
+        ).rowcount:
+            db.session.rollback()
+            return False
+        for table, values in rows.items():
+            if values:
+                db.session.execute(insert(table), values)
         db.session.commit()
-    except IntegrityError:  # another worker built it at the same time
+    except IntegrityError:
         db.session.rollback()
         return False
     return True
 
 
-def build_missing(now: datetime | None = None) -> int:
-    """Build the tallies of every ended month that has events and none yet."""
+def advance_all(now: datetime | None = None) -> int:
+    """The tally job: count every month's settled events up to the start of today (Warsaw),
+    so that a report counts at most today's events itself. Gives the months advanced."""
     now = now or utcnow()
     first = db.session.scalar(select(ReferralEvent.at).order_by(ReferralEvent.at).limit(1))
     if first is None:
         return 0
-    built, month, made = built_months(), month_of(first), 0
-    while month_start(next_month(month)) <= now:
-        if month not in built and build(month):
-            made += 1
+    settled = now - SETTLED
+    until = datetime.combine(settled.astimezone(WARSAW).date(), time(), WARSAW)
+    advanced, month = 0, month_of(first)
+    while month_start(month) < until:
+        advanced += advance(month, until)
         month = next_month(month)
-    return made
+    return advanced

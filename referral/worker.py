@@ -68,9 +68,9 @@ def _send_mail() -> str:
 
 @register("tally", every=timedelta(hours=1))
 def _tally() -> str:
-    from .report_tallies import build_missing
+    from .report_tallies import advance_all
 
-    return f"Months tallied for the reports: {build_missing()}"
+    return f"Months counted further for the reports: {advance_all()}"
 
 
 @register("purge", every=timedelta(hours=6))

@@ -230,8 +230,13 @@ def test_monthly_tallies_give_the_same_figures_as_counting_the_events(app, histo
 
     counted = figures()
     with app.app_context():
-        built = report_tallies.build_missing(now=datetime(2027, 1, 1, tzinfo=UTC))
-        assert built == 10  # every ended month from the first event on, empty ones too
-        assert report_tallies.build_missing(now=datetime(2027, 1, 1, tzinfo=UTC)) == 0
+        # The job halfway through April 2026 (part of a month counted), then the rest.
+        assert report_tallies.advance_all(now=T0 + timedelta(days=31, hours=6)) == 2
+    assert figures() == counted
+    with app.app_context():
+        later = datetime(2027, 1, 1, 12, tzinfo=UTC)
+        # Every month from the first event's on, the empty ones too, then nothing more to count.
+        assert report_tallies.advance_all(now=later) == 9  # April on, to December
+        assert report_tallies.advance_all(now=later) == 0
     assert figures() == counted
     assert counted[0]  # the period holds something to compare

@@ -45,7 +45,7 @@ def upgrade():
     op.create_table(
         "tally_month",
         sa.Column("month", sa.Date(), nullable=False),
-        sa.Column("built_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("through", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("month", name=op.f("pk_tally_month")),
     )
     op.create_table(
