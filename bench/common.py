@@ -390,11 +390,21 @@ def bulk_referrals(
         _advance_sequences(HelpRequest, Referral, ReferralEvent)
         counters.recount_open_load()  # written past the lifecycle, which keeps it
         db.session.commit()
-        # Planner statistics, as a live database has them: from autovacuum on PostgreSQL, from
-        # `flask sweep`'s PRAGMA optimize on SQLite.
-        db.session.execute(text("ANALYZE"))
-        db.session.commit()
+        settle(app)
     return counts
+
+
+def settle(app: Flask) -> None:
+    """The state a live database keeps itself in: planner statistics (autovacuum on PostgreSQL,
+    `flask sweep`'s PRAGMA optimize on SQLite) and, on PostgreSQL, the visibility map that lets
+    a count read the index alone (autovacuum after bulk writes)."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))
+        else:
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
 
 
 # One step of a generated log: (at, action, organisation, offered_to, to_state).
