@@ -151,9 +151,7 @@ class Directory:
 
     def row(self, candidate: routing.Candidate) -> Organisation:
         """The organisation behind a candidate: the one an offer goes to."""
-        organisation = db.session.get(Organisation, candidate.organisation.id)
-        assert organisation is not None  # it was read in this transaction
-        return organisation
+        return db.session.get_one(Organisation, candidate.organisation.id)
 
     @staticmethod
     def tried(referral: Referral) -> frozenset[int]:

@@ -53,7 +53,7 @@ def too_many_requests(error):
 
 
 # Stands for the visitor's CSRF token in a kept page.
-_TOKEN_SLOT = "\x00csrf-token\x00"  # noqa: S105 - a placeholder, not a secret
+_TOKEN_SLOT = "\x00csrf-token\x00"  # noqa: S105  # nosec B105 - a placeholder, not a secret
 
 
 def _kept_page(render: Callable[[], str]) -> str:
