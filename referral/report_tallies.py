@@ -24,7 +24,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, cast
+from typing import cast
 
 from flask import g
 from sqlalchemy import CursorResult, case, func, insert, select, type_coerce, update
@@ -45,6 +45,10 @@ from .models import (
 )
 
 ANSWERS = (Action.ACCEPT, Action.DECLINE, Action.EXPIRE)
+# The columns of each tally's key, in the order of its Counter's keys.
+STEP_KEYS = ("created_month", "specialism", "voivodeship", "from_state", "to_state")
+EVENT_KEYS = ("action", "organisation_id", "offered_to_id", "reason_code")
+ANSWER_KEYS = ("offer_month", "organisation_id", "tenths")
 
 StepKey = tuple[date, str, str, str | None, str]  # created month, need, voivodeship, from, to
 EventKey = tuple[str, int | None, int | None, str | None]  # action, org, offered to, reason
@@ -144,47 +148,16 @@ def progress() -> dict[date, datetime]:
 def stored(months: set[date]) -> dict[date, Tally]:
     """The tallies kept for these months, by month, summed by the database."""
     tallies = {month: Tally() for month in months}
-    if not months:
-        return tallies
-    step_keys = (
-        StepTally.month,
-        StepTally.created_month,
-        StepTally.specialism,
-        StepTally.voivodeship,
-        StepTally.from_state,
-        StepTally.to_state,
-    )
-    for month, *key, n in db.session.execute(
-        select(*step_keys, func.sum(StepTally.n))
-        .where(StepTally.month.in_(months))
-        .group_by(*step_keys)
+    for model, keys, counter in (
+        (StepTally, STEP_KEYS, "steps"),
+        (EventTally, EVENT_KEYS, "events"),
+        (AnswerTally, ANSWER_KEYS, "answers"),
     ):
-        tallies[month].steps[tuple(key)] += n  # type: ignore[index]
-    event_keys = (
-        EventTally.month,
-        EventTally.action,
-        EventTally.organisation_id,
-        EventTally.offered_to_id,
-        EventTally.reason_code,
-    )
-    for month, *key, n in db.session.execute(
-        select(*event_keys, func.sum(EventTally.n))
-        .where(EventTally.month.in_(months))
-        .group_by(*event_keys)
-    ):
-        tallies[month].events[tuple(key)] += n  # type: ignore[index]
-    answer_keys = (
-        AnswerTally.month,
-        AnswerTally.offer_month,
-        AnswerTally.organisation_id,
-        AnswerTally.tenths,
-    )
-    for month, *key, n in db.session.execute(
-        select(*answer_keys, func.sum(AnswerTally.n))
-        .where(AnswerTally.month.in_(months))
-        .group_by(*answer_keys)
-    ):
-        tallies[month].answers[tuple(key)] += n  # type: ignore[index]
+        columns = [model.month, *(getattr(model, key) for key in keys)]
+        for month, *key, n in db.session.execute(
+            select(*columns, func.sum(model.n)).where(model.month.in_(months)).group_by(*columns)
+        ):
+            getattr(tallies[month], counter)[tuple(key)] += n
     return tallies
 
 
@@ -217,34 +190,13 @@ def advance(month: date, until: datetime) -> bool:
     if start >= until:
         return False
     tally = count(start, until)
-    rows: dict[type, list[dict[str, Any]]] = {
-        StepTally: [
-            {
-                "month": month,
-                "created_month": c,
-                "specialism": s,
-                "voivodeship": v,
-                "from_state": f,
-                "to_state": t,
-                "n": n,
-            }
-            for (c, s, v, f, t), n in tally.steps.items()
-        ],
-        EventTally: [
-            {
-                "month": month,
-                "action": a,
-                "organisation_id": o,
-                "offered_to_id": to,
-                "reason_code": r,
-                "n": n,
-            }
-            for (a, o, to, r), n in tally.events.items()
-        ],
-        AnswerTally: [
-            {"month": month, "offer_month": m, "organisation_id": o, "tenths": t, "n": n}
-            for (m, o, t), n in tally.answers.items()
-        ],
+    rows = {
+        model: [{"month": month, **dict(zip(keys, key, strict=True)), "n": n} for key, n in counted]
+        for model, keys, counted in (
+            (StepTally, STEP_KEYS, tally.steps.items()),
+            (EventTally, EVENT_KEYS, tally.events.items()),
+            (AnswerTally, ANSWER_KEYS, tally.answers.items()),
+        )
     }
     try:
         # Claim the stretch first: of two workers at once, one moves ``through`` on, the other

@@ -4,12 +4,10 @@ sweeps run at once. Each thread has its own app context, so its own session and 
 import os
 import tempfile
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select, text
@@ -21,7 +19,7 @@ from referral.handoff import Action, State
 from referral.models import Organisation, Referral, ReferralEvent, User
 from referral.service_errors import ServiceError
 
-from .helpers import intake
+from .helpers import drop_postgres_database, intake, new_postgres_database
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Warsaw
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -29,19 +27,11 @@ POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 def _postgres_url():
     """DATABASE_URL when it is PostgreSQL; else a throw-away database on the local server, or a
-    skip when none answers. Yields the URL and the name of the database to drop, if ours."""
+    skip when none answers. Gives the URL and the name of the database to drop, if ours."""
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgresql"):
         return url, None
-    name = f"referral_race_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(
-            f"{POSTGRES_SERVER}/postgres", autocommit=True, connect_timeout=3
-        ) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError:
-        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", name
+    return new_postgres_database("referral_race")
 
 
 @pytest.fixture(
@@ -62,8 +52,7 @@ def race_app(request):
         _empty_tables()
         db.engine.dispose()
     if throwaway:
-        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{throwaway}" WITH (FORCE)')
+        drop_postgres_database(throwaway)
 
 
 def _empty_tables() -> None:

@@ -14,11 +14,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -28,12 +26,11 @@ from referral.config import TestConfig
 from referral.extensions import db
 from referral.models import HelpRequest, OutboxMessage
 
-from .helpers import csrf_token_of
+from .helpers import csrf_token_of, drop_postgres_database, new_postgres_database
 from .mailbox import Mailbox, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.postgres
 
@@ -41,15 +38,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def postgres_url():
     """A throw-away PostgreSQL database, migrated, with the demo directory; or a skip."""
-    name = f"referral_prod_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(
-            f"{POSTGRES_SERVER}/postgres", autocommit=True, connect_timeout=3
-        ) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError:
-        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    url, name = new_postgres_database("referral_prod")
     app = create_app(type("Settings", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url}))
     with app.app_context():
         upgrade()
@@ -58,8 +47,7 @@ def postgres_url():
         db.session.commit()
         db.engine.dispose()
     yield url
-    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_postgres_database(name)
 
 
 @pytest.fixture
