@@ -412,6 +412,12 @@ _Step = tuple[datetime, Action, int | None, int | None, State]
 PARTY_OF = {Action.ROUTE: Party.SYSTEM, Action.EXPIRE: Party.SYSTEM, Action.WITHDRAW: Party.PERSON}
 
 
+def _later(rng: random.Random, at: datetime, delta: timedelta, now: datetime) -> datetime:
+    """``delta`` after ``at``, or somewhere before ``now`` if that is later: steps of recent
+    referrals spread over the last hours instead of piling up at ``now``."""
+    return at + delta if at + delta < now else at + (now - at) * rng.random()
+
+
 def _event_log(
     rng: random.Random, state: State, candidates: list[int], created: datetime, now: datetime
 ) -> list[_Step]:
@@ -422,13 +428,13 @@ def _event_log(
     order = rng.sample(candidates, len(candidates))
     log = [(at, Action.ROUTE, None, order[0], State.OFFERED)]
     if len(order) > 1 and rng.random() < 0.2:
-        at = min(now, at + timedelta(hours=rng.uniform(1, 30)))
+        at = _later(rng, at, timedelta(hours=rng.uniform(1, 30)), now)
         log.append((at, Action.DECLINE, order[0], order[1], State.OFFERED))
     holder = log[-1][3]
 
     def step(action: Action, to: State, offered_to: int | None = None) -> None:
         nonlocal at
-        at = min(now, at + timedelta(hours=rng.uniform(1, 48)))
+        at = _later(rng, at, timedelta(hours=rng.uniform(1, 48)), now)
         log.append((at, action, holder, offered_to, to))
 
     if state == State.WITHDRAWN:

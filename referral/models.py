@@ -371,6 +371,8 @@ class ReferralEvent(Model):
 
     __table_args__ = (
         Index("ix_referral_event_offered_referral", "offered_to_id", "referral_id"),
+        # The reports find the few referrals that ever went unmatched without reading the log.
+        Index("ix_referral_event_to_state", "to_state", "referral_id"),
         Index("ix_referral_event_org_at", "organisation_id", "at"),
         # Covers the reports' grouping of steps by action, organisation and reason.
         Index(

@@ -28,6 +28,10 @@ def upgrade():
     )
     with op.batch_alter_table("coverage", schema=None) as batch_op:
         batch_op.create_index("ix_coverage_reach", ["specialism", "scope", "area"], unique=False)
+    with op.batch_alter_table("referral_event", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_referral_event_to_state", ["to_state", "referral_id"], unique=False
+        )
     op.create_table(
         "directory_version",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -87,6 +91,8 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table("referral_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_referral_event_to_state")
     for table in ("answer_tally", "event_tally", "step_tally", "tally_month"):
         op.drop_table(table)
     op.drop_table("worker_job")
