@@ -64,6 +64,9 @@ class Config:
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "referral")
     INTAKE_RATE_LIMIT = os.environ.get("INTAKE_RATE_LIMIT", "60 per hour")
     RATELIMIT_HEADERS_ENABLED = True
+    # How often a process checks the directory's version stamp for what it keeps (choices, place
+    # names, public pages): an edit made elsewhere shows within this many seconds.
+    DIRECTORY_CHECK_SECONDS = float(os.environ.get("DIRECTORY_CHECK_SECONDS", "1"))
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
@@ -76,6 +79,7 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    DIRECTORY_CHECK_SECONDS = 0.0
     # Only the tests select TestConfig; the app never falls back to it.
     SECRET_KEY = "test-secret"  # noqa: S105  # nosec
     WTF_CSRF_ENABLED = False

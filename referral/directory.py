@@ -3,7 +3,9 @@ candidates for a need), and the places (cities, voivodeships) with their names a
 
 from __future__ import annotations
 
+import math
 import secrets
+import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -11,7 +13,7 @@ from datetime import date, datetime
 from itertools import chain
 from typing import Any, TypeVar
 
-from flask import g, has_app_context
+from flask import current_app, g, has_app_context
 from sqlalchemy import and_, bindparam, event, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
@@ -259,10 +261,19 @@ _kept: dict[Any, Any] = {}
 _STAMP = object()  # the key under which _kept holds the stamp it was built at
 
 
+_last_read: list = ["", -math.inf]  # the stamp this process read last, and when (monotonic)
+
+
 def version() -> str:
-    """The directory's version stamp, read once per request ("" before the first edit)."""
+    """The directory's version stamp ("" before the first edit): read at most once per request,
+    and at most once every ``DIRECTORY_CHECK_SECONDS`` by a process (an edit elsewhere shows
+    within that time; one made in this process, at once)."""
     if "directory_version" not in g:
-        g.directory_version = db.session.scalar(select(DirectoryVersion.stamp)) or ""
+        stamp, read_at = _last_read
+        if time.monotonic() - read_at >= current_app.config["DIRECTORY_CHECK_SECONDS"]:
+            stamp = db.session.scalar(select(DirectoryVersion.stamp)) or ""
+            _last_read[:] = [stamp, time.monotonic()]
+        g.directory_version = stamp
     return g.directory_version
 
 
@@ -301,8 +312,9 @@ def _new_version_on_edit(session: Session, flush_context) -> None:
 def new_version(session: Session) -> None:
     """Give the directory a new stamp: done on every edit; call it after writing the directory
     in bulk, past the ORM."""
+    _last_read[1] = -math.inf  # this process reads the new one at once
     if has_app_context():
-        g.pop("directory_version", None)  # this request (or command) reads the new one
+        g.pop("directory_version", None)
     connection = session.connection()
     stamp = secrets.token_hex(16)
     if not connection.execute(update(DirectoryVersion).values(stamp=stamp)).rowcount:
