@@ -1,11 +1,25 @@
 """The isolation rule: staff see only referrals offered to, held by or sent by their organisation.
 
-Every staff query for referrals starts from ``visible_referrals``; anything outside it answers 404.
+Every query for referrals, from a staff page or through an organisation's API token, starts from
+``visible_referrals``; anything outside it answers 404.
 """
+
+from typing import Protocol
 
 from sqlalchemy import Select, exists, false, or_, select
 
-from .models import Note, Referral, ReferralEvent, User
+from .models import Note, Referral, ReferralEvent
+
+
+class Actor(Protocol):
+    """Who reads or acts: a staff account (``User``) or an organisation's system through its API
+    token (``ApiToken``, never a coordinator). The rules below ask nothing else of either."""
+
+    @property
+    def organisation_id(self) -> int | None: ...
+
+    @property
+    def is_coordinator(self) -> bool: ...
 
 
 def offered_to(organisation_id: int):
@@ -16,7 +30,7 @@ def offered_to(organisation_id: int):
     )
 
 
-def visible_referrals(user: User) -> Select:
+def visible_referrals(user: Actor) -> Select:
     query = select(Referral)
     if user.is_coordinator:
         return query
@@ -32,7 +46,7 @@ def visible_referrals(user: User) -> Select:
     )
 
 
-def may_see_personal_data(user: User, referral: Referral) -> bool:
+def may_see_personal_data(user: Actor, referral: Referral) -> bool:
     """Personal data: the organisation the referral is offered to or held by, the sender, and
     coordinators; an organisation that declined it earlier sees the referral, not the person."""
     if user.is_coordinator:
@@ -41,7 +55,7 @@ def may_see_personal_data(user: User, referral: Referral) -> bool:
     return org is not None and org in (referral.organisation_id, referral.referring_organisation_id)
 
 
-def may_see_note(user: User, note: Note) -> bool:
+def may_see_note(user: Actor, note: Note) -> bool:
     """Internal notes stay with the author's organisation; shared ones reach whoever may see the
     person (the holder and the sender); coordinators read every note."""
     if user.is_coordinator:
@@ -51,6 +65,6 @@ def may_see_note(user: User, note: Note) -> bool:
     return note.shared and may_see_personal_data(user, note.referral)
 
 
-def may_add_note(user: User, referral: Referral) -> bool:
+def may_add_note(user: Actor, referral: Referral) -> bool:
     """Only those talking about the person: an organisation that let it go has nothing to add."""
     return may_see_personal_data(user, referral)

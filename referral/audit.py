@@ -1,5 +1,5 @@
-"""The audit trail: every referral event, every staff sign-in and every administrative action
-(``record``), newest first, in one list."""
+"""The audit trail: every referral event, every staff sign-in, every administrative action
+(``record``) and every call through the API, newest first, in one list."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from .extensions import db
 from .handoff import WARSAW
-from .models import AdminEvent, ReferralEvent, SignInEvent, User
+from .models import AdminEvent, ApiCall, ReferralEvent, SignInEvent, User
 from .paging import Page, clamp
 
 PER_PAGE = 50
@@ -30,7 +30,7 @@ PER_PAGE = 50
 
 @dataclass(frozen=True)
 class AuditFilter:
-    kind: str = ""  # "", "referral", "sign_in" or "admin"
+    kind: str = ""  # "", "referral", "sign_in", "admin" or "api"
     organisation_id: int | None = None
     user_id: int | None = None
     referral_id: int | None = None
@@ -99,6 +99,8 @@ def _referral_events(f: AuditFilter):
         cast(null(), String).label("email"),
         cast(null(), Integer).label("success"),
         *_no_changes(),
+        ReferralEvent.api_token_id,
+        cast(null(), Integer).label("status"),
     )
     if f.organisation_id:
         query = query.where(
@@ -131,6 +133,7 @@ def _sign_ins(f: AuditFilter):
         SignInEvent.email,
         cast(SignInEvent.success, Integer).label("success"),
         *_no_changes(),
+        *_no_call(),
     )
     if f.organisation_id:
         query = query.where(SignInEvent.organisation_id == f.organisation_id)
@@ -147,6 +150,10 @@ def _no_changes():
         cast(null(), JSON).label("before"),
         cast(null(), JSON).label("after"),
     )
+
+
+def _no_call():
+    return cast(null(), Integer).label("api_token_id"), cast(null(), Integer).label("status")
 
 
 def _admin_events(f: AuditFilter):
@@ -168,6 +175,7 @@ def _admin_events(f: AuditFilter):
         AdminEvent.user_id.label("subject_id"),
         AdminEvent.before,
         AdminEvent.after,
+        *_no_call(),
     )
     if f.organisation_id:
         query = query.where(AdminEvent.organisation_id == f.organisation_id)
@@ -178,9 +186,39 @@ def _admin_events(f: AuditFilter):
     return _within_days(query, AdminEvent.at, f)
 
 
+def _api_calls(f: AuditFilter):
+    """A call made with an API token: the method as the action, the route as the text."""
+    query = select(
+        literal("api").label("kind"),
+        ApiCall.id,
+        ApiCall.at,
+        cast(null(), Integer).label("user_id"),
+        ApiCall.organisation_id,
+        cast(null(), Integer).label("offered_to_id"),
+        ApiCall.referral_id,
+        ApiCall.method.label("action"),
+        cast(null(), String).label("from_state"),
+        cast(null(), String).label("to_state"),
+        cast(null(), String).label("reason_code"),
+        ApiCall.endpoint.label("text"),
+        cast(null(), String).label("email"),
+        cast(null(), Integer).label("success"),
+        *_no_changes(),
+        ApiCall.api_token_id,
+        ApiCall.status,
+    )
+    if f.organisation_id:
+        query = query.where(ApiCall.organisation_id == f.organisation_id)
+    if f.user_id:
+        query = query.where(false())
+    if f.referral_id:
+        query = query.where(ApiCall.referral_id == f.referral_id)
+    return _within_days(query, ApiCall.at, f)
+
+
 def entries(f: AuditFilter):
     """The filtered trail as one subquery (kind, id, at, user_id, ..., email, success,
-    subject_id, before, after)."""
+    subject_id, before, after, api_token_id, status)."""
     parts = []
     if f.kind in ("", "referral"):
         parts.append(_referral_events(f))
@@ -188,6 +226,8 @@ def entries(f: AuditFilter):
         parts.append(_sign_ins(f))
     if f.kind in ("", "admin"):
         parts.append(_admin_events(f))
+    if f.kind in ("", "api"):
+        parts.append(_api_calls(f))
     return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
 
 

@@ -10,12 +10,19 @@ from flask_babel import force_locale
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from . import accounts, directory, explain, seed, worker
+from . import accounts, api_tokens, directory, explain, seed, webhooks, worker
 from .extensions import db
 from .models import Organisation
 from .passwords import PASSWORD_MIN_LENGTH
 from .service_errors import ServiceError
 from .vocabulary import SPOKEN_LANGUAGES, Role, Specialism
+
+
+def _organisation(slug: str) -> Organisation:
+    org = db.session.scalar(db.select(Organisation).where(Organisation.slug == slug))
+    if org is None:
+        raise click.ClickException(f"No organisation with slug {slug!r}.")
+    return org
 
 
 def init_app(app: Flask) -> None:
@@ -53,11 +60,7 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(
                 f"The password must have at least {PASSWORD_MIN_LENGTH} characters."
             )
-        org = None
-        if org_slug:
-            org = db.session.scalar(db.select(Organisation).where(Organisation.slug == org_slug))
-            if org is None:
-                raise click.ClickException(f"No organisation with slug {org_slug!r}.")
+        org = _organisation(org_slug) if org_slug else None
         email = accounts.normalise_email(email)
         try:
             accounts.create_user(
@@ -99,9 +102,43 @@ def init_app(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Run every job once and stop (for cron).")
     def run_worker(once):
-        """Run the background jobs (sweep, mail, purge) when due, until SIGTERM."""
+        """Run the background jobs (sweep, mail, webhooks, tallies, purge) when due, until
+        SIGTERM."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         worker.Worker(list(worker.JOBS.values())).run(once=once)
+
+    @app.cli.command("create-api-token")
+    @click.option("--org", "org_slug", required=True, help="Slug of the organisation.")
+    @click.option("--name", default="", help="The system that will use it (default: the slug).")
+    @click.option("--read-only", is_flag=True, help="It may read, not change referrals.")
+    def create_api_token(org_slug, name, read_only):
+        """Issue an API token to an organisation and print it, once (audited)."""
+        issued = api_tokens.issue(_organisation(org_slug).id, name, read_only, by=None)
+        click.echo(
+            f"Token {issued.token.name!r} for {org_slug} ({issued.token.scope}). "
+            "It is shown only now; keep it secret:"
+        )
+        click.echo(issued.secret)
+
+    @app.cli.command("add-webhook")
+    @click.option("--org", "org_slug", required=True, help="Slug of the organisation.")
+    @click.argument("url")
+    def add_webhook(org_slug, url):
+        """Send an organisation's referral events to URL; print the signing secret, once."""
+        try:
+            registered = webhooks.register(_organisation(org_slug).id, url, by=None)
+        except ServiceError as error:
+            raise click.ClickException(
+                "Use an https:// address (http:// only to this machine), without a user name "
+                "or password."
+            ) from error
+        click.echo(f"Webhook for {org_slug}: {url}. Signing secret, shown only now:")
+        click.echo(registered.secret)
+
+    @app.cli.command("send-webhooks")
+    def send_webhooks():
+        """The worker's webhook job alone: deliver the webhook outbox, signed (safe twice)."""
+        click.echo(worker.run_job("send_webhooks", reraise=True))
 
     @app.cli.command("purge")
     def purge():

@@ -10,6 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from .api import problems
 from .extensions import db, login_manager
 from .i18n import browser_language
 from .vocabulary import UI_LANGUAGES
@@ -27,6 +28,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error):
+        if problems.is_api_request():
+            return problems.from_http_error(error)
         return render_template("errors/error.html", error=error), error.code
 
     def database_unavailable(error):
@@ -36,6 +39,12 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
         except DATABASE_DOWN:
             log.debug("rollback failed too")
+        if problems.is_api_request():
+            return problems.response(
+                problems.ApiProblem(
+                    "unavailable", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+                )
+            )
         # Flask-Login puts current_user into every template: answer "anonymous" for this page
         # instead of loading the user (the cookie is left as it is).
         g._login_user = login_manager.anonymous_user()
@@ -54,4 +63,7 @@ def init_app(app: Flask) -> None:
         # Log the type and the stack only: exception messages can quote what a person typed.
         stack = "".join(traceback.format_tb(error.__traceback__))
         log.error("unhandled %s\n%s", type(error).__name__, stack)
+        if problems.is_api_request():
+            db.session.rollback()
+            return problems.response(problems.ApiProblem("server_error"))
         return render_template("errors/error.html", error=None), 500

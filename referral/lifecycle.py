@@ -18,17 +18,40 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import counters, handoff, notifications, routing
+from . import counters, handoff, notifications, routing, webhooks
+from .access import Actor
 from .directory import Directory, need_of
 from .erasure import erase
 from .extensions import db
 from .handoff import ACTIVE_STATES, Action, Party, State
-from .models import City, HelpRequest, Note, Organisation, Referral, ReferralEvent, User, utcnow
+from .models import (
+    ApiToken,
+    City,
+    HelpRequest,
+    Note,
+    Organisation,
+    Referral,
+    ReferralEvent,
+    User,
+    Voivodeship,
+    utcnow,
+)
 from .passwords import looks_like_token, new_token, token_hash
 from .service_errors import ServiceError, get_or_refuse
 
 # Short references for phone conversations: no 0/O, 1/I/L, 2/Z, 5/S, 8/B look-alikes.
 REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+
+# Who acts on a referral: a staff member, or an organisation's system through its API token (the
+# organisation itself, with its party rules; no person stands behind it).
+Acting = User | ApiToken
+
+
+def _account_and_token(actor: Acting | None) -> tuple[int | None, int | None]:
+    """What an event, a note or a request records of who did it: (staff account, API token)."""
+    if isinstance(actor, ApiToken):
+        return None, actor.id
+    return (actor.id if actor else None), None
 
 
 # --- intake -----------------------------------------------------------------------------------
@@ -63,9 +86,10 @@ class SubmittedRequest:
 
 
 def submit_request(
-    data: IntakeData, submitted_by: User | None = None, now: datetime | None = None
+    data: IntakeData, submitted_by: Acting | None = None, now: datetime | None = None
 ) -> SubmittedRequest:
-    """Store a request, make one referral per need, and route each at once."""
+    """Store a request, make one referral per need, and route each at once. ``submitted_by``: the
+    caseworker, or the token of their organisation's system, that referred the person."""
     now = now or utcnow()
     city = None
     if data.city_slug:
@@ -73,7 +97,7 @@ def submit_request(
         if city is None:
             raise ServiceError(ServiceError.UNKNOWN_PLACE, data.city_slug)
     voivodeship = city.voivodeship_teryt if city else data.voivodeship
-    if not voivodeship:
+    if not voivodeship or (not city and db.session.get(Voivodeship, voivodeship) is None):
         raise ServiceError(ServiceError.UNKNOWN_PLACE)
     if not data.needs:
         raise ServiceError(ServiceError.NO_NEEDS)
@@ -99,7 +123,8 @@ def submit_request(
         consent_version=data.consent_version,
         consent_at=now,
         consent_language=data.language,
-        submitted_by=submitted_by,
+        submitted_by=submitted_by if isinstance(submitted_by, User) else None,
+        submitted_by_token_id=_account_and_token(submitted_by)[1],
         referring_organisation_id=submitted_by.organisation_id if submitted_by else None,
     )
     referrals = [
@@ -175,7 +200,7 @@ class Step:
 
     action: Action
     parties: frozenset[Party]
-    actor: User | None = None
+    actor: Acting | None = None
     reason_code: str | None = None
     text: str | None = None
 
@@ -217,23 +242,25 @@ def _transition(
     counters.holder_changed(before, before_holder, after, referral.organisation_id)
     if after in (State.CLOSED, State.WITHDRAWN):
         referral.closed_at = now
-    db.session.add(
-        ReferralEvent(
-            referral=referral,
-            at=now,
-            action=step.action,
-            party=min(rule.parties & step.parties),
-            actor_id=actor.id if actor else None,
-            # A referral is created and routed in one transaction: its log starts from nothing,
-            # so replaying it (handoff.replay) needs no separate creation event.
-            from_state=None if before == State.NEW else before,
-            to_state=after,
-            organisation_id=step_organisation_id,
-            offered_to_id=offer_to.id if after == State.OFFERED and offer_to else None,
-            reason_code=step.reason_code,
-            text=step.text,
-        )
+    account_id, token_id = _account_and_token(actor)
+    event = ReferralEvent(
+        referral=referral,
+        at=now,
+        action=step.action,
+        party=min(rule.parties & step.parties),
+        actor_id=account_id,
+        api_token_id=token_id,
+        # A referral is created and routed in one transaction: its log starts from nothing,
+        # so replaying it (handoff.replay) needs no separate creation event.
+        from_state=None if before == State.NEW else before,
+        to_state=after,
+        organisation_id=step_organisation_id,
+        offered_to_id=offer_to.id if after == State.OFFERED and offer_to else None,
+        reason_code=step.reason_code,
+        text=step.text,
     )
+    db.session.add(event)
+    webhooks.stepped(referral, event)
 
 
 def _reroute(
@@ -275,8 +302,9 @@ def _offer(
 # --- actions by people ------------------------------------------------------------------------
 
 
-def parties_of(user: User | None, referral: Referral) -> set[Party]:
-    """Who ``user`` is for this referral (None: the person, through the status link)."""
+def parties_of(user: Actor | None, referral: Referral) -> set[Party]:
+    """Who ``user`` is for this referral (None: the person, through the status link); an API
+    token is its organisation, so it is what that organisation's staff would be."""
     if user is None:
         return {Party.PERSON}
     parties = set()
@@ -290,7 +318,7 @@ def parties_of(user: User | None, referral: Referral) -> set[Party]:
     return parties
 
 
-def allowed_actions(user: User, referral: Referral) -> set[Action]:
+def allowed_actions(user: Actor, referral: Referral) -> set[Action]:
     return handoff.allowed_actions(State(referral.state), frozenset(parties_of(user, referral)))
 
 
@@ -312,7 +340,7 @@ def _check_reason(
 
 def act(
     referral_id: int,
-    user: User | None,
+    user: Acting | None,
     action: Action,
     version: int | None = None,
     *,
@@ -323,8 +351,9 @@ def act(
     organisation_id: int | None = None,
     now: datetime | None = None,
 ) -> Referral:
-    """Do ``action`` on a referral as ``user``: accept, decline, start, hand back, close,
-    withdraw, or (coordinator) route by hand. Raises ServiceError when refused or lost."""
+    """Do ``action`` on a referral as ``user`` (a staff member or an API token): accept, decline,
+    start, hand back, close, withdraw, or (coordinator) route by hand. Raises ServiceError when
+    refused or lost. Visibility is the caller's check (``access.visible_referrals``)."""
     now = now or utcnow()
     referral = get_or_refuse(Referral, referral_id)
     if version is not None and referral.version != version:
@@ -361,7 +390,7 @@ def act(
 def _after(
     referral: Referral,
     action: Action,
-    user: User | None,
+    user: Acting | None,
     now: datetime,
     *,
     assignee_id: int | None,
@@ -377,7 +406,7 @@ def _after(
         notifications.closed(referral)
 
 
-def _colleague(user: User | None, assignee_id: int | None) -> int | None:
+def _colleague(user: Acting | None, assignee_id: int | None) -> int | None:
     if assignee_id is None:
         return None
     colleague = db.session.get(User, assignee_id)
@@ -391,16 +420,20 @@ def _colleague(user: User | None, assignee_id: int | None) -> int | None:
     return colleague.id
 
 
-def add_note(referral: Referral, author: User, body: str, shared: bool) -> Note:
+def add_note(referral: Referral, author: Acting, body: str, shared: bool) -> Note:
+    """A note by a staff member or an organisation's system; may_add_note is the caller's check."""
+    account_id, token_id = _account_and_token(author)
     note = Note(
         referral=referral,
-        author=author,
+        author_id=account_id,
+        api_token_id=token_id,
         organisation_id=author.organisation_id,
         shared=shared,
         body=body,
         created_at=utcnow(),
     )
     db.session.add(note)
+    webhooks.note_added(note)
     db.session.commit()
     return note
 

@@ -1,93 +1,34 @@
 """Delivers the outbox over SMTP: ``flask --app referral send-mail``.
 
-Each message is claimed before it is sent (``claim``), so two senders running at once, on one
-machine or several, never send one message twice; a failed message is kept and retried later with
-exponential back-off. Messages are never deleted. A crash between the SMTP hand-over and marking
-the message sent can repeat it once: the stable Message-ID lets mail clients drop the duplicate.
+Each message is claimed before it is sent (``outbox.claim``), so two senders running at once
+never send one message twice; a failed message is kept and retried later with exponential
+back-off. Messages are never deleted. A crash between the SMTP hand-over and marking the message
+sent can repeat it once: the stable Message-ID lets mail clients drop the duplicate.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, or_, select, update
 
 from .extensions import db
 from .models import OutboxMessage, utcnow
+from .outbox import Delivery, claim
 
 log = logging.getLogger(__name__)
 
-CLAIM_FOR = timedelta(minutes=5)
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=6)
-BATCH = 50
 SMTP_TIMEOUT = 30
-
-
-@dataclass
-class Delivery:
-    sent: int = 0
-    failed: int = 0
 
 
 def retry_delay(attempts: int) -> timedelta:
     """1, 2, 4, 8... minutes after the 1st, 2nd, 3rd, 4th... failure, at most six hours."""
     return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LONGEST_WAIT)
-
-
-def _due(now: datetime):
-    return (
-        OutboxMessage.sent_at.is_(None),
-        OutboxMessage.next_attempt_at <= now,
-        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-    )
-
-
-def claim(now: datetime, limit: int = BATCH) -> list[OutboxMessage]:
-    """Take up to ``limit`` due messages for this sender; another sender's claims are skipped.
-
-    PostgreSQL locks the due rows it picks and skips those another sender has locked
-    (``FOR UPDATE SKIP LOCKED``), so senders on several machines share the backlog without
-    waiting; SQLite, one machine's file, claims each with a conditional UPDATE."""
-    due = select(OutboxMessage.id).where(*_due(now)).order_by(OutboxMessage.id).limit(limit)
-    claim_until = {"claimed_until": now + CLAIM_FOR}
-    if db.engine.dialect.name == "postgresql":
-        claimed = list(db.session.scalars(due.with_for_update(skip_locked=True)))
-        if claimed:
-            db.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(claimed))
-                .values(**claim_until)
-                .execution_options(synchronize_session=False)
-            )
-    else:
-        claimed = []
-        for message_id in db.session.scalars(due).all():
-            taken = cast(
-                CursorResult,
-                db.session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == message_id, *_due(now))
-                    .values(**claim_until)
-                    .execution_options(synchronize_session=False)
-                ),
-            )
-            if taken.rowcount == 1:
-                claimed.append(message_id)
-    db.session.commit()
-    if not claimed:
-        return []
-    return list(
-        db.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
-        )
-    )
 
 
 def _email(message: OutboxMessage) -> EmailMessage:
@@ -131,7 +72,7 @@ def deliver_pending(now: datetime | None = None) -> Delivery:
     """Send every message that is due, batch after batch, over one SMTP connection a batch."""
     now = now or utcnow()
     delivery = Delivery()
-    while messages := claim(now):
+    while messages := claim(OutboxMessage, now):
         try:
             smtp = _connect()
         except (OSError, smtplib.SMTPException) as error:

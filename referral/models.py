@@ -305,8 +305,9 @@ class HelpRequest(Model):
     consent_version: Mapped[str] = mapped_column(String(20))
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consent_language: Mapped[str] = mapped_column(String(2))
-    # Set when a caseworker submitted it on the person's behalf.
+    # Set when a caseworker submitted it on the person's behalf, on a page or through the API.
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    submitted_by_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_token.id"))
     referring_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -390,7 +391,10 @@ class ReferralEvent(Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     action: Mapped[str] = mapped_column(String(20))
     party: Mapped[str] = mapped_column(String(20))
+    # Who acted: a staff account, or an organisation's system through its API token; neither
+    # for the system and the person.
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    api_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_token.id"))
     from_state: Mapped[str | None] = mapped_column(String(20))
     to_state: Mapped[str] = mapped_column(String(20))
     # The organisation whose step it is (it declined, accepted, let expire, handed back...).
@@ -402,6 +406,7 @@ class ReferralEvent(Model):
 
     referral: Mapped[Referral] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+    api_token: Mapped[ApiToken | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship(foreign_keys=[organisation_id])
     offered_to: Mapped[Organisation | None] = relationship(foreign_keys=[offered_to_id])
 
@@ -413,19 +418,30 @@ def _events_are_append_only(mapper, connection, target):
 
 
 class Note(Model):
-    """A note on a referral: shared with the other organisation, or internal to the author's."""
+    """A note on a referral: shared with the other organisation, or internal to the author's.
+
+    Written by a staff member (``author``) or by an organisation's system (``api_token``)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    api_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_token.id"))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     referral: Mapped[Referral] = relationship(back_populates="notes")
-    author: Mapped[User] = relationship()
+    author: Mapped[User | None] = relationship()
+    api_token: Mapped[ApiToken | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship()
+
+    @property
+    def author_name(self) -> str:
+        """The staff member's name, or the name the coordinator gave the token."""
+        if self.author is not None:
+            return self.author.name
+        return self.api_token.name if self.api_token else ""
 
 
 class OutboxMessage(Model):
@@ -515,3 +531,86 @@ class AnswerTally(Model):
     organisation_id: Mapped[int] = mapped_column(Integer)
     tenths: Mapped[int] = mapped_column(Integer)
     n: Mapped[int] = mapped_column(Integer)
+
+
+class ApiToken(Model):
+    """An organisation's key to the JSON API: its own systems act through it as the organisation,
+    never as a person nor as the consortium. Only the hash is stored; the token is shown once."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship()
+
+    # What the isolation rule and the party rules ask of whoever acts (access.Actor).
+    is_coordinator = False
+
+    @property
+    def scope(self) -> str:
+        return "read" if self.read_only else "read_write"
+
+
+class ApiCall(Model):
+    """One call made with an API token, whatever its answer: the audit of the organisation's
+    systems, shown in /admin/audit. Append-only; holds no query string and no body."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    api_token_id: Mapped[int] = mapped_column(ForeignKey("api_token.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    method: Mapped[str] = mapped_column(String(10))
+    endpoint: Mapped[str] = mapped_column(String(60))
+    referral_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(Integer)
+
+
+@event.listens_for(ApiCall, "before_update")
+@event.listens_for(ApiCall, "before_delete")
+def _api_calls_are_append_only(mapper, connection, target):
+    raise PermissionError("API calls are append-only")
+
+
+class WebhookEndpoint(Model):
+    """Where an organisation's system wants to hear of its referrals' steps. The signing secret
+    is kept as is: the app signs with it (Standard Webhooks, HMAC-SHA256)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship()
+
+
+class WebhookMessage(Model):
+    """One event for one endpoint, written in the same transaction as the change (an outbox);
+    ``webhooks.deliver_pending`` posts it until it is answered with 2xx. ``message_id`` is the
+    ``webhook-id`` of every attempt, so a receiver can drop a repeat."""
+
+    __table_args__ = (Index("ix_webhook_message_pending", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoint.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # None once given up (after the last retry): last_error says why.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Claimed by a sender until this time, so two senders never post one attempt twice.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+    endpoint: Mapped[WebhookEndpoint] = relationship()

@@ -37,6 +37,8 @@ class ServiceError(Exception):
     STAFF_NEED_ORGANISATION = "staff_need_organisation"
     CANNOT_DEACTIVATE_SELF = "cannot_deactivate_self"
     LINK_NOT_VALID = "link_not_valid"
+    # Webhooks.
+    INVALID_WEBHOOK_URL = "invalid_webhook_url"
 
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(code if not detail else f"{code}: {detail}")
@@ -47,5 +49,14 @@ def get_or_refuse(model: type[Row], row_id: Any) -> Row:
     """The row with this id, or NOT_FOUND: ids come from addresses and forms anyone can edit."""
     row = db.session.get(model, row_id)
     if row is None:
+        raise ServiceError(ServiceError.NOT_FOUND, model.__name__)
+    return row
+
+
+def get_owned_or_refuse(model: type[Row], row_id: Any, organisation_id: int) -> Row:
+    """The row with this id if it belongs to that organisation, or NOT_FOUND: an id in another
+    organisation's address names nothing here."""
+    row = get_or_refuse(model, row_id)
+    if getattr(row, "organisation_id", None) != organisation_id:
         raise ServiceError(ServiceError.NOT_FOUND, model.__name__)
     return row

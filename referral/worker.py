@@ -1,6 +1,6 @@
 """Background work in one process: ``flask --app referral worker`` runs each registered job when
-it is due (the sweep, the mail outbox, the retention purge; later the person's text messages and
-webhooks), or every job once with ``--once`` for cron.
+it is due (the sweep, the mail and webhook outboxes, the reports' tallies, the retention purge;
+later the person's text messages), or every job once with ``--once`` for cron.
 
 Several workers, on one machine or several, may run at once: each job is safe to run twice at the
 same moment (the sweep and the mail sender skip the rows another worker holds). SIGTERM or SIGINT
@@ -61,6 +61,14 @@ def _sweep() -> str:
 @register("send_mail", every=timedelta(seconds=15))
 def _send_mail() -> str:
     from .mailer import deliver_pending
+
+    delivery = deliver_pending()
+    return f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}"
+
+
+@register("send_webhooks", every=timedelta(seconds=15))
+def _send_webhooks() -> str:
+    from .webhooks import deliver_pending
 
     delivery = deliver_pending()
     return f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}"

@@ -1,77 +1,41 @@
 """Real races on a real database, SQLite and PostgreSQL: two staff accept one offer at once, two
 sweeps run at once. Each thread has its own app context, so its own session and connection."""
 
-import os
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from referral import accounts, create_app, directory, lifecycle, seed
-from referral.config import TestConfig
+from referral import accounts, api_tokens, directory, lifecycle, seed
 from referral.extensions import db
 from referral.handoff import Action, State
 from referral.models import Organisation, Referral, ReferralEvent, User
 from referral.service_errors import ServiceError
 
-from .helpers import drop_postgres_database, intake, new_postgres_database
+from .databases import KINDS, app_on, empty_tables
+from .helpers import intake
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Warsaw
-POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 
-def _postgres_url():
-    """DATABASE_URL when it is PostgreSQL; else a throw-away database on the local server, or a
-    skip when none answers. Gives the URL and the name of the database to drop, if ours."""
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith("postgresql"):
-        return url, None
-    return new_postgres_database("referral_race")
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=KINDS)
 def race_app(request):
-    """An app of its own per database kind, migrated, with the demo directory and accounts."""
-    throwaway = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='referral-race-')) / 'race.db'}"
-    else:
-        url, throwaway = _postgres_url()
-    app = create_app(type("Settings", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url}))
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        _empty_tables()
-        db.engine.dispose()
-    if throwaway:
-        drop_postgres_database(throwaway)
-
-
-def _empty_tables() -> None:
-    db.session.remove()
-    with db.engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):
-            conn.execute(text(f'DELETE FROM "{table.name}"'))
+    """An app of its own per database kind, migrated."""
+    yield from app_on(request.param)
 
 
 @pytest.fixture
 def race(race_app):
     """Empty tables with the directory and demo accounts loaded; gives the app."""
     with race_app.app_context():
-        _empty_tables()
+        empty_tables()
         seed.seed_demo()
         db.session.remove()
     yield race_app
     with race_app.app_context():
-        _empty_tables()
+        empty_tables()
 
 
 def submit(app, specialism: str, city: str) -> int:
@@ -99,6 +63,18 @@ def run_together(app, work, count: int = 2) -> list:
         return [f.result() for f in [pool.submit(one) for _ in range(count)]]
 
 
+def both_pass_every_check_before_either_writes(monkeypatch) -> None:
+    """Two threads acting on one referral: each waits, after its last check, for the other."""
+    both_checked = threading.Barrier(2, timeout=10)
+    check_reason = lifecycle._check_reason
+
+    def wait_for_the_other(*args):
+        both_checked.wait()
+        return check_reason(*args)
+
+    monkeypatch.setattr(lifecycle, "_check_reason", wait_for_the_other)
+
+
 def test_two_staff_accept_the_same_offer_at_once_and_exactly_one_wins(race, monkeypatch):
     referral_id = submit(race, "legal", "wroclaw")
     with race.app_context():
@@ -108,15 +84,7 @@ def test_two_staff_accept_the_same_offer_at_once_and_exactly_one_wins(race, monk
         version = db.session.get(Referral, referral_id).version
     emails = iter(["staff@nomada.example", "second@nomada.example"])
     lock = threading.Lock()
-    # Both must have loaded the referral and passed every check before either writes.
-    both_loaded = threading.Barrier(2, timeout=10)
-    check_reason = lifecycle._check_reason
-
-    def wait_for_the_other(*args):
-        both_loaded.wait()
-        return check_reason(*args)
-
-    monkeypatch.setattr(lifecycle, "_check_reason", wait_for_the_other)
+    both_pass_every_check_before_either_writes(monkeypatch)
 
     def accept():
         with lock:
@@ -132,6 +100,37 @@ def test_two_staff_accept_the_same_offer_at_once_and_exactly_one_wins(race, monk
     with race.app_context():
         referral = db.session.get(Referral, referral_id)
         assert referral.state == State.ACCEPTED and referral.version == version + 1
+        actions = db.session.scalars(
+            select(ReferralEvent.action).where(ReferralEvent.referral_id == referral_id)
+        ).all()
+        assert actions == ["route", "accept"]
+
+
+def test_two_systems_accept_the_same_offer_through_the_api_at_once_and_one_wins(race, monkeypatch):
+    referral_id = submit(race, "legal", "wroclaw")
+    with race.app_context():
+        nomada = db.session.scalar(select(Organisation.id).where(Organisation.slug == "nomada"))
+        tokens = iter([api_tokens.issue(nomada, name, False, by=None).secret for name in "ab"])
+        version = db.session.get(Referral, referral_id).version
+    lock = threading.Lock()
+    both_pass_every_check_before_either_writes(monkeypatch)
+
+    def accept():
+        with lock:
+            token = next(tokens)
+        return race.test_client().post(
+            f"/api/v1/referrals/{referral_id}/accept",
+            json={"version": version},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = [f.result() for f in [pool.submit(accept) for _ in range(2)]]
+
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.get_json() for a in answers]
+    (lost,) = [a for a in answers if a.status_code == 409]
+    assert lost.get_json()["code"] == "stale_version"
+    with race.app_context():
         actions = db.session.scalars(
             select(ReferralEvent.action).where(ReferralEvent.referral_id == referral_id)
         ).all()

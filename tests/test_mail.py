@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from referral import lifecycle, mailer
+from referral import lifecycle, mailer, outbox
 from referral.extensions import db
 from referral.handoff import Action
 from referral.models import OutboxMessage, utcnow
@@ -146,11 +146,12 @@ def test_two_senders_never_claim_the_same_message(ctx, staff):
     refer()
     refer()
     now = utcnow()
-    first = mailer.claim(now)
-    second = mailer.claim(now)
+    first = outbox.claim(OutboxMessage, now)
+    second = outbox.claim(OutboxMessage, now)
     assert len(first) == 2 and second == []
     # A sender that died holding a claim: its messages go out once the claim runs out.
-    assert len(mailer.claim(now + mailer.CLAIM_FOR + timedelta(seconds=1))) == 2
+    later = now + outbox.CLAIM_FOR + timedelta(seconds=1)
+    assert len(outbox.claim(OutboxMessage, later)) == 2
 
 
 def test_send_mail_command_reports_what_it_did(app, staff, smtp_server):

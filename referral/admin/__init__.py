@@ -2,4 +2,13 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import audit, organisations, reports, two_factor_views, unmatched, users, views  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    api_access,
+    audit,
+    organisations,
+    reports,
+    two_factor_views,
+    unmatched,
+    users,
+    views,
+)

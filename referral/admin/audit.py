@@ -1,4 +1,5 @@
-"""The audit trail: referral events and sign-ins, filtered, paged and as CSV (/admin/audit)."""
+"""The audit trail: referral events, sign-ins, administrative actions and API calls, filtered,
+paged and as CSV (/admin/audit)."""
 
 import json
 
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from .. import audit, paging
 from ..decorators import coordinator_required
 from ..extensions import db
-from ..models import Organisation, User
+from ..models import ApiToken, Organisation, User
 from . import bp, csvfile
 from .forms import AuditFilterForm
 from .users import organisation_choices
@@ -45,7 +46,14 @@ def audit_trail():
         page=page,
         users={u.id: u for u in db.session.scalars(select(User))},
         organisations={o.id: o for o in db.session.scalars(select(Organisation))},
+        api_tokens=_api_token_names(),
     )
+
+
+def _api_token_names() -> dict[int, str]:
+    return {
+        token_id: name for token_id, name in db.session.execute(select(ApiToken.id, ApiToken.name))
+    }
 
 
 def _json(value) -> str | None:
@@ -58,6 +66,7 @@ def audit_csv():
     _form, trail_filter = _audit_filter()
     users = {u.id: u.email for u in db.session.scalars(select(User))}
     organisations = {o.id: o.slug for o in db.session.scalars(select(Organisation))}
+    api_tokens = _api_token_names()
     header = [
         _("Time (UTC)"),
         _("What"),
@@ -73,6 +82,8 @@ def audit_csv():
         _("Account"),
         _("Before"),
         _("After"),
+        _("API token"),
+        _("Answer"),
     ]
     rows = (
         [
@@ -90,6 +101,8 @@ def audit_csv():
             users.get(row.subject_id),
             _json(row.before),
             _json(row.after),
+            api_tokens.get(row.api_token_id),
+            row.status,
         ]
         for row in audit.every_row(trail_filter)
     )

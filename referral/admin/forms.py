@@ -221,6 +221,7 @@ class AuditFilterForm(PeriodForm):
             ("referral", _l("Referral events")),
             ("sign_in", _l("Sign-ins")),
             ("admin", _l("Administrative actions")),
+            ("api", _l("Calls through the API")),
         ],
         default="",
     )
@@ -231,5 +232,26 @@ class AuditFilterForm(PeriodForm):
         validators=[
             Optional(),
             NumberRange(min=1, max=MAX_ID, message=_l("Enter a referral number.")),
+        ],
+    )
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField(
+        _l("Name of the system"),
+        validators=[
+            DataRequired(_l("Name the system that will use the token.")),
+            Length(max=100, message=_l("Use at most 100 characters.")),
+        ],
+    )
+    read_only = BooleanField(_l("It may only read, not change referrals"))
+
+
+class WebhookForm(FlaskForm):
+    url = URLField(
+        _l("Address of the receiver"),
+        validators=[
+            DataRequired(_l("Enter the address that receives the events.")),
+            Length(max=500, message=_l("Use at most 500 characters.")),
         ],
     )

@@ -39,6 +39,10 @@ ACTION_LABELS = {
     "organisation_changed": _l("Organisation changed"),
     "coverage_added": _l("Coverage added"),
     "coverage_removed": _l("Coverage removed"),
+    "api_token_issued": _l("API token issued"),
+    "api_token_revoked": _l("API token revoked"),
+    "webhook_added": _l("Webhook added"),
+    "webhook_removed": _l("Webhook removed"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The JSON API (``/api/v1``): the public directory as Open Referral HSDS 3.0."""
+"""The public directory as Open Referral HSDS 3.0 (``/api/v1/hsds``), open to all."""
 
 from flask import abort, request, url_for
 
@@ -6,18 +6,23 @@ from .. import hsds
 from ..urls import MAX_ID
 from ..vocabulary import UI_LANGUAGES
 from . import bp
+from .auth import open_to_all
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
 
 
-@bp.get("/")
+@bp.get("/v1/")
+@open_to_all
 def index():
     return {
         "links": {
             "self": url_for("api.index", _external=True),
             "hsds_organizations": url_for("api.hsds_organizations", _external=True),
             "hsds_services": url_for("api.hsds_services", _external=True),
+            "referrals": url_for("api.list_referrals", _external=True),
+            "openapi": url_for("api.openapi", _external=True),
+            "reference": url_for("api.reference", _external=True),
         }
     }
 
@@ -38,17 +43,20 @@ def _paged(items: list[dict]) -> dict:
     return hsds.paged(items, page, per_page)
 
 
-@bp.get("/hsds/organizations")
+@bp.get("/v1/hsds/organizations")
+@open_to_all
 def hsds_organizations():
     return _paged(hsds.organizations(_language()))
 
 
-@bp.get("/hsds/organizations/<id>")
+@bp.get("/v1/hsds/organizations/<id>")
+@open_to_all
 def hsds_organization(id: str):
     return _one(hsds.organizations(_language()), id)
 
 
-@bp.get("/hsds/services")
+@bp.get("/v1/hsds/services")
+@open_to_all
 def hsds_services():
     services = hsds.services(_language())
     organization_id = request.args.get("organization_id")
@@ -62,7 +70,8 @@ def hsds_services():
     return _paged(services)
 
 
-@bp.get("/hsds/services/<id>")
+@bp.get("/v1/hsds/services/<id>")
+@open_to_all
 def hsds_service(id: str):
     return _one(hsds.services(_language()), id)
 

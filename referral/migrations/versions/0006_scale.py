@@ -1,7 +1,7 @@
 """scale: open load, coverage index, directory stamp, worker jobs, report tallies
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-30 16:00:00
 
 """
@@ -9,8 +9,8 @@ Create Date: 2026-11-30 16:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,104 @@
+"""Who calls the API: every route needs an organisation's token (``Authorization: Bearer``)
+except those marked ``@open_to_all`` (the public directory, the API's description). No cookie is
+read, so no CSRF token is asked; a token opens no HTML page (Flask-Login never looks at it).
+
+Each call made with a token is recorded in the audit trail as its organisation's, is answered
+``Cache-Control: no-store``, and counts towards that token's rate limit (``API_RATE_LIMIT``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import api_tokens
+from ..extensions import csrf, db, limiter
+from ..i18n import browser_language
+from ..models import ApiToken, Referral
+from ..passwords import token_hash
+from . import bp
+from .listing import visible_or_404
+from .problems import ApiProblem, response
+
+log = logging.getLogger(__name__)
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+csrf.exempt(bp)
+
+
+def open_to_all(view):
+    """Marks a view that needs no token (public data)."""
+    view.open_to_all = True
+    return view
+
+
+def current_token() -> ApiToken:
+    """The token of this call (the view needs one: ``authenticate`` made sure)."""
+    return g.api_token
+
+
+def current_referral() -> Referral:
+    """The referral named in the address, which ``authenticate`` found visible to the token."""
+    return g.referral
+
+
+def rate_limit_key() -> str:
+    """Per token (its hash: the limiter's storage never holds a working token), else per
+    address."""
+    secret = api_tokens.bearer_token(request.headers.get("Authorization"))
+    if secret:
+        return f"api-token:{token_hash(secret)}"
+    return f"api-address:{request.remote_addr}"
+
+
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key)(bp)
+
+
+@bp.before_request
+def authenticate():
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "open_to_all", False):
+        return
+    # Names and labels in the caller's language (Accept-Language), never from a session cookie.
+    g.lang = browser_language()
+    token = api_tokens.authenticate(request.headers.get("Authorization"))
+    if token is None:
+        raise ApiProblem("unauthorized", headers={"WWW-Authenticate": 'Bearer realm="referral"'})
+    g.api_token = token
+    referral_id = (request.view_args or {}).get("referral_id")
+    if referral_id is not None:
+        # Before the body is even read: another organisation's referral is a 404, whatever was
+        # sent, as on the pages.
+        g.referral = visible_or_404(token, referral_id)
+    if token.read_only and request.method not in SAFE_METHODS:
+        raise ApiProblem("read_only_token")
+
+
+@bp.after_request
+def record_call(answer):
+    token = g.pop("api_token", None)
+    if token is None:
+        return answer
+    answer.headers["Cache-Control"] = "no-store"
+    rule = request.url_rule.rule if request.url_rule else request.path
+    try:
+        db.session.rollback()  # whatever the view left open is not the audit's to commit
+        api_tokens.record_call(
+            token,
+            request.method,
+            rule[:100],
+            (request.view_args or {}).get("referral_id"),
+            answer.status_code,
+        )
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.error("API call not recorded: the database refused the audit row")
+    return answer
+
+
+@bp.errorhandler(ApiProblem)
+def problem(error: ApiProblem):
+    return response(error)

@@ -1,0 +1,186 @@
+"""The referral API (``/api/v1``): an organisation's system reads its referrals, answers, works
+and closes them, adds notes and refers people, through the same use cases (``lifecycle``) and the
+same isolation rule (``access``) as the staff pages. Another organisation's referral is a 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+
+from .. import access, lifecycle
+from ..handoff import Action
+from ..lifecycle import IntakeData
+from ..service_errors import ServiceError
+from ..vocabulary import ContactChannel
+from . import bp
+from .auth import current_referral, current_token
+from .listing import detail, note_out, referrals_page, status_url, summary
+from .problems import ApiProblem, Problem
+from .schemas import (
+    CloseBody,
+    DeclineBody,
+    ListQuery,
+    NewRequest,
+    NoteBody,
+    NoteOut,
+    ReferralDetail,
+    ReferralPage,
+    SubmittedRequest,
+    VersionBody,
+)
+from .spec import answers, spectree
+
+TAG = "referrals"
+
+
+def _validated(part: str) -> Any:
+    """The query or body spectree validated for this call. A form-encoded body is not looked at
+    by spectree: it is refused here."""
+    validated = getattr(request.context, part)  # type: ignore[attr-defined]  # set by spectree
+    if validated is None:
+        raise ApiProblem("unsupported_media_type")
+    return validated
+
+
+@bp.get("/v1/referrals")
+@spectree.validate(
+    query=ListQuery, resp=answers(HTTP_200=ReferralPage, HTTP_400=Problem), tags=[TAG]
+)
+def list_referrals():
+    """List the referrals your organisation may see
+
+    Offered to you, held by you, or sent by you (``box``), filtered by state, need and the last
+    change; in the order of the last change, oldest first, a page at a time (``next_cursor``).
+    """
+    return referrals_page(current_token(), _validated("query"))
+
+
+@bp.get("/v1/referrals/<int:referral_id>")
+@spectree.validate(resp=answers(HTTP_200=ReferralDetail), tags=[TAG])
+def get_referral(referral_id: int):
+    """Read one referral
+
+    With the person's data only while your organisation holds it, is offered it or sent it
+    (``personal_data``), and the notes your organisation may read.
+    """
+    return detail(current_token(), referral_id)
+
+
+# Each action: its body and what the body adds to the bare action.
+ACTIONS: dict[Action, tuple[type[VersionBody], str]] = {
+    Action.ACCEPT: (VersionBody, "Accept an offer"),
+    Action.DECLINE: (DeclineBody, "Decline an offer, with a reason; it goes to the next"),
+    Action.START: (VersionBody, "Start working on an accepted referral"),
+    Action.HAND_BACK: (DeclineBody, "Hand a referral back, with a reason; it goes to the next"),
+    Action.CLOSE: (CloseBody, "Close a referral with its outcome"),
+    Action.WITHDRAW: (VersionBody, "Withdraw a referral your organisation sent"),
+}
+
+
+def _details(body: VersionBody) -> dict:
+    if isinstance(body, DeclineBody):
+        return {"reason_code": str(body.reason), "text": body.text}
+    if isinstance(body, CloseBody):
+        return {"outcome": str(body.outcome)}
+    return {}
+
+
+def _action_view(action: Action, body_model: type[VersionBody], summary_line: str):
+    def view(referral_id: int):
+        token = current_token()
+        referral = current_referral()
+        body = _validated("json")
+        try:
+            lifecycle.act(referral.id, token, action, body.version, **_details(body))
+        except ServiceError as error:
+            raise ApiProblem(error.code) from None
+        return detail(token, referral_id)
+
+    view.__doc__ = (
+        f"{summary_line}\n\nSend the `version` you read: if the referral changed since, the "
+        "answer is 409 and nothing is changed. Answers with the referral as it is now."
+    )
+    view.__name__ = f"{action.value}_referral"
+    return spectree.validate(
+        json=body_model,
+        resp=answers(HTTP_200=ReferralDetail, HTTP_403=Problem, HTTP_409=Problem, HTTP_415=Problem),
+        tags=[TAG],
+        operation_id=f"{action.value}_referral",
+    )(view)
+
+
+for _action, (_body, _summary) in ACTIONS.items():
+    bp.add_url_rule(
+        f"/v1/referrals/<int:referral_id>/{_action.value.replace('_', '-')}",
+        endpoint=f"{_action.value}_referral",
+        view_func=_action_view(_action, _body, _summary),
+        methods=["POST"],
+    )
+
+
+@bp.post("/v1/referrals/<int:referral_id>/notes")
+@spectree.validate(
+    json=NoteBody,
+    resp=answers(HTTP_201=NoteOut, HTTP_403=Problem, HTTP_415=Problem),
+    tags=[TAG],
+)
+def add_note(referral_id: int):
+    """Add a note
+
+    Shared with the other organisation working on the referral, or internal to yours. Only the
+    organisations that may see the person's data may add notes.
+    """
+    token = current_token()
+    referral = current_referral()
+    if not access.may_add_note(token, referral):
+        raise ApiProblem("note_not_allowed")
+    body: NoteBody = _validated("json")
+    note = lifecycle.add_note(referral, token, body.body, shared=body.shared)
+    return note_out(note), 201
+
+
+@bp.post("/v1/requests")
+@spectree.validate(
+    json=NewRequest,
+    resp=answers(HTTP_201=SubmittedRequest, HTTP_403=Problem, HTTP_415=Problem),
+    tags=[TAG],
+)
+def submit_request():
+    """Refer a person
+
+    As a caseworker does on the staff page: one referral per need, each routed at once to the
+    organisation that covers it. The answer holds the person's status link, once.
+    """
+    body: NewRequest = _validated("json")
+    channel = body.contact_channel or (ContactChannel.PHONE if body.phone else ContactChannel.EMAIL)
+    reachable = body.email if channel == ContactChannel.EMAIL else body.phone
+    if not reachable:
+        raise ApiProblem("contact_required")
+    intake = IntakeData(
+        needs=[str(need) for need in body.needs],
+        language=body.language,
+        consent_version=current_app.config["CONSENT_VERSION"],
+        city_slug=body.city,
+        voivodeship=None if body.city else body.voivodeship,
+        languages=[str(language) for language in body.languages],
+        name=body.name,
+        phone=body.phone,
+        email=str(body.email) if body.email else None,
+        contact_channel=str(channel),
+        safe_to_message=body.safe_to_message,
+        interpreter_needed=body.interpreter_needed,
+        description=body.description,
+        urgent=body.urgent,
+        residence_status=str(body.residence_status) if body.residence_status else None,
+    )
+    try:
+        submitted = lifecycle.submit_request(intake, submitted_by=current_token())
+    except ServiceError as error:
+        raise ApiProblem(error.code) from None
+    help_request = submitted.request
+    return SubmittedRequest(
+        reference=help_request.reference,
+        status_url=status_url(help_request.language, submitted.status_token),
+        referrals=[summary(referral) for referral in help_request.referrals],
+    ), 201

@@ -1,0 +1,37 @@
+"""The coordinator gives an organisation's system a token in a real Chromium, and the API's
+reference page reads well: both pass axe-core."""
+
+from referral.seed import DEMO_PASSWORD
+
+from ..conftest import COORDINATOR
+from .test_public_browser import serious_violations
+
+
+def test_the_coordinator_issues_a_token_shown_once(base_url, coordinator_codes, new_page):
+    page = new_page(locale="pl-PL")
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=email]", COORDINATOR)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("main button[type=submit]")
+    page.fill("input[name=code]", coordinator_codes.pop())
+    page.click("main button[type=submit]")
+    page.goto(f"{base_url}/admin/organisations")
+    page.click("main th a:has-text('Nomada')")
+    page.click("a[href$='/api-tokens/new']")
+    assert serious_violations(page) == []
+    page.fill("input[name=name]", "Case system")
+    page.click("main form button[type=submit]")
+    secret = page.locator("code.secret").inner_text()
+    assert secret.startswith("rfl_")
+    assert serious_violations(page) == []
+    page.click("main a[href$='#api']")
+    assert page.locator("#api").is_visible()
+    assert secret not in page.content() and "Case system" in page.content()
+    assert serious_violations(page) == []
+
+
+def test_the_api_reference_page_reads_well(base_url, new_page):
+    page = new_page(locale="pl-PL")
+    page.goto(f"{base_url}/api/v1/reference")
+    assert page.locator("h2#accept_referral").is_visible()
+    assert serious_violations(page) == []

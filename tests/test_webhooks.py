@@ -1,0 +1,215 @@
+"""Signed webhooks against a real HTTP receiver on this machine that verifies every signature with
+the ``standardwebhooks`` package, as a member's system would."""
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
+
+from referral import api_tokens, lifecycle, webhooks
+from referral.extensions import db
+from referral.handoff import Action
+from referral.models import Referral, WebhookMessage, utcnow
+from referral.service_errors import ServiceError
+
+from .helpers import intake, org
+
+
+class Receiver:
+    """An HTTP server on a free port that records each post, checks its signature with the
+    organisation's secret, and answers with the next status of ``answers`` (then 204)."""
+
+    def __init__(self):
+        self.posts: list[dict] = []
+        self.answers: list[int] = []
+        self.secrets: dict[str, str] = {}  # path -> signing secret
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = dict(self.headers.items())
+                payload = Webhook(receiver.secrets[self.path]).verify(body, headers)
+                receiver.posts.append(
+                    {"path": self.path, "id": headers["webhook-id"], "raw": body, **payload}
+                )
+                self.send_response(receiver.answers.pop(0) if receiver.answers else 204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def events(self, path: str) -> list[tuple[str, int]]:
+        return [(p["type"], p["data"]["referral_id"]) for p in self.posts if p["path"] == path]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+def listen(receiver: Receiver, slug: str) -> None:
+    """Register the receiver's /<slug> as the organisation's endpoint."""
+    registered = webhooks.register(org(slug).id, receiver.url(f"/{slug}"), by=None)
+    receiver.secrets[f"/{slug}"] = registered.secret
+
+
+def token(slug: str):
+    return api_tokens.issue(org(slug).id, f"{slug} system", False, by=None).token
+
+
+def test_each_step_reaches_the_organisations_concerned_signed_and_without_personal_data(
+    ctx, directory, receiver
+):
+    for slug in ("nomada", "hfpc", "pfm"):
+        listen(receiver, slug)
+    pfm, nomada, hfpc = token("pfm"), token("nomada"), token("hfpc")
+    submitted = lifecycle.submit_request(
+        intake("legal", name="Olena Kovalenko", description="Lost my papers"), submitted_by=pfm
+    )
+    referral = submitted.request.referrals[0]
+    lifecycle.act(referral.id, nomada, Action.DECLINE, referral.version, reason_code="no_capacity")
+    lifecycle.act(referral.id, hfpc, Action.ACCEPT, referral.version)
+    note = lifecycle.add_note(referral, hfpc, "Appointment on Monday", shared=True)
+    lifecycle.add_note(referral, hfpc, "Internal only", shared=False)
+    lifecycle.act(referral.id, hfpc, Action.CLOSE, referral.version, outcome="resolved")
+    overdue = lifecycle.submit_request(intake("legal")).request.referrals[0]
+    lifecycle.expire_overdue(now=utcnow() + timedelta(days=14))
+
+    delivery = webhooks.deliver_pending()
+
+    assert delivery.failed == 0 and delivery.sent == len(receiver.posts)
+    rid, late = referral.id, overdue.id
+    assert receiver.events("/nomada") == [
+        ("referral.offered", rid),
+        ("referral.declined", rid),
+        ("referral.offered", late),
+        ("referral.expired", late),
+    ]
+    assert [event for event in receiver.events("/hfpc") if event[1] == rid] == [
+        ("referral.offered", rid),
+        ("referral.accepted", rid),
+        ("referral.note_added", rid),
+        ("referral.note_added", rid),
+        ("referral.closed", rid),
+    ]
+    assert receiver.events("/pfm") == [
+        ("referral.declined", rid),
+        ("referral.accepted", rid),
+        ("referral.note_added", rid),
+        ("referral.closed", rid),
+    ]
+    shared = [p for p in receiver.posts if p["path"] == "/pfm" and p["type"].endswith("note_added")]
+    assert shared[0]["data"] == {"referral_id": rid, "state": "accepted", "note_id": note.id}
+    for post in receiver.posts:
+        assert set(post["data"]) <= {"referral_id", "state", "note_id"}
+        for personal in (b"Olena", b"+48", b"papers", b"Monday", b"no_capacity"):
+            assert personal not in post["raw"]
+    assert len({post["id"] for post in receiver.posts}) == len(receiver.posts)
+
+
+def test_a_failed_delivery_is_retried_after_a_wait_with_the_same_id(ctx, directory, receiver):
+    listen(receiver, "nomada")
+    lifecycle.submit_request(intake("legal"))
+    receiver.answers = [500]
+    now = utcnow()
+
+    assert webhooks.deliver_pending(now) == webhooks.Delivery(sent=0, failed=1)
+    message = db.session.scalar(select(WebhookMessage))
+    assert (message.attempts, message.last_error) == (1, "HTTP 500")
+    assert webhooks.deliver_pending(now + timedelta(seconds=1)) == webhooks.Delivery()
+    assert webhooks.deliver_pending(now + timedelta(seconds=6)) == webhooks.Delivery(sent=1)
+
+    first, second = receiver.posts
+    assert first["id"] == second["id"] == message.message_id
+    assert first["raw"] == second["raw"]
+    assert db.session.get(WebhookMessage, message.id).sent_at is not None
+
+
+def test_an_endpoint_that_never_answers_is_given_up_after_the_last_retry(ctx, directory, receiver):
+    listen(receiver, "nomada")
+    lifecycle.submit_request(intake("legal"))
+    receiver.close()  # nothing listens on that port any more
+    moment = utcnow()
+    for _attempt in range(len(webhooks.RETRY_AFTER) + 1):
+        assert webhooks.deliver_pending(moment).failed == 1
+        moment += timedelta(days=1)
+    message = db.session.scalar(select(WebhookMessage))
+    assert message.next_attempt_at is None and message.sent_at is None
+    assert message.attempts == len(webhooks.RETRY_AFTER) + 1
+    assert message.last_error == "ConnectError"
+    assert webhooks.deliver_pending(moment + timedelta(days=30)) == webhooks.Delivery()
+
+
+def test_a_removed_endpoint_gets_nothing_more(ctx, directory, receiver):
+    listen(receiver, "nomada")
+    lifecycle.submit_request(intake("legal"))
+    endpoint = webhooks.endpoints_of(org("nomada").id)[0]
+    webhooks.remove(org("nomada").id, endpoint.id, by=None)
+    lifecycle.submit_request(intake("legal"))
+
+    assert webhooks.deliver_pending() == webhooks.Delivery()
+    assert receiver.posts == []
+    assert db.session.scalar(select(WebhookMessage)).last_error == "endpoint removed"
+    assert db.session.scalar(select(Referral.id).where(Referral.id > 0)) is not None
+
+
+@pytest.mark.parametrize(
+    ("url", "acceptable"),
+    [
+        ("https://cases.example.org/hooks", True),
+        ("http://127.0.0.1:8080/hooks", True),
+        ("http://localhost/hooks", True),
+        ("http://cases.example.org/hooks", False),
+        ("https://user:pass@cases.example.org/hooks", False),
+        ("ftp://cases.example.org", False),
+        ("https://", False),
+        ("https://cases.example.org:port/", False),
+        ("https://cases.example.org/" + "x" * 500, False),
+        ("javascript:alert(1)", False),
+    ],
+)
+def test_only_https_or_this_machine_receives_webhooks(url, acceptable):
+    assert webhooks.is_acceptable_url(url) is acceptable
+
+
+def test_an_unacceptable_address_is_refused(ctx, directory):
+    with pytest.raises(ServiceError) as refused:
+        webhooks.register(org("nomada").id, "http://cases.example.org/hooks", by=None)
+    assert refused.value.code == ServiceError.INVALID_WEBHOOK_URL
+
+
+def test_add_webhook_and_send_webhooks_commands(app, directory, receiver):
+    runner = app.test_cli_runner()
+    added = runner.invoke(args=["add-webhook", "--org", "nomada", receiver.url("/nomada")])
+    assert added.exit_code == 0, added.output
+    secret = added.output.strip().splitlines()[-1]
+    assert secret.startswith("whsec_")
+    receiver.secrets["/nomada"] = secret
+    with app.app_context():
+        assert webhooks.endpoints_of(org("nomada").id)[0].url == receiver.url("/nomada")
+        lifecycle.submit_request(intake("legal"))
+        db.session.remove()
+    sent = runner.invoke(args=["send-webhooks"])
+    assert "Sent: 1, failed (will retry later): 0" in sent.output
+    assert [p["type"] for p in receiver.posts] == ["referral.offered"]
+    refused = runner.invoke(args=["add-webhook", "--org", "nomada", "http://example.org/"])
+    assert refused.exit_code != 0 and "https://" in refused.output
+    assert json.loads(receiver.posts[0]["raw"])["data"]["state"] == "offered"
