@@ -1,14 +1,32 @@
-"""gunicorn settings: ``gunicorn -c gunicorn.conf.py 'referral:create_app()'``.
+"""gunicorn settings: ``gunicorn -c gunicorn.conf.py 'referral:create_app()'`` (docs/deploy.md).
 
-The access log goes to standard output with status and password tokens redacted
-(``referral.log_redaction``): a log line shows ``/uk/status/…``, never the token.
+Workers from the cores, timeouts, and the access log on standard output with status and password
+tokens redacted (``referral.log_redaction``): a log line shows ``/uk/status/…``, never the token.
+Each setting can be changed on the command line (``-w 4``) or through gunicorn's environment
+variables (``WEB_CONCURRENCY``, ``GUNICORN_CMD_ARGS``).
 """
+
+import multiprocessing
+import os
 
 from gunicorn.glogging import Logger
 
 from referral.log_redaction import redact
 
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+# Sync workers: each handles one request at a time, so one per core and one more per core to
+# cover the time a request waits for the database. nginx in front buffers slow clients.
+workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
+timeout = 30  # a worker silent this long is killed and replaced
+graceful_timeout = 20  # on SIGTERM, requests in flight get this long to finish
+keepalive = 5  # seconds an idle keep-alive connection from nginx stays open
+# Replace each worker after a while (and not all at once): memory never creeps up.
+max_requests = 5000
+max_requests_jitter = 500
+
 accesslog = "-"
+# The default format plus the time taken (%(M)s, milliseconds).
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
 
 
 class RedactingLogger(Logger):
@@ -21,3 +39,10 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+def on_starting(server):
+    """Tell the app how many workers share this machine's memory: with more than one, a rate
+    limit kept in memory would count per worker, and the app refuses to start (referral.limits).
+    """
+    os.environ["WEB_CONCURRENCY"] = str(server.cfg.workers)

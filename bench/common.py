@@ -23,13 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import pyotp
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import func, insert, select, text
+from psycopg.types.json import Json
+from sqlalchemy import JSON, func, insert, select, text
 
-from referral import create_app, handoff, routing, seed
+from referral import counters, create_app, directory, handoff, routing, seed, two_factor
 from referral.config import Config
 from referral.extensions import db
 from referral.handoff import Action, Party, State
@@ -47,6 +49,7 @@ from referral.personal_data import match_key
 from referral.vocabulary import Specialism
 
 BATCH = 5_000
+CHUNK = 50_000  # requests generated before they are written
 SPECIALISM_WEIGHTS = {
     Specialism.LEGAL: 30,
     Specialism.INFORMATION: 20,
@@ -136,11 +139,23 @@ def load_demo_accounts_in_english(app: Flask) -> None:
 
 
 def signed_in_client(app: Flask, email: str) -> FlaskClient:
-    """A test client signed in with a demo account's password."""
+    """A test client signed in with a demo account's password (and, for an account that must
+    use two-step sign-in, enrolled first and signed in with a recovery code)."""
     app.config["WTF_CSRF_ENABLED"] = False  # the sign-in below posts without a page
+    with app.app_context():
+        account = db.session.scalar(select(User).where(User.email == email))
+        code = None
+        if account.two_factor_required and not account.two_factor_enabled:
+            two_factor.begin(account)
+            code = two_factor.confirm(account, pyotp.TOTP(account.totp_secret).now())[0]
+        elif account.two_factor_enabled:
+            code = pyotp.TOTP(account.totp_secret).now()  # enrolled earlier in this run
     client = app.test_client()
     signed_in = client.post("/login", data={"email": email, "password": seed.DEMO_PASSWORD})
     assert signed_in.status_code == 302, "sign-in failed"
+    if signed_in.headers["Location"] == "/login/code":
+        signed_in = client.post("/login/code", data={"code": code})
+        assert signed_in.status_code == 302, "the code was refused"
     return client
 
 
@@ -181,8 +196,21 @@ def _reference(number: int) -> str:
 
 
 def _insert(model, rows: list[dict]) -> None:
-    for start in range(0, len(rows), BATCH):
-        db.session.execute(insert(model.__table__), rows[start : start + BATCH])
+    """Rows in bulk: COPY on PostgreSQL (a million rows in seconds), batched INSERTs on SQLite."""
+    if not rows:
+        return
+    table = model.__table__
+    if db.engine.dialect.name != "postgresql":
+        for start in range(0, len(rows), BATCH):
+            db.session.execute(insert(table), rows[start : start + BATCH])
+        return
+    columns = list(rows[0])
+    as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([Json(row[c]) if c in as_json else row[c] for c in columns])
 
 
 def _advance_sequences(*models) -> None:
@@ -367,21 +395,40 @@ def bulk_referrals(
             counts[state] = counts.get(state, 0) + 1
             request_id += 1
             referral_id += 1
-        _insert(HelpRequest, requests)
-        _insert(Referral, referrals)
-        _insert(ReferralEvent, events)
+            if len(requests) == CHUNK or i == n - 1:  # memory stays flat for a million rows
+                _insert(HelpRequest, requests)
+                _insert(Referral, referrals)
+                _insert(ReferralEvent, events)
+                requests, referrals, events = [], [], []
         _advance_sequences(HelpRequest, Referral, ReferralEvent)
+        counters.recount_open_load()  # written past the lifecycle, which keeps it
         db.session.commit()
-        # Planner statistics, as a live database has them: from autovacuum on PostgreSQL, from
-        # `flask sweep`'s PRAGMA optimize on SQLite.
-        db.session.execute(text("ANALYZE"))
-        db.session.commit()
+        settle(app)
     return counts
+
+
+def settle(app: Flask) -> None:
+    """The state a live database keeps itself in: planner statistics (autovacuum on PostgreSQL,
+    `flask sweep`'s PRAGMA optimize on SQLite) and, on PostgreSQL, the visibility map that lets
+    a count read the index alone (autovacuum after bulk writes)."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))
+        else:
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
 
 
 # One step of a generated log: (at, action, organisation, offered_to, to_state).
 _Step = tuple[datetime, Action, int | None, int | None, State]
 PARTY_OF = {Action.ROUTE: Party.SYSTEM, Action.EXPIRE: Party.SYSTEM, Action.WITHDRAW: Party.PERSON}
+
+
+def _later(rng: random.Random, at: datetime, delta: timedelta, now: datetime) -> datetime:
+    """``delta`` after ``at``, or somewhere before ``now`` if that is later: steps of recent
+    referrals spread over the last hours instead of piling up at ``now``."""
+    return at + delta if at + delta < now else at + (now - at) * rng.random()
 
 
 def _event_log(
@@ -394,13 +441,13 @@ def _event_log(
     order = rng.sample(candidates, len(candidates))
     log = [(at, Action.ROUTE, None, order[0], State.OFFERED)]
     if len(order) > 1 and rng.random() < 0.2:
-        at = min(now, at + timedelta(hours=rng.uniform(1, 30)))
+        at = _later(rng, at, timedelta(hours=rng.uniform(1, 30)), now)
         log.append((at, Action.DECLINE, order[0], order[1], State.OFFERED))
     holder = log[-1][3]
 
     def step(action: Action, to: State, offered_to: int | None = None) -> None:
         nonlocal at
-        at = min(now, at + timedelta(hours=rng.uniform(1, 48)))
+        at = _later(rng, at, timedelta(hours=rng.uniform(1, 48)), now)
         log.append((at, action, holder, offered_to, to))
 
     if state == State.WITHDRAWN:
@@ -475,4 +522,5 @@ def bulk_directory(app: Flask, n_organisations: int, n_coverage: int, seed: int 
         _insert(Organisation, orgs)
         _insert(Coverage, coverage)
         _advance_sequences(Organisation)
+        directory.new_version(db.session())  # written past the ORM, which stamps each edit
         db.session.commit()

@@ -1,10 +1,8 @@
 """Referral: routes migrants' requests for help to the consortium member that covers them."""
 
-import logging
 import os
 
 from flask import Flask
-from sqlalchemy import text
 
 from .config import Config
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -30,7 +28,17 @@ def create_app(config: type | dict | None = None) -> Flask:
             app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=1
         )
 
-    from . import i18n, log_redaction, personal_data, security_headers, session_security, urls
+    from . import (
+        i18n,
+        limits,
+        log_redaction,
+        personal_data,
+        security_headers,
+        session_security,
+        urls,
+    )
+
+    limits.check_store(app)
 
     session_security.init_app(app)
     personal_data.init_app(app)  # refuses to start without keys for personal data
@@ -55,20 +63,11 @@ def create_app(config: type | dict | None = None) -> Flask:
     for blueprint in (public_bp, auth_bp, staff_bp, admin_bp, api_bp):
         app.register_blueprint(blueprint)
 
-    from . import cli, errors
+    from . import cli, errors, health
 
     cli.init_app(app)
     errors.init_app(app)
     security_headers.init_app(app)
-
-    @app.get("/healthz")
-    def healthz():
-        try:
-            db.session.execute(text("SELECT 1"))
-        except Exception:  # any failure to reach the database means "not ready"
-            logging.getLogger(__name__).warning("health check: database unreachable")
-            db.session.rollback()
-            return {"status": "unavailable"}, 503
-        return {"status": "ok"}
+    health.init_app(app)
 
     return app

@@ -1,6 +1,7 @@
 """Flask commands: ``flask --app referral <command>``."""
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -14,13 +15,11 @@ from . import (
     accounts,
     api_tokens,
     directory,
-    erasure,
     explain,
-    lifecycle,
-    mailer,
     maintenance,
     seed,
     webhooks,
+    worker,
 )
 from .extensions import db
 from .models import Organisation
@@ -103,16 +102,20 @@ def init_app(app: Flask) -> None:
     @app.cli.command("sweep")
     def sweep():
         """Expire offers past their deadline and re-route them (safe every minute, and twice)."""
-        click.echo(f"Expired and re-routed: {lifecycle.expire_overdue()}")
-        if db.engine.dialect.name == "sqlite":
-            # SQLite has no autovacuum: refresh the planner's statistics where they went stale.
-            db.session.execute(text("PRAGMA optimize"))
+        click.echo(worker.run_job("sweep", reraise=True))
 
     @app.cli.command("send-mail")
     def send_mail():
         """Deliver the outbox over SMTP (MAIL_SERVER, MAIL_PORT); safe to run twice at once."""
-        delivery = mailer.deliver_pending()
-        click.echo(f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}")
+        click.echo(worker.run_job("send_mail", reraise=True))
+
+    @app.cli.command("worker")
+    @click.option("--once", is_flag=True, help="Run every job once and stop (for cron).")
+    def run_worker(once):
+        """Run the background jobs (sweep, mail, webhooks, tallies, purge) when due, until
+        SIGTERM."""
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        worker.Worker(list(worker.JOBS.values())).run(once=once)
 
     @app.cli.command("create-api-token")
     @click.option("--org", "org_slug", required=True, help="Slug of the organisation.")
@@ -144,23 +147,15 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("send-webhooks")
     def send_webhooks():
-        """Deliver the webhook outbox, signed; safe to run twice at once."""
-        delivery = webhooks.deliver_pending()
-        click.echo(f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}")
+        """The worker's webhook job alone: deliver the webhook outbox, signed (safe twice)."""
+        click.echo(worker.run_job("send_webhooks", reraise=True))
 
     @app.cli.command("purge")
     def purge():
         """Erase the requests ended RETENTION_DAYS ago, withdraw and erase those still open
         OPEN_RETENTION_DAYS after they were sent, and forget openings older than
-        ACCESS_LOG_RETENTION_DAYS (daily)."""
-        ended = erasure.purge_ended()
-        open_too_long = lifecycle.withdraw_requests_open_too_long()
-        forgotten = erasure.forget_old_accesses()
-        erasure.leave_no_trace()
-        click.echo(
-            f"Requests erased: {ended + open_too_long} ({ended} ended, {open_too_long} open "
-            f"too long); openings of personal data forgotten: {forgotten}"
-        )
+        ACCESS_LOG_RETENTION_DAYS: the worker's purge job alone (daily from cron)."""
+        click.echo(worker.run_job("purge", reraise=True))
 
     @app.cli.command("rotate-keys")
     def rotate_keys():

@@ -74,11 +74,21 @@ class Config:
 
     # Number of reverse proxies in front of the app (0: none); see ProxyFix in create_app.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Rate-limit counts: in Redis when several processes serve the app (referral/limits.py).
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
+    # A Redis that stops answering costs a request half a second at most, then the limits are
+    # counted in memory (with a warning in the log) until it answers again.
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "referral")
     INTAKE_RATE_LIMIT = os.environ.get("INTAKE_RATE_LIMIT", "60 per hour")
     # Per API token (per address for calls without one).
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "120 per minute; 5000 per hour")
     RATELIMIT_HEADERS_ENABLED = True
+    # How often a process checks the directory's version stamp for what it keeps (choices, place
+    # names, public pages): an edit made elsewhere shows within this many seconds.
+    DIRECTORY_CHECK_SECONDS = float(os.environ.get("DIRECTORY_CHECK_SECONDS", "1"))
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
@@ -91,6 +101,7 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    DIRECTORY_CHECK_SECONDS = 0.0
     # Only the tests select TestConfig; the app never falls back to it.
     SECRET_KEY = "test-secret"  # noqa: S105  # nosec
     WTF_CSRF_ENABLED = False

@@ -3,99 +3,157 @@ candidates for a need), and the places (cities, voivodeships) with their names a
 
 from __future__ import annotations
 
+import math
+import secrets
+import time
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import chain
+from typing import Any, TypeVar
 
-from flask import g
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from flask import current_app, g, has_app_context
+from sqlalchemy import and_, bindparam, event, insert, inspect, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from . import routing
 from .extensions import db
-from .handoff import ACTIVE_STATES, warsaw_date
-from .models import City, Coverage, Organisation, Referral, Voivodeship, utcnow
+from .handoff import warsaw_date
+from .models import (
+    City,
+    Coverage,
+    DirectoryVersion,
+    Organisation,
+    Referral,
+    Voivodeship,
+    utcnow,
+)
 from .routing import Scope, scope_rank
 from .service_errors import ServiceError
 from .vocabulary import Specialism
 
 # --- the routing view ---------------------------------------------------------------------------
 
+# (specialism, city slug, voivodeship TERYT): the place and need one candidate query answers.
+_Place = tuple[str, str, str]
+
+
+# The columns routing reads from an organisation's row.
+_ROUTING_COLUMNS = (
+    Organisation.id,
+    Organisation.slug,
+    Organisation.name_pl,
+    Organisation.takes_referrals,
+    Organisation.paused_until,
+    Organisation.languages,
+    Organisation.capacity,
+    Organisation.open_load,
+    Organisation.last_offered_at,
+)
+
+# The organisations whose coverage of a specialism may reach a place: nationwide, in the city or in
+# its voivodeship; taking referrals and not paused. Built once, run with the need's values.
+_REACHING = (
+    select(*_ROUTING_COLUMNS, Coverage.scope, Coverage.area)
+    .join(Coverage, Coverage.organisation_id == Organisation.id)
+    .where(
+        Coverage.specialism == bindparam("specialism"),
+        or_(
+            Coverage.scope == Scope.NATIONWIDE,
+            and_(Coverage.scope == Scope.CITY, Coverage.area == bindparam("city")),
+            and_(Coverage.scope == Scope.VOIVODESHIP, Coverage.area == bindparam("voivodeship")),
+        ),
+        Organisation.takes_referrals.is_(True),
+        or_(Organisation.paused_until.is_(None), Organisation.paused_until < bindparam("today")),
+    )
+)
+
 
 @dataclass
 class Directory:
-    """The routing view of every organisation, loaded once per use case (and per sweep).
+    """The routing view of the directory for one use case (or one sweep).
 
-    Profiles are built once and replaced as offers change an organisation's load, so a sweep
-    re-routing thousands of referrals does not rebuild the whole directory for each.
+    Routing one need reads only the organisations whose coverage of that specialism reaches the
+    need's place (one indexed query on ``ix_coverage_reach``, plain rows, no ORM objects), never
+    the whole directory; the answer is kept for the next need of the same kind and place, so a
+    sweep re-routing thousands of referrals asks once per place. An organisation this use case
+    has touched (offered a referral, released one) is read from its row in the session instead,
+    where its open load and last offer are up to date. The open load is a column the lifecycle
+    keeps in the same transaction as each step (``counters``): no referral is counted here. Only
+    the coordinator's view (``assess``) reads every organisation.
     """
 
     today: date
-    organisations: dict[int, Organisation]
-    open_load: dict[int, int]
-    coverage: dict[int, frozenset[routing.Coverage]]
-    _profiles: dict[int, routing.Organisation] = field(default_factory=dict, repr=False)
+    _rows: dict[int, Any] = field(default_factory=dict, repr=False)
+    _reaching: dict[_Place, dict[int, frozenset[routing.Coverage]]] = field(
+        default_factory=dict, repr=False
+    )
+    _everyone: dict[int, frozenset[routing.Coverage]] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, now: datetime) -> Directory:
-        organisations = {org.id: org for org in db.session.scalars(select(Organisation))}
-        # Plain rows, not ORM objects: a big directory has tens of thousands of them.
-        coverage: dict[int, set[routing.Coverage]] = {}
-        for org_id, specialism, scope, area in db.session.execute(
-            select(Coverage.organisation_id, Coverage.specialism, Coverage.scope, Coverage.area)
-        ):
-            coverage.setdefault(org_id, set()).add(
-                routing.Coverage(specialism, routing.Scope(scope), area)
+        """The view as of ``now`` (pauses count by Warsaw date); it reads nothing until asked."""
+        return cls(today=warsaw_date(now))
+
+    def _candidates(self, need: routing.Need) -> dict[int, frozenset[routing.Coverage]]:
+        """Organisation id -> its coverage of the need's specialism that may reach the need's
+        place, for the organisations taking referrals and not paused; routing decides from them.
+        """
+        place = (need.specialism, need.city, need.voivodeship)
+        if place not in self._reaching:
+            rows = db.session.execute(
+                _REACHING,
+                {
+                    "specialism": need.specialism,
+                    "city": need.city,
+                    "voivodeship": need.voivodeship,
+                    "today": self.today,
+                },
             )
-        open_load: dict[int, int] = {
-            org_id: n
-            for org_id, n in db.session.execute(
-                select(Referral.organisation_id, func.count())
-                .where(Referral.state.in_(ACTIVE_STATES))
-                .group_by(Referral.organisation_id)
-            )
-            if org_id is not None
-        }
-        return cls(
-            today=warsaw_date(now),
-            organisations=organisations,
-            open_load=open_load,
-            coverage={org_id: frozenset(rows) for org_id, rows in coverage.items()},
+            reaching: dict[int, set[routing.Coverage]] = {}
+            for row in rows:
+                self._rows[row.id] = row
+                reaching.setdefault(row.id, set()).add(
+                    routing.Coverage(need.specialism, Scope(row.scope), row.area)
+                )
+            self._reaching[place] = {org_id: frozenset(c) for org_id, c in reaching.items()}
+        return self._reaching[place]
+
+    def _all(self) -> dict[int, frozenset[routing.Coverage]]:
+        """Every organisation with all its coverage: the coordinator's view, not routing's."""
+        if self._everyone is None:
+            for row in db.session.execute(select(*_ROUTING_COLUMNS)):
+                self._rows[row.id] = row
+            coverage: dict[int, set[routing.Coverage]] = {i: set() for i in self._rows}
+            for org_id, specialism, scope, area in db.session.execute(
+                select(Coverage.organisation_id, Coverage.specialism, Coverage.scope, Coverage.area)
+            ):
+                coverage[org_id].add(routing.Coverage(specialism, Scope(scope), area))
+            self._everyone = {org_id: frozenset(rows) for org_id, rows in coverage.items()}
+        return self._everyone
+
+    def _profile(self, org_id: int, coverage: frozenset[routing.Coverage]) -> routing.Organisation:
+        """Built afresh for each ranking: the load and last offer change as offers are made."""
+        row = self._rows[org_id]
+        touched = db.session.identity_map.get(identity_key(Organisation, org_id))
+        return routing.Organisation(
+            id=row.id,
+            slug=row.slug,
+            name=row.name_pl,
+            takes_referrals=row.takes_referrals,
+            paused=row.paused_until is not None and self.today <= row.paused_until,
+            languages=frozenset(row.languages or ()),
+            capacity=row.capacity,
+            open_load=touched.open_load if touched is not None else row.open_load,
+            last_offered_at=touched.last_offered_at if touched is not None else row.last_offered_at,
+            coverage=coverage,
         )
-
-    def profile(self, org: Organisation) -> routing.Organisation:
-        profile = self._profiles.get(org.id)
-        if profile is None:
-            profile = self._profiles[org.id] = routing.Organisation(
-                id=org.id,
-                slug=org.slug,
-                name=org.name_pl,
-                takes_referrals=org.takes_referrals,
-                paused=org.is_paused(self.today),
-                languages=frozenset(org.languages or ()),
-                capacity=org.capacity,
-                open_load=self.open_load.get(org.id, 0),
-                last_offered_at=org.last_offered_at,
-                coverage=self.coverage.get(org.id, frozenset()),
-            )
-        return profile
-
-    def _profiles_of_all(self) -> list[routing.Organisation]:
-        return [self.profile(org) for org in self.organisations.values()]
-
-    def _refresh(self, org_id: int) -> None:
-        """Bring a cached profile up to date with the organisation's load and last offer."""
-        if org_id in self._profiles:
-            self._profiles[org_id] = replace(
-                self._profiles[org_id],
-                open_load=self.open_load.get(org_id, 0),
-                last_offered_at=self.organisations[org_id].last_offered_at,
-            )
 
     def row(self, candidate: routing.Candidate) -> Organisation:
         """The organisation behind a candidate: the one an offer goes to."""
-        return self.organisations[candidate.organisation.id]
+        return db.session.get_one(Organisation, candidate.organisation.id)
 
     @staticmethod
     def tried(referral: Referral) -> frozenset[int]:
@@ -107,23 +165,24 @@ class Directory:
     def assess(
         self, need: routing.Need, tried: frozenset[int] = frozenset()
     ) -> list[routing.Candidate]:
-        return routing.assess(need, self._profiles_of_all(), tried)
+        """Every organisation with its verdict (the coordinator's view)."""
+        profiles = [self._profile(org_id, rows) for org_id, rows in self._all().items()]
+        return routing.assess(need, profiles, tried)
+
+    def _reaching_profiles(self, need: routing.Need) -> list[routing.Organisation]:
+        return [self._profile(org_id, rows) for org_id, rows in self._candidates(need).items()]
 
     def rank(
         self, need: routing.Need, tried: frozenset[int] = frozenset()
     ) -> list[routing.Candidate]:
-        return routing.rank(need, self._profiles_of_all(), tried)
+        """The candidates for one need, best first, each with its reasons."""
+        return routing.rank(need, self._reaching_profiles(need), tried)
 
-    def offered(self, org: Organisation, now: datetime) -> None:
-        """Keep the in-memory view true after an offer (a sweep routes many in a row)."""
-        org.last_offered_at = now
-        self.open_load[org.id] = self.open_load.get(org.id, 0) + 1
-        self._refresh(org.id)
-
-    def released(self, org_id: int | None) -> None:
-        if org_id is not None and self.open_load.get(org_id):
-            self.open_load[org_id] -= 1
-            self._refresh(org_id)
+    def best(
+        self, need: routing.Need, tried: frozenset[int] = frozenset()
+    ) -> routing.Candidate | None:
+        """The candidate an automatic offer goes to, or None (unmatched)."""
+        return routing.best(need, self._reaching_profiles(need), tried)
 
 
 def need_of(referral: Referral) -> routing.Need:
@@ -193,6 +252,75 @@ def coverage_summary(
     return summary
 
 
+# --- what each process keeps from the directory ------------------------------------------------
+
+T = TypeVar("T")
+# Organisation columns that change with every offer: not an edit of the directory.
+_ROUTINE = frozenset({"last_offered_at", "open_load"})
+_kept: dict[Any, Any] = {}
+_STAMP = object()  # the key under which _kept holds the stamp it was built at
+
+
+_last_read: list = ["", -math.inf]  # the stamp this process read last, and when (monotonic)
+
+
+def version() -> str:
+    """The directory's version stamp ("" before the first edit): read at most once per request,
+    and at most once every ``DIRECTORY_CHECK_SECONDS`` by a process (an edit elsewhere shows
+    within that time; one made in this process, at once)."""
+    if "directory_version" not in g:
+        stamp, read_at = _last_read
+        if time.monotonic() - read_at >= current_app.config["DIRECTORY_CHECK_SECONDS"]:
+            stamp = db.session.scalar(select(DirectoryVersion.stamp)) or ""
+            _last_read[:] = [stamp, time.monotonic()]
+        g.directory_version = stamp
+    return g.directory_version
+
+
+def kept(key: Any, build: Callable[[], T]) -> T:
+    """What ``build`` makes from the directory, kept by this process until the directory's
+    version stamp changes, in this process or any other (choices, place names, public pages)."""
+    stamp = version()
+    if _kept.get(_STAMP) != stamp:
+        _kept.clear()
+        _kept[_STAMP] = stamp
+    if key not in _kept:
+        _kept[key] = build()
+    return _kept[key]
+
+
+def _edits_directory(row: object) -> bool:
+    if isinstance(row, Organisation):
+        state = inspect(row)
+        return (
+            state.pending
+            or state.deleted
+            or any(attr.history.has_changes() for attr in state.attrs if attr.key not in _ROUTINE)
+        )
+    return isinstance(row, (Coverage, City, Voivodeship))
+
+
+@event.listens_for(Session, "after_flush")
+def _new_version_on_edit(session: Session, flush_context) -> None:
+    """Any flush that adds, changes or removes an organisation, a coverage row or a place gives
+    the directory a new stamp, in the same transaction."""
+    if not any(map(_edits_directory, chain(session.new, session.dirty, session.deleted))):
+        return
+    new_version(session)
+
+
+def new_version(session: Session) -> None:
+    """Give the directory a new stamp: done on every edit; call it after writing the directory
+    in bulk, past the ORM."""
+    _last_read[1] = -math.inf  # this process reads the new one at once
+    if has_app_context():
+        g.pop("directory_version", None)
+    connection = session.connection()
+    stamp = secrets.token_hex(16)
+    if not connection.execute(update(DirectoryVersion).values(stamp=stamp)).rowcount:
+        connection.execute(insert(DirectoryVersion).values(id=1, stamp=stamp))
+
+
 # --- places -------------------------------------------------------------------------------------
 
 # Alphabets of the interface languages, to sort names as a native reader expects ("ł" after "l").
@@ -218,27 +346,37 @@ def cities_sorted(language: str) -> list[City]:
 
 def city_choices(language: str, by: str = "slug") -> list[tuple[str, str]]:
     """(value, name) for every city in the reader's order; ``by`` is the value: slug or id."""
-    return [(str(getattr(city, by)), city.name_in(language)) for city in cities_sorted(language)]
+    return kept(
+        ("city_choices", language, by),
+        lambda: [
+            (str(getattr(city, by)), city.name_in(language)) for city in cities_sorted(language)
+        ],
+    )
 
 
 def voivodeship_choices(language: str) -> list[tuple[str, str]]:
     """(TERYT, name) for every voivodeship in the reader's order."""
-    voivodeships = sorted(
-        db.session.scalars(select(Voivodeship)),
-        key=lambda v: collation_key(v.name_in(language), language),
-    )
-    return [(v.teryt, v.name_in(language)) for v in voivodeships]
+
+    def build() -> list[tuple[str, str]]:
+        voivodeships = sorted(
+            db.session.scalars(select(Voivodeship)),
+            key=lambda v: collation_key(v.name_in(language), language),
+        )
+        return [(v.teryt, v.name_in(language)) for v in voivodeships]
+
+    return kept(("voivodeship_choices", language), build)
 
 
 def place_names(language: str) -> dict[tuple[str, str], str]:
-    """("city", slug) and ("voivodeship", TERYT) -> the place's name in ``language``: read once per
-    request, however many places a page names."""
-    cache = g.setdefault("place_names", {})
-    if language not in cache:
+    """("city", slug) and ("voivodeship", TERYT) -> the place's name in ``language``, however many
+    places a page names."""
+
+    def build() -> dict[tuple[str, str], str]:
         names = {("city", c.slug): c.name_in(language) for c in db.session.scalars(select(City))}
         names.update(
             (("voivodeship", v.teryt), v.name_in(language))
             for v in db.session.scalars(select(Voivodeship))
         )
-        cache[language] = names
-    return cache[language]
+        return names
+
+    return kept(("place_names", language), build)

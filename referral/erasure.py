@@ -57,9 +57,10 @@ def _has_open_need():
     )
 
 
-def purge_ended(now: datetime | None = None) -> int:
+def purge_ended(now: datetime | None = None, batch_size: int = 500) -> int:
     """Erase the requests whose needs all ended (closed or withdrawn) more than RETENTION_DAYS
-    ago."""
+    ago, ``batch_size`` requests a transaction: a year's backlog never holds one long
+    transaction, and what was erased stays erased if the purge is stopped."""
     now = now or utcnow()
     cutoff = now - timedelta(days=current_app.config["RETENTION_DAYS"])
     changed_since = (
@@ -67,18 +68,24 @@ def purge_ended(now: datetime | None = None) -> int:
         .where(Referral.request_id == HelpRequest.id, Referral.updated_at > cutoff)
         .exists()
     )
-    requests = db.session.scalars(
-        select(HelpRequest).where(
+    due = (
+        select(HelpRequest)
+        .where(
             HelpRequest.erased_at.is_(None),
             HelpRequest.created_at < cutoff,
             ~_has_open_need(),
             ~changed_since,
         )
-    ).all()
-    for request in requests:
-        erase(request, now)
-    db.session.commit()
-    return len(requests)
+        .order_by(HelpRequest.id)
+        .limit(batch_size)
+    )
+    erased = 0
+    while requests := db.session.scalars(due).all():
+        for request in requests:
+            erase(request, now)
+        db.session.commit()
+        erased += len(requests)
+    return erased
 
 
 def open_too_long(now: datetime, within_days: int = 0) -> Select:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import handoff, notifications, routing, webhooks
+from . import counters, handoff, notifications, routing, webhooks
 from .access import Actor
 from .directory import Directory, need_of
 from .erasure import erase, leave_no_trace, open_too_long
@@ -84,6 +84,7 @@ class IntakeData:
 class SubmittedRequest:
     request: HelpRequest
     status_token: str  # shown once to the person; only its hash is stored
+    reference: str = ""  # the request's, kept: reading it after the commit would ask again
 
 
 def submit_request(
@@ -103,8 +104,9 @@ def submit_request(
     if not data.needs:
         raise ServiceError(ServiceError.NO_NEEDS)
     token = new_token()
+    reference = _new_reference()
     request = HelpRequest(
-        reference=_new_reference(),
+        reference=reference,
         status_token_hash=token_hash(token),
         created_at=now,
         language=data.language,
@@ -127,21 +129,27 @@ def submit_request(
         submitted_by_token_id=_account_and_token(submitted_by)[1],
         referring_organisation_id=submitted_by.organisation_id if submitted_by else None,
     )
-    db.session.add(request)
-    directory = Directory.load(now)
-    for specialism in dict.fromkeys(data.needs):
-        referral = Referral(
+    referrals = [
+        Referral(
             request=request,
             specialism=specialism,
             state=State.NEW,
             urgent=data.urgent,
             referring_organisation_id=request.referring_organisation_id,
             created_at=now,
+            events=[],  # a new referral was offered to no one: routing need not look
         )
-        db.session.add(referral)
-        _reroute(referral, Step(Action.ROUTE, _SYSTEM), directory, now)
+        for specialism in dict.fromkeys(data.needs)
+    ]
+    db.session.add_all([request, *referrals])
+    directory = Directory.load(now)
+    # Everything is written at commit, in one flush (organisations in key order), the referrals
+    # already routed; their offer mails follow, once the referrals have their ids.
+    with db.session.no_autoflush:
+        for referral in referrals:
+            _reroute(referral, Step(Action.ROUTE, _SYSTEM), directory, now)
     db.session.commit()
-    return SubmittedRequest(request=request, status_token=token)
+    return SubmittedRequest(request=request, status_token=token, reference=reference)
 
 
 def _new_reference() -> str:
@@ -257,7 +265,6 @@ def _transition(
     *,
     offer_to: Organisation | None = None,
     candidate: routing.Candidate | None = None,
-    directory: Directory | None = None,
 ) -> None:
     """Move a referral along ``rule`` (already checked) and write the event.
 
@@ -268,15 +275,15 @@ def _transition(
     actor = step.actor
     # The organisation whose step it is: the one it was offered to or held by, else the actor's.
     step_organisation_id = referral.organisation_id or (actor.organisation_id if actor else None)
-    if directory and before in ACTIVE_STATES:
-        directory.released(referral.organisation_id)
+    before_holder = referral.organisation_id
     referral.state = after
     referral.updated_at = now
     if after == State.OFFERED and offer_to is not None:
-        _offer(referral, offer_to, candidate, now, directory)
+        _offer(referral, offer_to, candidate, now)
     elif after in (State.UNMATCHED, State.WITHDRAWN):
         referral.organisation_id = None
         referral.offered_at = referral.deadline_at = None
+    counters.holder_changed(before, before_holder, after, referral.organisation_id)
     if after in (State.CLOSED, State.WITHDRAWN):
         referral.closed_at = now
     account_id, token_id = _account_and_token(actor)
@@ -311,10 +318,9 @@ def _reroute(
     expire, hand back), or leaves it unmatched when there is none. ``rule``: the step's row of
     the state table, when the caller checked it already."""
     rule = rule or _rule(referral, step)
-    candidates = directory.rank(need_of(referral), directory.tried(referral))
-    best = candidates[0] if candidates else None
+    best = directory.best(need_of(referral), directory.tried(referral))
     offer_to = directory.row(best) if best else None
-    _transition(referral, rule, step, now, offer_to=offer_to, candidate=best, directory=directory)
+    _transition(referral, rule, step, now, offer_to=offer_to, candidate=best)
 
 
 def _offer(
@@ -322,7 +328,6 @@ def _offer(
     org: Organisation,
     candidate: routing.Candidate | None,
     now: datetime,
-    directory: Directory | None,
 ) -> None:
     referral.organisation = org
     referral.organisation_id = org.id
@@ -334,10 +339,7 @@ def _offer(
     referral.routing_reasons = (
         [{"code": r.code, "params": dict(r.params)} for r in candidate.reasons] if candidate else []
     )
-    if directory:
-        directory.offered(org, now)
-    else:
-        org.last_offered_at = now
+    org.last_offered_at = now
     notifications.offer_made(referral, org)
 
 
@@ -506,9 +508,12 @@ def expire_overdue(now: datetime | None = None, batch_size: int = 500) -> int:
         referrals = db.session.scalars(query).all()
         if not referrals:
             break
-        for referral in referrals:
-            _reroute(referral, expiry, directory, now)
         try:
+            # One flush, at commit: the ORM then updates the organisations' rows in key order,
+            # so two sweeps never wait on each other crosswise.
+            with db.session.no_autoflush:
+                for referral in referrals:
+                    _reroute(referral, expiry, directory, now)
             db.session.commit()
         except StaleDataError:
             db.session.rollback()

@@ -113,6 +113,9 @@ class Organisation(LocalisedNames, Model):
     require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     # When this organisation last got an offer: the fair-rotation tie-break of routing.
     last_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Its referrals in active states (offered, accepted, in progress), kept by the lifecycle in
+    # the same transaction as each step (counters.adjust_open_load): routing never counts them.
+    open_load: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     home_city: Mapped[City | None] = relationship()
@@ -132,7 +135,11 @@ class Organisation(LocalisedNames, Model):
 class Coverage(Model):
     """An organisation serves a specialism in a city, a voivodeship or nationwide (area None)."""
 
-    __table_args__ = (UniqueConstraint("organisation_id", "specialism", "scope", "area"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "specialism", "scope", "area"),
+        # Routing asks for one specialism in three places (the city, its voivodeship, nationwide).
+        Index("ix_coverage_reach", "specialism", "scope", "area"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(
@@ -399,6 +406,8 @@ class ReferralEvent(Model):
 
     __table_args__ = (
         Index("ix_referral_event_offered_referral", "offered_to_id", "referral_id"),
+        # The reports find the few referrals that ever went unmatched without reading the log.
+        Index("ix_referral_event_to_state", "to_state", "referral_id"),
         Index("ix_referral_event_org_at", "organisation_id", "at"),
         # Covers the reports' grouping of steps by action, organisation and reason.
         Index(
@@ -505,6 +514,76 @@ class OutboxMessage(Model):
     # Claimed by a sender process until this time, so two senders never send one message twice.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+class DirectoryVersion(Model):
+    """One row whose stamp every edit of the directory (organisations, coverage, places) replaces
+    with a new random one: each process knows from it when what it keeps is out of date."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stamp: Mapped[str] = mapped_column(String(32))
+
+
+class WorkerJob(Model):
+    """The last run of one background job (``flask worker``), for ``/healthz``."""
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_outcome: Mapped[str | None] = mapped_column(String(200))
+
+
+# --- the reports' monthly tallies (referral/report_tallies.py) ----------------------------------
+
+
+class TallyMonth(Model):
+    """How far a Warsaw month's events are counted into the tallies: up to ``through``
+    (exclusive). Events never change once written (the log is append-only)."""
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    through: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StepTally(Model):
+    """Steps taken in ``month`` by referrals created in ``created_month``, by need, voivodeship
+    and the states they moved between: the referrals' current states are their sums."""
+
+    __table_args__ = (Index("ix_step_tally_created", "created_month", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    created_month: Mapped[date] = mapped_column(Date)
+    specialism: Mapped[str] = mapped_column(String(30))
+    voivodeship: Mapped[str] = mapped_column(String(2))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class EventTally(Model):
+    """Steps taken in ``month`` by action, organisation, organisation offered to and reason."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date, index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    organisation_id: Mapped[int | None] = mapped_column(Integer)
+    offered_to_id: Mapped[int | None] = mapped_column(Integer)
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class AnswerTally(Model):
+    """Offers answered in ``month`` (accepted, declined, left to expire), by the month the offer
+    was made, the organisation, and the tenths of an hour it took."""
+
+    __table_args__ = (Index("ix_answer_tally_offer", "offer_month", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    offer_month: Mapped[date] = mapped_column(Date)
+    organisation_id: Mapped[int] = mapped_column(Integer)
+    tenths: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class ApiToken(Model):

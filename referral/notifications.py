@@ -7,17 +7,24 @@ its request, so that erasing the request deletes it, sent or not.
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from .extensions import db
 from .models import Organisation, OutboxMessage, Referral, User
 
 
-def _write(
-    kind: str, to_address: str, language: str, request_id: int | None = None, **context
-) -> None:
+def _render(kind: str, language: str, **context) -> tuple[str, str]:
     with force_locale(language):
         subject = render_template(f"mail/{kind}.subject.txt", **context).strip()
         body = render_template(f"mail/{kind}.txt", **context)
+    return subject, body
+
+
+def _write(
+    kind: str, to_address: str, language: str, request_id: int | None = None, **context
+) -> None:
+    subject, body = _render(kind, language, **context)
     db.session.add(
         OutboxMessage(
             kind=kind, request_id=request_id, to_address=to_address, subject=subject, body=body
@@ -28,18 +35,52 @@ def _write(
 def _queue(kind: str, to_address: str | None, language: str, referral: Referral, **context) -> None:
     if not to_address:
         return
-    if referral.id is None:
-        db.session.flush()  # staff mails link to the referral's own page
-    referral_url = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/staff/referrals/{referral.id}"
-    _write(
-        kind,
-        to_address,
-        language,
-        referral.request_id,
-        referral=referral,
-        referral_url=referral_url,
-        **context,
-    )
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    if referral.id is not None:
+        referral_url = f"{base}/staff/referrals/{referral.id}"  # staff mails link to its page
+        _write(
+            kind,
+            to_address,
+            language,
+            referral.request_id,
+            referral=referral,
+            referral_url=referral_url,
+            **context,
+        )
+        return
+    # A referral being created has its id once it is written. The mail is rendered now with a
+    # stand-in for the link and written right after that flush, in the same transaction: the use
+    # case flushes once, and renders nothing while it holds the database's locks.
+    stand_in = f"{base}/staff/referrals/{_ID_SLOT}"
+    subject, body = _render(kind, language, referral=referral, referral_url=stand_in, **context)
+
+    def write() -> None:
+        db.session.add(
+            OutboxMessage(
+                kind=kind,
+                request_id=referral.request_id,  # erasing the person's data deletes their mail
+                to_address=to_address,
+                subject=subject.replace(_ID_SLOT, str(referral.id)),
+                body=body.replace(_ID_SLOT, str(referral.id)),
+            )
+        )
+
+    db.session.info.setdefault(_WAITING, []).append(write)
+
+
+_ID_SLOT = "\x00referral-id\x00"
+_WAITING = "mails waiting for an id"
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _write_waiting_mails(session: Session, flush_context) -> None:
+    for write in session.info.pop(_WAITING, []):
+        write()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_waiting_mails(session: Session, previous_transaction) -> None:
+    session.info.pop(_WAITING, None)
 
 
 def password_link(user: User, link: str, hours: int) -> None:

@@ -1,8 +1,9 @@
 """Claiming the due rows of an outbox: the mail outbox (``mailer``) and the webhook outbox
 (``webhooks``) are delivered the same way.
 
-Each row is claimed with a conditional UPDATE before it is sent, so two senders running at once
-never send one row twice; a sender that dies leaves its claim to expire after CLAIM_FOR.
+Each row is claimed before it is sent (``claim``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a
+conditional UPDATE on SQLite), so two senders running at once, on one machine or several, never
+send one row twice; a sender that dies leaves its claim to expire after CLAIM_FOR.
 """
 
 from __future__ import annotations
@@ -37,23 +38,36 @@ def _due(model: type[Row], now: datetime):
 
 
 def claim(model: type[Row], now: datetime, limit: int = BATCH) -> list[Row]:
-    """Take up to ``limit`` due rows for this sender; another sender's claims are skipped."""
-    ids = db.session.scalars(
-        select(model.id).where(*_due(model, now)).order_by(model.id).limit(limit)
-    ).all()
-    claimed = []
-    for row_id in ids:
-        taken = cast(
-            CursorResult,
+    """Take up to ``limit`` due rows for this sender; another sender's claims are skipped.
+
+    PostgreSQL locks the due rows it picks and skips those another sender has locked
+    (``FOR UPDATE SKIP LOCKED``), so senders on several machines share the backlog without
+    waiting on each other; SQLite, one machine's file, claims each with a conditional UPDATE."""
+    due = select(model.id).where(*_due(model, now)).order_by(model.id).limit(limit)
+    claim_until = {"claimed_until": now + CLAIM_FOR}
+    if db.engine.dialect.name == "postgresql":
+        claimed = list(db.session.scalars(due.with_for_update(skip_locked=True)))
+        if claimed:
             db.session.execute(
                 update(model)
-                .where(model.id == row_id, *_due(model, now))
-                .values(claimed_until=now + CLAIM_FOR)
+                .where(model.id.in_(claimed))
+                .values(**claim_until)
                 .execution_options(synchronize_session=False)
-            ),
-        )
-        if taken.rowcount == 1:
-            claimed.append(row_id)
+            )
+    else:
+        claimed = []
+        for row_id in db.session.scalars(due).all():
+            taken = cast(
+                CursorResult,
+                db.session.execute(
+                    update(model)
+                    .where(model.id == row_id, *_due(model, now))
+                    .values(**claim_until)
+                    .execution_options(synchronize_session=False)
+                ),
+            )
+            if taken.rowcount == 1:
+                claimed.append(row_id)
     db.session.commit()
     if not claimed:
         return []

@@ -7,15 +7,26 @@ so the numbers stay the same after personal data is purged. Aggregation happens 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import extract, func, select
 
-from . import routing
+from . import report_tallies, routing
 from .extensions import db
-from .handoff import WARSAW, Action, State
-from .models import City, Coverage, HelpRequest, Organisation, Referral, ReferralEvent, Voivodeship
+from .handoff import WARSAW, Action, State, warsaw_date
+from .models import (
+    City,
+    Coverage,
+    HelpRequest,
+    Organisation,
+    Referral,
+    ReferralEvent,
+    Voivodeship,
+    utcnow,
+)
+from .report_tallies import next_month
 
 # What ends an offer by the organisation's own answer (or its silence).
 ANSWER_FIELDS: dict[str, str] = {
@@ -72,9 +83,56 @@ class ReferralCount:
     n: int
 
 
+def split(period: Period, now: datetime | None = None) -> tuple[list[date], list[Period]]:
+    """The whole Warsaw months of the period, read from the monthly tallies, and the days before
+    and after them, counted directly. A month the period covers up to today counts as whole: the
+    rest of it has not happened yet."""
+    today = warsaw_date(now or utcnow())
+    month = period.start if period.start.day == 1 else next_month(period.start)
+    whole = []
+    while month <= period.end and (
+        next_month(month) - timedelta(days=1) <= period.end or period.end >= today
+    ):
+        whole.append(month)
+        month = next_month(month)
+    if not whole:
+        return [], [period]
+    around = []
+    if period.start < whole[0]:
+        around.append(Period(period.start, whole[0] - timedelta(days=1)))
+    if next_month(whole[-1]) <= period.end:
+        around.append(Period(next_month(whole[-1]), period.end))
+    return whole, around
+
+
 def referral_counts(period: Period) -> list[ReferralCount]:
     """Referrals created in the period by month, specialism, voivodeship and current state (a few
-    thousand groups at most), summed up as each table needs."""
+    thousand groups at most), summed up as each table needs. For whole months: the steps into
+    each state minus the steps out of it, from the monthly tallies."""
+    whole, around = split(period)
+    index = {month: i for i, month in enumerate(period.months())}
+    counts = []
+    if whole:
+        wanted, states = set(whole), Counter[tuple]()
+        for tally in report_tallies.by_month(whole[0]).values():
+            for (created, specialism, voivodeship, before, after), n in tally.steps.items():
+                if created in wanted:
+                    states[(created, specialism, voivodeship, after)] += n
+                    if before is not None:
+                        states[(created, specialism, voivodeship, before)] -= n
+        counts += [
+            ReferralCount(index[created], specialism, voivodeship, state, n)
+            for (created, specialism, voivodeship, state), n in states.items()
+            if n
+        ]
+    for part in around:
+        offset = index[part.start.replace(day=1)]
+        counts += [replace(c, month=c.month + offset) for c in _referral_counts_counted(part)]
+    return counts
+
+
+def _referral_counts_counted(period: Period) -> list[ReferralCount]:
+    """``referral_counts`` from the referrals themselves."""
     if db.engine.dialect.name == "postgresql":
         return _referral_counts_by_truncated_month(period)
     # SQLite has no time zones: one range query per month between the exact Warsaw month
@@ -169,8 +227,29 @@ class EventCount:
 
 
 def event_counts(period: Period) -> list[EventCount]:
-    """Steps taken in the period by organisation, action and reason: one pass over the events
-    gives the offers, answers, decline reasons and outcomes."""
+    """Steps taken in the period by organisation, action and reason: the offers, answers,
+    decline reasons and outcomes. Whole months from the monthly tallies."""
+    whole, around = split(period)
+    steps = Counter[tuple]()
+    if whole:
+        months = report_tallies.by_month(whole[0])
+        for month in whole:
+            steps.update(months[month].events if month in months else {})
+    for part in around:
+        steps.update(
+            {
+                (e.action, e.organisation_id, e.offered_to_id, e.reason_code): e.n
+                for e in _event_counts_counted(part)
+            }
+        )
+    return [
+        EventCount(org, offered_to, action, reason, n)
+        for (action, org, offered_to, reason), n in steps.items()
+    ]
+
+
+def _event_counts_counted(period: Period) -> list[EventCount]:
+    """``event_counts`` from the events themselves."""
     # In this order an index on (action, organisation_id, offered_to_id, reason_code, at) would
     # serve the grouping without a sort (58 ms instead of ~1.2 s on SQLite at 100,000 referrals).
     columns = (
@@ -196,7 +275,27 @@ def _seconds_between(earlier, later):
 
 def answer_times(period: Period) -> dict[int, dict[float, int]]:
     """Organisation -> {hours to answer, to a tenth: offers}, for offers made in the period and
-    answered (accepted, declined or left to expire). The answer is the referral's next step."""
+    answered (accepted, declined or left to expire). The answer is the referral's next step.
+    Offers of whole months from the monthly tallies."""
+    whole, around = split(period)
+    histogram: dict[int, dict[float, int]] = {}
+    if whole:
+        wanted = set(whole)
+        for tally in report_tallies.by_month(whole[0]).values():
+            for (offer_month, org, tenths), n in tally.answers.items():
+                if offer_month in wanted:
+                    hours = histogram.setdefault(org, {})
+                    hours[tenths / 10] = hours.get(tenths / 10, 0) + n
+    for part in around:
+        for org, counted in _answer_times_counted(part).items():
+            hours = histogram.setdefault(org, {})
+            for value, n in counted.items():
+                hours[value] = hours.get(value, 0) + n
+    return histogram
+
+
+def _answer_times_counted(period: Period) -> dict[int, dict[float, int]]:
+    """``answer_times`` from the events themselves."""
     referral, order = ReferralEvent.referral_id, ReferralEvent.id
     steps = (
         select(

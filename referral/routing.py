@@ -22,7 +22,7 @@ Reason codes and their parameters:
 """
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -146,11 +146,10 @@ def scope_rank(scope: Scope | None) -> int:
     return len(SCOPE_ORDER) if scope is None else SCOPE_ORDER[scope]
 
 
-def _rank_key(need: Need, candidate: Candidate) -> tuple:
-    organisation = candidate.organisation
+def _rank_key(need: Need, organisation: Organisation, scope: Scope | None) -> tuple:
     offered = organisation.last_offered_at
     return (
-        scope_rank(candidate.scope),
+        scope_rank(scope),
         not _shared_languages(need, organisation),
         _is_full(organisation),
         _load_ratio(organisation),
@@ -211,7 +210,9 @@ def assess(
     """Every organisation with its verdict, for the coordinator's explanation: the eligible ones
     in rank order, then the ineligible ones by name, each saying why not."""
     judged = [_judge(need, organisation, tried) for organisation in organisations]
-    eligible = sorted((c for c in judged if c.eligible), key=lambda c: _rank_key(need, c))
+    eligible = sorted(
+        (c for c in judged if c.eligible), key=lambda c: _rank_key(need, c.organisation, c.scope)
+    )
     ineligible = sorted(
         (c for c in judged if not c.eligible),
         key=lambda c: (c.organisation.name, c.organisation.slug),
@@ -227,7 +228,24 @@ def rank(
 
     The eligible part of ``assess``, without judging the others: the fast path for routing.
     """
-    candidates = []
+    reached = sorted(_reached(need, organisations, tried), key=lambda pair: pair[0])
+    return [_eligible(need, organisation, coverage) for _key, organisation, coverage in reached]
+
+
+def best(
+    need: Need, organisations: Iterable[Organisation], tried: frozenset[int] = frozenset()
+) -> Candidate | None:
+    """The first candidate of ``rank``, or None: what an automatic offer needs, without ranking
+    and explaining all the others."""
+    first = min(_reached(need, organisations, tried), key=lambda pair: pair[0], default=None)
+    return _eligible(need, first[1], first[2]) if first else None
+
+
+def _reached(
+    need: Need, organisations: Iterable[Organisation], tried: frozenset[int]
+) -> Iterator[tuple[tuple, Organisation, Coverage]]:
+    """(rank key, organisation, its closest coverage) for each organisation that may be offered
+    the need."""
     for organisation in organisations:
         if (
             organisation.takes_referrals
@@ -236,5 +254,4 @@ def rank(
         ):
             coverage = _closest_coverage(need, organisation)
             if coverage is not None:
-                candidates.append(_eligible(need, organisation, coverage))
-    return sorted(candidates, key=lambda c: _rank_key(need, c))
+                yield _rank_key(need, organisation, coverage.scope), organisation, coverage

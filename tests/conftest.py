@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from flask_migrate import upgrade
 from hypothesis import HealthCheck, settings
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from referral import create_app, seed
 from referral.config import TestConfig
@@ -153,3 +153,25 @@ def person(app, client, login_as, smtp_server):  # noqa: F811 (the fixture)
     """A person whose request went through a decline, an acceptance, notes and mail, written
     with unique canary values (tests/canaries.py)."""
     return person_with_history(app, client, login_as, smtp_server)
+
+
+@pytest.fixture
+def count_queries(app):
+    """``count_queries(fn)``: how many SQL statements calling ``fn`` sends to the database."""
+
+    def count(fn) -> int:
+        statements = []
+
+        def record(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            fn()
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return len(statements)
+
+    return count

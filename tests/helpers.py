@@ -1,8 +1,11 @@
 """Small helpers shared by tests (fixtures live in conftest.py)."""
 
 import re
+import uuid
 
+import psycopg
 import pyotp
+import pytest
 
 from referral import two_factor
 from referral.config import Config
@@ -44,3 +47,25 @@ def enrol(email: str) -> list[str]:
     account = user(email)
     two_factor.begin(account)
     return two_factor.confirm(account, pyotp.TOTP(account.totp_secret).now())
+
+
+POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+def new_postgres_database(prefix: str) -> tuple[str, str]:
+    """A new, empty database on the local PostgreSQL server: its SQLAlchemy URL and its name
+    (give it to ``drop_postgres_database``); a skip when no server answers."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(
+            f"{POSTGRES_SERVER}/postgres", autocommit=True, connect_timeout=3
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError:
+        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", name
+
+
+def drop_postgres_database(name: str) -> None:
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from referral import accounts, directory, handoff, lifecycle
+from referral import accounts, directory, erasure, handoff, lifecycle
 from referral.extensions import db
 from referral.handoff import Action, State
 from referral.models import (
@@ -21,6 +21,7 @@ from referral.models import (
     OutboxMessage,
     Referral,
     ReferralEvent,
+    utcnow,
 )
 from referral.service_errors import ServiceError
 
@@ -578,3 +579,27 @@ def test_routing_properties_hold_over_random_sequences_of_actions(ctx, staff, re
             assert referral.organisation_id is not None
         else:
             assert referral.state == State.CLOSED or referral.organisation_id is None
+    # (d) each organisation's open load, kept step by step, equals a count of its active referrals
+    active = dict(
+        db.session.execute(
+            select(Referral.organisation_id, func.count())
+            .where(Referral.state.in_(handoff.ACTIVE_STATES))
+            .group_by(Referral.organisation_id)
+        ).all()
+    )
+    for organisation in db.session.scalars(select(Organisation)):
+        assert organisation.open_load == active.get(organisation.id, 0), organisation.slug
+
+
+def test_retention_purge_erases_in_batches_and_spares_open_requests(ctx, staff):
+    ended = [submit("legal", now=T0) for _ in range(5)]
+    still_open = submit("legal", now=T0)
+    for request in ended:
+        referral = only_referral(request)
+        lifecycle.act(referral.id, user(COORDINATOR), Action.WITHDRAW, referral.version, now=T0)
+    later = utcnow() + timedelta(days=400)  # past the retention of every step, whenever it ran
+    assert erasure.purge_ended(now=later, batch_size=2) == 5
+    db.session.expire_all()
+    assert all(r.erased_at == later and r.phone is None for r in ended)
+    assert still_open.erased_at is None and still_open.phone is not None
+    assert erasure.purge_ended(now=later, batch_size=2) == 0

@@ -3,6 +3,7 @@
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from flask import (
     abort,
@@ -12,12 +13,15 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from .. import access_log, data_copy, lifecycle
-from ..directory import active_members, coverage_summary, place_names
+from ..directory import active_members, coverage_summary, kept, place_names
 from ..erasure import erasure_due
 from ..explain import language_names
 from ..extensions import limiter
@@ -50,6 +54,27 @@ def too_many_requests(error):
     return render_template("errors/rate_limited.html", minutes=minutes), 429
 
 
+# Stands for the visitor's CSRF token in a kept page.
+_TOKEN_SLOT = "\x00csrf-token\x00"  # noqa: S105  # nosec B105 - a placeholder, not a secret
+
+
+def _kept_page(render: Callable[[], str]) -> str:
+    """A public page as every anonymous visitor sees it, rendered once per language by this
+    process and kept until the directory changes (``directory.kept``); only the CSRF token is
+    each visitor's own. A signed-in visitor, a message to show or a query string gets the page
+    rendered afresh."""
+    if request.args or session.get("_flashes") or current_user.is_authenticated:
+        return render()
+
+    def render_with_slot() -> str:
+        page = render()
+        token = g.get("csrf_token")  # Flask-WTF keeps the token it put in the page here
+        return page.replace(token, _TOKEN_SLOT) if token else page
+
+    page = kept(("page", request.endpoint, g.lang), render_with_slot)
+    return page.replace(_TOKEN_SLOT, generate_csrf()) if _TOKEN_SLOT in page else page
+
+
 @bp.get("/")
 def root():
     return redirect(url_for("public.home", lang=browser_language()))
@@ -57,18 +82,26 @@ def root():
 
 @bp.get("/<lang:lang>/")
 def home():
-    return render_template("public/home.html", members=active_members())
+    return _kept_page(lambda: render_template("public/home.html", members=active_members()))
 
 
 @bp.get("/<lang:lang>/privacy")
 def privacy():
-    return render_template("public/privacy.html", members=active_members())
+    return _kept_page(lambda: render_template("public/privacy.html", members=active_members()))
+
+
+def _intake_page(form: IntakeForm) -> str:
+    return render_template(
+        "public/request.html", form=form, specialisms=Specialism, urgencies=Urgency
+    )
 
 
 @bp.route("/<lang:lang>/request", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["INTAKE_RATE_LIMIT"], methods=["POST"])
 @holds_secret  # the confirmation shows the status link
 def intake():
+    if request.method == "GET":
+        return _kept_page(lambda: _intake_page(IntakeForm(language=g.lang)))
     if request.content_length and not request.form:
         abort(400)  # a body that is not UTF-8 form data: nothing to show next to the fields
     form = IntakeForm(language=g.lang)
@@ -77,9 +110,7 @@ def intake():
         log.info("intake: honeypot filled, nothing stored")
         return render_template("public/received.html")
     if not form.validate_on_submit():
-        return render_template(
-            "public/request.html", form=form, specialisms=Specialism, urgencies=Urgency
-        )
+        return _intake_page(form)
     submitted = lifecycle.submit_request(
         form.to_intake(g.lang, current_app.config["CONSENT_VERSION"])
     )
@@ -87,7 +118,7 @@ def intake():
     # this page to this person, never in a Location header, a flash message or the session.
     return render_template(
         "public/confirmation.html",
-        reference=submitted.request.reference,
+        reference=submitted.reference,
         status_url=url_for("public.status", token=submitted.status_token, _external=True),
     )
 
@@ -152,11 +183,15 @@ def data_copy_json(token):
 @bp.get("/<lang:lang>/organisations")
 def organisations():
     """The public directory: who takes referrals, for what, where and in which languages."""
-    names = place_names(g.lang)
-    members = [
-        (org, coverage_summary(org, names, _("All of Poland, remotely")))
-        for org in active_members()
-    ]
-    return render_template(
-        "public/organisations.html", members=members, language_names=language_names
-    )
+
+    def render() -> str:
+        names = place_names(g.lang)
+        members = [
+            (org, coverage_summary(org, names, _("All of Poland, remotely")))
+            for org in active_members()
+        ]
+        return render_template(
+            "public/organisations.html", members=members, language_names=language_names
+        )
+
+    return _kept_page(render)

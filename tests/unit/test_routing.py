@@ -8,7 +8,17 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from referral.routing import Candidate, Coverage, Need, Organisation, Reason, Scope, assess, rank
+from referral.routing import (
+    Candidate,
+    Coverage,
+    Need,
+    Organisation,
+    Reason,
+    Scope,
+    assess,
+    best,
+    rank,
+)
 
 T0 = datetime(2025, 3, 3, 10, tzinfo=UTC)
 LEGAL_IN_WROCLAW = Need("legal", "wroclaw", "02", frozenset({"uk"}))
@@ -388,3 +398,9 @@ def test_fair_rotation_shares_requests_evenly(names, requests):
         counts[winner.slug] += 1
         directory[winner.slug] = replace(winner, last_offered_at=T0 + timedelta(minutes=request))
     assert max(counts.values()) - min(counts.values()) <= 1
+
+
+@given(needs(), organisations(), st.frozensets(st.integers(0, 7)))
+def test_best_is_the_first_ranked_candidate(need, directory, tried):
+    ranked = rank(need, directory, tried)
+    assert best(need, directory, tried) == (ranked[0] if ranked else None)

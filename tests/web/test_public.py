@@ -4,13 +4,14 @@ import re
 
 import pytest
 
-from referral import lifecycle
+from referral import create_app, lifecycle
+from referral.config import TestConfig
 from referral.directory import cities_sorted
 from referral.extensions import db
 from referral.handoff import Action
 from referral.models import HelpRequest, Note, Referral
 
-from ..helpers import org, user
+from ..helpers import intake, org, user
 
 VALID = {
     "needs": ["legal", "housing"],
@@ -256,3 +257,55 @@ def test_public_pages_are_translated(client, directory, lang):
     html = client.get(f"/{lang}/request").get_data(as_text=True)
     assert "What do you need help with?" not in html
     assert "Send my request" not in html
+
+
+# --- pages each process keeps --------------------------------------------------------------------
+
+
+def _csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def test_each_visitor_gets_a_csrf_token_of_their_own_in_the_kept_form(app, directory):
+    first, second = app.test_client(), app.test_client()
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        pages = [c.get("/en/request").get_data(as_text=True) for c in (first, second)]
+        tokens = [_csrf_token(page) for page in pages]
+        form = {"csrf_token": tokens[1], "needs": "legal", "city": "wroclaw", "consent": "y"}
+        response = second.post("/en/request", data={**form, "phone": "+48512345678"})
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert tokens[0] != tokens[1]
+    assert pages[0].replace(tokens[0], "") == pages[1].replace(tokens[1], "")
+    assert response.status_code == 200 and 'class="reference"' in response.get_data(as_text=True)
+
+
+def test_a_directory_edit_in_another_process_shows_on_the_kept_pages(app, client, directory):
+    assert "Stowarzyszenie Nomada" in client.get("/pl/").get_data(as_text=True)
+    # Another process renames the organisation: only the database and its stamp change here.
+    other = create_app(
+        type(
+            "Other",
+            (TestConfig,),
+            {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]},
+        )
+    )
+    with other.app_context():
+        org("nomada").name_pl = "Nomada (nowa nazwa)"
+        db.session.commit()
+    page = client.get("/pl/").get_data(as_text=True)
+    assert "Nomada (nowa nazwa)" in page and "Stowarzyszenie Nomada" not in page
+
+
+def test_an_offer_is_not_an_edit_of_the_directory(app, client, ctx, directory):
+    from referral.directory import version
+
+    client.get("/en/")
+    before = version()
+    lifecycle.submit_request(intake("legal"))
+    db.session.remove()
+    from flask import g
+
+    g.pop("directory_version", None)
+    assert version() == before

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from referral import erasure, lifecycle, report_tables, reports
+from referral import erasure, lifecycle, report_tables, report_tallies, reports
 from referral.extensions import db
 from referral.handoff import Action
 from referral.models import HelpRequest
@@ -207,3 +207,36 @@ def test_reports_hold_no_personal_data(app, history, coordinator):
     for key in ("months", "voivodeships", "organisations"):
         body = coordinator.get(f"/admin/reports/{key}.csv?start=2026-01-01").data.decode()
         assert "Тарас" not in body and "Потрібна" not in body
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        PERIOD,
+        reports.Period(date(2026, 3, 1), date(2026, 3, 31)),
+        reports.Period(date(2026, 2, 15), date(2026, 4, 3)),  # days around whole months
+        reports.Period(date(2026, 3, 2), date(2026, 3, 2)),  # one day
+    ],
+)
+def test_monthly_tallies_give_the_same_figures_as_counting_the_events(app, history, period):
+    def figures():
+        with app.test_request_context():
+            return (
+                sorted(map(repr, reports.referral_counts(period))),
+                sorted(map(repr, reports.event_counts(period))),
+                reports.answer_times(period),
+                reports.unmatched_by_voivodeship(period),
+            )
+
+    counted = figures()
+    with app.app_context():
+        # The job halfway through April 2026 (part of a month counted), then the rest.
+        assert report_tallies.advance_all(now=T0 + timedelta(days=31, hours=6)) == 2
+    assert figures() == counted
+    with app.app_context():
+        later = datetime(2027, 1, 1, 12, tzinfo=UTC)
+        # Every month from the first event's on, the empty ones too, then nothing more to count.
+        assert report_tallies.advance_all(now=later) == 9  # April on, to December
+        assert report_tallies.advance_all(now=later) == 0
+    assert figures() == counted
+    assert counted[0]  # the period holds something to compare

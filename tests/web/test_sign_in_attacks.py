@@ -336,6 +336,8 @@ def test_the_gunicorn_access_log_the_project_ships_redacts_tokens(app, tmp_path)
             "gunicorn",
             "-c",
             "gunicorn.conf.py",
+            "-w",  # one worker: its rate limits may stay in memory
+            "1",
             "-b",
             "127.0.0.1:0",
             "--error-logfile",

@@ -1,0 +1,128 @@
+"""Growth from 100,000 to 1,000,000 referrals: the same measurements at both sizes, in one run.
+
+Routing one need through the database, the staff inbox of the busiest organisation and a
+referral's page, the worker's tally job and then the coordinator's reports page, the sweep, and
+the retention purge.
+Data are written with COPY (bench/common.py): 100,000 referrals first, then 900,000 more.
+Targets at a million: routing under 5 ms, the inbox under 150 ms, reports under 1 s, the sweep
+of ~100,000 open offers under 10 s. Meant for PostgreSQL (``--database-url``); slow on SQLite.
+
+``.venv/bin/python bench/bench_million.py --database-url URL [--runs N]``; with
+``BENCH_MEASURE_ONLY=1``, measures once the database an earlier run filled.
+"""
+
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from bench_inbox import busiest
+from common import (
+    bulk_referrals,
+    dialect_of,
+    load_demo_accounts_in_english,
+    machine,
+    make_app,
+    median_ms,
+    parse_args,
+    settle,
+    signed_in_client,
+)
+from sqlalchemy import delete, func, select
+
+from referral import erasure, lifecycle, report_tallies, routing
+from referral.directory import Directory
+from referral.extensions import db
+from referral.handoff import State
+from referral.models import AnswerTally, EventTally, Referral, StepTally, TallyMonth
+
+NEED = routing.Need("legal", "warszawa", "14", frozenset({"uk"}))
+TARGETS = {"routing": 5, "inbox": 150, "referral page": 150, "reports": 1000}
+
+
+def page_ms(client, url: str, runs: int) -> float:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return median_ms(lambda: client.get(url).data, runs)
+
+
+def measure(app, runs: int, now: datetime) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    settle(app)
+    with app.app_context():
+        total = db.session.scalar(select(func.count()).select_from(Referral))
+        offered = db.session.scalar(select(func.count()).where(Referral.state == State.OFFERED))
+
+        def route():
+            db.session.expunge_all()
+            return Directory.load(now).best(NEED)
+
+        figures["routing"] = median_ms(route, runs * 4)
+    slug, own = busiest(app)
+    staff = signed_in_client(app, f"staff@{slug}.example")
+    coordinator = signed_in_client(app, "coordinator@konsorcjum.example")
+    with app.app_context():
+        org_referral = db.session.scalar(
+            select(Referral.id).where(Referral.state == State.IN_PROGRESS).limit(1)
+        )
+    figures["inbox"] = page_ms(staff, "/staff/", runs)
+    figures["referral page"] = page_ms(coordinator, f"/staff/referrals/{org_referral}", runs)
+    with app.app_context():
+        # The bulk data were written into the past, which the app never does (an event is
+        # stamped when it happens): the tallies start afresh, then the worker's tally job counts
+        # every month up to today, as it would have done day by day.
+        for model in (TallyMonth, StepTally, EventTally, AnswerTally):
+            db.session.execute(delete(model))
+        db.session.commit()
+        start = time.perf_counter()
+        report_tallies.advance_all()
+        figures["tally job"] = (time.perf_counter() - start) * 1000
+    figures["reports"] = page_ms(coordinator, "/admin/reports", max(1, runs // 2))
+    with app.app_context():
+        start = time.perf_counter()
+        expired = lifecycle.expire_overdue(now=now)
+        figures["sweep"] = (time.perf_counter() - start) * 1000
+        # The purge: requests ended more than 364 days ago (the oldest few per thousand).
+        app.config["RETENTION_DAYS"] = 364
+        start = time.perf_counter()
+        erased = erasure.purge_ended(now=now)
+        figures["purge"] = (time.perf_counter() - start) * 1000
+    print(
+        f"  {total:,} referrals ({offered:,} open offers); busiest organisation {slug} "
+        f"({own:,} its own)"
+    )
+    for label, value in figures.items():
+        target = TARGETS.get(label)
+        verdict = f" (target {target} ms: {'OK' if value < target else 'SLOWER'})" if target else ""
+        print(f"    {label:<14} {value:9.1f} ms{verdict}")
+    print(f"    the sweep expired and re-routed {expired:,}; the purge erased {erased:,} requests")
+    return figures
+
+
+def main() -> int:
+    args = parse_args(__doc__.splitlines()[0])
+    app = make_app(args.database_url)
+    load_demo_accounts_in_english(app)
+    now = datetime.now(UTC)
+    print(f"Growth benchmark — {dialect_of(app)} · {machine()}")
+    stages = [(100_000, 0.01), (900_000, 3_000 / 900_000)]
+    if os.environ.get("BENCH_MEASURE_ONLY"):  # the data are there from an earlier run
+        measure(app, args.runs, now)
+        return 0
+    results = []
+    for size, overdue in stages:
+        start = time.perf_counter()
+        bulk_referrals(app, size, open_share=0.3, overdue_share=overdue, seed=size, now=now)
+        print(f"  + {size:,} referrals written in {time.perf_counter() - start:.0f} s")
+        results.append(measure(app, args.runs, now + timedelta(seconds=1)))
+    print("  growth, 100,000 -> 1,000,000 referrals:")
+    for label in results[0]:
+        small, large = results[0][label], results[1][label]
+        print(f"    {label:<14} {small:9.1f} ms -> {large:9.1f} ms  (x{large / small:.1f})")
+    ok = all(results[1][k] < v for k, v in TARGETS.items())
+    print(f"  every target met at a million: {'yes' if ok else 'NO'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

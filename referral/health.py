@@ -1,0 +1,51 @@
+"""``/healthz`` for load balancers and monitoring: JSON, 503 when the database does not answer.
+
+It reports the database, the rate-limit store, the mail outbox's backlog with the age of its
+oldest unsent message, and when the sweep last finished (``flask worker`` or ``flask sweep``).
+"""
+
+import logging
+
+from flask import Flask, current_app
+from sqlalchemy import func, select, text
+
+from .extensions import db, limiter
+from .models import OutboxMessage, utcnow
+from .worker import last_finished
+
+log = logging.getLogger(__name__)
+
+
+def _limit_store() -> str:
+    """ "ok", "unreachable" (limits are then counted in each process's memory), or "memory"."""
+    if str(current_app.config["RATELIMIT_STORAGE_URI"]).startswith("memory://"):
+        return "memory"
+    try:
+        return "ok" if limiter.storage.check() else "unreachable"
+    except Exception:  # a store that cannot even be asked is unreachable
+        return "unreachable"
+
+
+def init_app(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz():
+        report: dict = {"status": "ok", "database": "ok", "limit_store": _limit_store()}
+        try:
+            db.session.execute(text("SELECT 1"))
+            pending, oldest = db.session.execute(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(
+                    OutboxMessage.sent_at.is_(None)
+                )
+            ).one()
+            last_sweep = last_finished("sweep")
+        except Exception:  # any failure to reach the database means "not ready"
+            log.warning("health check: database unreachable")
+            db.session.rollback()
+            return {**report, "status": "unavailable", "database": "unreachable"}, 503
+        now = utcnow()
+        report["outbox"] = {
+            "pending": pending,
+            "oldest_pending_seconds": round((now - oldest).total_seconds()) if oldest else None,
+        }
+        report["last_sweep_at"] = last_sweep.isoformat() if last_sweep else None
+        return report

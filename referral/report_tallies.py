@@ -1,0 +1,240 @@
+"""Monthly tallies of the event log, so that a year of reports reads a few thousand rows instead
+of scanning millions.
+
+The event log is append-only and every event is written at the moment it happens, so events
+once counted never change: the worker's ``tally`` job counts each month's events up to the start
+of the current day, adding to what it counted before (``advance_all``). A report reads the
+tallies of the months it covers and counts the rest (today's events, anything the job has not
+reached) from the events themselves with the same code (``count``), so the figures are the same
+either way.
+
+Three tallies come out of one pass over a month's events:
+
+- steps: (month the referral was created, need, voivodeship, from state, to state). A referral's
+  current state is where its steps lead, so the referrals created in a month that are in a
+  state now are the steps into that state minus the steps out of it.
+- events: (action, organisation, organisation offered to, reason): offers, answers, reasons.
+- answers: (month of the offer, organisation, tenths of an hour to answer) for each accept,
+  decline or expiry, timed from the step before it (the offer).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import cast
+
+from flask import g
+from sqlalchemy import CursorResult, case, func, insert, select, type_coerce, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from .extensions import db
+from .handoff import WARSAW, Action
+from .models import (
+    AnswerTally,
+    EventTally,
+    HelpRequest,
+    Referral,
+    ReferralEvent,
+    StepTally,
+    TallyMonth,
+    utcnow,
+)
+
+ANSWERS = (Action.ACCEPT, Action.DECLINE, Action.EXPIRE)
+# The columns of each tally's key, in the order of its Counter's keys.
+STEP_KEYS = ("created_month", "specialism", "voivodeship", "from_state", "to_state")
+EVENT_KEYS = ("action", "organisation_id", "offered_to_id", "reason_code")
+ANSWER_KEYS = ("offer_month", "organisation_id", "tenths")
+
+StepKey = tuple[date, str, str, str | None, str]  # created month, need, voivodeship, from, to
+EventKey = tuple[str, int | None, int | None, str | None]  # action, org, offered to, reason
+AnswerKey = tuple[date, int, int]  # offer month, organisation, tenths of an hour
+
+
+@dataclass
+class Tally:
+    steps: Counter[StepKey] = field(default_factory=Counter)
+    events: Counter[EventKey] = field(default_factory=Counter)
+    answers: Counter[AnswerKey] = field(default_factory=Counter)
+
+    def __iadd__(self, other: Tally) -> Tally:
+        self.steps.update(other.steps)
+        self.events.update(other.events)
+        self.answers.update(other.answers)
+        return self
+
+
+def month_of(moment: datetime) -> date:
+    """The first day of the Warsaw month of ``moment``."""
+    return moment.astimezone(WARSAW).date().replace(day=1)
+
+
+def month_start(month: date) -> datetime:
+    return datetime.combine(month.replace(day=1), time(), WARSAW)
+
+
+def next_month(month: date) -> date:
+    return (month.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def count(start: datetime, end: datetime) -> Tally:
+    """The tallies of the events written in [start, end), counted from the events."""
+    previous = aliased(ReferralEvent)
+    offered_at = (
+        select(previous.at)
+        .where(previous.referral_id == ReferralEvent.referral_id, previous.id < ReferralEvent.id)
+        .order_by(previous.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(
+            ReferralEvent.at,
+            ReferralEvent.action,
+            ReferralEvent.organisation_id,
+            ReferralEvent.offered_to_id,
+            ReferralEvent.reason_code,
+            ReferralEvent.from_state,
+            ReferralEvent.to_state,
+            Referral.created_at,
+            Referral.specialism,
+            HelpRequest.voivodeship_teryt,
+            # Only answers need the offer's time: the database looks it up for them alone.
+            type_coerce(
+                case((ReferralEvent.action.in_(ANSWERS), offered_at), else_=None),
+                ReferralEvent.at.type,
+            ).label("offered_at"),
+        )
+        .join(Referral, Referral.id == ReferralEvent.referral_id)
+        .join(HelpRequest, HelpRequest.id == Referral.request_id)
+        .where(ReferralEvent.at >= start, ReferralEvent.at < end)
+        .execution_options(yield_per=10_000)
+    )
+    tally = Tally()
+    for row in rows:
+        tally.steps[
+            (
+                month_of(row.created_at),
+                row.specialism,
+                row.voivodeship_teryt,
+                row.from_state,
+                row.to_state,
+            )
+        ] += 1
+        tally.events[(row.action, row.organisation_id, row.offered_to_id, row.reason_code)] += 1
+        if row.offered_at is not None and row.organisation_id is not None:
+            offered_at = ReferralEvent.at.type.process_result_value(
+                row.offered_at, db.engine.dialect
+            )
+            hours_tenths = math.floor((row.at - offered_at).total_seconds() / 360 + 0.5)
+            tally.answers[(month_of(offered_at), row.organisation_id, hours_tenths)] += 1
+    return tally
+
+
+# Events are stamped when their use case starts and committed moments later: the tallies count
+# only what is at least this old, so that no event can still arrive behind them.
+SETTLED = timedelta(minutes=10)
+
+
+def progress() -> dict[date, datetime]:
+    """Month -> the moment up to which its events are counted into the tallies."""
+    return dict(db.session.execute(select(TallyMonth.month, TallyMonth.through)).all())
+
+
+def stored(months: set[date]) -> dict[date, Tally]:
+    """The tallies kept for these months, by month, summed by the database."""
+    tallies = {month: Tally() for month in months}
+    for model, keys, counter in (
+        (StepTally, STEP_KEYS, "steps"),
+        (EventTally, EVENT_KEYS, "events"),
+        (AnswerTally, ANSWER_KEYS, "answers"),
+    ):
+        columns = [model.month, *(getattr(model, key) for key in keys)]
+        for month, *key, n in db.session.execute(
+            select(*columns, func.sum(model.n)).where(model.month.in_(months)).group_by(*columns)
+        ):
+            getattr(tallies[month], counter)[tuple(key)] += n
+    return tallies
+
+
+def by_month(first: date, now: datetime | None = None) -> dict[date, Tally]:
+    """Month -> the tallies of its events, for every month from ``first`` on: what the tally job
+    counted, and the rest (today's events, or anything it has not reached) counted from the
+    events. Kept for the request: a report asks for several figures of the same months."""
+    now = now or utcnow()
+    cache = g.setdefault("report_tallies", {})
+    if first not in cache:
+        counted = {month: through for month, through in progress().items() if month >= first}
+        months = stored(set(counted))
+        month = first
+        while month_start(month) <= now:
+            start = counted.get(month, month_start(month))
+            if start < min(month_start(next_month(month)), now):
+                months.setdefault(month, Tally())
+                months[month] += count(start, month_start(next_month(month)))
+            month = next_month(month)
+        cache[first] = months
+    return cache[first]
+
+
+def advance(month: date, until: datetime) -> bool:
+    """Count a month's events up to ``until`` into its tallies, from where they stopped; False
+    when another worker did it at the same time (nothing is counted twice)."""
+    counted_through = progress().get(month)
+    start = counted_through or month_start(month)
+    until = min(until, month_start(next_month(month)))
+    if start >= until:
+        return False
+    tally = count(start, until)
+    rows = {
+        model: [{"month": month, **dict(zip(keys, key, strict=True)), "n": n} for key, n in counted]
+        for model, keys, counted in (
+            (StepTally, STEP_KEYS, tally.steps.items()),
+            (EventTally, EVENT_KEYS, tally.events.items()),
+            (AnswerTally, ANSWER_KEYS, tally.answers.items()),
+        )
+    }
+    try:
+        # Claim the stretch first: of two workers at once, one moves ``through`` on, the other
+        # finds it moved (or the month's row made) and writes nothing.
+        if counted_through is None:
+            db.session.add(TallyMonth(month=month, through=until))
+            db.session.flush()
+        elif not cast(
+            CursorResult,
+            db.session.execute(
+                update(TallyMonth)
+                .where(TallyMonth.month == month, TallyMonth.through == counted_through)
+                .values(through=until)
+            ),
+        ).rowcount:
+            db.session.rollback()
+            return False
+        for table, values in rows.items():
+            if values:
+                db.session.execute(insert(table), values)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def advance_all(now: datetime | None = None) -> int:
+    """The tally job: count every month's settled events up to the start of today (Warsaw),
+    so that a report counts at most today's events itself. Gives the months advanced."""
+    now = now or utcnow()
+    first = db.session.scalar(select(ReferralEvent.at).order_by(ReferralEvent.at).limit(1))
+    if first is None:
+        return 0
+    settled = now - SETTLED
+    until = datetime.combine(settled.astimezone(WARSAW).date(), time(), WARSAW)
+    advanced, month = 0, month_of(first)
+    while month_start(month) < until:
+        advanced += advance(month, until)
+        month = next_month(month)
+    return advanced

@@ -1,0 +1,164 @@
+"""Background work in one process: ``flask --app referral worker`` runs each registered job when
+it is due (the sweep, the mail and webhook outboxes, the reports' tallies, the retention purge;
+later the person's text messages), or every job once with ``--once`` for cron.
+
+Several workers, on one machine or several, may run at once: each job is safe to run twice at the
+same moment (the sweep and the mail sender skip the rows another worker holds). SIGTERM or SIGINT
+lets the job in progress finish, then the worker stops. Each run is recorded in ``worker_job``
+(start, end, outcome), which ``/healthz`` reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .extensions import db
+from .models import WorkerJob, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A piece of background work: ``run`` does it and returns what it did, for the log."""
+
+    name: str
+    every: timedelta
+    run: Callable[[], str]
+
+
+JOBS: dict[str, Job] = {}
+
+
+def register(name: str, every: timedelta) -> Callable[[Callable[[], str]], Callable[[], str]]:
+    """Add a job to every worker: ``@register("sweep", every=timedelta(minutes=1))``."""
+
+    def add(run: Callable[[], str]) -> Callable[[], str]:
+        JOBS[name] = Job(name, every, run)
+        return run
+
+    return add
+
+
+@register("sweep", every=timedelta(minutes=1))
+def _sweep() -> str:
+    from .lifecycle import expire_overdue
+
+    expired = expire_overdue()
+    if db.engine.dialect.name == "sqlite":
+        # SQLite has no autovacuum: refresh the planner's statistics where they went stale.
+        db.session.execute(text("PRAGMA optimize"))
+    return f"Expired and re-routed: {expired}"
+
+
+@register("send_mail", every=timedelta(seconds=15))
+def _send_mail() -> str:
+    from .mailer import deliver_pending
+
+    delivery = deliver_pending()
+    return f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}"
+
+
+@register("send_webhooks", every=timedelta(seconds=15))
+def _send_webhooks() -> str:
+    from .webhooks import deliver_pending
+
+    delivery = deliver_pending()
+    return f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}"
+
+
+@register("tally", every=timedelta(hours=1))
+def _tally() -> str:
+    from .report_tallies import advance_all
+
+    return f"Months counted further for the reports: {advance_all()}"
+
+
+@register("purge", every=timedelta(hours=6))
+def _purge() -> str:
+    from .erasure import forget_old_accesses, leave_no_trace, purge_ended
+    from .lifecycle import withdraw_requests_open_too_long
+
+    ended = purge_ended()
+    open_too_long = withdraw_requests_open_too_long()
+    forgotten = forget_old_accesses()
+    leave_no_trace()
+    return (
+        f"Requests erased: {ended + open_too_long} ({ended} ended, {open_too_long} open too "
+        f"long); openings of personal data forgotten: {forgotten}"
+    )
+
+
+def _record(name: str, started: datetime, outcome: str) -> None:
+    """Keep the job's last run, in one statement: two workers finishing the same job at once
+    (both inserting its first row) must not fail."""
+    dialect = db.engine.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    run = {"last_started_at": started, "last_finished_at": utcnow(), "last_outcome": outcome[:200]}
+    db.session.execute(
+        insert(WorkerJob)
+        .values(name=name, **run)
+        .on_conflict_do_update(index_elements=[WorkerJob.name], set_=run)
+    )
+    db.session.commit()
+
+
+def run_job(name: str, reraise: bool = False) -> str:
+    """Run one job and record how it went. A failure is recorded and logged (its kind and
+    stack, never its message) and the worker goes on with the next job; a command run from
+    cron passes ``reraise`` to exit with an error."""
+    started = utcnow()
+    try:
+        outcome = JOBS[name].run()
+    except Exception as error:  # one failing job must not stop the others
+        db.session.rollback()
+        _record(name, started, f"Failed: {type(error).__name__}")
+        if reraise:
+            raise
+        log.error("job %s failed: %s", name, type(error).__name__, exc_info=False)
+        return f"Failed: {type(error).__name__}"
+    _record(name, started, outcome)
+    log.info("job %s: %s", name, outcome)
+    return outcome
+
+
+def last_finished(name: str) -> datetime | None:
+    return db.session.scalar(select(WorkerJob.last_finished_at).where(WorkerJob.name == name))
+
+
+class Worker:
+    """Runs the jobs when due until told to stop (SIGTERM, SIGINT)."""
+
+    def __init__(self, jobs: list[Job], tick: float = 1.0) -> None:
+        self.jobs = jobs
+        self.tick = tick
+        self.stopping = False
+        self.next_run = dict.fromkeys((job.name for job in jobs), 0.0)
+
+    def stop(self, signum=None, frame=None) -> None:
+        log.info("worker: stopping after the job in progress")
+        self.stopping = True
+
+    def run(self, once: bool = False) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        log.info("worker: started (%s)", ", ".join(job.name for job in self.jobs))
+        while not self.stopping:
+            for job in self.jobs:
+                if self.stopping:
+                    break
+                if once or time.monotonic() >= self.next_run[job.name]:
+                    run_job(job.name)
+                    self.next_run[job.name] = time.monotonic() + job.every.total_seconds()
+            if once:
+                break
+            time.sleep(self.tick)
+        log.info("worker: stopped")

@@ -1,0 +1,243 @@
+"""The production shape, with real processes: two `flask worker`s against one PostgreSQL and a
+local SMTP server; two gunicorn instances sharing PostgreSQL and Redis; a web process whose Redis
+goes away; a multi-worker configuration without a shared limit store."""
+# ruff: noqa: S603 - the commands run are this project's own, from this virtualenv
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from referral import create_app, seed
+from referral.config import TestConfig
+from referral.extensions import db
+from referral.models import HelpRequest, OutboxMessage
+
+from .helpers import csrf_token_of, drop_postgres_database, new_postgres_database
+from .mailbox import Mailbox, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+REDIS = shutil.which("redis-server")
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A throw-away PostgreSQL database, migrated, with the demo directory; or a skip."""
+    url, name = new_postgres_database("referral_prod")
+    app = create_app(type("Settings", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url}))
+    with app.app_context():
+        upgrade()
+        seed.load_places()
+        seed.load_directory()
+        db.session.commit()
+        db.engine.dispose()
+    yield url
+    drop_postgres_database(name)
+
+
+@pytest.fixture
+def redis_server():
+    """A Redis of this test's own on a free port; yields (its URL, a function that stops it)."""
+    if REDIS is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    server = subprocess.Popen(
+        [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(50):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}/3", server.terminate
+    server.terminate()
+    server.wait(10)
+
+
+def environment(**settings) -> dict[str, str]:
+    """What every process of one deployment shares: its keys, and the code under test."""
+    shared = {
+        "SECRET_KEY": "shared-secret",
+        "DATA_KEYS": TestConfig.DATA_KEYS,
+        "MATCH_KEY": TestConfig.MATCH_KEY,
+        "PYTHONPATH": str(ROOT),
+    }
+    return {**os.environ, **shared, **settings}
+
+
+# --- background work ---------------------------------------------------------------------------
+
+
+def test_two_workers_at_once_deliver_each_mail_exactly_once(postgres_url):
+    from aiosmtpd.controller import Controller
+
+    app = create_app(type("Settings", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": postgres_url}))
+    with app.app_context():
+        db.session.add_all(
+            OutboxMessage(kind="offer", to_address=f"intake{i}@org.example", subject="s", body="b")
+            for i in range(120)
+        )
+        db.session.commit()
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    env = environment(
+        DATABASE_URL=postgres_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(controller.port)
+    )
+    command = [str(BIN / "flask"), "--app", "referral", "worker", "--once"]
+    try:
+        workers = [subprocess.Popen(command, env=env, stderr=subprocess.PIPE) for _ in range(2)]
+        logs = [w.communicate(timeout=120)[1].decode() for w in workers]
+    finally:
+        controller.stop()
+    assert [w.returncode for w in workers] == [0, 0], logs
+    recipients = sorted(m["To"] for m in mailbox.messages)
+    assert recipients == sorted(f"intake{i}@org.example" for i in range(120))
+    # Both took part: each logged what it sent.
+    assert all(re.search(r"job send_mail: Sent: \d+", log) for log in logs), logs
+    with app.app_context():
+        assert not db.session.scalar(select(func.count()).where(OutboxMessage.sent_at.is_(None)))
+        db.engine.dispose()
+
+
+def test_worker_stops_gracefully_on_sigterm(postgres_url):
+    env = environment(DATABASE_URL=postgres_url, MAIL_SERVER="127.0.0.1", MAIL_PORT="9")
+    worker = subprocess.Popen(
+        [str(BIN / "flask"), "--app", "referral", "worker"], env=env, stderr=subprocess.PIPE
+    )
+    log = b""
+    while b"job send_mail" not in log:  # the first round of jobs ran
+        log += worker.stderr.readline()
+        assert worker.poll() is None, log
+    worker.send_signal(signal.SIGTERM)
+    log += worker.communicate(timeout=30)[1]
+    assert worker.returncode == 0
+    assert b"worker: stopped" in log
+
+
+# --- several web servers -----------------------------------------------------------------------
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], workers: int = 2):
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *(str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-w", str(workers)),
+            *("-b", f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "referral:create_app()"),
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=5)  # noqa: S310
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def submit_form(url: str) -> int:
+    """One person's intake as a browser sends it: the form, then the post with its token."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with opener.open(f"{url}/en/request", timeout=10) as page:
+        token = csrf_token_of(page.read().decode())
+    form = {"csrf_token": token, "needs": "legal", "city": "wroclaw", "phone": "+48512345678"}
+    form["consent"] = "y"
+    try:
+        with opener.open(f"{url}/en/request", urllib.parse.urlencode(form).encode(), timeout=10):
+            return 200
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_two_web_servers_share_the_intake_limit_through_redis(postgres_url):
+    redis_url = "redis://127.0.0.1:6379/11"
+    try:
+        import redis
+
+        redis.Redis.from_url(redis_url, socket_connect_timeout=2).flushdb()
+    except Exception:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    env = environment(
+        DATABASE_URL=postgres_url, REDIS_URL=redis_url, INTAKE_RATE_LIMIT="10 per hour"
+    )
+    with gunicorn(env) as first, gunicorn(env) as second:
+        answers = [submit_form(first if i % 2 else second) for i in range(30)]
+    assert answers.count(200) == 10 and answers.count(429) == 20, answers
+    app = create_app(type("Settings", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": postgres_url}))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(HelpRequest)) == 10
+        db.engine.dispose()
+
+
+def test_several_workers_refuse_to_keep_limits_in_memory(postgres_url):
+    env = environment(DATABASE_URL=postgres_url, RATELIMIT_STORAGE_URI="memory://")
+    env.pop("REDIS_URL", None)
+    port = free_port()
+    server = subprocess.run(
+        [
+            *(str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-w", "2"),
+            *("-b", f"127.0.0.1:{port}", "referral:create_app()"),
+        ],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert server.returncode != 0
+    assert b"SharedLimitsRequired" in server.stderr
+
+
+def test_intake_keeps_working_when_redis_goes_away(redis_server, tmp_path, capfd):
+    redis_url, stop_redis = redis_server
+    app = create_app(
+        type(
+            "Settings",
+            (TestConfig,),
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'redis-gone.db'}",
+                "RATELIMIT_ENABLED": True,
+                "RATELIMIT_STORAGE_URI": redis_url,
+                "INTAKE_RATE_LIMIT": "5 per hour",
+            },
+        )
+    )
+    with app.app_context():
+        upgrade()
+        seed.load_places()
+        seed.load_directory()
+        db.session.commit()
+    client = app.test_client()
+    form = {"needs": "legal", "city": "wroclaw", "phone": "+48512345678", "consent": "y"}
+    assert client.post("/en/request", data=form).status_code == 200
+    assert client.get("/healthz").json["limit_store"] == "ok"
+    stop_redis()
+    time.sleep(0.5)
+    assert client.post("/en/request", data=form).status_code == 200
+    assert "falling back to in-memory storage" in capfd.readouterr().err
+    assert client.get("/healthz").json["limit_store"] == "unreachable"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(HelpRequest)) == 2

@@ -1,0 +1,49 @@
+"""The worker's bookkeeping when several workers run the same job at the same moment, on SQLite
+and PostgreSQL."""
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from referral import worker
+from referral.extensions import db
+from referral.models import WorkerJob
+
+from .test_concurrency import race, race_app  # noqa: F401  (fixtures)
+
+
+def test_two_workers_finishing_a_job_first_run_at_once_both_record_it(race):  # noqa: F811
+    """Two workers started together run each job for the first time together: both insert the
+    job's first record, and neither may crash on the other's."""
+    together = threading.Barrier(2, timeout=30)
+
+    @worker.register("test_first_run", every=timedelta(minutes=1))
+    def _job() -> str:
+        together.wait()  # both have run the job; now both record it
+        return "done"
+
+    outcomes, errors = [], []
+
+    def run() -> None:
+        with race.app_context():
+            try:
+                outcomes.append(worker.run_job("test_first_run", reraise=True))
+            except Exception as error:  # the failure this test is about
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    try:
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        del worker.JOBS["test_first_run"]
+
+    assert errors == [] and outcomes == ["done", "done"]
+    with race.app_context():
+        (row,) = db.session.scalars(select(WorkerJob).where(WorkerJob.name == "test_first_run"))
+        assert row.last_outcome == "done"
