@@ -91,6 +91,10 @@ def test_refusal_names_the_state_the_action_and_the_code():
         transition(S.CLOSED, A.ACCEPT, {P.HOLDER})
     assert (refused.value.state, refused.value.action) == (S.CLOSED, A.ACCEPT)
     assert str(refused.value) == "accept from closed: not_allowed_now"
+    with pytest.raises(TransitionRefused) as refused:
+        transition(S.OFFERED, A.ACCEPT, {P.REFERRER})
+    assert (refused.value.state, refused.value.action) == (S.OFFERED, A.ACCEPT)
+    assert refused.value.code == "not_yours"
 
 
 def test_any_of_several_parties_may_act():
@@ -202,10 +206,16 @@ def test_response_deadline_takes_a_calendar():
 
 
 def test_response_deadline_refuses_naive_and_negative():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^a naive datetime is ambiguous: give it a time zone$"):
         response_deadline(datetime(2025, 3, 4, 10), 4)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^working_hours must not be negative$"):
         response_deadline(warsaw(2025, 3, 4, 10), -1)
+
+
+def test_zero_working_hours_end_at_the_next_working_moment():
+    assert response_deadline(warsaw(2025, 3, 4, 10), 0) == warsaw(2025, 3, 4, 10)
+    assert response_deadline(warsaw(2025, 3, 4, 17), 0) == warsaw(2025, 3, 5, 9)
+    assert response_deadline(warsaw(2025, 3, 8, 12), 0) == warsaw(2025, 3, 10, 9)
 
 
 def test_is_working_time():

@@ -18,6 +18,7 @@ from referral.routing import (
     assess,
     best,
     rank,
+    scope_rank,
 )
 
 T0 = datetime(2025, 3, 3, 10, tzinfo=UTC)
@@ -136,6 +137,11 @@ def test_more_local_scope_ranks_first():
         org("c", CITY, name="C"),
     ]
     assert slugs(rank(LEGAL_IN_WROCLAW, organisations)) == ["c", "v", "n"]
+
+
+def test_no_matching_scope_sorts_after_every_scope():
+    assert [scope_rank(scope) for scope in Scope] == [0, 1, 2]
+    assert scope_rank(None) == 3
 
 
 def test_speaking_a_persons_language_ranks_first():
