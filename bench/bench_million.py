@@ -15,9 +15,11 @@ import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 
 from bench_inbox import busiest
 from common import (
+    SPAN_DAYS,
     bulk_referrals,
     dialect_of,
     load_demo_accounts_in_english,
@@ -33,8 +35,15 @@ from sqlalchemy import delete, func, select
 from referral import erasure, lifecycle, report_tallies, routing
 from referral.directory import Directory
 from referral.extensions import db
-from referral.handoff import State
-from referral.models import AnswerTally, EventTally, Referral, StepTally, TallyMonth
+from referral.handoff import WARSAW, State, warsaw_date
+from referral.models import (
+    AnswerTally,
+    EventTally,
+    Referral,
+    ReferralEvent,
+    StepTally,
+    TallyMonth,
+)
 
 NEED = routing.Need("legal", "warszawa", "14", frozenset({"uk"}))
 TARGETS = {"routing": 5, "inbox": 150, "referral page": 150, "reports": 1000}
@@ -52,6 +61,10 @@ def measure(app, runs: int, now: datetime) -> dict[str, float]:
     with app.app_context():
         total = db.session.scalar(select(func.count()).select_from(Referral))
         offered = db.session.scalar(select(func.count()).where(Referral.state == State.OFFERED))
+        today = datetime.combine(warsaw_date(now), dt_time(), WARSAW)  # midnight in Warsaw
+        events_today = db.session.scalar(
+            select(func.count()).where(ReferralEvent.at >= today, ReferralEvent.at <= now)
+        )
 
         def route():
             db.session.expunge_all()
@@ -82,14 +95,14 @@ def measure(app, runs: int, now: datetime) -> dict[str, float]:
         start = time.perf_counter()
         expired = lifecycle.expire_overdue(now=now)
         figures["sweep"] = (time.perf_counter() - start) * 1000
-        # The purge: requests ended more than 364 days ago (the oldest few per thousand).
-        app.config["RETENTION_DAYS"] = 364
+        # The purge: requests ended more than SPAN_DAYS - 1 days ago (the oldest few per thousand).
+        app.config["RETENTION_DAYS"] = SPAN_DAYS - 1
         start = time.perf_counter()
         erased = erasure.purge_ended(now=now)
         figures["purge"] = (time.perf_counter() - start) * 1000
     print(
         f"  {total:,} referrals ({offered:,} open offers); busiest organisation {slug} "
-        f"({own:,} its own)"
+        f"({own:,} its own); {events_today:,} events so far today"
     )
     for label, value in figures.items():
         target = TARGETS.get(label)

@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta
 from typing import cast
 
 from flask import g
-from sqlalchemy import CursorResult, case, func, insert, select, type_coerce, update
+from sqlalchemy import CursorResult, case, delete, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -145,40 +145,72 @@ def progress() -> dict[date, datetime]:
     return dict(db.session.execute(select(TallyMonth.month, TallyMonth.through)).all())
 
 
-def stored(months: set[date]) -> dict[date, Tally]:
-    """The tallies kept for these months, by month, summed by the database."""
-    tallies = {month: Tally() for month in months}
+def stored(month: date) -> Tally:
+    """The tallies kept for one month (the job's earlier counts, to be added to)."""
+    tally = Tally()
     for model, keys, counter in (
         (StepTally, STEP_KEYS, "steps"),
         (EventTally, EVENT_KEYS, "events"),
         (AnswerTally, ANSWER_KEYS, "answers"),
     ):
-        columns = [model.month, *(getattr(model, key) for key in keys)]
-        for month, *key, n in db.session.execute(
-            select(*columns, func.sum(model.n)).where(model.month.in_(months)).group_by(*columns)
+        columns = [getattr(model, key) for key in keys]
+        for *key, n in db.session.execute(
+            select(*columns, func.sum(model.n)).where(model.month == month).group_by(*columns)
         ):
-            getattr(tallies[month], counter)[tuple(key)] += n
-    return tallies
+            getattr(tally, counter)[tuple(key)] += n
+    return tally
 
 
-def by_month(first: date, now: datetime | None = None) -> dict[date, Tally]:
-    """Month -> the tallies of its events, for every month from ``first`` on: what the tally job
-    counted, and the rest (today's events, or anything it has not reached) counted from the
-    events. Kept for the request: a report asks for several figures of the same months."""
+@dataclass
+class Sums:
+    """What a report reads of a run of whole months, summed over them."""
+
+    # Steps of the referrals created in the months, whenever they were taken.
+    steps: Counter[StepKey] = field(default_factory=Counter)
+    # Events taken in the months.
+    events: Counter[EventKey] = field(default_factory=Counter)
+    # (organisation, tenths of an hour): answers to the offers made in the months.
+    answers: Counter[tuple[int, int]] = field(default_factory=Counter)
+
+    def add(self, tally: Tally, month: date, wanted: set[date]) -> None:
+        """Add the part of one month's tally that concerns the wanted months."""
+        self.steps.update({key: n for key, n in tally.steps.items() if key[0] in wanted})
+        if month in wanted:
+            self.events.update(tally.events)
+        for (offer_month, org, tenths), n in tally.answers.items():
+            if offer_month in wanted:
+                self.answers[(org, tenths)] += n
+
+
+def summed(months: list[date], now: datetime | None = None) -> Sums:
+    """The tallies of these whole months, summed: by the database over what the tally job stored
+    (a few thousand rows for a year, whatever the number of referrals), plus the rest (today's
+    events, or anything the job has not reached) counted from the events. Kept for the request:
+    a report asks for several figures of the same months."""
     now = now or utcnow()
     cache = g.setdefault("report_tallies", {})
-    if first not in cache:
-        counted = {month: through for month, through in progress().items() if month >= first}
-        months = stored(set(counted))
-        month = first
-        while month_start(month) <= now:
-            start = counted.get(month, month_start(month))
-            if start < min(month_start(next_month(month)), now):
-                months.setdefault(month, Tally())
-                months[month] += count(start, month_start(next_month(month)))
-            month = next_month(month)
-        cache[first] = months
-    return cache[first]
+    if tuple(months) in cache:
+        return cast(Sums, cache[tuple(months)])
+    sums, wanted = Sums(), set(months)
+    for model, keys, by, counter in (
+        (StepTally, STEP_KEYS, StepTally.created_month, sums.steps),
+        (EventTally, EVENT_KEYS, EventTally.month, sums.events),
+        (AnswerTally, ANSWER_KEYS[1:], AnswerTally.offer_month, sums.answers),
+    ):
+        columns = [getattr(model, key) for key in keys]
+        for *key, n in db.session.execute(
+            select(*columns, func.sum(model.n)).where(by.in_(months)).group_by(*columns)
+        ):
+            counter[tuple(key)] += n
+    # Steps and answers come after the month they belong to: every month since the first counts.
+    counted, month = progress(), months[0]
+    while month_start(month) <= now:
+        start, end = counted.get(month, month_start(month)), month_start(next_month(month))
+        if start < min(end, now):
+            sums.add(count(start, end), month, wanted)
+        month = next_month(month)
+    cache[tuple(months)] = sums
+    return sums
 
 
 def advance(month: date, until: datetime) -> bool:
@@ -190,14 +222,6 @@ def advance(month: date, until: datetime) -> bool:
     if start >= until:
         return False
     tally = count(start, until)
-    rows = {
-        model: [{"month": month, **dict(zip(keys, key, strict=True)), "n": n} for key, n in counted]
-        for model, keys, counted in (
-            (StepTally, STEP_KEYS, tally.steps.items()),
-            (EventTally, EVENT_KEYS, tally.events.items()),
-            (AnswerTally, ANSWER_KEYS, tally.answers.items()),
-        )
-    }
     try:
         # Claim the stretch first: of two workers at once, one moves ``through`` on, the other
         # finds it moved (or the month's row made) and writes nothing.
@@ -214,9 +238,23 @@ def advance(month: date, until: datetime) -> bool:
         ).rowcount:
             db.session.rollback()
             return False
-        for table, values in rows.items():
-            if values:
-                db.session.execute(insert(table), values)
+        else:
+            # One row per key and month, however many times the job ran: the month's earlier
+            # counts are added to the new ones and written again, so reports read few rows.
+            tally += stored(month)
+            for model in (StepTally, EventTally, AnswerTally):
+                db.session.execute(delete(model).where(model.month == month))
+        for model, keys, counted in (
+            (StepTally, STEP_KEYS, tally.steps),
+            (EventTally, EVENT_KEYS, tally.events),
+            (AnswerTally, ANSWER_KEYS, tally.answers),
+        ):
+            if counted:
+                values = [
+                    {"month": month, **dict(zip(keys, key, strict=True)), "n": n}
+                    for key, n in counted.items()
+                ]
+                db.session.execute(insert(model), values)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
