@@ -2,11 +2,11 @@
 of scanning millions.
 
 The event log is append-only and every event is written at the moment it happens, so events
-once counted never change: the worker's ``tally`` job counts each month's events up to the start
-of the current day, adding to what it counted before (``advance_all``). A report reads the
-tallies of the months it covers and counts the rest (today's events, anything the job has not
-reached) from the events themselves with the same code (``count``), so the figures are the same
-either way.
+once counted never change: the worker's ``tally`` job, every ten minutes, counts each month's
+events up to SETTLED ago, adding them to what it counted before (``advance_all``; one row per key
+and month however often it runs). A report sums the tallies of the months it covers in the
+database and counts the rest (the last minutes' events, anything the job has not reached) from
+the events themselves with the same code (``count``), so the figures are the same either way.
 
 Three tallies come out of one pass over a month's events:
 
@@ -263,14 +263,14 @@ def advance(month: date, until: datetime) -> bool:
 
 
 def advance_all(now: datetime | None = None) -> int:
-    """The tally job: count every month's settled events up to the start of today (Warsaw),
-    so that a report counts at most today's events itself. Gives the months advanced."""
+    """The tally job: count every month's settled events (all but the last SETTLED minutes),
+    so that a report counts only the events since the job's last run itself: a few hundred, at
+    a million referrals a year. Gives the months advanced."""
     now = now or utcnow()
     first = db.session.scalar(select(ReferralEvent.at).order_by(ReferralEvent.at).limit(1))
     if first is None:
         return 0
-    settled = now - SETTLED
-    until = datetime.combine(settled.astimezone(WARSAW).date(), time(), WARSAW)
+    until = now - SETTLED
     advanced, month = 0, month_of(first)
     while month_start(month) < until:
         advanced += advance(month, until)
