@@ -8,7 +8,8 @@ Targets at a million: routing under 5 ms, the inbox under 150 ms, reports under 
 of ~100,000 open offers under 10 s. Meant for PostgreSQL (``--database-url``); slow on SQLite.
 
 ``.venv/bin/python bench/bench_million.py --database-url URL [--runs N]``; with
-``BENCH_MEASURE_ONLY=1``, measures once the database an earlier run filled.
+``BENCH_MEASURE_ONLY=1``, measures once the database an earlier run filled (with the same
+``BENCH_DATA_KEYS`` and ``BENCH_MATCH_KEY`` set for both runs).
 """
 
 import os

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import platform
 import random
 import secrets
@@ -88,9 +89,10 @@ def make_app(database_url: str | None = None) -> Flask:
         {
             "SQLALCHEMY_DATABASE_URI": database_url,
             "ARGON2_PROFILE": "CHEAPEST",
-            # Personal data is encrypted as in production, with keys made for this run.
-            "DATA_KEYS": Fernet.generate_key().decode(),
-            "MATCH_KEY": secrets.token_urlsafe(32),
+            # Personal data is encrypted as in production, with keys made for this run (or
+            # given, to measure again a database an earlier run filled).
+            "DATA_KEYS": os.environ.get("BENCH_DATA_KEYS") or Fernet.generate_key().decode(),
+            "MATCH_KEY": os.environ.get("BENCH_MATCH_KEY") or secrets.token_urlsafe(32),
         }
     )
     with app.app_context():
@@ -121,8 +123,6 @@ def median_ms(fn: Callable[[], object], runs: int = 5) -> float:
 
 
 def machine() -> str:
-    import os
-
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, " + (
         f"Python {platform.python_version()}"
     )
