@@ -24,7 +24,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import cast
+from typing import Any, cast
 
 from flask import g
 from sqlalchemy import CursorResult, case, delete, func, insert, select, type_coerce, update
@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from .extensions import db
-from .handoff import WARSAW, Action
+from .handoff import WARSAW, Action, State
 from .models import (
     AnswerTally,
     EventTally,
@@ -41,6 +41,7 @@ from .models import (
     ReferralEvent,
     StepTally,
     TallyMonth,
+    UnmatchedTally,
     utcnow,
 )
 
@@ -49,10 +50,12 @@ ANSWERS = (Action.ACCEPT, Action.DECLINE, Action.EXPIRE)
 STEP_KEYS = ("created_month", "specialism", "voivodeship", "from_state", "to_state")
 EVENT_KEYS = ("action", "organisation_id", "offered_to_id", "reason_code")
 ANSWER_KEYS = ("offer_month", "organisation_id", "tenths")
+UNMATCHED_KEYS = ("created_month", "voivodeship")
 
 StepKey = tuple[date, str, str, str | None, str]  # created month, need, voivodeship, from, to
 EventKey = tuple[str, int | None, int | None, str | None]  # action, org, offered to, reason
 AnswerKey = tuple[date, int, int]  # offer month, organisation, tenths of an hour
+UnmatchedKey = tuple[date, str]  # created month, voivodeship
 
 
 @dataclass
@@ -60,12 +63,22 @@ class Tally:
     steps: Counter[StepKey] = field(default_factory=Counter)
     events: Counter[EventKey] = field(default_factory=Counter)
     answers: Counter[AnswerKey] = field(default_factory=Counter)
+    # The referrals that found no organisation for the first time.
+    unmatched: Counter[UnmatchedKey] = field(default_factory=Counter)
 
     def __iadd__(self, other: Tally) -> Tally:
-        self.steps.update(other.steps)
-        self.events.update(other.events)
-        self.answers.update(other.answers)
+        for _model, _keys, counter in TABLES:
+            getattr(self, counter).update(getattr(other, counter))
         return self
+
+
+# Each tally's table, the columns of its key (in the order of its Counter's keys) and its Counter.
+TABLES = (
+    (StepTally, STEP_KEYS, "steps"),
+    (EventTally, EVENT_KEYS, "events"),
+    (AnswerTally, ANSWER_KEYS, "answers"),
+    (UnmatchedTally, UNMATCHED_KEYS, "unmatched"),
+)
 
 
 def month_of(moment: datetime) -> date:
@@ -91,6 +104,15 @@ def count(start: datetime, end: datetime) -> Tally:
         .limit(1)
         .scalar_subquery()
     )
+    unmatched_before = (
+        select(previous.id)
+        .where(
+            previous.referral_id == ReferralEvent.referral_id,
+            previous.to_state == State.UNMATCHED,
+            previous.id < ReferralEvent.id,
+        )
+        .exists()
+    )
     rows = db.session.execute(
         select(
             ReferralEvent.at,
@@ -108,6 +130,14 @@ def count(start: datetime, end: datetime) -> Tally:
                 case((ReferralEvent.action.in_(ANSWERS), offered_at), else_=None),
                 ReferralEvent.at.type,
             ).label("offered_at"),
+            # A referral found no organisation for the first time (on ix_referral_event_to_state).
+            case(
+                (
+                    (ReferralEvent.to_state == State.UNMATCHED) & ~unmatched_before,
+                    True,
+                ),
+                else_=False,
+            ).label("first_unmatched"),
         )
         .join(Referral, Referral.id == ReferralEvent.referral_id)
         .join(HelpRequest, HelpRequest.id == Referral.request_id)
@@ -126,6 +156,8 @@ def count(start: datetime, end: datetime) -> Tally:
             )
         ] += 1
         tally.events[(row.action, row.organisation_id, row.offered_to_id, row.reason_code)] += 1
+        if row.first_unmatched:
+            tally.unmatched[(month_of(row.created_at), row.voivodeship_teryt)] += 1
         if row.offered_at is not None and row.organisation_id is not None:
             offered_at = ReferralEvent.at.type.process_result_value(
                 row.offered_at, db.engine.dialect
@@ -148,11 +180,7 @@ def progress() -> dict[date, datetime]:
 def stored(month: date) -> Tally:
     """The tallies kept for one month (the job's earlier counts, to be added to)."""
     tally = Tally()
-    for model, keys, counter in (
-        (StepTally, STEP_KEYS, "steps"),
-        (EventTally, EVENT_KEYS, "events"),
-        (AnswerTally, ANSWER_KEYS, "answers"),
-    ):
+    for model, keys, counter in TABLES:
         columns = [getattr(model, key) for key in keys]
         for *key, n in db.session.execute(
             select(*columns, func.sum(model.n)).where(model.month == month).group_by(*columns)
@@ -171,6 +199,8 @@ class Sums:
     events: Counter[EventKey] = field(default_factory=Counter)
     # (organisation, tenths of an hour): answers to the offers made in the months.
     answers: Counter[tuple[int, int]] = field(default_factory=Counter)
+    # Voivodeship -> referrals created in the months that went unmatched at some point.
+    unmatched: Counter[str] = field(default_factory=Counter)
 
     def add(self, tally: Tally, month: date, wanted: set[date]) -> None:
         """Add the part of one month's tally that concerns the wanted months."""
@@ -180,6 +210,9 @@ class Sums:
         for (offer_month, org, tenths), n in tally.answers.items():
             if offer_month in wanted:
                 self.answers[(org, tenths)] += n
+        for (created_month, voivodeship), n in tally.unmatched.items():
+            if created_month in wanted:
+                self.unmatched[voivodeship] += n
 
 
 def summed(months: list[date], now: datetime | None = None) -> Sums:
@@ -192,16 +225,26 @@ def summed(months: list[date], now: datetime | None = None) -> Sums:
     if tuple(months) in cache:
         return cast(Sums, cache[tuple(months)])
     sums, wanted = Sums(), set(months)
-    for model, keys, by, counter in (
+    counters: tuple[tuple[Any, tuple[str, ...], Any, Counter], ...] = (
         (StepTally, STEP_KEYS, StepTally.created_month, sums.steps),
         (EventTally, EVENT_KEYS, EventTally.month, sums.events),
         (AnswerTally, ANSWER_KEYS[1:], AnswerTally.offer_month, sums.answers),
-    ):
+    )
+    for model, keys, by, counter in counters:
         columns = [getattr(model, key) for key in keys]
         for *key, n in db.session.execute(
             select(*columns, func.sum(model.n)).where(by.in_(months)).group_by(*columns)
         ):
             counter[tuple(key)] += n
+    sums.unmatched.update(
+        dict(
+            db.session.execute(
+                select(UnmatchedTally.voivodeship, func.sum(UnmatchedTally.n))
+                .where(UnmatchedTally.created_month.in_(months))
+                .group_by(UnmatchedTally.voivodeship)
+            ).all()
+        )
+    )
     # Steps and answers come after the month they belong to: every month since the first counts.
     counted, month = progress(), months[0]
     while month_start(month) <= now:
@@ -242,13 +285,10 @@ def advance(month: date, until: datetime) -> bool:
             # One row per key and month, however many times the job ran: the month's earlier
             # counts are added to the new ones and written again, so reports read few rows.
             tally += stored(month)
-            for model in (StepTally, EventTally, AnswerTally):
+            for model, _keys, _counter in TABLES:
                 db.session.execute(delete(model).where(model.month == month))
-        for model, keys, counted in (
-            (StepTally, STEP_KEYS, tally.steps),
-            (EventTally, EVENT_KEYS, tally.events),
-            (AnswerTally, ANSWER_KEYS, tally.answers),
-        ):
+        for model, keys, counter in TABLES:
+            counted: Counter = getattr(tally, counter)
             if counted:
                 values = [
                     {"month": month, **dict(zip(keys, key, strict=True)), "n": n}

@@ -181,7 +181,17 @@ def _referral_counts_by_truncated_month(period: Period) -> list[ReferralCount]:
 
 
 def unmatched_by_voivodeship(period: Period) -> dict[str, int]:
-    """TERYT -> referrals created in the period that found no organisation at some point."""
+    """TERYT -> referrals created in the period that found no organisation at some point. Whole
+    months from the monthly tallies."""
+    whole, around = split(period)
+    counts = Counter[str](report_tallies.summed(whole).unmatched if whole else {})
+    for part in around:
+        counts.update(_unmatched_by_voivodeship_counted(part))
+    return {teryt: n for teryt, n in counts.items() if n}
+
+
+def _unmatched_by_voivodeship_counted(period: Period) -> dict[str, int]:
+    """``unmatched_by_voivodeship`` from the referrals and their events."""
     # Few referrals ever go unmatched: find them first, then look up only their places.
     went_unmatched = select(ReferralEvent.referral_id).where(
         ReferralEvent.to_state == State.UNMATCHED

@@ -262,3 +262,31 @@ def test_a_month_counted_day_by_day_keeps_one_tally_row_per_key(app, staff):
     with app.test_request_context():
         offered = [c.n for c in reports.referral_counts(PERIOD) if c.state == "offered"]
     assert offered == [3]
+
+
+def test_a_referral_unmatched_twice_counts_once(app, history, coordinator):
+    """Routed by hand, declined, and unmatched again: one referral that went unmatched, whether
+    the reports read the tallies or count the events."""
+    referral_id = history[0] + 2
+    with app.app_context():
+        lifecycle.act(
+            referral_id,
+            user("coordinator@konsorcjum.example"),
+            Action.ROUTE_BY_HAND,
+            organisation_id=org("pfm").id,
+            text="Online sessions.",
+            now=T0 + timedelta(days=33),
+        )
+    act(
+        app,
+        referral_id,
+        "staff@pfm.example",
+        Action.DECLINE,
+        T0 + timedelta(days=34),
+        reason_code="no_capacity",
+    )
+    lublin = rows_of(app, "voivodeships")["Lublin"]
+    assert lublin[:3] == [1, 1, 1]  # referrals, went unmatched, still unmatched
+    with app.app_context():
+        report_tallies.advance_all(now=datetime(2027, 1, 1, tzinfo=UTC))
+    assert rows_of(app, "voivodeships")["Lublin"] == lublin
