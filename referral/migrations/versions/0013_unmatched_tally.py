@@ -1,7 +1,7 @@
 """The reports' tally of the referrals that went unmatched; the tallies counted afresh
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0012
 Create Date: 2026-11-30 19:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0007"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
