@@ -26,6 +26,37 @@ from .test_lifecycle import (
     submit,
 )
 
+
+class staff_keep_changing:
+    """Before each of our flushes that writes ``referral`` (the first ``times`` ones, or every
+    one), staff change it in another transaction, so our write loses the race on its version;
+    ``count`` says how many times they did."""
+
+    def __init__(self, referral: Referral, times: int | None = None) -> None:
+        self.referral_id, self.times, self.count = referral.id, times, 0
+
+    def __enter__(self) -> "staff_keep_changing":
+        self.session = db.session()
+        event.listen(self.session, "before_flush", self._change)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        event.remove(self.session, "before_flush", self._change)
+
+    def _change(self, session, _flush_context, _instances) -> None:
+        if self.times is not None and self.count >= self.times:
+            return
+        if not any(isinstance(o, Referral) and o.id == self.referral_id for o in session.dirty):
+            return  # a flush of something else
+        self.count += 1
+        with db.engine.begin() as other:
+            other.execute(
+                update(Referral)
+                .where(Referral.id == self.referral_id)
+                .values(version=Referral.version + 1)
+            )
+
+
 # Intake: what is kept of the person's words, and how the request is found again
 
 
@@ -183,6 +214,16 @@ def test_requests_open_too_long_are_withdrawn_by_the_system_and_erased(ctx, staf
     assert recent.erased_at is None and only_referral(recent).state == State.OFFERED
 
 
+def test_a_request_that_keeps_losing_races_waits_while_the_others_are_withdrawn(ctx, staff, app):
+    busy, quiet = submit("legal", now=T0), submit("legal", now=T0 + timedelta(hours=1))
+    later = T0 + timedelta(days=app.config["OPEN_RETENTION_DAYS"] + 1)
+    with staff_keep_changing(only_referral(busy)):
+        assert lifecycle.withdraw_requests_open_too_long(now=later) == 1
+    db.session.expire_all()
+    assert busy.erased_at is None and only_referral(busy).state == State.OFFERED
+    assert quiet.erased_at == later and only_referral(quiet).state == State.WITHDRAWN
+
+
 # The sweep and the deadline's last second
 
 
@@ -201,6 +242,46 @@ def test_offer_accepted_in_the_second_its_deadline_ends_is_not_expired(ctx, staf
     assert lifecycle.expire_overdue(now=deadline + timedelta(days=30)) == 0
     assert (referral.state, referral.organisation.slug) == (State.ACCEPTED, "nomada")
     assert [e.action for e in events_of(referral)] == ["route", "accept"]
+
+
+def test_the_offer_overdue_longest_is_expired_first(ctx, staff):
+    normal = only_referral(submit("legal", now=T0))
+    urgent = only_referral(submit("legal", urgent=True, now=T0 + timedelta(hours=1)))
+    assert urgent.deadline_at < normal.deadline_at
+    later = normal.deadline_at + timedelta(minutes=1)
+    assert lifecycle.expire_overdue(now=later, batch_size=1) == 2
+    expiries = sorted(
+        (e.id, e.referral_id) for e in events_of(urgent) + events_of(normal) if e.action == "expire"
+    )
+    assert [referral_id for _id, referral_id in expiries] == [urgent.id, normal.id]
+
+
+def test_a_sweep_that_loses_a_race_starts_again_with_fresh_data(ctx, staff):
+    referral = only_referral(submit("legal"))
+    later = referral.deadline_at + timedelta(minutes=1)
+    with staff_keep_changing(referral, times=1) as staff_acted:
+        assert lifecycle.expire_overdue(now=later) == 1
+    assert staff_acted.count == 1
+    db.session.expire_all()
+    assert referral.state == State.OFFERED and referral.organisation.slug != "nomada"
+    assert [e.action for e in events_of(referral)] == ["route", "expire"]
+
+
+def test_offers_get_the_deadline_hours_the_settings_give(ctx, staff, app, monkeypatch):
+    monkeypatch.setitem(app.config, "DEADLINE_HOURS", {"urgent": 1, "normal": 2})
+    assert only_referral(submit("legal")).deadline_at == T0 + timedelta(hours=2)
+    assert only_referral(submit("legal", urgent=True)).deadline_at == T0 + timedelta(hours=1)
+
+
+def test_accepting_while_staff_elsewhere_change_the_referral_is_already_taken(ctx, staff):
+    referral = only_referral(submit("legal"))
+    accepter = holder_of(referral)
+    with staff_keep_changing(referral, times=1), pytest.raises(ServiceError) as error:
+        lifecycle.act(referral.id, accepter, Action.ACCEPT, referral.version, now=T0)
+    assert error.value.code == ServiceError.STALE_VERSION
+    db.session.expire_all()
+    assert referral.state == State.OFFERED
+    assert [e.action for e in events_of(referral)] == ["route"]
 
 
 def test_sweep_counts_the_offers_of_every_batch(ctx, staff):
@@ -248,26 +329,10 @@ def test_a_request_erased_once_cannot_be_withdrawn_again(ctx, staff):
 def test_withdrawal_gives_up_after_losing_three_races_and_erases_nothing(ctx, staff):
     request = submit("legal")
     referral = only_referral(request)
-    attempts = []
-
-    def someone_else_acts_first(session, _flush_context, _instances):
-        attempts.append(True)
-        with db.engine.begin() as other:
-            other.execute(
-                update(Referral)
-                .where(Referral.id == referral.id)
-                .values(version=Referral.version + 1)
-            )
-
-    session = db.session()
-    event.listen(session, "before_flush", someone_else_acts_first)
-    try:
-        with pytest.raises(ServiceError) as error:
-            lifecycle.withdraw_request(request, now=T0)
-    finally:
-        event.remove(session, "before_flush", someone_else_acts_first)
+    with staff_keep_changing(referral) as staff_acted, pytest.raises(ServiceError) as error:
+        lifecycle.withdraw_request(request, now=T0)
     assert error.value.code == ServiceError.STALE_VERSION
-    assert len(attempts) == 3
+    assert staff_acted.count == 3  # three tries, each lost
     db.session.expire_all()
     assert request.erased_at is None and request.phone is not None
     assert referral.state == State.OFFERED
