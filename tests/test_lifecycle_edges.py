@@ -3,6 +3,7 @@ person's withdrawal through a coordinator, losing every race, the actions a page
 refusals that must say exactly why (found blind by mutation testing, docs/mutation.md)."""
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import event, update
@@ -152,6 +153,14 @@ def test_reference_is_three_and_three_characters_nobody_misreads(ctx, staff):
         assert len(reference) == 7 and reference[3] == "-"
         assert set(reference.replace("-", "")) <= set(lifecycle.REFERENCE_ALPHABET)
     assert not set("0O1IL2Z5S8B") & set(lifecycle.REFERENCE_ALPHABET)
+
+
+def test_a_reference_already_taken_is_never_given_again(ctx, staff, monkeypatch):
+    drawn = iter("ACDEFGACDEFGHJKMNP")  # the second request draws the first one's again
+    monkeypatch.setattr(lifecycle, "secrets", SimpleNamespace(choice=lambda _alphabet: next(drawn)))
+    first = lifecycle.submit_request(intake("legal"), now=T0).reference
+    second = lifecycle.submit_request(intake("legal"), now=T0).reference
+    assert (first, second) == ("ACD-EFG", "HJK-MNP")
 
 
 def test_a_reference_read_over_the_phone_is_found_however_it_is_typed(ctx, staff):
@@ -306,6 +315,15 @@ def test_coordinator_withdraws_for_the_person_and_the_log_says_who(ctx, staff):
         "coordinator",
         coordinator.id,
     )
+
+
+def test_a_step_on_an_unmatched_referral_is_recorded_for_the_actors_organisation(ctx, staff):
+    caseworker = staff_of("homo-faber")
+    referral = only_referral(submit("psychological", city="chelm", by=caseworker))
+    assert referral.state == State.UNMATCHED
+    lifecycle.act(referral.id, caseworker, Action.WITHDRAW, referral.version, now=T0)
+    event = events_of(referral)[-1]
+    assert (event.action, event.organisation_id) == ("withdraw", org("homo-faber").id)
 
 
 def test_staff_who_do_not_coordinate_cannot_withdraw_for_the_person(ctx, staff):
