@@ -1,7 +1,7 @@
 """Messages to the person: the outbox carries text messages beside e-mails (``channel``)
 
 Revision ID: 0008
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-30 19:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
