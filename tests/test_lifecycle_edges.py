@@ -326,6 +326,16 @@ def test_a_step_on_an_unmatched_referral_is_recorded_for_the_actors_organisation
     assert (event.action, event.organisation_id) == ("withdraw", org("homo-faber").id)
 
 
+def test_each_step_is_recorded_at_its_moment_and_by_whom(ctx, staff):
+    referral = only_referral(submit("legal", now=T0))
+    issued = api_tokens.issue(org("nomada").id, "CRM", read_only=False, by=None)
+    accepted_at = T0 + timedelta(hours=2)
+    lifecycle.act(referral.id, issued.token, Action.ACCEPT, referral.version, now=accepted_at)
+    route, accept = events_of(referral)
+    assert (route.at, accept.at) == (T0, accepted_at)
+    assert (accept.party, accept.actor_id, accept.api_token_id) == ("holder", None, issued.token.id)
+
+
 def test_staff_who_do_not_coordinate_cannot_withdraw_for_the_person(ctx, staff):
     request = submit("legal", by=staff_of("homo-faber"))
     referral = only_referral(request)
