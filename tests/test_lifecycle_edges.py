@@ -6,12 +6,13 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 
 from referral import api_tokens, lifecycle
+from referral import person_messages as messages
 from referral.extensions import db
 from referral.handoff import OPEN_TOO_LONG, Action, State
-from referral.models import HelpRequest, Referral
+from referral.models import HelpRequest, OutboxMessage, Referral
 from referral.service_errors import ServiceError
 
 from .helpers import intake, org, user
@@ -205,6 +206,44 @@ def test_a_note_records_who_wrote_it_for_which_organisation(ctx, staff):
     by_system = lifecycle.add_note(referral, issued.token, "Synced", shared=False)
     assert (by_system.author_id, by_system.api_token_id) == (None, issued.token.id)
     assert (by_system.organisation_id, by_system.shared) == (org("nomada").id, False)
+
+
+# What the person hears of each step (person_messages, through the lifecycle)
+
+
+def person_messages(request: HelpRequest) -> list[OutboxMessage]:
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.request_id == request.id, OutboxMessage.kind.like("person_%"))
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def test_the_person_hears_of_acceptance_but_not_again_of_the_routing_at_intake(ctx, staff):
+    submitted = lifecycle.submit_request(intake("legal"), now=T0)
+    (referral,) = submitted.request.referrals
+    (link,) = person_messages(referral.request)
+    assert link.kind == "person_status_link"
+    assert messages.status_url("uk", submitted.status_token) in link.body
+    act_as_holder(referral, Action.ACCEPT)
+    kinds = [m.kind for m in person_messages(referral.request)]
+    assert kinds[-1] == "person_accepted" and kinds.count("person_accepted") == 1
+
+
+def test_the_closing_message_says_how_it_ended(ctx, staff):
+    bodies = set()
+    for outcome in ("resolved", "not_reachable"):
+        data = intake("legal", safe_to_message=True, language="en")
+        request = lifecycle.submit_request(data, now=T0).request
+        referral = only_referral(request)
+        act_as_holder(referral, Action.ACCEPT)
+        act_as_holder(referral, Action.CLOSE, outcome=outcome)
+        closed = [m for m in person_messages(request) if m.kind == "person_closed"]
+        assert closed
+        bodies.add(closed[0].body.replace(request.reference, "REFERENCE"))
+    assert len(bodies) == 2
 
 
 # The system withdraws what stayed open too long
