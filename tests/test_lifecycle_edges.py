@@ -142,6 +142,12 @@ def test_an_unknown_or_missing_voivodeship_is_refused(ctx, staff, place):
     assert error.value.code == ServiceError.UNKNOWN_PLACE
 
 
+def test_an_unknown_city_is_named_in_the_refusal(ctx, staff):
+    with pytest.raises(ServiceError) as error:
+        lifecycle.submit_request(intake("legal", city_slug="atlantis"), now=T0)
+    assert str(error.value) == "unknown_place: atlantis"
+
+
 def test_a_request_without_needs_is_refused(ctx, staff):
     with pytest.raises(ServiceError) as error:
         lifecycle.submit_request(intake(), now=T0)
