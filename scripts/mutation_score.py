@@ -73,7 +73,7 @@ def main() -> int:
                 equivalent += 1
                 seen_equivalent.add(name)
             elif name in postgres_only and code in SURVIVED:
-                problems.append(f"{name}: survived on SQLite (PostgreSQL only, docs/mutation.md)")
+                problems.append(f"{name}: survived on SQLite (docs/mutation.md)")
             elif code in SURVIVED:
                 problems.append(f"{name}: survived")
             elif code in NO_TESTS:
