@@ -1,0 +1,35 @@
+"""An organisation's public contact: street address, postal code, phone, opening hours
+
+Revision ID: 0011
+Revises: 0007
+Create Date: 2026-11-30 19:15:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("organisation", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("street_address", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("postal_code", sa.String(length=6), nullable=True))
+        batch_op.add_column(sa.Column("phone", sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column("opening_hours", sa.JSON(), nullable=True))
+        batch_op.add_column(
+            sa.Column("contact_confirmed", sa.Boolean(), server_default=sa.true(), nullable=False)
+        )
+
+
+def downgrade():
+    with op.batch_alter_table("organisation", schema=None) as batch_op:
+        batch_op.drop_column("contact_confirmed")
+        batch_op.drop_column("opening_hours")
+        batch_op.drop_column("phone")
+        batch_op.drop_column("postal_code")
+        batch_op.drop_column("street_address")
