@@ -342,6 +342,12 @@ class PeriodForm(FlaskForm):
             raise ValidationError(_l("The end date must not be before the start date."))
 
 
+class ReportForm(PeriodForm):
+    """The reports' period and the voivodeship of the month-by-month trend."""
+
+    voivodeship = SelectField(_l("Trend in"), choices=[], default="", validate_choice=False)
+
+
 class AuditFilterForm(PeriodForm):
     kind = SelectField(
         _l("What"),

@@ -61,6 +61,13 @@ def test_the_coordinator_works_through_the_unmatched_queue(
     assert "liczb" not in page.locator("main form").inner_text()
     assert serious_violations(page) == []
 
+    page.goto(f"{base_url}/admin/reports")
+    page.select_option("select[name=voivodeship]", "06")
+    page.click("main form button[type=submit]")
+    assert page.locator("h2#trend").inner_text().endswith("lubelskie")
+    assert page.locator("div.table-scroll[role=region]").count() >= 6
+    assert serious_violations(page) == []
+
     page.goto(f"{base_url}/admin/organisations/{nomada_id}")
     page.fill("input[name=opens_MO]", "17:00")
     page.fill("input[name=closes_MO]", "09:00")
