@@ -43,6 +43,11 @@ def test_the_coordinator_works_through_the_unmatched_queue(
     assert page.locator("main tbody tr").count() == 1
     assert serious_violations(page) == []
 
+    page.click("main tbody td a[href$='/route-by-hand']")
+    assert page.locator("main table").count() == 1  # every organisation, with why (not)
+    assert serious_violations(page) == []
+    page.go_back()
+
     page.click(f"main tbody th a:has-text('{reference}')")
     assert page.locator("#route-by-hand").is_visible()
     assert serious_violations(page) == []
