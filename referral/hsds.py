@@ -79,7 +79,7 @@ def organization(org: Organisation, language: str) -> dict:
     with force_locale(language):
         # Facts from public sources the organisation has not confirmed are marked as such.
         note = None if org.contact_confirmed else gettext("Not confirmed by the organisation")
-    if org.phone:
+    if org.public_phone:
         data["phones"] = [_phone(org, note, language, organization_id=org.uuid)]
     if location := _location(org, note, language):
         data["locations"] = [location]
@@ -88,7 +88,7 @@ def organization(org: Organisation, language: str) -> dict:
 
 def _phone(org: Organisation, note: str | None, language: str, **link: str) -> dict:
     (owner,) = link.values()
-    phone = {"id": _id("phone", owner, org.phone or ""), **link, "number": org.phone}
+    phone = {"id": _id("phone", owner, org.public_phone or ""), **link, "number": org.public_phone}
     with force_locale(language):
         phone["description"] = note or gettext("Public phone")
     return phone
@@ -124,7 +124,7 @@ def _location(org: Organisation, note: str | None, language: str) -> dict | None
                 "address_type": "physical",
             }
         ]
-    if org.phone:
+    if org.public_phone:
         location["phones"] = [_phone(org, note, language, location_id=lid)]
     if groups:
         location["schedules"] = [_schedule(lid, group, note, language) for group in groups]

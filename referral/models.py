@@ -118,7 +118,7 @@ class Organisation(LocalisedNames, Model):
     # address is in the home city; opening hours by weekday code, {"MO": ["09:00", "17:00"]}.
     street_address: Mapped[str | None] = mapped_column(String(200))
     postal_code: Mapped[str | None] = mapped_column(String(6))
-    phone: Mapped[str | None] = mapped_column(String(40))
+    public_phone: Mapped[str | None] = mapped_column(String(40))
     opening_hours: Mapped[dict | None] = mapped_column(JSON)
     # False where the home city and contact come from public sources the organisation has not
     # confirmed: shown, but never as the organisation's own statement.

@@ -40,7 +40,7 @@ class OrganisationData:
     pause_reason: str | None = None
     street_address: str | None = None
     postal_code: str | None = None
-    phone: str | None = None
+    public_phone: str | None = None
     opening_hours: dict | None = None  # {"MO": ["09:00", "17:00"], ...}; None: not given
     contact_confirmed: bool = True
 

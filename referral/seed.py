@@ -70,7 +70,7 @@ def load_directory() -> None:
         contact = entry.get("contact", {})
         org.street_address = contact.get("street_address")
         org.postal_code = contact.get("postal_code")
-        org.phone = contact.get("phone")
+        org.public_phone = contact.get("phone")
         org.opening_hours = contact.get("opening_hours")
         org.contact_confirmed = contact.get("confirmed", True)
         wanted = {

@@ -118,7 +118,7 @@ class OrganisationForm(FlaskForm):
             Regexp(r"^\d{2}-\d{3}$", message=_l("Enter a postal code like 00-153.")),
         ],
     )
-    phone = StringField(
+    public_phone = StringField(
         _l("Public phone"),
         filters=[lambda value: (value or "").strip()],
         validators=[

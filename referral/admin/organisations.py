@@ -61,7 +61,7 @@ def _organisation_data(form: OrganisationForm) -> OrganisationData:
         pause_reason=text_of(form.pause_reason) or None,
         street_address=text_of(form.street_address) or None,
         postal_code=form.postal_code.data or None,
-        phone=form.phone.data or None,
+        public_phone=form.public_phone.data or None,
         opening_hours=form.opening_hours(),
         contact_confirmed=form.contact_confirmed.data,
     )

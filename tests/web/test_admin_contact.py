@@ -44,7 +44,7 @@ def test_the_coordinator_sets_the_contact_and_everyone_sees_it(app, client, coor
         "nomada",
         street_address="ul. Dubois 3",
         postal_code="50-208",
-        phone="+48 71 123 45 67",
+        public_phone="+48 71 123 45 67",
         contact_confirmed="y",
         opens_SA="10:00",
         closes_SA="14:00",
@@ -53,7 +53,7 @@ def test_the_coordinator_sets_the_contact_and_everyone_sees_it(app, client, coor
     assert "The changes are saved." in text(response)
     with app.app_context():
         nomada = org("nomada")
-        assert (nomada.street_address, nomada.postal_code, nomada.phone) == (
+        assert (nomada.street_address, nomada.postal_code, nomada.public_phone) == (
             "ul. Dubois 3",
             "50-208",
             "+48 71 123 45 67",
@@ -98,7 +98,14 @@ def test_the_coordinator_sets_the_contact_and_everyone_sees_it(app, client, coor
 
 
 def test_unconfirmed_contact_is_shown_as_not_the_organisations_own(app, client, coordinator):
-    edit(app, coordinator, "nomada", phone="+48 71 123 45 67", opens_MO="9:00", closes_MO="15:00")
+    edit(
+        app,
+        coordinator,
+        "nomada",
+        public_phone="+48 71 123 45 67",
+        opens_MO="9:00",
+        closes_MO="15:00",
+    )
     with app.app_context():
         assert org("nomada").contact_confirmed is False  # the box was left unticked
     public = section(text(client.get("/en/organisations")), "Nomada Association")
@@ -115,7 +122,7 @@ def test_unconfirmed_contact_is_shown_as_not_the_organisations_own(app, client, 
     ("changes", "message"),
     [
         ({"postal_code": "50208"}, "Enter a postal code like 00-153."),
-        ({"phone": "call us"}, "Enter a phone number such as +48 22 123 45 67."),
+        ({"public_phone": "call us"}, "Enter a phone number such as +48 22 123 45 67."),
         ({"opens_TU": "17:00", "closes_TU": "09:00"}, "The closing time must be after"),
         ({"opens_WE": "09:00"}, "Enter both times, like 09:00 and 17:00."),
         ({"opens_TH": "25:00", "closes_TH": "26:00"}, "Enter both times"),
@@ -128,7 +135,11 @@ def test_a_wrong_contact_is_refused_next_to_the_field(app, coordinator, changes,
     assert "The changes are saved." not in page
     with app.app_context():
         nomada = org("nomada")
-        assert (nomada.street_address, nomada.phone, nomada.opening_hours) == (None, None, None)
+        assert (nomada.street_address, nomada.public_phone, nomada.opening_hours) == (
+            None,
+            None,
+            None,
+        )
 
 
 def test_the_edit_form_shows_the_hours_kept(app, coordinator):

@@ -19,10 +19,11 @@ def upgrade():
     with op.batch_alter_table("organisation", schema=None) as batch_op:
         batch_op.add_column(sa.Column("street_address", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("postal_code", sa.String(length=6), nullable=True))
-        batch_op.add_column(sa.Column("phone", sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column("public_phone", sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column("opening_hours", sa.JSON(), nullable=True))
+        # A plain default: SQLite then adds the column in place, without rebuilding the table.
         batch_op.add_column(
-            sa.Column("contact_confirmed", sa.Boolean(), server_default=sa.true(), nullable=False)
+            sa.Column("contact_confirmed", sa.Boolean(), server_default="1", nullable=False)
         )
 
 
@@ -30,6 +31,6 @@ def downgrade():
     with op.batch_alter_table("organisation", schema=None) as batch_op:
         batch_op.drop_column("contact_confirmed")
         batch_op.drop_column("opening_hours")
-        batch_op.drop_column("phone")
+        batch_op.drop_column("public_phone")
         batch_op.drop_column("postal_code")
         batch_op.drop_column("street_address")
