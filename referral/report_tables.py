@@ -29,7 +29,6 @@ from .reports import (
     reasons_by_organisation,
     referral_counts,
     unmatched_by_voivodeship,
-    unmatched_by_voivodeship_and_need,
 )
 from .vocabulary import N_, Specialism
 
@@ -193,9 +192,11 @@ def _gaps_table(report: Report) -> Table:
     """Each need asked for in each voivodeship, against the organisations that serve that need
     there: other needs' coverage does not count."""
     demand: Counter[tuple[str, str]] = Counter()
+    unmatched: Counter[tuple[str, str]] = Counter()
     for c in report.referrals:
         demand[c.voivodeship, c.specialism] += c.n
-    unmatched = unmatched_by_voivodeship_and_need(report.period)
+        if c.state == State.UNMATCHED:
+            unmatched[c.voivodeship, c.specialism] += c.n
     serving = organisations_serving()
     table = Table(
         "gaps",
@@ -203,7 +204,7 @@ def _gaps_table(report: Report) -> Table:
         [
             gettext("Voivodeship and need"),
             gettext("Referrals"),
-            gettext("Found no organisation"),
+            gettext("Still unmatched"),
             gettext("Organisations serving the whole voivodeship"),
             gettext("Organisations serving some of its cities only"),
         ],
@@ -222,7 +223,7 @@ def _gaps_table(report: Report) -> Table:
                 [
                     f"{voivodeship.name_in(report.language)} — {gettext(specialism.label)}",
                     demand[key],
-                    unmatched.get(key, 0),
+                    unmatched[key],
                     there.everywhere,
                     there.some_cities,
                 ]

@@ -1,7 +1,7 @@
 """An organisation's public contact: street address, postal code, phone, opening hours
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0013
 Create Date: 2026-11-30 19:15:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
