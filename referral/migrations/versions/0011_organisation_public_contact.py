@@ -28,7 +28,9 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("organisation", schema=None) as batch_op:
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a rebuild: the table others refer to is
+    # never dropped under their foreign keys.
+    with op.batch_alter_table("organisation", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("contact_confirmed")
         batch_op.drop_column("opening_hours")
         batch_op.drop_column("public_phone")
