@@ -2,14 +2,14 @@
 instead of one on every state
 
 Revision ID: 0012a
-Revises: 0012
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012a"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
