@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from referral import lifecycle
+from referral import lifecycle, sms
 from referral.extensions import db
 from referral.handoff import Action
 from referral.mailer import deliver_pending
@@ -123,6 +123,7 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
         lifecycle.add_note(referral, holder, canaries.internal_note, shared=False)
         request_id = referral.request_id
         deliver_pending()  # the mail to the person is sent: erasure deletes sent mail too
+        sms.deliver_pending()
         canaries.stored_forms = [
             *raw("request", "name", "id = :id", id=request_id),
             *raw("request", "phone", "id = :id", id=request_id),
@@ -137,8 +138,9 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
             *raw("outbox_message", "to_address", "request_id = :id", id=request_id),
             *raw("outbox_message", "body", "request_id = :id", id=request_id),
         ]
-        # 8 of the request, 2 notes, 1 text, 3 mails (2 offers, 1 to the person) of 2 each
-        assert len(canaries.stored_forms) == 17
+        # 8 of the request, 2 notes, 1 text, and 6 messages of 2 each: 2 offers; to the person
+        # their link by e-mail and by SMS, passed on, accepted
+        assert len(canaries.stored_forms) == 23
         person = Person(
             canaries, path, referral.id, first.organisation.slug, holder.organisation.slug
         )
