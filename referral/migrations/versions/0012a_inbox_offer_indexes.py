@@ -2,14 +2,14 @@
 instead of one on every state
 
 Revision ID: 0012a
-Revises: 0013
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012a"
-down_revision = "0013"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
