@@ -1,7 +1,7 @@
 """An organisation's public contact: street address, postal code, phone, opening hours
 
 Revision ID: 0011
-Revises: 0013
+Revises: 0012a
 Create Date: 2026-11-30 19:15:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0013"
+down_revision = "0012a"
 branch_labels = None
 depends_on = None
 
