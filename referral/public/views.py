@@ -27,6 +27,7 @@ from ..explain import language_names
 from ..extensions import limiter
 from ..i18n import browser_language
 from ..models import HelpRequest
+from ..promises import Promises
 from ..security_headers import holds_secret
 from ..vocabulary import ContactChannel, Specialism, Urgency
 from . import bp
@@ -120,7 +121,19 @@ def intake():
         "public/confirmation.html",
         reference=submitted.reference,
         status_url=url_for("public.status", token=submitted.status_token, _external=True),
+        help_request=submitted.request,
+        channel=_channel(submitted.request),
+        promises=_promises(),
     )
+
+
+def _channel(help_request: HelpRequest) -> ContactChannel | None:
+    channel = help_request.contact_channel
+    return ContactChannel(channel) if channel else None
+
+
+def _promises() -> Promises:
+    return Promises(current_app.config["COORDINATOR_ANSWER_DAYS"])
 
 
 def _request_or_404(token: str) -> HelpRequest:
@@ -135,12 +148,12 @@ def _request_or_404(token: str) -> HelpRequest:
 @holds_secret
 def status(token):
     found = _request_or_404(token)
-    channel = ContactChannel(found.contact_channel) if found.contact_channel else None
     return render_template(
         "public/status.html",
         help_request=found,
         token=token,
-        channel=channel,
+        channel=_channel(found),
+        promises=_promises(),
         form=WithdrawForm(),
         erasure=erasure_due(found),
         openings=access_log.openings(found),
