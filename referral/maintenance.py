@@ -79,25 +79,28 @@ def rotate_keys() -> Rotation:
 
 
 def _redo_matches() -> int:
-    """Matching hashes that differ from what MATCH_KEY gives now, redone where the contact is
-    still the one read."""
+    """Matching hashes that differ from what MATCH_KEY gives now, redone where the values are
+    still the ones read."""
     keys = keyring()
-    raw = table(
-        HelpRequest.__tablename__,
-        *(column(name, Text) for name in ("id", "phone", "email", "phone_match", "email_match")),
-    )
+    kinds = ("phone", "email", "name")
+    matches = tuple(f"{kind}_match" for kind in kinds)
+    raw = table(HelpRequest.__tablename__, *(column(n, Text) for n in ("id", *kinds, *matches)))
     redone = 0
-    for rows in _batches(raw, "id", "phone", "email", "phone_match", "email_match"):
-        for row_id, phone, email, *stored in rows:
+    for rows in _batches(raw, "id", *kinds, *matches):
+        for row_id, *values in rows:
+            read = list(zip(kinds, values[: len(kinds)], strict=True))
+            stored = values[len(kinds) :]
             wanted = [
-                match_key(kind, keys.decrypt(token) if token else None)
-                for kind, token in (("phone", phone), ("email", email))
+                match_key(kind, keys.decrypt(token) if token else None) for kind, token in read
             ]
             if stored != wanted:
                 db.session.execute(
                     update(raw)
-                    .where(raw.c.id == row_id, _same(raw.c.phone, phone), _same(raw.c.email, email))
-                    .values(phone_match=wanted[0], email_match=wanted[1])
+                    .where(
+                        raw.c.id == row_id,
+                        *(_same(raw.c[kind], token) for kind, token in read),
+                    )
+                    .values(dict(zip(matches, wanted, strict=True)))
                 )
                 redone += 1
         db.session.commit()

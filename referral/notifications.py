@@ -133,3 +133,15 @@ def urgent_unmatched(referral: Referral) -> None:
             referral,
             page="/admin/referrals/{id}/route-by-hand",
         )
+
+
+def person_wrote(referral: Referral) -> None:
+    """The person wrote to the organisation holding their need, or asked for it again: its intake
+    address and the colleague working on it hear that there are new words on the referral's page
+    (the words themselves stay there)."""
+    org = referral.organisation
+    if org is not None:
+        _queue("person_wrote", org.email, "pl", referral=referral)
+    colleague = referral.assigned_user
+    if colleague is not None and colleague.active:
+        _queue("person_wrote", colleague.email, colleague.language, referral=referral)

@@ -19,6 +19,7 @@ import hmac
 import os
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -122,16 +123,27 @@ def normalised_email(raw: str | None) -> str | None:
     return address if "@" in address else None
 
 
+def normalised_name(raw: str | None) -> str | None:
+    """The name's words without accents, in lower case and in alphabetical order ("Łucja Kowalska",
+    "KOWALSKA  lucja" give the same); None for fewer than two words: a first name alone says too
+    little to match on. Names in different scripts (Олена / Olena) are not matched."""
+    text = unicodedata.normalize("NFKD", (raw or "").replace("ł", "l").replace("Ł", "L"))
+    letters = "".join(ch for ch in text if not unicodedata.combining(ch))
+    words = sorted(re.findall(r"[^\W\d_]+", letters.casefold()))
+    return " ".join(words) if len(words) >= 2 else None
+
+
 NORMALISERS: dict[str, Callable[[str | None], str | None]] = {
     "phone": normalised_phone,
     "email": normalised_email,
+    "name": normalised_name,
 }
 
 
 def match_key(kind: str, value: str | None) -> str | None:
-    """The keyed hash of a phone number (``kind`` "phone") or an e-mail ("email") in any
-    spelling: "+48 600 100 200" and "600100200" give the same. None when there is nothing to
-    match (empty, or not a valid number or address)."""
+    """The keyed hash of a phone number (``kind`` "phone"), an e-mail ("email") or a name
+    ("name") in any spelling: "+48 600 100 200" and "600100200" give the same. None when there is
+    nothing to match (empty, a single word, or not a valid number or address)."""
     normalised = NORMALISERS[kind](value)
     return keyring().match(kind, normalised) if normalised else None
 

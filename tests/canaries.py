@@ -42,12 +42,13 @@ def stored(app) -> bytes:
 class Canaries:
     """Unique values for one person, and what the database made of them."""
 
-    name: str = field(default_factory=lambda: f"Kanarek-{secrets.token_hex(4)}")
+    name: str = field(default_factory=lambda: f"Kanarek Ptak-{secrets.token_hex(4)}")
     phone_digits: str = field(default_factory=lambda: f"512{secrets.randbelow(10**6):06d}")
     email: str = field(default_factory=lambda: f"kanarek-{secrets.token_hex(4)}@example.org")
     story: str = field(default_factory=lambda: f"Story-{secrets.token_hex(4)} of my landlord")
     note: str = field(default_factory=lambda: f"Note-{secrets.token_hex(4)}")
     internal_note: str = field(default_factory=lambda: f"Internal-{secrets.token_hex(4)}")
+    person_words: str = field(default_factory=lambda: f"Message-{secrets.token_hex(4)} from me")
     staff_words: str = field(
         default_factory=lambda: f"she lives at Prosta 5, door {secrets.token_hex(4)}"
     )
@@ -72,6 +73,7 @@ class Canaries:
             self.story,
             self.note,
             self.internal_note,
+            self.person_words,
             self.staff_words,
         ]
 
@@ -122,6 +124,16 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
         lifecycle.add_note(referral, holder, canaries.note, shared=True)
         lifecycle.add_note(referral, holder, canaries.internal_note, shared=False)
         request_id = referral.request_id
+        declined_by, holder_slug = first.organisation.slug, holder.organisation.slug
+    # The person chooses text messages instead of e-mail, and writes to the holder.
+    contact = {"phone": canaries.phone, "email": canaries.email, "contact_channel": "sms"}
+    assert client.post(f"{path}/contact", data=contact).status_code == 200
+    written = client.post(
+        f"{path}/message", data={"referral_id": referral.id, "body": canaries.person_words}
+    )
+    assert written.status_code == 200
+    with app.app_context():
+        referral = db.session.get(Referral, referral.id)
         deliver_pending()  # the mail to the person is sent: erasure deletes sent mail too
         canaries.stored_forms = [
             *raw("request", "name", "id = :id", id=request_id),
@@ -131,19 +143,21 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
             *raw("request", "residence_status", "id = :id", id=request_id),
             *raw("request", "phone_match", "id = :id", id=request_id),
             *raw("request", "email_match", "id = :id", id=request_id),
+            *raw("request", "name_match", "id = :id", id=request_id),
             *raw("request", "status_token_hash", "id = :id", id=request_id),
             *raw("note", "body", "referral_id = :id", id=referral.id),
             *raw("event_text", "body", "referral_id = :id", id=referral.id),
+            *raw("from_person", "body", "request_id = :id", id=request_id),
             *raw("outbox_message", "to_address", "request_id = :id", id=request_id),
             *raw("outbox_message", "body", "request_id = :id", id=request_id),
         ]
-        # 8 of the request, 2 notes, 1 text, 3 mails (2 offers, 1 to the person) of 2 each
-        assert len(canaries.stored_forms) == 17
-        person = Person(
-            canaries, path, referral.id, first.organisation.slug, holder.organisation.slug
-        )
+        # 9 of the request, 2 notes, 1 text, 1 message from the person, 4 mails (2 offers, 1 to
+        # the person, 1 to the holder about the message) of 2 each
+        assert len(canaries.stored_forms) == 21
+        person = Person(canaries, path, referral.id, declined_by, holder_slug)
     assert smtp_server.to(canaries.email)
     page = login_as(person.holder).get(f"/staff/referrals/{person.referral_id}")
     html = page.get_data(as_text=True)
     assert canaries.name in html and canaries.story in html and canaries.note in html
+    assert canaries.person_words in html
     return person

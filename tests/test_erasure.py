@@ -15,6 +15,7 @@ from referral.mailer import deliver_pending
 from referral.models import (
     DataAccess,
     EventText,
+    FromPerson,
     HelpRequest,
     Note,
     OutboxMessage,
@@ -34,9 +35,13 @@ def assert_erased(app, client, canaries, path):
         request = db.session.scalar(select(HelpRequest))
         assert request.erased_at is not None
         assert (request.name, request.phone, request.email, request.description) == (None,) * 4
-        assert (request.phone_match, request.email_match) == (None, None)
+        assert (request.phone_match, request.email_match, request.name_match) == (None,) * 3
         for model in (Note, EventText, OutboxMessage):
             assert db.session.scalars(select(model)).all() == [], model
+        # Only the record that the contact changed stays, without values.
+        assert [(row.kind, row.body) for row in db.session.scalars(select(FromPerson))] == [
+            ("contact_changed", None)
+        ]
         assert db.session.scalars(select(ReferralEvent)).all()  # the coded log stays
 
 
