@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -31,6 +31,7 @@ from .models import (
     EventText,
     FromPerson,
     HelpRequest,
+    NameKey,
     Note,
     Organisation,
     Referral,
@@ -40,7 +41,7 @@ from .models import (
     utcnow,
 )
 from .passwords import looks_like_token, new_token, token_hash
-from .personal_data import match_key
+from .personal_data import name_keys
 from .service_errors import ServiceError, get_or_refuse
 
 # Short references for phone conversations: no 0/O, 1/I/L, 2/Z, 5/S, 8/B look-alikes.
@@ -159,11 +160,18 @@ def submit_request(
 
 def _earlier_open_request(data: IntakeData) -> str | None:
     """The reference of the newest request not erased, with a need still open, given the same
-    name (two words or more, in any spelling), phone number or e-mail: staff and the coordinator
-    see "possible duplicate of ABC-123". Matched on the keyed hashes, nothing decrypted."""
+    phone number or e-mail, or a name of two words or more with the same words in any spelling
+    and order: staff and the coordinator see "possible duplicate of ABC-123". Matched on the keyed
+    hashes (``HelpRequest.with_contact``, ``NameKey``), nothing decrypted."""
     same = [HelpRequest.with_contact(phone=data.phone, email=data.email)]
-    if name_key := match_key("name", data.name):
-        same.append(HelpRequest.name_match == name_key)
+    if len(words := name_keys(data.name)) >= 2:
+        same_words = (
+            select(NameKey.request_id)
+            .where(NameKey.key.in_(words))
+            .group_by(NameKey.request_id)
+            .having(func.count() == len(words))
+        )
+        same.append(HelpRequest.id.in_(same_words))
     return db.session.scalar(
         select(HelpRequest.reference)
         .where(or_(*same), HelpRequest.erased_at.is_(None), has_open_need())

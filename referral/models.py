@@ -25,12 +25,13 @@ from sqlalchemy import (
     event,
     false,
     or_,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import Model
-from .personal_data import Encrypted, match_key
+from .personal_data import Encrypted, match_key, name_keys
 
 
 def utcnow() -> datetime:
@@ -327,10 +328,8 @@ class HelpRequest(Model):
     submitted_by_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_token.id"))
     referring_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The keyed hash of the normalised name (two words or more), kept in step like the contact's,
-    # and the reference of the earlier open request whose name alone it matched when it was sent
-    # (issue 13.6).
-    name_match: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The reference of the newest earlier request still open with the same name, phone number or
+    # e-mail when this one was sent: "possible duplicate of ABC-123" (issue 13.6).
     possible_duplicate_of: Mapped[str | None] = mapped_column(String(7))
 
     city: Mapped[City | None] = relationship()
@@ -342,10 +341,16 @@ class HelpRequest(Model):
     referring_organisation: Mapped[Organisation | None] = relationship()
     # What the person added through their status link, oldest first (``FromPerson``).
     from_person: Mapped[list[FromPerson]] = relationship(order_by="FromPerson.id", viewonly=True)
+    name_keys: Mapped[list[NameKey]] = relationship(cascade="all, delete-orphan")
 
-    @validates("phone", "email", "name")
+    @validates("phone", "email")
     def _match_keys(self, key: str, value: str | None) -> str | None:
         setattr(self, f"{key}_match", match_key(key, value))
+        return value
+
+    @validates("name")
+    def _name_keys(self, key: str, value: str | None) -> str | None:
+        self.name_keys = [NameKey(key=word_key) for word_key in sorted(name_keys(value))]
         return value
 
     @classmethod
@@ -368,6 +373,17 @@ class Referral(Model):
         Index("ix_referral_org_state_updated", "organisation_id", "state", "updated_at"),
         Index("ix_referral_referrer_created", "referring_organisation_id", "created_at"),
         Index("ix_referral_state_deadline", "state", "deadline_at"),
+        # The inbox: an organisation's offers by waiting time, its open cases most recently
+        # changed first (referral/staff/inbox.py).
+        Index("ix_referral_org_state_created", "organisation_id", "state", "created_at"),
+        Index(
+            "ix_referral_org_cases",
+            "organisation_id",
+            "updated_at",
+            "id",
+            postgresql_where=text("state IN ('accepted', 'in_progress')"),
+            sqlite_where=text("state IN ('accepted', 'in_progress')"),
+        ),
         # Covers the reports' counts of referrals by month, specialism, state and voivodeship.
         Index("ix_referral_report", "created_at", "specialism", "state", "request_id"),
     )
@@ -723,3 +739,20 @@ class FromPerson(Model):
 
     referral: Mapped[Referral | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship()
+
+
+# --- the staff search by name (inbox) -----------------------------------------------------------
+
+
+class NameKey(Model):
+    """The keyed hash of one word of a request's name (``personal_data.name_keys``), kept in step
+    with the name by ``HelpRequest._name_keys`` and erased with it: the staff search finds a person
+    by name without decrypting a single row."""
+
+    __tablename__ = "request_name_key"
+    __table_args__ = (Index("ix_request_name_key_key", "key", "request_id"),)
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("request.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
