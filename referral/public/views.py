@@ -107,6 +107,9 @@ def intake():
     if request.content_length and not request.form:
         abort(400)  # a body that is not UTF-8 form data: nothing to show next to the fields
     form = IntakeForm(language=g.lang)
+    if "draft" in request.form:
+        # The language switch: the form as typed, in this language; nothing checked or stored.
+        return _intake_page(form)
     if form.is_submitted() and form.is_spam:
         # A robot filled the hidden field: a neutral page, nothing stored, nothing to learn from.
         log.info("intake: honeypot filled, nothing stored")
