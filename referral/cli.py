@@ -112,7 +112,7 @@ def init_app(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Run every job once and stop (for cron).")
     def run_worker(once):
-        """Run the background jobs (sweep, mail, webhooks, tallies, purge) when due, until
+        """Run the background jobs (sweep, mail, SMS, webhooks, tallies, purge) when due, until
         SIGTERM."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         worker.Worker(list(worker.JOBS.values())).run(once=once)
@@ -149,6 +149,11 @@ def init_app(app: Flask) -> None:
     def send_webhooks():
         """The worker's webhook job alone: deliver the webhook outbox, signed (safe twice)."""
         click.echo(worker.run_job("send_webhooks", reraise=True))
+
+    @app.cli.command("send-sms")
+    def send_sms():
+        """The worker's text message job alone: send the outbox's SMS through SMS_BACKEND."""
+        click.echo(worker.run_job("send_sms", reraise=True))
 
     @app.cli.command("purge")
     def purge():

@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import counters, handoff, notifications, routing, webhooks
+from . import counters, handoff, notifications, person_messages, routing, webhooks
 from .access import Actor
 from .directory import Directory, need_of
 from .erasure import erase, has_open_need, leave_no_trace, open_too_long
@@ -148,6 +148,7 @@ def submit_request(
         for specialism in dict.fromkeys(data.needs)
     ]
     db.session.add_all([request, *referrals])
+    person_messages.send_status_link(request, token)  # the only moment the plain token exists
     directory = Directory.load(now)
     # Everything is written at commit, in one flush (organisations in key order), the referrals
     # already routed; their offer mails follow, once the referrals have their ids.
@@ -335,6 +336,7 @@ def _transition(
     )
     db.session.add(event)
     webhooks.stepped(referral, event)
+    person_messages.stepped(referral, before, after, step.reason_code)
 
 
 def _reroute(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from referral import lifecycle
+from referral import lifecycle, sms
 from referral.extensions import db
 from referral.handoff import Action
 from referral.mailer import deliver_pending
@@ -135,6 +135,7 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
     with app.app_context():
         referral = db.session.get(Referral, referral.id)
         deliver_pending()  # the mail to the person is sent: erasure deletes sent mail too
+        sms.deliver_pending()
         canaries.stored_forms = [
             *raw("request", "name", "id = :id", id=request_id),
             *raw("request", "phone", "id = :id", id=request_id),
@@ -150,9 +151,10 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
             *raw("outbox_message", "to_address", "request_id = :id", id=request_id),
             *raw("outbox_message", "body", "request_id = :id", id=request_id),
         ]
-        # 8 of the request, 2 notes, 1 text, 1 message from the person, 4 mails (2 offers, 1 to
-        # the person, 1 to the holder about the message) of 2 each
-        assert len(canaries.stored_forms) == 20
+        # 8 of the request, 2 notes, 1 text, 1 message from the person, and 7 messages of 2
+        # each: 2 offers; to the person their link by e-mail and by SMS, passed on, accepted; to
+        # the holder about the person's message
+        assert len(canaries.stored_forms) == 26
         person = Person(canaries, path, referral.id, declined_by, holder_slug)
     assert smtp_server.to(canaries.email)
     page = login_as(person.holder).get(f"/staff/referrals/{person.referral_id}")
