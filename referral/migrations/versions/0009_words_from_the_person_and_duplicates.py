@@ -2,7 +2,7 @@
 and the earlier request a new one may duplicate
 
 Revision ID: 0009
-Revises: 0012a
+Revises: 0011
 Create Date: 2026-11-30 19:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0012a"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
