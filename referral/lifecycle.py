@@ -10,7 +10,7 @@ ReferralEvent and outbox rows, and commits: one transaction each. Refusals are `
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import counters, handoff, notifications, person_messages, routing, webhooks
+from . import counters, duplicates, handoff, notifications, person_messages, routing, webhooks
 from .access import Actor
 from .directory import Directory, need_of
 from .erasure import erase, has_open_need, leave_no_trace, open_too_long
@@ -179,6 +179,57 @@ def _earlier_open_request(data: IntakeData) -> str | None:
         .order_by(HelpRequest.created_at.desc(), HelpRequest.id.desc())
         .limit(1)
     )
+
+
+def submit_from_person(
+    data: IntakeData, now: datetime | None = None
+) -> tuple[SubmittedRequest | None, list[Referral]]:
+    """The public form: a need asked again from the same phone number or e-mail while it is still
+    open with them joins that referral (its holder reads the new words, "asked again") instead of
+    making a second offer (``duplicates``), and a fresh status link goes to the contact given in
+    the earlier request; the other needs make a new request. Returns the new request (None when
+    every need joined) and the referrals joined."""
+    now = now or utcnow()
+    split = duplicates.split_needs(data.needs, _open_needs(data))
+    joined = [_ask_again(need.referral_id, data.description, now) for need in split.joined.values()]
+    for request_id in split.earlier_requests:
+        # A fresh link to the contact given then; nothing about it is shown on this screen.
+        person_messages.send_fresh_link(db.session.get_one(HelpRequest, request_id))
+    if not split.new:
+        db.session.commit()
+        return None, joined
+    return submit_request(replace(data, needs=split.new), now=now), joined
+
+
+def _open_needs(data: IntakeData) -> list[duplicates.OpenNeed]:
+    rows = db.session.execute(
+        select(Referral.specialism, Referral.id, Referral.request_id)
+        .join(HelpRequest, HelpRequest.id == Referral.request_id)
+        .where(
+            HelpRequest.with_contact(phone=data.phone, email=data.email),
+            HelpRequest.erased_at.is_(None),
+            Referral.state.in_(handoff.OPEN_STATES),
+        )
+    )
+    return [duplicates.OpenNeed(*row) for row in rows]
+
+
+def _ask_again(referral_id: int, words: str | None, now: datetime) -> Referral:
+    """The new request's words join the open referral; whoever holds it is told."""
+    referral = db.session.get_one(Referral, referral_id)
+    db.session.add(
+        FromPerson(
+            request_id=referral.request_id,
+            referral=referral,
+            organisation_id=referral.organisation_id,
+            kind=FromPersonKind.ASKED_AGAIN,
+            body=words or None,
+            created_at=now,
+        )
+    )
+    if referral.organisation_id is not None:
+        notifications.person_wrote(referral)
+    return referral
 
 
 def _new_reference() -> str:

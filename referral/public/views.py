@@ -116,13 +116,17 @@ def intake():
         return render_template("public/received.html")
     if not form.validate_on_submit():
         return _intake_page(form)
-    submitted = lifecycle.submit_request(
+    submitted, joined = lifecycle.submit_from_person(
         form.to_intake(g.lang, current_app.config["CONSENT_VERSION"])
     )
+    asked_again = [referral.specialism for referral in joined]
+    if submitted is None:
+        return render_template("public/still_open.html", asked_again=asked_again)
     # Rendered on the POST response rather than redirected: the status token then travels only in
     # this page to this person, never in a Location header, a flash message or the session.
     return render_template(
         "public/confirmation.html",
+        asked_again=asked_again,
         reference=submitted.reference,
         status_url=url_for("public.status", token=submitted.status_token, _external=True),
         help_request=submitted.request,

@@ -1,7 +1,9 @@
 """Issue 13.6: staff and the coordinator see "possible duplicate of ABC-123" when a new request
 has the name (in any spelling), phone number or e-mail of an earlier one still open."""
 
-from sqlalchemy import select
+import re
+
+from sqlalchemy import func, select
 
 from referral import lifecycle
 from referral.extensions import db
@@ -42,3 +44,51 @@ def test_a_first_name_alone_another_person_or_an_ended_request_is_no_duplicate(a
     post_intake(client, "en", needs=["legal"], name="Olena Kovalenko", phone="+48 605 555 555")
     with app.app_context():
         assert requests_by_id()[-1].possible_duplicate_of is None  # the earlier one was erased
+
+
+def test_a_need_asked_again_from_the_same_phone_joins_the_open_referral_and_a_fresh_link_goes(
+    app, client, staff, login_as
+):
+    from referral.models import FromPerson, OutboxMessage
+
+    post_intake(client, "uk", needs=["legal"], phone="+48 601 111 111")
+    with app.app_context():
+        [first] = requests_by_id()
+        old_token_hash, reference = first.status_token_hash, first.reference
+        referral = db.session.scalar(select(Referral))
+        holder, offers = referral.organisation.slug, referral.id
+    again = post_intake(
+        client, "uk", needs=["legal"], phone="601 111 111", description="Ще раз прошу"
+    )
+    html = again.get_data(as_text=True)
+    assert "ваш попередній запит досі відкритий" in html
+    # Nothing about the earlier request: neither its reference nor a status link.
+    assert reference not in html and not re.search(r"/status/[\w-]{40,}", html)
+    with app.app_context():
+        assert len(requests_by_id()) == 1  # no second request, no second offer
+        assert db.session.scalar(select(func.count()).select_from(Referral)) == 1
+        assert requests_by_id()[0].status_token_hash != old_token_hash  # a fresh link
+        kinds = db.session.scalars(select(OutboxMessage.kind)).all()
+        assert "person_fresh_link" in kinds and kinds.count("person_wrote") == 1
+        [asked] = db.session.scalars(select(FromPerson)).all()
+        assert (asked.kind, asked.body, asked.referral_id) == (
+            "asked_again",
+            "Ще раз прошу",
+            offers,
+        )
+    page = login_as(holder).get(f"/staff/referrals/{offers}").get_data(as_text=True)
+    assert "Ще раз прошу" in page
+
+
+def test_only_the_needs_still_open_join_the_others_make_a_new_request(app, client, directory):
+    by_mail = {"phone": "", "contact_channel": "email"}
+    post_intake(client, "en", needs=["legal"], email="olena@example.org", **by_mail)
+    html = post_intake(
+        client, "en", needs=["legal", "psychological"], email="OLENA@example.org ", **by_mail
+    ).get_data(as_text=True)
+    assert "your earlier request is still open: Legal help" in html
+    assert "Your request was sent" in html
+    with app.app_context():
+        first, second = requests_by_id()
+        assert [r.specialism for r in second.referrals] == ["psychological"]
+        assert second.possible_duplicate_of == first.reference
