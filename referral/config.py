@@ -49,6 +49,9 @@ class Config:
         for urgency in ("urgent", "normal")
         if os.environ.get(f"DEADLINE_HOURS_{urgency.upper()}")
     }
+    # An accepted case with no step, note or appointment for this many days: its holder is
+    # reminded once (referral/reminders.py).
+    IDLE_REMINDER_DAYS = int(os.environ.get("IDLE_REMINDER_DAYS", "7"))
     # Personal data at rest (referral/personal_data.py, docs/operations.md): Fernet keys, newest
     # first, separated by commas; the key of the matching hashes of phone numbers and e-mails.
     # Unset: read from DATA_KEYS_FILE / MATCH_KEY_FILE (instance/data_keys, instance/match_key),

@@ -283,6 +283,8 @@ def _transition(
     elif after in (State.UNMATCHED, State.WITHDRAWN):
         referral.organisation_id = None
         referral.offered_at = referral.deadline_at = None
+    if after == State.UNMATCHED and before != State.UNMATCHED:
+        notifications.unmatched(referral, tried=before != State.NEW)
     counters.holder_changed(before, before_holder, after, referral.organisation_id)
     if after in (State.CLOSED, State.WITHDRAWN):
         referral.closed_at = now

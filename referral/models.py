@@ -173,6 +173,8 @@ class User(Model):
     totp_secret: Mapped[str | None] = mapped_column(Encrypted)
     two_factor_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # How they hear of their organisation's offers (reminders.OfferMail): each, hourly, daily.
+    offer_mail: Mapped[str] = mapped_column(String(10), default="each", server_default="each")
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
 
@@ -690,3 +692,20 @@ class DataAccess(Model):
 
     user: Mapped[User | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship()
+
+
+# --- digests, reminders and appointments (referral/reminders.py, referral/appointments.py) ------
+
+
+class ReminderSent(Model):
+    """A digest or reminder written to the outbox: its key (``reminders.Due.key``) is unique, so
+    each is written once even when two workers find it due at the same moment."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
+    # A digest: the offers made before this moment were in it.
+    through: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

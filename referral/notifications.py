@@ -5,13 +5,17 @@ app; they never carry the person's story, contact details or a decline reason. E
 its request, so that erasing the request deletes it, sent or not.
 """
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from .extensions import db
 from .models import Organisation, OutboxMessage, Referral, User
+from .reminders import OfferMail
 
 
 def _render(kind: str, language: str, **context) -> tuple[str, str]:
@@ -88,16 +92,56 @@ def password_link(user: User, link: str, hours: int) -> None:
     _write("password_link", user.email, user.language, user=user, link=link, hours=hours)
 
 
+def holder_recipients(org: Organisation, offers: bool = False) -> list[tuple[str, str]]:
+    """Whom a mail to the organisation goes to, as (address, language): its active staff, or
+    its intake address (in Polish) while it has none. ``offers``: only the staff who chose to
+    get every offer at once (the others get digests, ``reminding``)."""
+    staff = db.session.execute(
+        select(User.email, User.language, User.offer_mail).where(
+            User.organisation_id == org.id, User.active.is_(True), User.role == "staff"
+        )
+    ).all()
+    if not staff:
+        return [(org.email, "pl")] if org.email else []
+    return [
+        (email, language)
+        for email, language, choice in staff
+        if not offers or choice == OfferMail.EACH
+    ]
+
+
 def offer_made(referral: Referral, org: Organisation) -> None:
-    """Tell the organisation's intake address that a referral waits for its answer."""
-    _queue("offer", org.email, "pl", referral=referral, organisation=org)
+    """Tell the organisation's staff who want every offer at once that one waits for them."""
+    for address, language in holder_recipients(org, offers=True):
+        _queue("offer", address, language, referral=referral, organisation=org)
 
 
-def _to_caseworker(kind: str, referral: Referral) -> None:
+def digest(user: User, offers: Sequence[Referral]) -> None:
+    """The new offers waiting for the staff member's organisation, in one mail: reference,
+    need, place and deadline of each, nothing about the person."""
+    inbox_url = current_app.config["PUBLIC_URL"].rstrip("/") + "/staff/"
+    _write("digest", user.email, user.language, offers=offers, inbox_url=inbox_url)
+
+
+def deadline_reminder(referral: Referral, address: str, language: str) -> None:
+    _queue("deadline_reminder", address, language, referral=referral)
+
+
+def idle_reminder(referral: Referral, address: str, language: str, since: datetime) -> None:
+    _queue("idle_reminder", address, language, referral=referral, since=since)
+
+
+def unmatched(referral: Referral, tried: bool) -> None:
+    """Tell the referring caseworker that no organisation took the referral; ``tried``: it was
+    offered and every organisation declined it or let it expire."""
+    _to_caseworker("unmatched_caseworker", referral, tried=tried)
+
+
+def _to_caseworker(kind: str, referral: Referral, **context) -> None:
     """The caseworker who submitted the request, if one did, in their language."""
     caseworker = referral.request.submitted_by
     if caseworker:
-        _queue(kind, caseworker.email, caseworker.language, referral=referral)
+        _queue(kind, caseworker.email, caseworker.language, referral=referral, **context)
 
 
 def accepted(referral: Referral) -> None:

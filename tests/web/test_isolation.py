@@ -149,8 +149,8 @@ def test_done_when(app, login_as, smtp_server):
     assert "Sent: 5" in result.output
     arrived = {(m["To"], m["Subject"]) for m in smtp_server.messages}
     assert [m["To"] for m in smtp_server.messages] == [
-        "intake@nomada.example",
-        "intake@hfpc.example",
+        "staff@nomada.example",
+        "staff@hfpc.example",
         "staff@pfm.example",
         "olena@example.com",
         "staff@pfm.example",
