@@ -387,7 +387,6 @@ def bulk_referrals(
                         "organisation_id": org,
                         "offered_to_id": offered_to,
                         "reason_code": "no_capacity" if action == Action.DECLINE else None,
-                        "text": None,
                     }
                 )
                 before = after
