@@ -167,7 +167,11 @@ def test_an_accepted_case_left_idle_reminds_its_colleague_once_per_quiet_spell(
     assert reminding.remind(monday + timedelta(days=2 * days, hours=2)).idle == 0
     assert reminding.remind(monday + timedelta(days=2 * days + 1, hours=2)).idle == 1
 
-    idle = [m for m in delivered(smtp_server, "staff@nomada.example") if "nothing recorded" in m["Subject"]]
+    idle = [
+        m
+        for m in delivered(smtp_server, "staff@nomada.example")
+        if "nothing recorded" in m["Subject"]
+    ]
     assert len(idle) == 2
     assert_nothing_personal(idle[0])
 
