@@ -13,7 +13,7 @@ from .. import access_log, audit, lifecycle, paging
 from ..decorators import coordinator_required
 from ..extensions import db
 from ..fields import show_error
-from ..models import ApiToken, Organisation, User
+from ..models import ApiToken, HelpRequest, Organisation, Referral, User
 from . import bp, csvfile
 from .forms import AuditFilterForm
 from .users import organisation_choices
@@ -27,7 +27,11 @@ def _audit_filter() -> tuple[AuditFilterForm, audit.AuditFilter]:
         for u in db.session.scalars(select(User).order_by(User.name))
     ]
     nothing = audit.AuditFilter(referral_id=-1)
-    if request.args and not form.validate():
+    valid = form.validate() if request.args else True
+    if form.referral_id.errors:  # a hidden field: an edited address shows everything else
+        form.referral_id.data, form.referral_id.errors = None, []
+        valid = not any(f.errors for f in form)
+    if not valid:
         return form, nothing
     request_id = None
     if form.reference.data:
@@ -56,6 +60,11 @@ def audit_trail():
         "admin/audit.html",
         form=form,
         page=page,
+        referrals=referral_names(
+            {row.referral_id for row in page.items if row.referral_id}
+            | ({form.referral_id.data} if form.referral_id.data else set())
+        ),
+        every_referral={k: v for k, v in request.args.items() if k not in ("referral_id", "page")},
         users={u.id: u for u in db.session.scalars(select(User))},
         organisations={o.id: o for o in db.session.scalars(select(Organisation))},
         api_tokens=_api_token_names(),
@@ -65,6 +74,16 @@ def audit_trail():
     shown = {row.referral_id for row in page.items if row.kind == "referral" and row.text}
     access_log.record(current_user, access_log.Page.AUDIT, audit.with_words(shown))
     return html
+
+
+def referral_names(referral_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """(reference, need) of each referral: how people name a referral, never by its number."""
+    rows = db.session.execute(
+        select(Referral.id, HelpRequest.reference, Referral.specialism)
+        .join(Referral.request)
+        .where(Referral.id.in_(referral_ids))
+    )
+    return {referral_id: (reference, need) for referral_id, reference, need in rows}
 
 
 def _api_token_names() -> dict[int, str]:

@@ -153,6 +153,10 @@ class CoverageForm(FlaskForm):
         )
 
 
+class ConfirmForm(FlaskForm):
+    """A button that confirms what the page describes: only the CSRF token is sent."""
+
+
 class RoleForm(FlaskForm):
     role = RadioField(
         _l("Role"),
@@ -182,6 +186,37 @@ class UserForm(RoleForm):
     language = SelectField(
         _l("Language of the interface"),
         choices=[(code, LANGUAGE_NAMES[code]) for code in UI_LANGUAGES],
+    )
+
+
+class QueueFilterForm(FlaskForm):
+    """The unmatched queue's filters, read from the query string (a GET form: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    specialism = SelectField(
+        _l("Need"), choices=[("", _l("All needs")), *choices_of(Specialism)], default=""
+    )
+    voivodeship = SelectField(_l("Voivodeship"), choices=[], default="")
+    urgency = SelectField(
+        _l("Urgency"),
+        choices=[
+            ("", _l("Urgent or not")),
+            ("urgent", _l("Urgent only")),
+            ("other", _l("Not urgent")),
+        ],
+        default="",
+    )
+    age = SelectField(
+        _l("Waiting"),
+        choices=[
+            ("", _l("Any time")),
+            ("1", _l("More than a day")),
+            ("3", _l("More than 3 days")),
+            ("7", _l("More than a week")),
+        ],
+        default="",
     )
 
 
@@ -264,12 +299,9 @@ class AuditFilterForm(PeriodForm):
     )
     organisation_id = SelectField(_l("Organisation"), coerce=optional_int)
     user_id = SelectField(_l("User"), coerce=optional_int)
+    # Set by the links from one referral's pages; people search by the reference above.
     referral_id = IntegerField(
-        _l("Referral number"),
-        validators=[
-            Optional(),
-            NumberRange(min=1, max=MAX_ID, message=_l("Enter a referral number.")),
-        ],
+        widget=HiddenInput(), validators=[Optional(), NumberRange(1, MAX_ID)]
     )
 
 

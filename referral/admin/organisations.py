@@ -19,7 +19,7 @@ from ..organisations import OrganisationData, add_coverage, remove_coverage, sav
 from ..service_errors import ServiceError
 from ..vocabulary import SPOKEN_LANGUAGES, UI_LANGUAGES
 from . import bp
-from .forms import CoverageForm, OrganisationForm
+from .forms import ConfirmForm, CoverageForm, OrganisationForm
 
 TEXT_FIELDS = tuple(
     f"{what}_{language}" for what in ("name", "description") for language in UI_LANGUAGES
@@ -157,13 +157,25 @@ def coverage_add(organisation_id: int):
     return _render_organisation(org, _organisation_edit_form(org), form)
 
 
-@bp.post("/organisations/<int:organisation_id>/coverage/<int:coverage_id>/remove")
+@bp.route(
+    "/organisations/<int:organisation_id>/coverage/<int:coverage_id>/remove",
+    methods=["GET", "POST"],
+)
 @coordinator_required
 def coverage_remove(organisation_id: int, coverage_id: int):
+    """A page that asks first (GET); its button removes the coverage (POST)."""
     org = db.get_or_404(Organisation, organisation_id)
+    row = next((row for row in _coverage_rows(org) if row[0] == coverage_id), None)
+    if row is None:
+        abort(404)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "admin/coverage_remove.html", organisation=org, coverage=row, form=form
+        )
     try:
         remove_coverage(org.id, coverage_id, by=current_user)
-    except ServiceError:  # NOT_FOUND
+    except ServiceError:  # NOT_FOUND: removed by someone else a moment ago
         abort(404)
     flash(_("The coverage is removed."), "success")
     return _to_coverage(org)

@@ -221,9 +221,10 @@ def test_chelm_psychological_request_is_queued_and_routed_by_hand_to_pfm(app, co
 
     queue = text(coordinator.get("/admin/unmatched"))
     assert f"/admin/referrals/{referral_id}/route-by-hand" in queue
-    assert "Polish Migration Forum Foundation" in queue
+    assert "Polish Migration Forum Foundation" not in queue  # the candidates are a click away
 
     page = text(coordinator.get(f"/admin/referrals/{referral_id}/route-by-hand"))
+    assert "Polish Migration Forum Foundation" in page
     version = re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
     with app.app_context():
         pfm_id = org("pfm").id
@@ -441,14 +442,14 @@ def test_audit_shows_sign_ins_and_failures_and_referral_steps(app, client, coord
     referral_id = submit(app, "legal", "wroclaw")
     page = text(coordinator.get("/admin/audit"))
     assert "Failed sign-in" in page and "Signed in" in page
-    assert f'href="/admin/referrals/{referral_id}/route-by-hand"' in page
+    assert f'href="/staff/referrals/{referral_id}"' in page
 
 
 def test_audit_filters_by_referral_and_by_user(app, coordinator):
     first, second = submit(app, "legal", "wroclaw"), submit(app, "legal", "krakow")
     page = text(coordinator.get(f"/admin/audit?referral_id={first}"))
-    assert f"/admin/referrals/{first}/route-by-hand" in page
-    assert f"/admin/referrals/{second}/route-by-hand" not in page
+    assert f'href="/staff/referrals/{first}"' in page
+    assert f'href="/staff/referrals/{second}"' not in page
     assert "1 entry." in page
     with app.app_context():
         own_id = user("coordinator@konsorcjum.example").id

@@ -1,0 +1,71 @@
+"""The coordinator's queues in a real Chromium, in Polish: the unmatched queue filtered, a referral
+routed by hand from its page, the audit found by a reference, coverage removed after the question.
+Every page passes axe-core (no serious or critical violation)."""
+
+from referral import lifecycle
+from referral.extensions import db
+from referral.models import Coverage
+from referral.seed import DEMO_PASSWORD
+
+from ..conftest import COORDINATOR
+from ..helpers import intake, org
+from .test_public_browser import serious_violations
+
+
+def sign_in_as_coordinator(page, base_url, codes):
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=email]", COORDINATOR)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("main button[type=submit]")
+    page.fill("input[name=code]", codes.pop())
+    page.click("main button[type=submit]")
+
+
+def test_the_coordinator_works_through_the_unmatched_queue(
+    live_app, base_url, coordinator_codes, new_page
+):
+    with live_app.app_context():
+        chelm = lifecycle.submit_request(intake("psychological", city_slug="chelm"))
+        lifecycle.submit_request(intake("housing", city_slug="opole", urgent=True))
+        reference = chelm.reference
+        nomada = org("nomada")
+        coverage_id = next(c.id for c in nomada.coverage if c.specialism == "psychological")
+        nomada_id = nomada.id
+        db.session.remove()
+
+    page = new_page(locale="pl-PL", viewport={"width": 1366, "height": 768})
+    sign_in_as_coordinator(page, base_url, coordinator_codes)
+    page.goto(f"{base_url}/admin/unmatched")
+    assert page.locator("main tbody tr").count() == 2
+    assert serious_violations(page) == []
+    page.select_option("select[name=voivodeship]", "06")
+    page.click("main form.filters button[type=submit]")
+    assert page.locator("main tbody tr").count() == 1
+    assert serious_violations(page) == []
+
+    page.click(f"main tbody th a:has-text('{reference}')")
+    assert page.locator("#route-by-hand").is_visible()
+    assert serious_violations(page) == []
+    page.check("section[aria-labelledby=route-by-hand] input[type=radio] >> nth=0")
+    page.fill(
+        "section[aria-labelledby=route-by-hand] textarea[name=reason]", "Sesje online po ukraińsku."
+    )
+    page.click("section[aria-labelledby=route-by-hand] button[type=submit]")
+    assert page.locator(".flash, [role=status], .success").first.is_visible()
+    assert serious_violations(page) == []
+
+    page.goto(f"{base_url}/admin/audit")
+    page.fill("input[name=reference]", reference.lower().replace("-", " "))
+    page.click("main form button[type=submit]")
+    assert page.locator(f"main tbody a:has-text('{reference}')").count() >= 2
+    assert "liczb" not in page.locator("main form").inner_text()
+    assert serious_violations(page) == []
+
+    page.goto(f"{base_url}/admin/organisations/{nomada_id}")
+    page.click(f"a[href$='/coverage/{coverage_id}/remove']")
+    assert serious_violations(page) == []
+    page.click("main form button[type=submit]")
+    assert page.url.endswith(f"/admin/organisations/{nomada_id}#coverage")
+    with live_app.app_context():
+        assert db.session.get(Coverage, coverage_id) is None
+        db.session.remove()
