@@ -86,6 +86,8 @@ class Config:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "referral")
     INTAKE_RATE_LIMIT = os.environ.get("INTAKE_RATE_LIMIT", "60 per hour")
+    # The person's answers to an appointment (confirm, another time), per address.
+    APPOINTMENT_RATE_LIMIT = os.environ.get("APPOINTMENT_RATE_LIMIT", "10 per hour")
     # Per API token (per address for calls without one).
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "120 per minute; 5000 per hour")
     RATELIMIT_HEADERS_ENABLED = True

@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from .extensions import db
-from .models import Organisation, OutboxMessage, Referral, User
+from .models import Appointment, Organisation, OutboxMessage, Referral, User
 from .reminders import OfferMail
 
 
@@ -26,12 +26,22 @@ def _render(kind: str, language: str, **context) -> tuple[str, str]:
 
 
 def _write(
-    kind: str, to_address: str, language: str, request_id: int | None = None, **context
+    kind: str,
+    to_address: str,
+    language: str,
+    request_id: int | None = None,
+    calendar: str | None = None,
+    **context,
 ) -> None:
     subject, body = _render(kind, language, **context)
     db.session.add(
         OutboxMessage(
-            kind=kind, request_id=request_id, to_address=to_address, subject=subject, body=body
+            kind=kind,
+            request_id=request_id,
+            to_address=to_address,
+            subject=subject,
+            body=body,
+            calendar=calendar,
         )
     )
 
@@ -95,12 +105,16 @@ def password_link(user: User, link: str, hours: int) -> None:
 def holder_recipients(org: Organisation, offers: bool = False) -> list[tuple[str, str]]:
     """Whom a mail to the organisation goes to, as (address, language): its active staff, or
     its intake address (in Polish) while it has none. ``offers``: only the staff who chose to
-    get every offer at once (the others get digests, ``reminding``)."""
-    staff = db.session.execute(
-        select(User.email, User.language, User.offer_mail).where(
-            User.organisation_id == org.id, User.active.is_(True), User.role == "staff"
-        )
-    ).all()
+    get every offer at once (the others get digests, ``reminding``). Read once per organisation
+    and transaction: a sweep re-routing thousands of offers asks once for each organisation."""
+    kept = db.session.info.setdefault(_RECIPIENTS, {})
+    if org.id not in kept:
+        kept[org.id] = db.session.execute(
+            select(User.email, User.language, User.offer_mail).where(
+                User.organisation_id == org.id, User.active.is_(True), User.role == "staff"
+            )
+        ).all()
+    staff = kept[org.id]
     if not staff:
         return [(org.email, "pl")] if org.email else []
     return [
@@ -108,6 +122,14 @@ def holder_recipients(org: Organisation, offers: bool = False) -> list[tuple[str
         for email, language, choice in staff
         if not offers or choice == OfferMail.EACH
     ]
+
+
+_RECIPIENTS = "staff recipients by organisation"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_recipients(session: Session, transaction) -> None:
+    session.info.pop(_RECIPIENTS, None)
 
 
 def offer_made(referral: Referral, org: Organisation) -> None:
@@ -153,3 +175,28 @@ def accepted(referral: Referral) -> None:
 
 def closed(referral: Referral) -> None:
     _to_caseworker("closed_caseworker", referral)
+
+
+def appointment_proposed(referral: Referral, appointment: Appointment, calendar: str) -> None:
+    """Tell the person when and where, in the language of their request, with the .ics file;
+    a person without an e-mail reads it on their status page."""
+    request = referral.request
+    if request.email:
+        _write(
+            "appointment_person",
+            request.email,
+            request.language,
+            request.id,
+            calendar=calendar,
+            referral=referral,
+            appointment=appointment,
+        )
+
+
+def appointment_answered(referral: Referral, step: str) -> None:
+    """Tell the holder's staff that the person confirmed or asked for another time (what they
+    wrote stays on the referral's page)."""
+    if referral.organisation is None:
+        return
+    for address, language in holder_recipients(referral.organisation):
+        _queue("appointment_answered", address, language, referral=referral, step=step)

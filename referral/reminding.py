@@ -20,7 +20,16 @@ from sqlalchemy.orm import selectinload
 from . import handoff, notifications, reminders
 from .extensions import db
 from .handoff import State
-from .models import HelpRequest, Note, Referral, ReferralEvent, ReminderSent, User, utcnow
+from .models import (
+    AppointmentStep,
+    HelpRequest,
+    Note,
+    Referral,
+    ReferralEvent,
+    ReminderSent,
+    User,
+    utcnow,
+)
 from .reminders import OfferMail
 
 
@@ -84,10 +93,7 @@ def send_digests(now: datetime) -> int:
         if since is not None:  # the first digest holds every offer still waiting
             waiting.append(Referral.offered_at >= since)
         offers = db.session.scalars(
-            select(Referral)
-            .where(*waiting)
-            .order_by(Referral.deadline_at)
-            .options(_WITH_PLACE)
+            select(Referral).where(*waiting).order_by(Referral.deadline_at).options(_WITH_PLACE)
         ).all()
         if offers and _take(due, "digest", user_id=user.id):
             notifications.digest(user, offers)
@@ -144,20 +150,23 @@ def _latest(model, moment):
 
 
 def send_idle_reminders(now: datetime) -> int:
-    """The holder of each accepted case with no step and no note for IDLE_REMINDER_DAYS (the
-    colleague it is assigned to, if any), once per quiet spell. ``updated_at``, written at each
-    step, narrows the search first: it is never earlier than the referral's last step."""
+    """The holder of each accepted case with no step, note or appointment step for
+    IDLE_REMINDER_DAYS (the colleague it is assigned to, if any), once per quiet spell.
+    ``updated_at``, written at each step, narrows the search first: it is never earlier than
+    the referral's last step."""
     idle_days = current_app.config["IDLE_REMINDER_DAYS"]
     cutoff = now - timedelta(days=idle_days)
     latest_step = _latest(ReferralEvent, ReferralEvent.at)
     latest_note = _latest(Note, Note.created_at)
+    latest_appointment = _latest(AppointmentStep, AppointmentStep.at)
     rows = db.session.execute(
-        select(Referral, latest_step, latest_note)
+        select(Referral, latest_step, latest_note, latest_appointment)
         .where(
             Referral.state.in_([State.ACCEPTED, State.IN_PROGRESS]),
             Referral.updated_at <= cutoff,
             latest_step <= cutoff,
             or_(latest_note.is_(None), latest_note <= cutoff),
+            or_(latest_appointment.is_(None), latest_appointment <= cutoff),
         )
         .order_by(Referral.id)
         .options(
@@ -167,8 +176,8 @@ def send_idle_reminders(now: datetime) -> int:
         )
     ).all()
     sent = 0
-    for referral, step_at, note_at in rows:
-        last_activity = max(filter(None, (_aware(step_at), _aware(note_at))))
+    for referral, *moments in rows:
+        last_activity = max(filter(None, map(_aware, moments)))
         due = reminders.idle_reminder_due(referral.id, last_activity, idle_days, now)
         if due and _take(due, "idle", referral_id=referral.id):
             for address, language in _holder_addresses(referral, assigned_first=True):

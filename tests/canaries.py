@@ -4,15 +4,16 @@ and erased without a trace."""
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select, text
 
-from referral import lifecycle
+from referral import appointments, lifecycle
 from referral.extensions import db
 from referral.handoff import Action
 from referral.mailer import deliver_pending
-from referral.models import Referral
+from referral.models import Referral, utcnow
 
 from .helpers import user
 from .web.test_public import post_intake, status_path
@@ -51,6 +52,8 @@ class Canaries:
     staff_words: str = field(
         default_factory=lambda: f"she lives at Prosta 5, door {secrets.token_hex(4)}"
     )
+    place: str = field(default_factory=lambda: f"ul. Kanarkowa {secrets.token_hex(4)}")
+    words: str = field(default_factory=lambda: f"Thursday after {secrets.token_hex(4)}")
     stored_forms: list[str] = field(default_factory=list)  # ciphertexts, hashes, token hash
 
     @property
@@ -73,6 +76,8 @@ class Canaries:
             self.note,
             self.internal_note,
             self.staff_words,
+            self.place,
+            self.words,
         ]
 
     def traces(self, app) -> list[str]:
@@ -121,6 +126,9 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
         lifecycle.act(referral.id, holder, Action.ACCEPT)
         lifecycle.add_note(referral, holder, canaries.note, shared=True)
         lifecycle.add_note(referral, holder, canaries.internal_note, shared=False)
+        soon = utcnow() + timedelta(days=3)
+        appointments.propose(referral, holder, soon, "in_person", canaries.place)
+        appointments.ask_another_time(referral.request, referral.id, canaries.words)
         request_id = referral.request_id
         deliver_pending()  # the mail to the person is sent: erasure deletes sent mail too
         canaries.stored_forms = [
@@ -136,9 +144,14 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
             *raw("event_text", "body", "referral_id = :id", id=referral.id),
             *raw("outbox_message", "to_address", "request_id = :id", id=request_id),
             *raw("outbox_message", "body", "request_id = :id", id=request_id),
+            *raw("outbox_message", "calendar", "request_id = :id", id=request_id),
+            *raw("appointment", "place", "referral_id = :id", id=referral.id),
+            *raw("appointment", "person_words", "referral_id = :id", id=referral.id),
         ]
-        # 8 of the request, 2 notes, 1 text, 3 mails (2 offers, 1 to the person) of 2 each
-        assert len(canaries.stored_forms) == 17
+        # 8 of the request, 2 notes, 1 text, 5 mails of 2 each (2 offers, the acceptance and
+        # the appointment to the person, the answer to the holder), the appointment's calendar
+        # file, place and the person's words
+        assert len(canaries.stored_forms) == 24
         person = Person(
             canaries, path, referral.id, first.organisation.slug, holder.organisation.slug
         )
@@ -146,4 +159,5 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
     page = login_as(person.holder).get(f"/staff/referrals/{person.referral_id}")
     html = page.get_data(as_text=True)
     assert canaries.name in html and canaries.story in html and canaries.note in html
+    assert canaries.place in html and canaries.words in html
     return person
