@@ -354,6 +354,27 @@ def city_choices(language: str, by: str = "slug") -> list[tuple[str, str]]:
     )
 
 
+def covered_city_choices(organisation_id: int | None, language: str) -> list[tuple[str, str]]:
+    """(id, name) of the cities an organisation's coverage reaches, in the reader's order (every
+    city for a coordinator, who has no organisation, and for nationwide coverage)."""
+
+    def build() -> list[tuple[str, str]]:
+        reach = db.session.execute(
+            select(Coverage.scope, Coverage.area).where(Coverage.organisation_id == organisation_id)
+        ).all()
+        if organisation_id is None or any(scope == Scope.NATIONWIDE for scope, _ in reach):
+            return city_choices(language, by="id")
+        areas = {(scope, area) for scope, area in reach}
+        return [
+            (str(city.id), city.name_in(language))
+            for city in cities_sorted(language)
+            if (Scope.CITY, city.slug) in areas
+            or (Scope.VOIVODESHIP, city.voivodeship_teryt) in areas
+        ]
+
+    return kept(("covered_city_choices", organisation_id, language), build)
+
+
 def voivodeship_choices(language: str) -> list[tuple[str, str]]:
     """(TERYT, name) for every voivodeship in the reader's order."""
 

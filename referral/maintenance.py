@@ -8,11 +8,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Column, Table, Text, column, select, table, update
+from sqlalchemy import Column, Table, Text, column, delete, insert, select, table, update
 
 from .extensions import db
-from .models import HelpRequest
-from .personal_data import Encrypted, keyring, match_key
+from .models import HelpRequest, NameKey
+from .personal_data import Encrypted, keyring, match_key, name_keys
 
 BATCH = 500
 
@@ -74,7 +74,7 @@ def rotate_keys() -> Rotation:
                     done += 1
                 db.session.commit()
             rotation.encrypted[f"{model_table.name}.{encrypted.name}"] = done
-    rotation.matches = _redo_matches()
+    rotation.matches = _redo_matches() + _redo_name_keys()
     return rotation
 
 
@@ -99,6 +99,31 @@ def _redo_matches() -> int:
                     .where(raw.c.id == row_id, _same(raw.c.phone, phone), _same(raw.c.email, email))
                     .values(phone_match=wanted[0], email_match=wanted[1])
                 )
+                redone += 1
+        db.session.commit()
+    return redone
+
+
+def _redo_name_keys() -> int:
+    """The hashes of the names' words redone where they differ from what MATCH_KEY gives now."""
+    raw = table(HelpRequest.__tablename__, column("id"), column("name", Text))
+    redone = 0
+    for rows in _batches(raw, "id", "name"):
+        stored: dict[int, set[str]] = {}
+        for request_id, key in db.session.execute(
+            select(NameKey.request_id, NameKey.key).where(
+                NameKey.request_id.in_([row[0] for row in rows])
+            )
+        ):
+            stored.setdefault(request_id, set()).add(key)
+        for request_id, token in rows:
+            wanted = name_keys(keyring().decrypt(token) if token else None)
+            if stored.get(request_id, set()) != wanted:
+                db.session.execute(delete(NameKey).where(NameKey.request_id == request_id))
+                if wanted:
+                    db.session.execute(
+                        insert(NameKey), [{"request_id": request_id, "key": k} for k in wanted]
+                    )
                 redone += 1
         db.session.commit()
     return redone

@@ -25,12 +25,13 @@ from sqlalchemy import (
     event,
     false,
     or_,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import Model
-from .personal_data import Encrypted, match_key
+from .personal_data import Encrypted, match_key, name_keys
 
 
 def utcnow() -> datetime:
@@ -337,10 +338,16 @@ class HelpRequest(Model):
     )
     submitted_by: Mapped[User | None] = relationship()
     referring_organisation: Mapped[Organisation | None] = relationship()
+    name_keys: Mapped[list[NameKey]] = relationship(cascade="all, delete-orphan")
 
     @validates("phone", "email")
     def _match_keys(self, key: str, value: str | None) -> str | None:
         setattr(self, f"{key}_match", match_key(key, value))
+        return value
+
+    @validates("name")
+    def _name_keys(self, key: str, value: str | None) -> str | None:
+        self.name_keys = [NameKey(key=word_key) for word_key in sorted(name_keys(value))]
         return value
 
     @classmethod
@@ -363,6 +370,17 @@ class Referral(Model):
         Index("ix_referral_org_state_updated", "organisation_id", "state", "updated_at"),
         Index("ix_referral_referrer_created", "referring_organisation_id", "created_at"),
         Index("ix_referral_state_deadline", "state", "deadline_at"),
+        # The inbox: an organisation's offers by waiting time, its open cases most recently
+        # changed first (referral/staff/inbox.py).
+        Index("ix_referral_org_state_created", "organisation_id", "state", "created_at"),
+        Index(
+            "ix_referral_org_cases",
+            "organisation_id",
+            "updated_at",
+            "id",
+            postgresql_where=text("state IN ('accepted', 'in_progress')"),
+            sqlite_where=text("state IN ('accepted', 'in_progress')"),
+        ),
         # Covers the reports' counts of referrals by month, specialism, state and voivodeship.
         Index("ix_referral_report", "created_at", "specialism", "state", "request_id"),
     )
@@ -699,6 +717,23 @@ class DataAccess(Model):
 
     user: Mapped[User | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship()
+
+
+# --- the staff search by name (inbox) -----------------------------------------------------------
+
+
+class NameKey(Model):
+    """The keyed hash of one word of a request's name (``personal_data.name_keys``), kept in step
+    with the name by ``HelpRequest._name_keys`` and erased with it: the staff search finds a person
+    by name without decrypting a single row."""
+
+    __tablename__ = "request_name_key"
+    __table_args__ = (Index("ix_request_name_key_key", "key", "request_id"),)
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("request.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 # --- digests, reminders and appointments (referral/reminders.py, referral/appointments.py) ------

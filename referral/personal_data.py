@@ -6,6 +6,8 @@
 - ``match_key(kind, value)`` is a keyed hash (HMAC-SHA256 with ``MATCH_KEY``) of a normalised
   phone number (E.164) or e-mail (lower case): equal for every spelling of the same contact, stored
   beside the encrypted value and indexed, so duplicates and staff searches need no plain text.
+- ``name_keys(name)`` are keyed hashes of the words of a name (lower case, without accents,
+  Cyrillic spelt in Latin letters): the staff search finds "Олена Коваленко" by "kovalenko".
 
 The keys come from the environment; without it, from files in the instance folder, which only
 ``DEVELOPMENT_KEYS=1`` (``make run``) creates: a production server without keys refuses to start.
@@ -19,6 +21,7 @@ import hmac
 import os
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -134,6 +137,33 @@ def match_key(kind: str, value: str | None) -> str | None:
     match (empty, or not a valid number or address)."""
     normalised = NORMALISERS[kind](value)
     return keyring().match(kind, normalised) if normalised else None
+
+
+# Cyrillic letters in Latin ones, the Ukrainian way (the national transliteration, simplified): a
+# name typed in either alphabet gives the same words. Soft signs and apostrophes drop out.
+_LATIN = str.maketrans(
+    {
+        **dict(zip("абвгґдезиійклмнопрстуфхцыэ", "abvhgdezyiiklmnoprstufhcye", strict=True)),
+        **{"є": "ie", "ж": "zh", "ї": "i", "ч": "ch", "ш": "sh", "щ": "shch", "ю": "iu"},
+        **{"я": "ia", "ё": "io", "ь": "", "ъ": "", "'": "", "’": "", "ʼ": ""},
+        **{"č": "ch", "š": "sh", "ž": "zh", "ł": "l"},
+    }
+)
+
+
+def name_words(name: str | None) -> set[str]:
+    """The words of a name as the search compares them: "Ołena KOVALENKO-Шевченко" gives
+    {"olena", "kovalenko", "shevchenko"}."""
+    latin = (name or "").casefold().translate(_LATIN)
+    plain = "".join(
+        ch for ch in unicodedata.normalize("NFKD", latin) if not unicodedata.combining(ch)
+    )
+    return {word for word in re.split(r"[^a-z0-9]+", plain) if word}
+
+
+def name_keys(name: str | None) -> set[str]:
+    """The keyed hashes of a name's words (``name_words``): stored per request, indexed."""
+    return {keyring().match("name", word) for word in name_words(name)}
 
 
 # --- where the keys come from -------------------------------------------------------------------

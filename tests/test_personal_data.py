@@ -17,7 +17,7 @@ from referral import create_app
 from referral.config import TestConfig
 from referral.extensions import db
 from referral.models import HelpRequest, OutboxMessage, ReferralEvent, User, WebhookEndpoint
-from referral.personal_data import MissingKeys, match_key
+from referral.personal_data import MissingKeys, match_key, name_keys
 
 from .canaries import stored
 
@@ -161,10 +161,11 @@ def test_rotate_keys_redoes_the_matching_hashes_for_a_new_match_key(app, person,
     new_match = "a-new-match-key-a-new-match-key-0123456789"
     moved = app_with(app, MATCH_KEY=new_match)
     result = moved.test_cli_runner().invoke(args=["rotate-keys"])
-    assert "Matching hashes redone: 1" in result.output
+    assert "Matching hashes redone: 2" in result.output  # the contacts, and the name's words
     with moved.app_context():
         request = db.session.scalar(select(HelpRequest))
         assert request.phone_match == match_key("phone", person.canaries.phone)
+        assert {k.key for k in request.name_keys} == name_keys(person.canaries.name)
 
 
 # --- backup -----------------------------------------------------------------------------------

@@ -23,9 +23,9 @@ from ..auth.forms import NewPasswordForm
 from ..fields import choices_of, text_of
 from ..handoff import DeclineReason, Outcome, State
 from ..i18n import LANGUAGE_NAMES
-from ..public.forms import IntakeForm
+from ..public.forms import OTHER_CITY, PHONE_CHANNELS, IntakeForm
 from ..reminders import OfferMail
-from ..vocabulary import UI_LANGUAGES, Specialism
+from ..vocabulary import UI_LANGUAGES, ContactChannel, Specialism
 
 TEXT_MAX = 2000
 NOTE_MAX = 5000
@@ -38,7 +38,7 @@ class InboxFilterForm(FlaskForm):
         csrf = False
 
     reference = StringField(
-        _l("Reference, phone or e-mail"), validators=[Optional(), Length(max=254)]
+        _l("Reference, name, phone or e-mail"), validators=[Optional(), Length(max=254)]
     )
     specialism = SelectField(
         _l("Need"), choices=[("", _l("All needs")), *choices_of(Specialism)], default=""
@@ -48,6 +48,15 @@ class InboxFilterForm(FlaskForm):
         _l("State"), choices=[("", _l("All states")), *choices_of(State)], default=""
     )
     mine = BooleanField(_l("Only cases assigned to me"))
+    sort = SelectField(
+        _l("Order of the offers"),
+        choices=[
+            ("deadline", _l("Least time left first")),
+            ("waiting", _l("Waiting longest first")),
+            ("urgent", _l("Urgent first")),
+        ],
+        default="deadline",
+    )
 
 
 class ActionForm(FlaskForm):
@@ -124,10 +133,15 @@ class PasswordForm(NewPasswordForm):
     )
 
 
-# Second-person labels of the public form, as a caseworker reads them on the phone.
+# The public form's words, addressed to the caseworker and speaking about the person.
 CASEWORKER_LABELS = {
     "needs": _l("What does the person need help with?"),
+    "urgency": _l("How urgent is it for the person?"),
     "city": _l("City where the person is now"),
+    "voivodeship": _l("Voivodeship, if the person's city is not in the list"),
+    "name": _l("The person's name or nickname"),
+    "phone": _l("The person's phone number"),
+    "email": _l("The person's e-mail"),
     "languages": _l("Languages the person speaks"),
     "contact_channel": _l("How should the organisation contact the person?"),
     "safe_to_message": _l("It is safe to leave the person a message and to say who is calling."),
@@ -161,3 +175,32 @@ class ReferralForm(IntakeForm):
         super().__init__(*args, language=language, **kwargs)
         for name, text in CASEWORKER_LABELS.items():
             self[name].label.text = text
+        self.city.choices = [("", _l("Choose the person's city")), *self.city.choices[1:]]  # type: ignore[index]
+        self.city.validators = [
+            DataRequired(_l("Choose the person's city, or “Other / not in the list”.")),
+            *self.city.validators[1:],
+        ]
+
+    def validate_voivodeship(self, field):
+        if self.city.data == OTHER_CITY and not field.data:
+            raise ValidationError(
+                _l("The person's city is not in the list: choose its voivodeship.")
+            )
+
+    def validate_phone(self, field):
+        if not field.data and not self.email.data:
+            raise ValidationError(
+                _l(
+                    "Give the person's phone number or e-mail, so that the organisation can "
+                    "reach them."
+                )
+            )
+        super().validate_phone(field)
+
+    def validate_contact_channel(self, field):
+        if field.data == ContactChannel.EMAIL and not self.email.data:
+            raise ValidationError(_l("You chose e-mail: please give the person's e-mail address."))
+        if field.data in PHONE_CHANNELS and not self.phone.data:
+            raise ValidationError(
+                _l("You chose a phone or a messenger: please give the person's number.")
+            )

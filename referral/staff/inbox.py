@@ -1,12 +1,18 @@
-"""The inbox queries: three parts of what a staff member may see, filtered and paged.
+"""The inbox queries: three parts of what a staff member may see, filtered, sorted and paged.
 
 Every part starts from ``access.visible_referrals``. A coordinator has no organisation: their
 parts cover every organisation (all offers, all accepted cases, all referrals), so the inbox is
 the consortium's overview; the directory work stays under /admin.
 
-The search box takes a reference, a phone number or an e-mail, contacts matched on their keyed
-hashes. The parts hold only referrals the organisation holds, is offered or sent, whose person
-it may see: one that passed a referral on cannot learn whose it was by searching a number.
+The search box takes a reference, a phone number, an e-mail or words of a name: contacts matched on
+their keyed hashes, names on the keyed hashes of their words (``NameKey``), so no row is decrypted
+to search. The parts hold only referrals the organisation holds, is offered or sent, whose person
+it may see: one that passed a referral on cannot learn whose it was by searching a number or name.
+
+A part counts its rows up to ``COUNT_CAP`` and pages through those: counting 50,000 referrals sent
+by one organisation costs more than the page itself, and nobody pages past the thousandth row (the
+filters and the search narrow the list instead). On a page, the needs of one request stand in one
+row (``Row``).
 """
 
 from __future__ import annotations
@@ -20,37 +26,69 @@ from ..access import visible_referrals
 from ..extensions import db
 from ..handoff import State
 from ..lifecycle import normalise_reference
-from ..models import HelpRequest, Referral, User
+from ..models import HelpRequest, NameKey, Referral, User
 from ..paging import Page, clamp
-from ..personal_data import normalised_phone
+from ..personal_data import name_keys, normalised_phone
 
 PAGE_SIZE = 25
+COUNT_CAP = 1000
 PARTS = ("offered", "cases", "sent")
+SORTS = ("deadline", "waiting", "urgent")
 
 
 @dataclass
 class Filters:
-    reference: str = ""  # or a phone number, or an e-mail
+    reference: str = ""  # or a phone number, an e-mail or a name
     specialism: str = ""
     city_id: int | None = None
     state: str = ""
     mine: bool = False
+    sort: str = "deadline"
+
+
+@dataclass
+class Row:
+    """One request on a page of a part: its referrals there (one per need), in the part's order."""
+
+    request: HelpRequest
+    referrals: list[Referral]
+
+    @property
+    def urgent(self) -> bool:
+        return any(r.urgent for r in self.referrals)
+
+    @property
+    def deadline(self):
+        return min((r.deadline_at for r in self.referrals if r.deadline_at), default=None)
 
 
 @dataclass
 class Part:
     key: str
     page: Page
+    rows: list[Row]
+    capped: bool  # more rows than COUNT_CAP: the page count stops there
 
 
-# Each part's order. Offers and what we sent are served by an index (ix_referral_org_state_deadline,
-# ix_referral_referrer_created); our cases, a few thousand at most, are sorted after the index
-# on (organisation, state) found them: the most recently changed first.
+# Each part's order. Offers can be sorted (by time left, the default; by waiting time, longest
+# first; or urgent ones first, then by time left); cases and referrals sent keep theirs. Each is
+# served by an index: ix_referral_org_state_deadline, ix_referral_org_state_created,
+# ix_referral_org_cases (our accepted and started cases, most recently changed first),
+# ix_referral_referrer_created. Urgent first sorts the organisation's offers alone.
 ORDER = {
     "offered": (Referral.deadline_at, Referral.id),
     "cases": (Referral.updated_at.desc(), Referral.id.desc()),
     "sent": (Referral.created_at.desc(), Referral.id.desc()),
 }
+OFFER_ORDER = {
+    "deadline": ORDER["offered"],
+    "waiting": (Referral.created_at, Referral.id),
+    "urgent": (Referral.urgent.desc(), *ORDER["offered"]),
+}
+
+
+def _order(key: str, sort: str) -> tuple:
+    return OFFER_ORDER.get(sort, ORDER["offered"]) if key == "offered" else ORDER[key]
 
 
 def _part_query(user: User, key: str) -> Select:
@@ -67,43 +105,66 @@ def _part_query(user: User, key: str) -> Select:
     return query.where(Referral.organisation_id == org)
 
 
-def _filtered(query: Select, user: User, key: str, filters: Filters) -> Select:
+def _filtered(query: Select, user: User, key: str, filters: Filters, found: list[int] | None):
     if filters.specialism:
         query = query.where(Referral.specialism == filters.specialism)
     if filters.state:
         query = query.where(Referral.state == filters.state)
-    if filters.reference or filters.city_id:
-        query = query.join(Referral.request)
-        if filters.reference:
-            query = query.where(_searched(filters.reference))
-        if filters.city_id:
-            query = query.where(HelpRequest.city_id == filters.city_id)
+    if found is not None:
+        query = query.where(Referral.request_id.in_(found))
+    if filters.city_id:
+        query = query.join(Referral.request).where(HelpRequest.city_id == filters.city_id)
     if filters.mine and key == "cases":
         query = query.where(Referral.assigned_user_id == user.id)
     return query
 
 
-def _searched(text: str):
-    """Requests with this reference, or given this phone number or e-mail."""
+def _found(text: str) -> list[int]:
+    """The requests with this reference, given this phone number or e-mail, or whose name holds
+    every word typed: at most COUNT_CAP of them, each by an index (the parts then keep only those
+    the organisation may see)."""
     if "@" in text:
-        return HelpRequest.with_contact(email=text)
-    if normalised_phone(text):
-        return HelpRequest.with_contact(phone=text)
-    return HelpRequest.reference == normalise_reference(text)
+        found = select(HelpRequest.id).where(HelpRequest.with_contact(email=text))
+    elif normalised_phone(text):
+        found = select(HelpRequest.id).where(HelpRequest.with_contact(phone=text))
+    else:
+        found = select(HelpRequest.id).where(HelpRequest.reference == normalise_reference(text))
+        if keys := name_keys(text):
+            named = (
+                select(NameKey.request_id)
+                .where(NameKey.key.in_(keys))
+                .group_by(NameKey.request_id)
+                .having(func.count() == len(keys))
+            )
+            return list(db.session.scalars(found.union(named).limit(COUNT_CAP)))
+    return list(db.session.scalars(found.limit(COUNT_CAP)))
+
+
+def _rows(referrals: list[Referral]) -> list[Row]:
+    """The page's referrals, those of one request together where the first of them stood."""
+    rows: dict[int, Row] = {}
+    for referral in referrals:
+        rows.setdefault(referral.request_id, Row(referral.request, [])).referrals.append(referral)
+    return list(rows.values())
 
 
 def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Part]:
-    """The three parts, each one page long: two queries a part, whatever the data."""
+    """The three parts, each one page long: two queries a part (and one for a search), whatever
+    the data."""
+    found = _found(filters.reference) if filters.reference else None
     parts = []
     for key in PARTS:
-        ids = _filtered(_part_query(user, key), user, key, filters).with_only_columns(Referral.id)
-        total = db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+        query = _filtered(_part_query(user, key), user, key, filters, found)
+        ids = query.with_only_columns(Referral.id)
+        counted = ids.limit(COUNT_CAP + 1).subquery()
+        total = db.session.scalar(select(func.count()).select_from(counted)) or 0
+        capped = total > COUNT_CAP
+        total = min(total, COUNT_CAP)
         page = clamp(pages.get(key, 1), total, PAGE_SIZE)
+        order = _order(key, filters.sort)
         # Page the narrow id query first, then load those 25 rows with what the page shows:
         # joining before the LIMIT would sort thousands of wide rows.
-        on_page = (
-            ids.order_by(*ORDER[key]).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).subquery()
-        )
+        on_page = ids.order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).subquery()
         referrals = db.session.scalars(
             select(Referral)
             .join(on_page, Referral.id == on_page.c.id)
@@ -113,7 +174,8 @@ def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Par
                 joinedload(Referral.referring_organisation),
                 joinedload(Referral.assigned_user),
             )
-            .order_by(*ORDER[key])
+            .order_by(*order)
         ).all()
-        parts.append(Part(key, Page(list(referrals), total, page, PAGE_SIZE)))
+        rows = _rows(list(referrals))
+        parts.append(Part(key, Page(list(referrals), total, page, PAGE_SIZE), rows, capped))
     return parts

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import access, access_log, accounts, explain, lifecycle, timeline
-from ..directory import city_choices
+from ..directory import covered_city_choices
 from ..extensions import db
 from ..fields import show_error, text_of
 from ..handoff import Action
@@ -53,6 +53,7 @@ ACTIONS = {
 def staff_helpers():
     return {
         "time_left": time_left,
+        "waiting": waiting,
         "timeline": timeline,
         "ContactChannel": ContactChannel,
         "ResidenceStatus": ResidenceStatus,
@@ -68,6 +69,11 @@ def time_left(deadline: datetime | None) -> tuple[str, bool]:
     return format_timedelta(abs(delta)), delta.total_seconds() < 0
 
 
+def waiting(since: datetime) -> str:
+    """How long the person has been waiting, in words ("3 days")."""
+    return format_timedelta(utcnow() - since)
+
+
 # --- the inbox ----------------------------------------------------------------------------------
 
 
@@ -75,7 +81,8 @@ def time_left(deadline: datetime | None) -> tuple[str, bool]:
 @login_required
 def inbox():
     form = InboxFilterForm(formdata=request.args)
-    form.city.choices = [("", _("All cities")), *city_choices(current_language(), by="id")]
+    cities = covered_city_choices(current_user.organisation_id, current_language())
+    form.city.choices = [("", _("All cities")), *cities]
     form.validate()
     # A filter value that is not in the list (an old bookmark) is ignored, not an error page.
     value = {name: None if f.errors else f.data for name, f in form._fields.items()}
@@ -85,6 +92,7 @@ def inbox():
         city_id=int(value["city"]) if value["city"] else None,
         state=value["state"] or "",
         mine=bool(value["mine"]),
+        sort=value["sort"] or "deadline",
     )
     pages = {key: requested_page(f"{key}_page") for key in PARTS}
     parts = inbox_parts(current_user, filters, pages)

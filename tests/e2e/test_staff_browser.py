@@ -1,0 +1,152 @@
+"""The staff and admin side in a real Chromium: the decision panel above the fold, the inbox as
+cards on a phone, destructive buttons that look destructive, and every staff and admin page in
+Polish checked by axe-core (issue 14)."""
+
+import pytest
+
+from referral import lifecycle
+from referral.extensions import db
+from referral.models import Organisation, Referral, User
+from referral.seed import DEMO_PASSWORD
+
+from ..helpers import intake, user
+from .test_public_browser import serious_violations
+
+LAPTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 360, "height": 640}
+
+
+def refer(app, **details) -> tuple[int, str]:
+    """A caseworker of PFM refers a person who needs legal help in Wrocław (offered to Nomada):
+    the referral's id and the person's status path."""
+    with app.app_context():
+        data = intake("legal", name="Olena Kovalenko", interpreter_needed=True, **details)
+        submitted = lifecycle.submit_request(data, submitted_by=user("staff@pfm.example"))
+        path = f"/uk/status/{submitted.status_token}"
+        return submitted.request.referrals[0].id, path
+
+
+def sign_in(page, base_url, email: str, code: str | None = None) -> None:
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("main button[type=submit]")
+    if code:
+        page.wait_for_url("**/login/code")
+        page.fill("input[name=code]", code)
+        page.click("main button[type=submit]")
+    page.wait_for_url("**/staff/")
+
+
+def above_the_fold(page, selector: str, viewport: dict) -> bool:
+    box = page.locator(selector).bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"]
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366x768", "360x640"])
+def test_the_decision_panel_shows_the_facts_and_both_answers_above_the_fold(
+    app, base_url, staff, new_page, viewport
+):
+    referral_id, _ = refer(app, contact_channel="viber", languages=["uk", "ru"])
+    page = new_page(viewport=viewport, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    page.goto(f"{base_url}/staff/referrals/{referral_id}")
+    panel = page.locator(".decision").inner_text()
+    assert "Wrocław" in panel and "Viber" in panel and "tłumacz" in panel
+    assert above_the_fold(page, ".decide-accept button[type=submit]", viewport)
+    assert above_the_fold(page, ".decide-decline summary", viewport)
+    page.click(".decide-decline summary")
+    assert page.locator("select[name=decline-reason]").is_visible()
+
+
+def test_the_inbox_becomes_cards_on_a_phone(app, base_url, staff, new_page):
+    refer(app)
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    row = page.locator("#offered ~ div tbody tr").first
+    box = row.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert "Zostało: 2 dni" in row.inner_text()  # the time left, in sight
+
+
+def test_destructive_buttons_look_destructive_not_like_the_main_action(app, base_url, new_page):
+    _, status = refer(app)
+    page = new_page(locale="uk-UA")
+    page.goto(f"{base_url}{status}")
+    style = "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]"
+    danger = page.locator("button.danger").first.evaluate(style)
+    assert danger == ["rgb(176, 0, 32)", "rgb(255, 255, 255)"]
+
+
+def _walk(page, base_url, paths: list[str]) -> list[str]:
+    found = []
+    for path in paths:
+        response = page.goto(f"{base_url}{path}")
+        assert response.status == 200, path
+        assert page.locator("html").get_attribute("lang") == "pl", path
+        found += serious_violations(page)
+    return found
+
+
+def test_every_staff_and_admin_page_in_polish_passes_axe(
+    app, base_url, staff, coordinator_codes, new_page
+):
+    referral_id, _ = refer(app)
+    with app.app_context():
+        nomada = db.session.scalar(db.select(Organisation).where(Organisation.slug == "nomada"))
+        colleague = user("staff@nomada.example").id
+        accepted = db.session.scalar(db.select(Referral.id).where(Referral.id == referral_id))
+        organisation_id = nomada.id
+        assert db.session.scalar(db.select(User).where(User.id == colleague))
+    found = []
+    staff_pages = [
+        "/staff/",
+        f"/staff/referrals/{accepted}",
+        "/staff/referrals/new",
+        "/staff/profile",
+        "/staff/profile/2fa",
+    ]
+
+    partner = new_page(viewport=LAPTOP, locale="pl-PL")
+    sign_in(partner, base_url, "staff@nomada.example")
+    found += _walk(partner, base_url, staff_pages)
+    partner.goto(f"{base_url}/staff/referrals/{referral_id}")
+    partner.click(".decide-decline summary")
+    partner.click(".decide-decline button[type=submit]")  # no reason: the error on the form
+    found += serious_violations(partner)
+
+    caseworker = new_page(locale="pl-PL")
+    sign_in(caseworker, base_url, "staff@pfm.example")
+    found += _walk(caseworker, base_url, staff_pages)
+    caseworker.goto(f"{base_url}/staff/referrals/new")
+    caseworker.click("form.referral-form > button[type=submit]")  # empty: every message shown
+    assert caseworker.locator(".error-summary").is_visible()
+    found += serious_violations(caseworker)
+
+    coordinator = new_page(viewport=LAPTOP, locale="pl-PL")
+    sign_in(coordinator, base_url, "coordinator@konsorcjum.example", coordinator_codes.pop())
+    found += _walk(
+        coordinator,
+        base_url,
+        [
+            "/staff/",
+            f"/staff/referrals/{referral_id}",
+            "/admin/",
+            "/admin/organisations",
+            "/admin/organisations/new",
+            f"/admin/organisations/{organisation_id}",
+            f"/admin/organisations/{organisation_id}/api-tokens/new",
+            f"/admin/organisations/{organisation_id}/webhooks/new",
+            "/admin/users",
+            "/admin/users/new",
+            f"/admin/users/{colleague}",
+            "/admin/unmatched",
+            f"/admin/referrals/{referral_id}/route-by-hand",
+            "/admin/reports",
+            "/admin/audit",
+            "/admin/copy",
+            "/admin/retention",
+        ],
+    )
+    assert found == []

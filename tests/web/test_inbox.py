@@ -1,0 +1,125 @@
+"""The inbox decides at a glance (issue 14.1): what each row tells, one row per request, sorting,
+the search by name, the places an organisation covers, counts capped."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask_migrate import downgrade, upgrade
+
+from referral.extensions import db
+from referral.models import NameKey, Referral, utcnow
+from referral.staff import inbox
+
+from .staff_steps import act, english_staff, placement, reference_of  # noqa: F401 - fixture
+from .test_staff import section, submit, text_of
+
+pytestmark = pytest.mark.usefixtures("english_staff")
+
+
+def rows_of(html: str) -> list[str]:
+    return re.findall(r"<tr[ >].*?</tr>", html, flags=re.S)[1:]  # the head's row first
+
+
+def test_an_offer_row_carries_what_decides_without_opening_it(app, login_as):
+    [referral_id] = submit(
+        app, languages=("uk", "ru"), interpreter_needed=True, contact_channel="viber", urgent=True
+    )
+    with app.app_context():
+        db.session.get(Referral, referral_id).request.created_at = utcnow() - timedelta(days=2)
+        db.session.commit()
+    [row] = rows_of(section(text_of(login_as("nomada").get("/staff/")), "offered"))
+    assert reference_of(app, referral_id) in row
+    for seen in ("Legal help", "Wrocław", "Russian, Ukrainian", "Needs an interpreter", "Viber"):
+        assert seen in row, seen
+    assert "Urgent" in row and "2 days" in row
+    assert re.search(r"\d+ (hours?|days?|minutes?) left", row)
+    assert 'data-label="Time left"' in row  # what a phone shows as a card
+
+
+def test_the_needs_of_one_request_stand_in_one_row(app, login_as):
+    legal, psychological = submit(
+        app, needs=("legal", "psychological"), caseworker="staff@pfm.example"
+    )
+    sent = section(text_of(login_as("pfm").get("/staff/")), "sent")
+    [row] = rows_of(sent)
+    assert "Legal help" in row and "Psychological support" in row
+    assert f"/staff/referrals/{legal}" in row and f"/staff/referrals/{psychological}" in row
+
+
+def test_sorting_by_urgency_and_by_waiting_time(app, login_as):
+    [old] = submit(app)
+    [urgent] = submit(app, urgent=True)
+    with app.app_context():
+        db.session.get(Referral, old).created_at = utcnow() - timedelta(days=3)
+        db.session.get(Referral, old).deadline_at = utcnow() + timedelta(days=5)
+        db.session.commit()
+    nomada = login_as("nomada")
+
+    def order(sort):
+        offered = section(text_of(nomada.get(f"/staff/?sort={sort}")), "offered")
+        return sorted((old, urgent), key=lambda r: offered.index(reference_of(app, r)))
+
+    assert order("deadline") == [urgent, old]
+    assert order("waiting") == [old, urgent]
+    assert order("urgent") == [urgent, old]
+    assert nomada.get("/staff/?sort=nonsense").status_code == 200
+
+
+@pytest.mark.parametrize("typed", ["Kovalenko", "olena kovalenko", "Олена", "КОВАЛЕНКО Olena"])
+def test_staff_find_a_person_by_name_in_either_alphabet(app, login_as, typed):
+    [found] = submit(app, name="Олена Коваленко")
+    [other] = submit(app, name="Olena Shevchenko")
+    offered = section(
+        text_of(login_as("nomada").get("/staff/", query_string={"reference": typed})), "offered"
+    )
+    assert reference_of(app, found) in offered
+    assert (reference_of(app, other) in offered) == (typed == "Олена")
+
+
+def test_a_name_finds_nothing_for_an_organisation_that_passed_the_referral_on(app, login_as):
+    [referral_id] = submit(app, name="Olena Kovalenko")
+    holder = placement(app, referral_id)[1]
+    assert (
+        act(app, login_as(holder), referral_id, "decline", reason="no_capacity").status_code == 302
+    )
+    html = text_of(login_as(holder).get("/staff/?reference=Kovalenko"))
+    assert f"/staff/referrals/{referral_id}" not in html
+
+
+def test_the_name_words_are_stored_as_keyed_hashes_and_erased_with_the_name(app):
+    [referral_id] = submit(app, name="Olena Kovalenko")
+    with app.app_context():
+        keys = db.session.scalars(db.select(NameKey.key)).all()
+        assert len(keys) == 2 and all(re.fullmatch(r"[0-9a-f]{64}", k) for k in keys)
+        db.session.get(Referral, referral_id).request.name = None
+        db.session.commit()
+        assert db.session.scalars(db.select(NameKey)).all() == []
+
+
+def test_the_city_filter_offers_only_the_places_the_organisation_covers(login_as):
+    nomada = text_of(login_as("nomada").get("/staff/"))
+    options = re.search(r'<select[^>]*name="city".*?</select>', nomada, flags=re.S).group(0)
+    assert "Wrocław" in options and "Warsaw" not in options
+    coordinator = text_of(login_as("coordinator").get("/staff/"))
+    assert "Warsaw" in re.search(r'name="city".*?</select>', coordinator, flags=re.S).group(0)
+
+
+def test_counts_stop_at_the_cap_and_say_more_than(app, login_as, monkeypatch):
+    monkeypatch.setattr(inbox, "COUNT_CAP", 3)
+    monkeypatch.setattr(inbox, "PAGE_SIZE", 2)
+    for _ in range(5):
+        submit(app)
+    offered = section(text_of(login_as("nomada").get("/staff/?offered_page=9")), "offered")
+    assert "(more than 3)" in offered
+    assert "Only the first 3 are listed" in offered
+    assert "Page 2 of 2" in offered
+
+
+def test_the_migration_hashes_the_names_stored_before_it(app, login_as):
+    [referral_id] = submit(app, name="Olena Kovalenko")
+    with app.app_context():
+        downgrade(revision="0007")
+        upgrade()
+    html = text_of(login_as("nomada").get("/staff/?reference=kovalenko"))
+    assert f"/staff/referrals/{referral_id}" in html
