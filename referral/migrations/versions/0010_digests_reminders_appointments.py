@@ -16,10 +16,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("user", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("offer_mail", sa.String(length=10), server_default="each", nullable=False)
-        )
+    # Plain ALTER TABLE (SQLite 3.35+ drops columns too): a batch would copy and drop the user
+    # table, which every audit table refers to.
+    op.add_column(
+        "user",
+        sa.Column("offer_mail", sa.String(length=10), server_default="each", nullable=False),
+    )
     op.create_table(
         "reminder_sent",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -46,5 +48,4 @@ def downgrade():
     op.drop_index(op.f("ix_reminder_sent_user_id"), table_name="reminder_sent")
     op.drop_index(op.f("ix_reminder_sent_referral_id"), table_name="reminder_sent")
     op.drop_table("reminder_sent")
-    with op.batch_alter_table("user", schema=None) as batch_op:
-        batch_op.drop_column("offer_mail")
+    op.drop_column("user", "offer_mail")
