@@ -16,8 +16,7 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("calendar", sa.Text(), nullable=True))
+    op.add_column("outbox_message", sa.Column("calendar", sa.Text(), nullable=True))
     op.create_table(
         "appointment",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -64,5 +63,4 @@ def downgrade():
     op.drop_index(op.f("ix_appointment_step_referral_id"), table_name="appointment_step")
     op.drop_table("appointment_step")
     op.drop_table("appointment")
-    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
-        batch_op.drop_column("calendar")
+    op.drop_column("outbox_message", "calendar")
