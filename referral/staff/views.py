@@ -312,14 +312,21 @@ def profile():
     return _render_profile()
 
 
+def _saved(form, name: str) -> bool:
+    """Keep one choice of the profile: the form's field ``name`` is the account's column."""
+    if not form.validate_on_submit():
+        return False
+    setattr(current_user, name, form[name].data)
+    db.session.commit()
+    return True
+
+
 @bp.post("/profile/language")
 @login_required
 def profile_language():
     form = LanguageForm()
-    if not form.validate_on_submit():
+    if not _saved(form, "language"):
         return _render_profile(language_form=form, status=400)
-    current_user.language = form.language.data
-    db.session.commit()
     with force_locale(form.language.data):
         flash(_("Your interface language was saved."), "success")
     return redirect(url_for(".profile"))
@@ -329,10 +336,8 @@ def profile_language():
 @login_required
 def profile_offer_mail():
     form = OfferMailForm()
-    if not form.validate_on_submit():
+    if not _saved(form, "offer_mail"):
         return _render_profile(offer_mail_form=form, status=400)
-    current_user.offer_mail = form.offer_mail.data
-    db.session.commit()
     flash(_("Your choice of e-mails about offers was saved."), "success")
     return redirect(url_for(".profile"))
 
