@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app referral
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format translations compile-translations bench clean
+.PHONY: run test lint format translations compile-translations bench mutation clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || python3 -m venv $(VENV)
@@ -48,5 +48,16 @@ translations: $(STAMP)
 bench: $(STAMP) compile-translations
 	$(PY) bench/run.py
 
+# Mutation testing of the domain core (docs/mutation.md): slow, so not part of `make test`.
+# Starts afresh each time; MUTATION_JOBS mutants are tested at once (1 on a busy machine).
+MUTATION_JOBS ?= 2
+mutation: $(STAMP) compile-translations
+	rm -rf mutants
+	mkdir -p mutants/referral
+	ln -s ../templates mutants/referral/templates
+	ln -s ../translations mutants/referral/translations
+	$(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) > mutants/run.log 2>&1 || (tail -n 40 mutants/run.log; false)
+	$(PY) scripts/mutation_score.py
+
 clean:
-	rm -rf $(VENV) instance/referral.db
+	rm -rf $(VENV) instance/referral.db mutants

@@ -151,6 +151,9 @@ def main() -> int:
         "REDIS_URL": REDIS_URL,
         "INTAKE_RATE_LIMIT": "1000000 per hour",
         "PYTHONPATH": str(ROOT),
+        # The keys the bulk data were encrypted with.
+        "DATA_KEYS": app.config["DATA_KEYS"],
+        "MATCH_KEY": app.config["MATCH_KEY"],
     }
     results: dict[str, list[float]] = {}
     with ExitStack() as stack:

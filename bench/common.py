@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import platform
 import random
 import secrets
@@ -29,7 +30,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from psycopg.types.json import Json
-from sqlalchemy import JSON, func, insert, select, text
+from sqlalchemy import JSON, TypeDecorator, func, insert, select, text
 
 from referral import counters, create_app, directory, handoff, routing, seed, two_factor
 from referral.config import Config
@@ -70,6 +71,12 @@ CLOSED_MIX = [
     (State.UNMATCHED, 5),
 ]
 OPEN_MIX = [(State.OFFERED, 30), (State.ACCEPTED, 30), (State.IN_PROGRESS, 40)]
+# How far back the referrals go: thirteen months, so that a year of reports reads whole months
+# and a day holds what a live service's day holds (~2,500 referrals a day at a million), not a
+# pile of recent ones. Open offers are the exception: made over the last OFFERS_DAYS (an offer
+# waits days, not months), which keeps ~100,000 of them open at a million for the sweep's target.
+SPAN_DAYS = 395
+OFFERS_DAYS = 30
 
 
 def make_app(database_url: str | None = None) -> Flask:
@@ -82,9 +89,10 @@ def make_app(database_url: str | None = None) -> Flask:
         {
             "SQLALCHEMY_DATABASE_URI": database_url,
             "ARGON2_PROFILE": "CHEAPEST",
-            # Personal data is encrypted as in production, with keys made for this run.
-            "DATA_KEYS": Fernet.generate_key().decode(),
-            "MATCH_KEY": secrets.token_urlsafe(32),
+            # Personal data is encrypted as in production, with keys made for this run (or
+            # given, to measure again a database an earlier run filled).
+            "DATA_KEYS": os.environ.get("BENCH_DATA_KEYS") or Fernet.generate_key().decode(),
+            "MATCH_KEY": os.environ.get("BENCH_MATCH_KEY") or secrets.token_urlsafe(32),
         }
     )
     with app.app_context():
@@ -115,8 +123,6 @@ def median_ms(fn: Callable[[], object], runs: int = 5) -> float:
 
 
 def machine() -> str:
-    import os
-
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, " + (
         f"Python {platform.python_version()}"
     )
@@ -206,11 +212,23 @@ def _insert(model, rows: list[dict]) -> None:
         return
     columns = list(rows[0])
     as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    # COPY passes values as they are: what a column's type does on the way in (encrypting a
+    # personal field) is done here.
+    dialect = db.engine.dialect
+    decorated = {
+        c.name: c.type
+        for c in table.columns
+        if isinstance(c.type, TypeDecorator) and c.name in rows[0]
+    }
     quoted = ", ".join(f'"{c}"' for c in columns)
     cursor = db.session.connection().connection.driver_connection.cursor()
     with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row([Json(row[c]) if c in as_json else row[c] for c in columns])
+            values = {
+                **row,
+                **{c: t.process_bind_param(row[c], dialect) for c, t in decorated.items()},
+            }
+            copy.write_row([Json(values[c]) if c in as_json else values[c] for c in columns])
 
 
 def _advance_sequences(*models) -> None:
@@ -259,7 +277,8 @@ def bulk_referrals(
 
     ``open_share`` of them are open (offered, accepted or in progress), of which ``overdue_share``
     (a share of ``n``) are offers past their deadline; the rest are closed, withdrawn or
-    unmatched. Dates spread over the 12 months before ``now``. Each referral goes to an
+    unmatched. Dates spread evenly over the SPAN_DAYS before ``now`` (open offers: the last
+    OFFERS_DAYS). Each referral goes to an
     organisation (from ``organisations`` slugs, default: all) that covers its need in its city,
     voivodeship or nationwide; a fifth of the offers were declined by someone else first.
     Returns the number of referrals per state.
@@ -303,9 +322,8 @@ def bulk_referrals(
                 # Keep the data consistent: placed referrals go where someone covers the need.
                 specialism, city_slug = rng.choice(list(covering))
                 place, candidates = places[city_slug], covering[(specialism, city_slug)]
-            created = now - timedelta(days=rng.uniform(0, 365))
-            if state in (State.OFFERED, State.ACCEPTED, State.IN_PROGRESS) and i >= n_overdue:
-                created = now - timedelta(days=rng.uniform(0, 30))
+            days = OFFERS_DAYS if state == State.OFFERED else SPAN_DAYS
+            created = now - timedelta(days=rng.uniform(0, days))
             urgent = rng.random() < 0.15
             referrer = rng.choice(referrers)
             phone = f"+48 600 {i % 1000:03d} {i // 1000 % 1000:03d}"

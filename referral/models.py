@@ -736,6 +736,23 @@ class NameKey(Model):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
+# --- the reports' tally of unmatched demand (referral/report_tallies.py; speed) -----------------
+
+
+class UnmatchedTally(Model):
+    """Referrals created in ``created_month`` in a voivodeship that found no organisation for the
+    first time in ``month``: the referrals that went unmatched at some point, without reading the
+    event log."""
+
+    __table_args__ = (Index("ix_unmatched_tally_created", "created_month", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    created_month: Mapped[date] = mapped_column(Date)
+    voivodeship: Mapped[str] = mapped_column(String(2))
+    n: Mapped[int] = mapped_column(Integer)
+
+
 # --- digests, reminders and appointments (referral/reminders.py, referral/appointments.py) ------
 
 

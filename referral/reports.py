@@ -113,13 +113,13 @@ def referral_counts(period: Period) -> list[ReferralCount]:
     index = {month: i for i, month in enumerate(period.months())}
     counts = []
     if whole:
-        wanted, states = set(whole), Counter[tuple]()
-        for tally in report_tallies.by_month(whole[0]).values():
-            for (created, specialism, voivodeship, before, after), n in tally.steps.items():
-                if created in wanted:
-                    states[(created, specialism, voivodeship, after)] += n
-                    if before is not None:
-                        states[(created, specialism, voivodeship, before)] -= n
+        states = Counter[tuple]()
+        for (created, specialism, voivodeship, before, after), n in report_tallies.summed(
+            whole
+        ).steps.items():
+            states[(created, specialism, voivodeship, after)] += n
+            if before is not None:
+                states[(created, specialism, voivodeship, before)] -= n
         counts += [
             ReferralCount(index[created], specialism, voivodeship, state, n)
             for (created, specialism, voivodeship, state), n in states.items()
@@ -181,7 +181,17 @@ def _referral_counts_by_truncated_month(period: Period) -> list[ReferralCount]:
 
 
 def unmatched_by_voivodeship(period: Period) -> dict[str, int]:
-    """TERYT -> referrals created in the period that found no organisation at some point."""
+    """TERYT -> referrals created in the period that found no organisation at some point. Whole
+    months from the monthly tallies."""
+    whole, around = split(period)
+    counts = Counter[str](report_tallies.summed(whole).unmatched if whole else {})
+    for part in around:
+        counts.update(_unmatched_by_voivodeship_counted(part))
+    return {teryt: n for teryt, n in counts.items() if n}
+
+
+def _unmatched_by_voivodeship_counted(period: Period) -> dict[str, int]:
+    """``unmatched_by_voivodeship`` from the referrals and their events."""
     # Few referrals ever go unmatched: find them first, then look up only their places.
     went_unmatched = select(ReferralEvent.referral_id).where(
         ReferralEvent.to_state == State.UNMATCHED
@@ -232,9 +242,7 @@ def event_counts(period: Period) -> list[EventCount]:
     whole, around = split(period)
     steps = Counter[tuple]()
     if whole:
-        months = report_tallies.by_month(whole[0])
-        for month in whole:
-            steps.update(months[month].events if month in months else {})
+        steps.update(report_tallies.summed(whole).events)
     for part in around:
         steps.update(
             {
@@ -280,12 +288,9 @@ def answer_times(period: Period) -> dict[int, dict[float, int]]:
     whole, around = split(period)
     histogram: dict[int, dict[float, int]] = {}
     if whole:
-        wanted = set(whole)
-        for tally in report_tallies.by_month(whole[0]).values():
-            for (offer_month, org, tenths), n in tally.answers.items():
-                if offer_month in wanted:
-                    hours = histogram.setdefault(org, {})
-                    hours[tenths / 10] = hours.get(tenths / 10, 0) + n
+        for (org, tenths), n in report_tallies.summed(whole).answers.items():
+            hours = histogram.setdefault(org, {})
+            hours[tenths / 10] = hours.get(tenths / 10, 0) + n
     for part in around:
         for org, counted in _answer_times_counted(part).items():
             hours = histogram.setdefault(org, {})

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.event import listens_for
+from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
 from . import audit
@@ -169,18 +171,40 @@ def note_added(note: Note) -> None:
     _queue(NOTE_ADDED, organisations, referral, {"note_id": note.id})
 
 
+_LIVE = "live webhook endpoints"
+
+
+def _live_endpoints() -> dict[int, list[int]]:
+    """Organisation -> ids of its live endpoints, read once per transaction: a sweep re-routing
+    thousands of offers (or an intake routing several needs) asks once, not at every step."""
+    live = db.session.info.get(_LIVE)
+    if live is None:
+        live = {}
+        # No autoflush: the step's changes reach the database at its commit, in the order the
+        # use case wrote them (a flush here would write the referral twice, change lock order).
+        with db.session.no_autoflush:
+            rows = db.session.execute(
+                select(WebhookEndpoint.organisation_id, WebhookEndpoint.id)
+                .where(WebhookEndpoint.removed_at.is_(None))
+                .order_by(WebhookEndpoint.id)
+            )
+            for organisation_id, endpoint_id in rows:
+                live.setdefault(organisation_id, []).append(endpoint_id)
+        db.session.info[_LIVE] = live
+    return live
+
+
+@listens_for(Session, "after_transaction_end")
+def _forget_live_endpoints(session: Session, transaction) -> None:
+    session.info.pop(_LIVE, None)
+
+
 def _queue(event_type: str, organisations: set[int | None], referral: Referral, data: dict):
     wanted = {org for org in organisations if org is not None}
     if not wanted:
         return
-    # No autoflush: the step's changes reach the database at its commit, in the order the use
-    # case wrote them (a flush here would write the referral twice and change the lock order).
-    with db.session.no_autoflush:
-        endpoints = db.session.scalars(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.organisation_id.in_(wanted), WebhookEndpoint.removed_at.is_(None)
-            )
-        ).all()
+    live = _live_endpoints()
+    endpoints = [endpoint for org in sorted(wanted) for endpoint in live.get(org, ())]
     if not endpoints:
         return
     if referral.id is None:
@@ -191,11 +215,11 @@ def _queue(event_type: str, organisations: set[int | None], referral: Referral, 
         "timestamp": now.isoformat().replace("+00:00", "Z"),
         "data": {"referral_id": referral.id, "state": str(referral.state), **data},
     }
-    for endpoint in endpoints:
+    for endpoint_id in endpoints:
         db.session.add(
             WebhookMessage(
                 message_id=f"msg_{uuid.uuid4().hex}",
-                endpoint_id=endpoint.id,
+                endpoint_id=endpoint_id,
                 event_type=event_type,
                 payload=payload,
                 created_at=now,

@@ -77,7 +77,7 @@ def _send_webhooks() -> str:
     return f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}"
 
 
-@register("tally", every=timedelta(hours=1))
+@register("tally", every=timedelta(minutes=10))
 def _tally() -> str:
     from .report_tallies import advance_all
 

@@ -2,6 +2,7 @@
 migrated with Alembic; every test starts from empty tables."""
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -33,11 +34,26 @@ def _database_url() -> str:
     return f"sqlite:///{Path(tempfile.mkdtemp(prefix='referral-test-')) / 'test.db'}"
 
 
+# The first session of a process keeps a copy of its freshly migrated SQLite file; a later session
+# in the same process starts from a copy of it instead of migrating again. `make mutation` runs
+# one session per mutant, each in a child forked from one process (docs/mutation.md).
+_MIGRATED_SQLITE: list[Path] = []
+
+
 @pytest.fixture(scope="session")
 def app():
-    app = create_app(type("Settings", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": _database_url()}))
+    url = _database_url()
+    sqlite_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if sqlite_file and _MIGRATED_SQLITE:
+        shutil.copyfile(_MIGRATED_SQLITE[0], sqlite_file)
+    app = create_app(type("Settings", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url}))
+    if sqlite_file and _MIGRATED_SQLITE:
+        return app
     with app.app_context():
         upgrade()
+        db.engine.dispose()
+    if sqlite_file:
+        _MIGRATED_SQLITE.append(shutil.copyfile(sqlite_file, sqlite_file.with_name("migrated.db")))
     return app
 
 

@@ -361,8 +361,8 @@ def test_route_by_hand_is_refused_without_organisation_reason_or_coordinator(
 ):
     referral = only_referral(submit("psychological", city="chelm"))
     actor = user(COORDINATOR) if who == "coordinator" else staff_of(who)
-    if "organisation_id" in fields:
-        fields["organisation_id"] = org(fields["organisation_id"]).id
+    if "organisation_id" in fields:  # a copy: the parameters are shared by every run
+        fields = {**fields, "organisation_id": org(fields["organisation_id"]).id}
     before = snapshot(referral.id)
     with pytest.raises(ServiceError) as error:
         lifecycle.act(referral.id, actor, Action.ROUTE_BY_HAND, referral.version, **fields)

@@ -86,6 +86,17 @@ def test_everything_else_is_refused_with_the_right_code(state, action, party):
     assert action not in allowed_actions(state, {party})
 
 
+def test_refusal_names_the_state_the_action_and_the_code():
+    with pytest.raises(TransitionRefused) as refused:
+        transition(S.CLOSED, A.ACCEPT, {P.HOLDER})
+    assert (refused.value.state, refused.value.action) == (S.CLOSED, A.ACCEPT)
+    assert str(refused.value) == "accept from closed: not_allowed_now"
+    with pytest.raises(TransitionRefused) as refused:
+        transition(S.OFFERED, A.ACCEPT, {P.REFERRER})
+    assert (refused.value.state, refused.value.action) == (S.OFFERED, A.ACCEPT)
+    assert refused.value.code == "not_yours"
+
+
 def test_any_of_several_parties_may_act():
     assert transition(S.OFFERED, A.ACCEPT, {P.REFERRER, P.HOLDER}) == S.ACCEPTED
     assert allowed_actions(S.ACCEPTED, {P.HOLDER, P.COORDINATOR}) == {
@@ -118,6 +129,13 @@ def test_replay_folds_the_log():
 def test_replay_refuses_a_broken_log(log):
     with pytest.raises(ValueError):
         replay(log)
+
+
+def test_replay_says_where_the_log_breaks():
+    with pytest.raises(ValueError, match=r"^event from offered does not follow new$"):
+        replay([(None, S.NEW), (S.OFFERED, S.ACCEPTED)])
+    with pytest.raises(ValueError, match=r"^an empty event log has no state$"):
+        replay([])
 
 
 @given(st.lists(st.tuples(st.integers(0, 100), st.booleans(), st.integers(0, 100)), max_size=30))
@@ -188,10 +206,16 @@ def test_response_deadline_takes_a_calendar():
 
 
 def test_response_deadline_refuses_naive_and_negative():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^a naive datetime is ambiguous: give it a time zone$"):
         response_deadline(datetime(2025, 3, 4, 10), 4)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^working_hours must not be negative$"):
         response_deadline(warsaw(2025, 3, 4, 10), -1)
+
+
+def test_zero_working_hours_end_at_the_next_working_moment():
+    assert response_deadline(warsaw(2025, 3, 4, 10), 0) == warsaw(2025, 3, 4, 10)
+    assert response_deadline(warsaw(2025, 3, 4, 17), 0) == warsaw(2025, 3, 5, 9)
+    assert response_deadline(warsaw(2025, 3, 8, 12), 0) == warsaw(2025, 3, 10, 9)
 
 
 def test_is_working_time():
@@ -202,6 +226,27 @@ def test_is_working_time():
     assert not is_working_time(warsaw(2025, 3, 8, 12))  # Saturday
     assert not is_working_time(warsaw(2025, 11, 11, 12))  # Independence Day
     assert is_working_time(datetime(2025, 3, 4, 8, 30, tzinfo=UTC))  # 9:30 in Warsaw
+
+
+def test_is_working_time_takes_a_calendar():
+    plain_tuesday = date(2025, 3, 4)
+    assert not is_working_time(warsaw(2025, 3, 4, 10), calendar={plain_tuesday})
+    assert is_working_time(warsaw(2025, 11, 11, 10), calendar=set())  # a holiday not listed
+
+
+def test_deadline_ending_exactly_at_five_stays_on_that_day():
+    assert response_deadline(warsaw(2025, 3, 4, 9), 8) == warsaw(2025, 3, 4, 17)
+    assert response_deadline(warsaw(2025, 3, 4, 16, 59, 59), 1 / 3600) == warsaw(2025, 3, 4, 17)
+
+
+def test_offer_made_at_five_counts_from_the_next_working_morning():
+    assert response_deadline(warsaw(2025, 3, 4, 17), 1) == warsaw(2025, 3, 5, 10)
+
+
+def test_deadline_on_the_eve_of_a_holiday_skips_the_holiday():
+    # 11 November 2025, Independence Day, is a Tuesday.
+    assert response_deadline(warsaw(2025, 11, 10, 15), 4) == warsaw(2025, 11, 12, 11)
+    assert response_deadline(warsaw(2025, 11, 10, 13), 4) == warsaw(2025, 11, 10, 17)
 
 
 def test_long_deadlines_are_cheap():

@@ -18,6 +18,7 @@ from referral.routing import (
     assess,
     best,
     rank,
+    scope_rank,
 )
 
 T0 = datetime(2025, 3, 3, 10, tzinfo=UTC)
@@ -113,6 +114,11 @@ def test_every_reason_for_refusal_is_given():
     assert codes(candidate) == ["not_taking_referrals", "paused", "tried_before", "does_not_cover"]
 
 
+def test_ineligible_organisation_is_explained_at_its_most_local_scope():
+    (paused,) = assess(LEGAL_IN_WROCLAW, [org("a", NATIONWIDE, CITY, paused=True)])
+    assert (paused.eligible, paused.scope) == (False, Scope.CITY)
+
+
 def test_organisation_listed_once_at_its_most_local_scope():
     everywhere = org("a", NATIONWIDE, VOIVODESHIP, CITY)
     (candidate,) = rank(LEGAL_IN_WROCLAW, [everywhere])
@@ -131,6 +137,11 @@ def test_more_local_scope_ranks_first():
         org("c", CITY, name="C"),
     ]
     assert slugs(rank(LEGAL_IN_WROCLAW, organisations)) == ["c", "v", "n"]
+
+
+def test_no_matching_scope_sorts_after_every_scope():
+    assert [scope_rank(scope) for scope in Scope] == [0, 1, 2]
+    assert scope_rank(None) == 3
 
 
 def test_speaking_a_persons_language_ranks_first():
@@ -160,6 +171,36 @@ def test_full_organisation_ranks_last_but_is_kept():
     only_full = rank(LEGAL_IN_WROCLAW, [org("a", capacity=2, open_load=5)])
     assert slugs(only_full) == ["a"]
     assert Reason("full", (("open_load", 5), ("capacity", 2))) in only_full[0].reasons
+
+
+def test_organisation_at_exact_capacity_ranks_after_one_with_room():
+    organisations = [
+        org("a", capacity=3, open_load=3, name="A"),
+        org("b", capacity=100, open_load=99, name="B"),
+    ]
+    ranked = rank(LEGAL_IN_WROCLAW, organisations)
+    assert slugs(ranked) == ["b", "a"]
+    assert Reason("full", (("open_load", 3), ("capacity", 3))) in ranked[1].reasons
+    assert Reason("load", (("open_load", 99), ("capacity", 100))) in ranked[0].reasons
+
+
+def test_organisation_with_capacity_zero_is_full_and_ranks_last():
+    organisations = [
+        org("a", capacity=0, open_load=0, name="A"),
+        org("b", capacity=1, open_load=0, name="B"),
+        org("c", capacity=1, open_load=1, name="C"),
+    ]
+    ranked = rank(LEGAL_IN_WROCLAW, organisations)
+    assert slugs(ranked) == ["b", "c", "a"]
+    assert Reason("full", (("open_load", 0), ("capacity", 0))) in ranked[2].reasons
+
+
+def test_among_full_organisations_the_most_overloaded_ranks_last():
+    organisations = [
+        org("a", capacity=1, open_load=3, name="A"),
+        org("b", capacity=2, open_load=2, name="B"),
+    ]
+    assert slugs(rank(LEGAL_IN_WROCLAW, organisations)) == ["b", "a"]
 
 
 def test_no_capacity_limit_is_never_full():

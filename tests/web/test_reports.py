@@ -6,11 +6,12 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from referral import erasure, lifecycle, report_tables, report_tallies, reports
 from referral.extensions import db
 from referral.handoff import Action
-from referral.models import HelpRequest
+from referral.models import AnswerTally, EventTally, HelpRequest, StepTally
 
 from ..helpers import intake, org, user
 
@@ -236,7 +237,56 @@ def test_monthly_tallies_give_the_same_figures_as_counting_the_events(app, histo
     with app.app_context():
         later = datetime(2027, 1, 1, 12, tzinfo=UTC)
         # Every month from the first event's on, the empty ones too, then nothing more to count.
-        assert report_tallies.advance_all(now=later) == 9  # April on, to December
+        assert report_tallies.advance_all(now=later) == 10  # April on, to January 2027
         assert report_tallies.advance_all(now=later) == 0
     assert figures() == counted
     assert counted[0]  # the period holds something to compare
+
+
+def test_a_month_counted_day_by_day_keeps_one_tally_row_per_key(app, staff):
+    """The job runs every few minutes: each run adds to the month's rows instead of writing more
+    of them, so a report reads a few thousand rows a year however often the job ran."""
+    for day in range(3):
+        submit(app, "legal", "wroclaw", now=T0 + timedelta(days=day))
+        with app.app_context():
+            assert report_tallies.advance_all(now=T0 + timedelta(days=day, hours=6)) == 1
+    with app.app_context():
+        for model, keys in (
+            (StepTally, report_tallies.STEP_KEYS),
+            (EventTally, report_tallies.EVENT_KEYS),
+            (AnswerTally, report_tallies.ANSWER_KEYS),
+        ):
+            columns = [model.month, *(getattr(model, key) for key in keys)]
+            rows = db.session.execute(select(*columns)).all()
+            assert len(rows) == len(set(rows))
+    with app.test_request_context():
+        offered = [c.n for c in reports.referral_counts(PERIOD) if c.state == "offered"]
+    assert offered == [3]
+
+
+def test_a_referral_unmatched_twice_counts_once(app, history, coordinator):
+    """Routed by hand, declined, and unmatched again: one referral that went unmatched, whether
+    the reports read the tallies or count the events."""
+    referral_id = history[0] + 2
+    with app.app_context():
+        lifecycle.act(
+            referral_id,
+            user("coordinator@konsorcjum.example"),
+            Action.ROUTE_BY_HAND,
+            organisation_id=org("pfm").id,
+            text="Online sessions.",
+            now=T0 + timedelta(days=33),
+        )
+    act(
+        app,
+        referral_id,
+        "staff@pfm.example",
+        Action.DECLINE,
+        T0 + timedelta(days=34),
+        reason_code="no_capacity",
+    )
+    lublin = rows_of(app, "voivodeships")["Lublin"]
+    assert lublin[:3] == [1, 1, 1]  # referrals, went unmatched, still unmatched
+    with app.app_context():
+        report_tallies.advance_all(now=datetime(2027, 1, 1, tzinfo=UTC))
+    assert rows_of(app, "voivodeships")["Lublin"] == lublin
