@@ -35,10 +35,12 @@ def create_app(config: type | dict | None = None) -> Flask:
         personal_data,
         security_headers,
         session_security,
+        sms,
         urls,
     )
 
     limits.check_store(app)
+    sms.check_settings(app)
 
     session_security.init_app(app)
     personal_data.init_app(app)  # refuses to start without keys for personal data
@@ -63,9 +65,10 @@ def create_app(config: type | dict | None = None) -> Flask:
     for blueprint in (public_bp, auth_bp, staff_bp, admin_bp, api_bp):
         app.register_blueprint(blueprint)
 
-    from . import cli, errors, health
+    from . import cli, errors, health, person_messages
 
     cli.init_app(app)
+    person_messages.init_app(app)
     errors.init_app(app)
     security_headers.init_app(app)
     health.init_app(app)

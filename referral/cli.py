@@ -117,8 +117,8 @@ def init_app(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Run every job once and stop (for cron).")
     def run_worker(once):
-        """Run the background jobs (sweep, mail, webhooks, reminders, tallies, purge) when due,
-        until SIGTERM."""
+        """Run the background jobs (sweep, mail, SMS, webhooks, reminders, tallies, purge) when
+        due, until SIGTERM."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         worker.Worker(list(worker.JOBS.values())).run(once=once)
 
@@ -154,6 +154,11 @@ def init_app(app: Flask) -> None:
     def send_webhooks():
         """The worker's webhook job alone: deliver the webhook outbox, signed (safe twice)."""
         click.echo(worker.run_job("send_webhooks", reraise=True))
+
+    @app.cli.command("send-sms")
+    def send_sms():
+        """The worker's text message job alone: send the outbox's SMS through SMS_BACKEND."""
+        click.echo(worker.run_job("send_sms", reraise=True))
 
     @app.cli.command("purge")
     def purge():

@@ -103,6 +103,24 @@ class Config:
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "Referral <no-reply@referral.example>")
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
 
+    # Messages to the person (referral/person_messages.py, referral/sms.py): text messages go
+    # through SMS_BACKEND, "log" (written to the log, the number and the link masked: for
+    # development) or "smsapi" (SMSAPI.pl's REST API at SMSAPI_URL, with the API token
+    # SMSAPI_TOKEN and the sender name SMSAPI_SENDER registered there; empty: the account's).
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "log")
+    SMSAPI_URL = os.environ.get("SMSAPI_URL", "https://api.smsapi.pl")
+    SMSAPI_TOKEN = os.environ.get("SMSAPI_TOKEN", "")
+    SMSAPI_SENDER = os.environ.get("SMSAPI_SENDER", "")
+    # What the messages promise: an organisation that accepted contacts the person within about
+    # this many working days; the coordinator looks for an organisation within about so many.
+    CONTACT_WORKING_DAYS = int(os.environ.get("CONTACT_WORKING_DAYS", "3"))
+    UNMATCHED_WORKING_DAYS = int(os.environ.get("UNMATCHED_WORKING_DAYS", "5"))
+    # "I lost my link" (/<lang>/status/lost): asks per address, and at most one fresh link per
+    # request in this many minutes; every answer takes at least STATUS_LOST_SECONDS.
+    STATUS_LOST_RATE_LIMIT = os.environ.get("STATUS_LOST_RATE_LIMIT", "5 per hour")
+    FRESH_LINK_EVERY_MINUTES = int(os.environ.get("FRESH_LINK_EVERY_MINUTES", "10"))
+    STATUS_LOST_SECONDS = float(os.environ.get("STATUS_LOST_SECONDS", "0.5"))
+
 
 class TestConfig(Config):
     TESTING = True
@@ -115,3 +133,4 @@ class TestConfig(Config):
     # Fixed keys: test data is made up, and a test may open the database with a second app.
     DATA_KEYS = "ij7eie9y8uenglanIjnTLLk7fr_ZP90kzICiMDFPbbw="
     MATCH_KEY = "test-match-key-test-match-key-0123456789"
+    STATUS_LOST_SECONDS = 0.0

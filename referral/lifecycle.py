@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import counters, handoff, notifications, routing, webhooks
+from . import counters, handoff, notifications, person_messages, routing, webhooks
 from .access import Actor
 from .directory import Directory, need_of
 from .erasure import erase, leave_no_trace, open_too_long
@@ -142,6 +142,7 @@ def submit_request(
         for specialism in dict.fromkeys(data.needs)
     ]
     db.session.add_all([request, *referrals])
+    person_messages.send_status_link(request, token)  # the only moment the plain token exists
     directory = Directory.load(now)
     # Everything is written at commit, in one flush (organisations in key order), the referrals
     # already routed; their offer mails follow, once the referrals have their ids.
@@ -307,6 +308,7 @@ def _transition(
     )
     db.session.add(event)
     webhooks.stepped(referral, event)
+    person_messages.stepped(referral, before, after, step.reason_code)
 
 
 def _reroute(

@@ -1,4 +1,4 @@
-"""Delivers the outbox over SMTP: ``flask --app referral send-mail``.
+"""Delivers the outbox's e-mails over SMTP: ``flask --app referral send-mail``.
 
 Each message is claimed before it is sent (``outbox.claim``), so two senders running at once
 never send one message twice; a failed message is kept and retried later with exponential
@@ -9,28 +9,17 @@ stable Message-ID lets mail clients drop the duplicate.
 
 from __future__ import annotations
 
-import logging
 import smtplib
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy.orm.exc import StaleDataError
 
-from .extensions import db
 from .models import OutboxMessage, utcnow
-from .outbox import Delivery, claim
+from .outbox import Delivery, claim, settle
 
-log = logging.getLogger(__name__)
-
-FIRST_RETRY = timedelta(minutes=1)
-LONGEST_WAIT = timedelta(hours=6)
+EMAIL = "email"
 SMTP_TIMEOUT = 30
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """1, 2, 4, 8... minutes after the 1st, 2nd, 3rd, 4th... failure, at most six hours."""
-    return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LONGEST_WAIT)
 
 
 def _email(message: OutboxMessage) -> EmailMessage:
@@ -57,16 +46,6 @@ def _error_of(error: Exception) -> str:
     return f"{type(error).__name__}" + (f" {code}" if code else "")
 
 
-def _failed(message: OutboxMessage, error: Exception, now: datetime) -> None:
-    message.attempts += 1
-    message.last_error = _error_of(error)[:300]
-    message.next_attempt_at = now + retry_delay(message.attempts)
-    message.claimed_until = None
-    log.warning(
-        "mail %s not delivered (%s), attempt %d", message.id, message.last_error, message.attempts
-    )
-
-
 def _connect() -> smtplib.SMTP:
     config = current_app.config
     smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=SMTP_TIMEOUT)
@@ -78,32 +57,22 @@ def _connect() -> smtplib.SMTP:
 
 
 def deliver_pending(now: datetime | None = None) -> Delivery:
-    """Send every message that is due, batch after batch, over one SMTP connection a batch."""
+    """Send every e-mail that is due, batch after batch, over one SMTP connection a batch."""
     now = now or utcnow()
     delivery = Delivery()
-    while messages := claim(OutboxMessage, now):
+    while messages := claim(OutboxMessage, now, OutboxMessage.channel == EMAIL):
         try:
             smtp = _connect()
         except (OSError, smtplib.SMTPException) as error:
             for message in messages:
-                _failed(message, error, now)
-            db.session.commit()
-            delivery.failed += len(messages)
+                settle(message, _error_of(error), now, delivery)
             break
         with smtp:
             for message in messages:
                 try:
                     smtp.send_message(_email(message))
                 except (OSError, smtplib.SMTPException) as error:
-                    _failed(message, error, now)
-                    delivery.failed += 1
+                    settle(message, _error_of(error), now, delivery)
                 else:
-                    message.sent_at = utcnow()
-                    message.claimed_until = None
-                    delivery.sent += 1
-                # One commit per message: a crash later does not forget what was sent.
-                try:
-                    db.session.commit()
-                except StaleDataError:  # erased with its request meanwhile: nothing to record
-                    db.session.rollback()
+                    settle(message, None, now, delivery)
     return delivery

@@ -372,7 +372,14 @@ class Referral(Model):
         Index("ix_referral_state_deadline", "state", "deadline_at"),
         # The inbox: an organisation's offers by waiting time, its open cases most recently
         # changed first (referral/staff/inbox.py).
-        Index("ix_referral_org_state_created", "organisation_id", "state", "created_at"),
+        Index(
+            "ix_referral_org_offers_waiting",
+            "organisation_id",
+            "created_at",
+            "id",
+            postgresql_where=text("state = 'offered'"),
+            sqlite_where=text("state = 'offered'"),
+        ),
         Index(
             "ix_referral_org_cases",
             "organisation_id",
@@ -521,13 +528,16 @@ class Note(Model):
 
 
 class OutboxMessage(Model):
-    """An e-mail written in the same transaction as the change it reports; `send-mail` sends it.
-    A mail about a request is deleted with the request's personal data, sent or not."""
+    """An e-mail or a text message (``channel``) written in the same transaction as the change it
+    reports; the worker's ``send_mail`` and ``send_sms`` jobs send it. A message about a request
+    is deleted with the request's personal data, sent or not."""
 
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_pending", "channel", "sent_at", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "email" (to_address an e-mail address) or "sms" (to_address a phone number in E.164).
+    channel: Mapped[str] = mapped_column(String(10), default="email", server_default="email")
     kind: Mapped[str] = mapped_column(String(40))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("request.id"), index=True)
     to_address: Mapped[str] = mapped_column(Encrypted)
@@ -541,6 +551,8 @@ class OutboxMessage(Model):
     last_error: Mapped[str | None] = mapped_column(String(300))
     # An iCalendar file sent as the mail's attachment (an appointment: it says where).
     calendar: Mapped[str | None] = mapped_column(Encrypted)
+
+    request: Mapped[HelpRequest | None] = relationship()
 
 
 class DirectoryVersion(Model):

@@ -167,10 +167,9 @@ def _to_caseworker(kind: str, referral: Referral, **context) -> None:
 
 
 def accepted(referral: Referral) -> None:
-    """Tell the referring caseworker, and the person if they gave an e-mail, in their language."""
+    """Tell the referring caseworker in their language (the person hears of it through
+    ``person_messages``)."""
     _to_caseworker("accepted_caseworker", referral)
-    request = referral.request
-    _queue("accepted_person", request.email, request.language, referral=referral)
 
 
 def closed(referral: Referral) -> None:

@@ -1,5 +1,5 @@
-"""Claiming the due rows of an outbox: the mail outbox (``mailer``) and the webhook outbox
-(``webhooks``) are delivered the same way.
+"""Claiming the due rows of an outbox: the mail outbox (``mailer``), its text messages (``sms``)
+and the webhook outbox (``webhooks``) are delivered the same way.
 
 Each row is claimed before it is sent (``claim``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a
 conditional UPDATE on SQLite), so two senders running at once, on one machine or several, never
@@ -8,17 +8,23 @@ send one row twice; a sender that dies leaves its claim to expire after CLAIM_FO
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from .extensions import db
-from .models import OutboxMessage, WebhookMessage
+from .models import OutboxMessage, WebhookMessage, utcnow
+
+log = logging.getLogger(__name__)
 
 CLAIM_FOR = timedelta(minutes=5)
 BATCH = 50
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_WAIT = timedelta(hours=6)
 
 Row = TypeVar("Row", OutboxMessage, WebhookMessage)
 
@@ -29,21 +35,25 @@ class Delivery:
     failed: int = 0
 
 
-def _due(model: type[Row], now: datetime):
+def _due(model: type[Row], now: datetime, *where: ColumnElement[bool]):
     return (
+        *where,
         model.sent_at.is_(None),
         model.next_attempt_at <= now,
         or_(model.claimed_until.is_(None), model.claimed_until < now),
     )
 
 
-def claim(model: type[Row], now: datetime, limit: int = BATCH) -> list[Row]:
-    """Take up to ``limit`` due rows for this sender; another sender's claims are skipped.
+def claim(
+    model: type[Row], now: datetime, *where: ColumnElement[bool], limit: int = BATCH
+) -> list[Row]:
+    """Take up to ``limit`` due rows (of those ``where`` selects) for this sender; another
+    sender's claims are skipped.
 
     PostgreSQL locks the due rows it picks and skips those another sender has locked
     (``FOR UPDATE SKIP LOCKED``), so senders on several machines share the backlog without
     waiting on each other; SQLite, one machine's file, claims each with a conditional UPDATE."""
-    due = select(model.id).where(*_due(model, now)).order_by(model.id).limit(limit)
+    due = select(model.id).where(*_due(model, now, *where)).order_by(model.id).limit(limit)
     claim_until = {"claimed_until": now + CLAIM_FOR}
     if db.engine.dialect.name == "postgresql":
         claimed = list(db.session.scalars(due.with_for_update(skip_locked=True)))
@@ -61,7 +71,7 @@ def claim(model: type[Row], now: datetime, limit: int = BATCH) -> list[Row]:
                 CursorResult,
                 db.session.execute(
                     update(model)
-                    .where(model.id == row_id, *_due(model, now))
+                    .where(model.id == row_id, *_due(model, now, *where))
                     .values(**claim_until)
                     .execution_options(synchronize_session=False)
                 ),
@@ -72,3 +82,35 @@ def claim(model: type[Row], now: datetime, limit: int = BATCH) -> list[Row]:
     if not claimed:
         return []
     return list(db.session.scalars(select(model).where(model.id.in_(claimed)).order_by(model.id)))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4, 8... minutes after the 1st, 2nd, 3rd, 4th... failure, at most six hours."""
+    return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LONGEST_WAIT)
+
+
+def settle(message: OutboxMessage, error: str | None, now: datetime, delivery: Delivery) -> None:
+    """Record how sending one message went (``error``: None when it went, else the kind of
+    failure, never what the server answered: it can quote the address) and commit at once, so a
+    crash later does not forget what was sent. A failed message is kept and tried again later,
+    each time waiting longer (``retry_delay``)."""
+    if error is None:
+        message.sent_at = utcnow()
+        delivery.sent += 1
+    else:
+        message.attempts += 1
+        message.last_error = error[:300]
+        message.next_attempt_at = now + retry_delay(message.attempts)
+        delivery.failed += 1
+        log.warning(
+            "%s %s not delivered (%s), attempt %d",
+            message.channel,
+            message.id,
+            message.last_error,
+            message.attempts,
+        )
+    message.claimed_until = None
+    try:
+        db.session.commit()
+    except StaleDataError:  # erased with its request meanwhile: nothing to record
+        db.session.rollback()

@@ -1,7 +1,6 @@
 """Background work in one process: ``flask --app referral worker`` runs each registered job when
-it is due (the sweep, the mail and webhook outboxes, staff digests and reminders, the reports'
-tallies, the retention purge; later the person's text messages), or every job once with
-``--once`` for cron.
+it is due (the sweep, the outbox's e-mails and text messages, the webhooks, staff digests and
+reminders, the reports' tallies, the retention purge), or every job once with ``--once`` for cron.
 
 Several workers, on one machine or several, may run at once: each job is safe to run twice at the
 same moment (the sweep and the mail sender skip the rows another worker holds). SIGTERM or SIGINT
@@ -64,6 +63,14 @@ def _sweep() -> str:
 @register("send_mail", every=timedelta(seconds=15))
 def _send_mail() -> str:
     from .mailer import deliver_pending
+
+    delivery = deliver_pending()
+    return f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}"
+
+
+@register("send_sms", every=timedelta(seconds=15))
+def _send_sms() -> str:
+    from .sms import deliver_pending
 
     delivery = deliver_pending()
     return f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}"

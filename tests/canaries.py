@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from referral import appointments, lifecycle
+from referral import appointments, lifecycle, sms
 from referral.extensions import db
 from referral.handoff import Action
 from referral.mailer import deliver_pending
@@ -131,6 +131,7 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
         appointments.ask_another_time(referral.request, referral.id, canaries.words)
         request_id = referral.request_id
         deliver_pending()  # the mail to the person is sent: erasure deletes sent mail too
+        sms.deliver_pending()
         canaries.stored_forms = [
             *raw("request", "name", "id = :id", id=request_id),
             *raw("request", "phone", "id = :id", id=request_id),
@@ -148,10 +149,10 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
             *raw("appointment", "place", "referral_id = :id", id=referral.id),
             *raw("appointment", "person_words", "referral_id = :id", id=referral.id),
         ]
-        # 8 of the request, 2 notes, 1 text, 5 mails of 2 each (2 offers, the acceptance and
-        # the appointment to the person, the answer to the holder), the appointment's calendar
-        # file, place and the person's words
-        assert len(canaries.stored_forms) == 24
+        # 8 of the request, 2 notes, 1 text, and 8 messages of 2 each: 2 offers; to the person
+        # their link by e-mail and by SMS, passed on, accepted, the appointment; the person's
+        # answer to the holder; the appointment's calendar file, place and the person's words
+        assert len(canaries.stored_forms) == 30
         person = Person(
             canaries, path, referral.id, first.organisation.slug, holder.organisation.slug
         )

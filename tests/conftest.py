@@ -18,6 +18,7 @@ from referral.extensions import db, limiter
 from .canaries import person_with_history
 from .helpers import enrol, user
 from .mailbox import failing_smtp_server, smtp_server  # noqa: F401  (fixtures for every module)
+from .sms_gateway import sms_gateway  # noqa: F401
 
 # Properties are judged by what they find, not by how fast one example runs: on a shared machine
 # under load a per-example deadline only makes tests fail at random.

@@ -1,4 +1,4 @@
-"""The intake form and the withdrawal confirmation.
+"""The intake form, the withdrawal confirmation and "I lost my link".
 
 Field names are an interface (docs/design.md): ``needs``, ``city``, ``voivodeship``, ``languages``,
 ``name``, ``phone``, ``email``, ``contact_channel``, ``safe_to_message``, ``interpreter_needed``,
@@ -31,7 +31,7 @@ from wtforms.validators import (
 from ..directory import city_choices, collation_key, voivodeship_choices
 from ..fields import CheckboxListField, choices_of
 from ..lifecycle import IntakeData
-from ..personal_data import normalised_phone
+from ..personal_data import normalised_email, normalised_phone
 from ..vocabulary import SPOKEN_LANGUAGES, ContactChannel, ResidenceStatus, Specialism, Urgency
 
 OTHER_CITY = "other"
@@ -260,3 +260,22 @@ class WithdrawForm(FlaskForm):
     """Two steps: the first post asks "are you sure?", the second (``confirmed=yes``) withdraws."""
 
     confirmed = HiddenField()
+
+
+class LostLinkForm(FlaskForm):
+    """``/<lang>/status/lost``: the phone number or e-mail given in the request."""
+
+    contact = StringField(
+        _l("Your phone number or e-mail"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Enter the phone number or e-mail you gave.")),
+            readable,
+            Length(max=254, message=_l("This is too long for a phone number or an e-mail.")),
+        ],
+        render_kw={"autocomplete": "email"},
+    )
+
+    def validate_contact(self, field):
+        if not (normalised_phone(field.data) or normalised_email(field.data)):
+            raise ValidationError(_l("This is not a phone number or an e-mail we can use."))

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from .. import access_log, data_copy, lifecycle
+from .. import access_log, data_copy, lifecycle, person_messages
 from ..directory import active_members, coverage_summary, kept, place_names
 from ..erasure import erasure_due
 from ..explain import language_names
@@ -30,7 +30,7 @@ from ..models import HelpRequest
 from ..security_headers import holds_secret
 from ..vocabulary import ContactChannel, Specialism, Urgency
 from . import bp
-from .forms import IntakeForm, WithdrawForm
+from .forms import IntakeForm, LostLinkForm, WithdrawForm
 
 log = logging.getLogger(__name__)
 
@@ -195,3 +195,17 @@ def organisations():
         )
 
     return _kept_page(render)
+
+
+@bp.route("/<lang:lang>/status/lost", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["STATUS_LOST_RATE_LIMIT"], methods=["POST"])
+def status_lost():
+    """ "I lost my link": a new link to the phone or e-mail given then. The answer is the same,
+    and takes at least STATUS_LOST_SECONDS, whether or not a request was found."""
+    form = LostLinkForm()
+    if not form.validate_on_submit():
+        return render_template("public/status_lost.html", form=form, asked=False)
+    started = time.monotonic()
+    person_messages.send_fresh_links_to(form.contact.data or "")
+    time.sleep(max(0.0, current_app.config["STATUS_LOST_SECONDS"] - (time.monotonic() - started)))
+    return render_template("public/status_lost.html", form=form, asked=True)

@@ -150,10 +150,11 @@ def test_done_when(app, login_as, smtp_server):
     result = app.test_cli_runner().invoke(args=["send-mail"])
     assert "Sent: 5" in result.output
     arrived = {(m["To"], m["Subject"]) for m in smtp_server.messages}
+    # The person: their link by e-mail (the news of each step goes by SMS, as they chose phone).
     assert [m["To"] for m in smtp_server.messages] == [
+        "olena@example.com",
         "staff@nomada.example",
         "staff@hfpc.example",
         "staff@pfm.example",
-        "olena@example.com",
         "staff@pfm.example",
     ], arrived

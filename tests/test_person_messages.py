@@ -1,0 +1,253 @@
+"""Messages to the person: the status link right after submission and news at each step, by
+e-mail to a local SMTP server and by SMS to a local stand-in of SMSAPI.pl, in their language."""
+
+import logging
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from referral import lifecycle, mailer, person_messages, sms
+from referral.extensions import db
+from referral.handoff import Action
+from referral.models import HelpRequest, Organisation, OutboxMessage, utcnow
+
+from .helpers import intake, user
+
+PHONE = "+48 600 100 200"
+NUMBER = "48600100200"
+EMAIL = "olena@example.com"
+LINK = re.compile(r"https?://\S+/(\w\w)/status/([\w-]{43})")
+
+
+def submit(language="uk", **details) -> lifecycle.SubmittedRequest:
+    details = {"phone": PHONE, "email": EMAIL, "safe_to_message": True, **details}
+    return lifecycle.submit_request(intake("legal", language=language, **details))
+
+
+def deliver() -> None:
+    mailer.deliver_pending()
+    sms.deliver_pending()
+
+
+def person_mail(smtp_server, address=EMAIL):
+    return smtp_server.to(address)
+
+
+def test_the_status_link_reaches_the_person_by_email_and_sms_in_their_language(
+    app, ctx, directory, smtp_server, sms_gateway
+):
+    submitted = submit("uk")
+    deliver()
+    [mail] = person_mail(smtp_server)
+    body = mail.get_content()
+    assert "посилання" in mail["Subject"] and submitted.reference in mail["Subject"]
+    assert LINK.search(body).groups() == ("uk", submitted.status_token)
+    [text_message] = sms_gateway.to(NUMBER)
+    assert LINK.search(text_message).groups() == ("uk", submitted.status_token)
+    assert "посилання" in text_message and sms.segments(text_message) <= 2
+    assert sms_gateway.messages[0].sender == "Konsorcjum"
+    assert sms_gateway.refusals == []
+
+
+def test_the_link_in_the_message_opens_the_status_page(app, client, directory, smtp_server):
+    with app.app_context():
+        submit("pl")
+        mailer.deliver_pending()
+    language, token = LINK.search(person_mail(smtp_server)[0].get_content()).groups()
+    assert client.get(f"/{language}/status/{token}").status_code == 200
+
+
+def test_a_caseworkers_client_gets_the_link_too(ctx, staff, smtp_server, sms_gateway):
+    caseworker = user("staff@pfm.example")
+    data = intake("legal", email=EMAIL, phone=PHONE)
+    submitted = lifecycle.submit_request(data, submitted_by=caseworker)
+    deliver()
+    assert submitted.status_token in person_mail(smtp_server)[0].get_content()
+    assert submitted.status_token in sms_gateway.to(NUMBER)[0]
+
+
+def test_only_what_was_given_is_used_and_a_landline_gets_no_sms(ctx, directory):
+    landline = submit(email=None, phone="+48 22 628 10 00").request  # a Warsaw landline
+    assert person_messages.messages_of(landline) == []
+    mobile = submit(email=None).request
+    assert [m.channel for m in person_messages.messages_of(mobile)] == ["sms"]
+
+
+def test_the_message_is_encrypted_at_rest_and_erased_with_the_request(ctx, directory):
+    submitted = submit()
+    raw = db.session.execute(
+        text("SELECT to_address, body FROM outbox_message WHERE kind LIKE 'person%'")
+    ).all()
+    assert len(raw) == 2
+    for to_address, body in raw:
+        assert submitted.status_token not in body and EMAIL not in to_address
+        assert "600" not in to_address
+    lifecycle.withdraw_request(submitted.request)
+    assert person_messages.messages_of(submitted.request) == []
+
+
+def test_the_log_sender_masks_the_number_and_never_writes_the_link(app, ctx, directory, caplog):
+    submitted = submit(email=None)
+    with caplog.at_level(logging.INFO, logger="referral"):
+        assert sms.deliver_pending().sent == 1
+    logged = caplog.text
+    assert "+48…200" in logged and "/uk/status/…" in logged
+    assert submitted.status_token not in logged and "600100200" not in logged
+
+
+def test_a_refusing_gateway_loses_nothing_and_backs_off(ctx, directory, sms_gateway):
+    submit(email=None)
+    sms_gateway.refuse = (401, {"error": 101, "message": "Authorization failed for +48600100200"})
+    now = utcnow()
+    assert sms.deliver_pending(now) == sms.Delivery(sent=0, failed=1)
+    [message] = person_messages.messages_of(db.session.scalar(db.select(HelpRequest)))
+    assert message.last_error == "HTTP 401" and message.attempts == 1
+    assert sms.deliver_pending(now).failed == 0  # not due yet
+
+    sms_gateway.refuse = (200, {"error": 13, "message": "No correct phone numbers"})
+    assert sms.deliver_pending(now + timedelta(minutes=2)).failed == 1
+    db.session.refresh(message)
+    assert message.last_error == "SMSAPI error 13" and message.attempts == 2
+
+    sms_gateway.refuse = None
+    assert sms.deliver_pending(now + timedelta(hours=1)).sent == 1
+    assert len(sms_gateway.to(NUMBER)) == 1
+
+
+def test_an_unreachable_gateway_loses_nothing(app, ctx, directory):
+    from .mailbox import free_port
+
+    submit(email=None)
+    app.config.update(SMS_BACKEND="smsapi", SMSAPI_URL=f"http://127.0.0.1:{free_port()}")
+    try:
+        assert sms.deliver_pending().failed == 1
+    finally:
+        app.config.update(SMS_BACKEND="log", SMSAPI_URL="https://api.smsapi.pl")
+    [message] = person_messages.messages_of(db.session.scalar(db.select(HelpRequest)))
+    assert message.sent_at is None and message.last_error == "ConnectError"
+
+
+def test_mail_and_sms_senders_leave_each_others_messages_alone(ctx, directory, smtp_server):
+    request = submit().request
+    assert mailer.deliver_pending().sent == 2  # the offer to nomada, the link to the person
+    assert [m.sent_at is None for m in person_messages.messages_of(request)] == [False, True]
+    assert sms.deliver_pending().sent == 1
+    assert {m["To"] for m in smtp_server.messages} == {EMAIL, "intake@nomada.example"}
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("a" * 160, 1),
+        ("a" * 161, 2),
+        ("a" * 306, 2),
+        ("[" * 80, 1),  # the extension set takes two septets
+        ("[" * 81, 2),
+        ("я" * 70, 1),
+        ("я" * 71, 2),
+        ("я" * 134, 2),
+        ("я" * 135, 3),
+        ("ą" + "a" * 69, 1),  # one Polish letter: the whole text is UCS-2
+        ("😀" * 35, 1),  # outside the BMP: two UCS-2 units each
+    ],
+)
+def test_segments_count_what_the_network_sends(text, parts):
+    assert sms.segments(text) == parts
+
+
+# --- news at each step ------------------------------------------------------------------------
+
+
+def nomada_acts(referral_id: int, action: Action, **details) -> None:
+    lifecycle.act(referral_id, user("staff@nomada.example"), action, **details)
+
+
+def news(kind) -> list[OutboxMessage]:
+    return db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.kind == kind)).all()
+
+
+def test_acceptance_names_the_organisation_its_contact_and_when(ctx, staff, smtp_server):
+    submitted = submit("en", contact_channel="email")
+    nomada_acts(submitted.request.referrals[0].id, Action.ACCEPT)
+    mailer.deliver_pending()
+    [mail] = [m for m in smtp_server.to(EMAIL) if "will contact you" in m["Subject"]]
+    body = mail.get_content()
+    assert "Nomada Association" in mail["Subject"]
+    assert "Stowarzyszenie Nomada" in body and "https://nomada.info.pl/" in body
+    assert "(E-mail), usually within 3 working days" in body
+    assert submitted.status_token not in body and "/en/status/lost" in body
+    assert [m.channel for m in news(person_messages.Kind.ACCEPTED)] == ["email"]  # as chosen
+
+
+def test_where_it_is_not_safe_a_message_says_only_that_there_is_news(ctx, staff, sms_gateway):
+    submitted = submit("uk", safe_to_message=False, email=None, contact_channel="telegram")
+    nomada_acts(submitted.request.referrals[0].id, Action.ACCEPT)
+    sms.deliver_pending()
+    link, accepted = sms_gateway.to(NUMBER)
+    assert submitted.status_token in link
+    assert "новини" in accepted and "/uk/status/lost" in accepted
+    for detail in ("Номада", "Nomada", "прав", "прийн"):
+        assert detail not in accepted
+
+
+def test_each_step_that_matters_gets_a_message(ctx, staff):
+    submitted = submit("pl", email=None, contact_channel="sms")
+    referral_id = submitted.request.referrals[0].id
+    nomada_acts(referral_id, Action.DECLINE, reason_code="no_capacity")  # offered to hfpc next
+    lifecycle.act(referral_id, user("staff@hfpc.example"), Action.ACCEPT)
+    lifecycle.act(referral_id, user("staff@hfpc.example"), Action.CLOSE, outcome="resolved")
+    kinds = [m.kind for m in person_messages.messages_of(submitted.request)]
+    assert kinds == [
+        "person_status_link",
+        "person_passed_on",
+        "person_accepted",
+        "person_closed",
+    ]
+    passed_on, accepted, closed = [
+        m.body for m in person_messages.messages_of(submitted.request)[1:]
+    ]
+    assert "Helsińska Fundacja Praw Człowieka" in passed_on
+    assert "Helsińska Fundacja Praw Człowieka" in accepted
+    assert "zamkn" in closed.lower()
+
+
+def test_unmatched_says_the_coordinator_looks_and_when(ctx, staff):
+    referral = submit("en", email=None).request.referrals[0]
+    # Every organisation in turn declines: the last decline leaves it unmatched.
+    while referral.state == "offered":
+        holder = user(f"staff@{referral.organisation.slug}.example")
+        lifecycle.act(referral.id, holder, Action.DECLINE, reason_code="no_capacity")
+    [message] = news(person_messages.Kind.UNMATCHED)
+    assert "coordinator will write within 5 working days" in message.body
+
+
+# --- lengths ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["pl", "uk", "en"])
+def test_every_text_message_fits_two_parts_in_every_language(app, ctx, staff, language):
+    """With a 38-character PUBLIC_URL and the longest organisation name of the directory."""
+    app.config["PUBLIC_URL"] = "https://pomoc.konsorcjum-migracyjne.pl"
+    try:
+        request = submit(language, email=None).request
+        referral = request.referrals[0]
+        referral.organisation = max(
+            db.session.scalars(db.select(Organisation)), key=lambda o: len(o.name_in(language))
+        )
+        context = {"contact_days": 3, "unmatched_days": 5, "channel": None}
+        for kind in person_messages.Kind:
+            if kind in person_messages.NEUTRAL:
+                person_messages.send_fresh_link(request)
+                continue
+            for outcome in person_messages.OUTCOME_WORDS.values():
+                person_messages.notify(request, kind, referral, outcome_words=outcome, **context)
+        request.safe_to_message = False
+        person_messages.notify(request, person_messages.Kind.ACCEPTED, referral, **context)
+        bodies = [m.body for m in person_messages.messages_of(request)]
+        assert len(bodies) > len(person_messages.Kind)
+        for body in bodies:
+            assert sms.segments(body) <= 2, body
+    finally:
+        app.config["PUBLIC_URL"] = "http://127.0.0.1:5000"

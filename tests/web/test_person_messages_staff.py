@@ -1,0 +1,34 @@
+"""Staff see on the referral which messages went to the person, never what they said."""
+
+import pytest
+
+from referral import mailer
+
+from .staff_steps import english_staff, latest_referral, refer  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.usefixtures("english_staff")
+
+
+def test_the_referral_page_lists_the_messages_to_the_person_without_their_text(
+    app, login_as, smtp_server
+):
+    caseworker = login_as("pfm")
+    page = refer(caseworker, safe_to_message="").get_data(as_text=True)
+    token = page.split("/status/")[1].split('"')[0]
+    with app.app_context():
+        mailer.deliver_pending()
+    referral_id, _version = latest_referral(app)
+    html = login_as("nomada").get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    section = html.split('id="person-messages"')[1].split("</section>")[0]
+    assert "Private status link" in section
+    assert "E-mail" in section and "SMS" in section
+    assert "Sent " in section and "Waiting to be sent" in section
+    assert "each message about a step says only that there is news" in section
+    assert token not in html
+
+
+def test_staff_without_the_personal_data_do_not_see_the_messages(app, login_as):
+    refer(login_as("pfm"))
+    referral_id, _version = latest_referral(app)
+    html = login_as("hfpc").get(f"/staff/referrals/{referral_id}")
+    assert 'id="person-messages"' not in html.get_data(as_text=True)
