@@ -3,8 +3,9 @@
 (``purge_ended``), and when a need stayed open OPEN_RETENTION_DAYS after the request was sent
 (``lifecycle.withdraw_requests_open_too_long``); ``flask purge`` runs the last two daily.
 
-Erasing takes the request's personal fields and their matching hashes, its status token, the notes
-and the words written with its steps, its appointments (where, and the person's words), and every
+Erasing takes the request's personal fields and their matching hashes, its status token, the notes,
+the words written with its steps and the person's own (messages, words asked again), its
+appointments (where, and the person's words), and every
 mail about it, sent or waiting. What stays is what
 the reports count (needs, places, states, dates, the coded event log) and the log of who opened
 the data. On SQLite, deleted content is overwritten (``secure_delete``) and the write-ahead log
@@ -26,6 +27,7 @@ from .models import (
     Appointment,
     DataAccess,
     EventText,
+    FromPerson,
     HelpRequest,
     Note,
     OutboxMessage,
@@ -48,6 +50,10 @@ def erase(request: HelpRequest, now: datetime) -> None:
     for model in (Note, EventText, Appointment):
         db.session.execute(delete(model).where(model.referral_id.in_(referral_ids)))
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.request_id == request.id))
+    # The person's words through the status link; a contact change's record holds none and stays.
+    db.session.execute(
+        delete(FromPerson).where(FromPerson.request_id == request.id, FromPerson.body.is_not(None))
+    )
 
 
 def leave_no_trace() -> None:
@@ -59,7 +65,8 @@ def leave_no_trace() -> None:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _has_open_need():
+def has_open_need():
+    """A WHERE clause: the request has a need still open."""
     return (
         select(Referral.id)
         .where(Referral.request_id == HelpRequest.id, Referral.state.in_(OPEN_STATES))
@@ -83,7 +90,7 @@ def purge_ended(now: datetime | None = None, batch_size: int = 500) -> int:
         .where(
             HelpRequest.erased_at.is_(None),
             HelpRequest.created_at < cutoff,
-            ~_has_open_need(),
+            ~has_open_need(),
             ~changed_since,
         )
         .order_by(HelpRequest.id)
@@ -107,7 +114,7 @@ def open_too_long(now: datetime, within_days: int = 0) -> Select:
         .where(
             HelpRequest.erased_at.is_(None),
             HelpRequest.created_at < now - timedelta(days=days),
-            _has_open_need(),
+            has_open_need(),
         )
         .order_by(HelpRequest.created_at, HelpRequest.id)
     )

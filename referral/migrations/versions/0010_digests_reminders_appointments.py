@@ -1,7 +1,7 @@
 """Digests and reminders: each staff member's offer mail, reminders sent once
 
 Revision ID: 0010
-Revises: 0011
+Revises: 0009
 Create Date: 2026-11-30 19:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0011"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
