@@ -15,7 +15,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import counters, handoff, notifications, person_messages, routing, webhooks
@@ -502,7 +502,12 @@ def expire_overdue(now: datetime | None = None, batch_size: int = 500) -> int:
             .limit(batch_size)
             .options(
                 selectinload(Referral.events),
-                selectinload(Referral.request).selectinload(HelpRequest.city),
+                selectinload(Referral.request).options(
+                    selectinload(HelpRequest.city),
+                    # The person hears where their request went (person_messages.stepped).
+                    undefer(HelpRequest.phone),
+                    undefer(HelpRequest.email),
+                ),
             )
         )
         if db.engine.dialect.name == "postgresql":
