@@ -370,7 +370,14 @@ class Referral(Model):
         Index("ix_referral_state_deadline", "state", "deadline_at"),
         # The inbox: an organisation's offers by waiting time, its open cases most recently
         # changed first (referral/staff/inbox.py).
-        Index("ix_referral_org_state_created", "organisation_id", "state", "created_at"),
+        Index(
+            "ix_referral_org_offers_waiting",
+            "organisation_id",
+            "created_at",
+            "id",
+            postgresql_where=text("state = 'offered'"),
+            sqlite_where=text("state = 'offered'"),
+        ),
         Index(
             "ix_referral_org_cases",
             "organisation_id",

@@ -123,3 +123,16 @@ def test_the_migration_hashes_the_names_stored_before_it(app, login_as):
         upgrade()
     html = text_of(login_as("nomada").get("/staff/?reference=kovalenko"))
     assert f"/staff/referrals/{referral_id}" in html
+
+
+def test_the_referral_page_opens_with_the_decision_panel(app, login_as):
+    [referral_id] = submit(app, contact_channel="viber", interpreter_needed=True)
+    nomada = login_as("nomada")
+    page = text_of(nomada.get(f"/staff/referrals/{referral_id}"))
+    panel = page[page.index('class="decision"') : page.index('aria-labelledby="person"')]
+    for seen in ("Wrocław", "Viber", "Needs an interpreter", "Time left", "/accept", "/decline"):
+        assert seen in panel, seen
+    assert '<details class="decide-decline">' in panel  # the reasons only when asked for
+    refused = act(app, nomada, referral_id, "decline")
+    assert refused.status_code == 400
+    assert '<details class="decide-decline" open>' in text_of(refused)
