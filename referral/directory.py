@@ -228,7 +228,10 @@ def active_members() -> list[Organisation]:
         db.session.scalars(
             select(Organisation)
             .where(Organisation.takes_referrals.is_(True))
-            .options(selectinload(Organisation.coverage), selectinload(Organisation.home_city))
+            .options(
+                selectinload(Organisation.coverage),
+                selectinload(Organisation.home_city).selectinload(City.voivodeship),
+            )
             .order_by(Organisation.name_pl)
         )
     )

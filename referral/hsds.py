@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from babel import Locale
 from flask_babel import force_locale, gettext
 
+from . import contact
 from .directory import active_members
 from .extensions import db
 from .handoff import warsaw_date
@@ -66,7 +67,7 @@ def taxonomy_term(specialism: Specialism, language: str) -> dict:
 
 
 def organization(org: Organisation, language: str) -> dict:
-    data = {
+    data: dict = {
         "id": org.uuid,
         "name": org.name_in(language),
         "description": org.description_in(language),
@@ -75,7 +76,75 @@ def organization(org: Organisation, language: str) -> dict:
         data["alternate_name"] = org.name_pl
     if org.website:
         data["website"] = org.website
+    with force_locale(language):
+        # Facts from public sources the organisation has not confirmed are marked as such.
+        note = None if org.contact_confirmed else gettext("Not confirmed by the organisation")
+    if org.public_phone:
+        data["phones"] = [_phone(org, note, language, organization_id=org.uuid)]
+    if location := _location(org, note, language):
+        data["locations"] = [location]
     return data
+
+
+def _phone(org: Organisation, note: str | None, language: str, **link: str) -> dict:
+    (owner,) = link.values()
+    phone = {"id": _id("phone", owner, org.public_phone or ""), **link, "number": org.public_phone}
+    with force_locale(language):
+        phone["description"] = note or gettext("Public phone")
+    return phone
+
+
+def _location(org: Organisation, note: str | None, language: str) -> dict | None:
+    """The organisation's place: its address in the home city, phone and opening hours."""
+    groups = contact.hour_groups(org.opening_hours)
+    if not (org.street_address or groups):
+        return None
+    lid = _id("location", org.uuid)
+    city = org.home_city
+    location: dict = {
+        "id": lid,
+        "location_type": "physical",
+        "organization_id": org.uuid,
+        "name": org.name_in(language),
+    }
+    # An address is written as the post and the street signs have it: in Polish.
+    line = contact.address_line(org.street_address, org.postal_code, city.name_pl if city else None)
+    if line or note:
+        location["description"] = "; ".join(part for part in (line, note) if part)
+    if org.street_address and org.postal_code and city:
+        location["addresses"] = [
+            {
+                "id": _id("address", lid),
+                "location_id": lid,
+                "address_1": org.street_address,
+                "city": city.name_pl,
+                "state_province": city.voivodeship.name_pl,
+                "postal_code": org.postal_code,
+                "country": "PL",
+                "address_type": "physical",
+            }
+        ]
+    if org.public_phone:
+        location["phones"] = [_phone(org, note, language, location_id=lid)]
+    if groups:
+        location["schedules"] = [_schedule(lid, group, note, language) for group in groups]
+    return location
+
+
+def _schedule(lid: str, group: contact.HoursGroup, note: str | None, language: str) -> dict:
+    schedule = {
+        "id": _id("schedule", lid, ",".join(group.days)),
+        "location_id": lid,
+        "freq": "WEEKLY",
+        "wkst": "MO",
+        "byday": ",".join(group.days),
+        "opens_at": group.opens,
+        "closes_at": group.closes,
+        "description": contact.describe_group(group, language),
+    }
+    if note:
+        schedule["notes"] = note
+    return schedule
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     false,
     or_,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
@@ -114,6 +115,15 @@ class Organisation(LocalisedNames, Model):
     require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     # When this organisation last got an offer: the fair-rotation tie-break of routing.
     last_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The public contact shown in the directory and the HSDS export (referral/contact.py): the
+    # address is in the home city; opening hours by weekday code, {"MO": ["09:00", "17:00"]}.
+    street_address: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(6))
+    public_phone: Mapped[str | None] = mapped_column(String(40))
+    opening_hours: Mapped[dict | None] = mapped_column(JSON)
+    # False where the home city and contact come from public sources the organisation has not
+    # confirmed: shown, but never as the organisation's own statement.
+    contact_confirmed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Its referrals in active states (offered, accepted, in progress), kept by the lifecycle in
     # the same transaction as each step (counters.adjust_open_load): routing never counts them.
     open_load: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

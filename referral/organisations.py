@@ -38,6 +38,11 @@ class OrganisationData:
     capacity: int | None = None
     paused_until: date | None = None
     pause_reason: str | None = None
+    street_address: str | None = None
+    postal_code: str | None = None
+    public_phone: str | None = None
+    opening_hours: dict | None = None  # {"MO": ["09:00", "17:00"], ...}; None: not given
+    contact_confirmed: bool = True
 
 
 def _facts(organisation: Organisation) -> dict:
@@ -67,6 +72,7 @@ def save_organisation(
     for name, value in vars(data).items():
         setattr(organisation, name, value)
     organisation.languages = sorted(set(data.languages))
+    organisation.opening_hours = data.opening_hours or None
     if organisation.paused_until is None:
         organisation.pause_reason = None
     db.session.flush()

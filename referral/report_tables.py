@@ -5,6 +5,7 @@ Built from the counts of ``reports`` in the reader's language; every table can b
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -21,14 +22,18 @@ from .reports import (
     EventCount,
     Period,
     ReferralCount,
+    Serving,
     answers_by_organisation,
     event_counts,
-    organisations_covering,
+    organisations_serving,
     reasons_by_organisation,
     referral_counts,
     unmatched_by_voivodeship,
 )
 from .vocabulary import N_, Specialism
+
+# A referral in these states was accepted by an organisation at some point.
+ACCEPTED_STATES = frozenset({State.ACCEPTED, State.IN_PROGRESS, State.CLOSED})
 
 
 @dataclass
@@ -45,9 +50,16 @@ class Report:
     """The report of one period in the current locale: each query runs once, and only when a
     table that needs it is built (a CSV export builds one table)."""
 
-    def __init__(self, period: Period, language: str) -> None:
+    def __init__(self, period: Period, language: str, voivodeship: str = "") -> None:
         self.period = period
         self.language = language
+        # The trend's voivodeship (TERYT); "" for all of Poland.
+        self.voivodeship = voivodeship
+
+    @cached_property
+    def voivodeship_name(self) -> str:
+        found = db.session.get(Voivodeship, self.voivodeship) if self.voivodeship else None
+        return found.name_in(self.language) if found else ""
 
     @cached_property
     def referrals(self) -> list[ReferralCount]:
@@ -98,10 +110,17 @@ def _months_table(report: Report) -> Table:
         row = [counts.get((index, s.value), 0) for s in specialisms]
         table.rows.append([format_date(month, "LLLL y"), *row, sum(row)])
     table.chart = charts.bar_chart(
-        gettext("Referrals by month"),
-        gettext("Bar chart: the number of referrals made each month. The table below has them."),
+        table.title,
+        gettext(
+            "Bar chart: for each month, one bar of the referrals made, in parts by specialism, "
+            "with the month's total at its end. The table below has them."
+        ),
         [row[0] for row in table.rows],
-        [charts.Series(gettext("Referrals"), [row[-1] for row in table.rows])],
+        [
+            charts.Series(table.columns[i], [row[i] for row in table.rows])
+            for i in range(1, len(specialisms) + 1)
+        ],
+        stacked=True,
     )
     return table
 
@@ -133,7 +152,6 @@ def _voivodeships_table(report: Report) -> Table:
         if c.state == State.UNMATCHED:
             still[c.voivodeship] = still.get(c.voivodeship, 0) + c.n
     unmatched = unmatched_by_voivodeship(report.period)
-    covering = organisations_covering()
     table = Table(
         "voivodeships",
         gettext("Demand by voivodeship against coverage"),
@@ -142,11 +160,10 @@ def _voivodeships_table(report: Report) -> Table:
             gettext("Referrals"),
             gettext("Found no organisation"),
             gettext("Still unmatched"),
-            gettext("Organisations covering it"),
         ],
         note=gettext(
-            "A voivodeship with many referrals that found no organisation, or few organisations "
-            "covering it, is a gap in the network."
+            "A voivodeship with many referrals that found no organisation is a gap in the "
+            "network: the next table shows for which needs."
         ),
     )
     for voivodeship in db.session.scalars(select(Voivodeship).order_by(Voivodeship.teryt)):
@@ -157,14 +174,96 @@ def _voivodeships_table(report: Report) -> Table:
                 referrals.get(teryt, 0),
                 unmatched.get(teryt, 0),
                 still.get(teryt, 0),
-                covering[teryt],
             ]
         )
     table.chart = _column_chart(
         table,
         gettext(
             "Bar chart: for each voivodeship, the referrals and those that found no "
-            "organisation. The table below has them, with the organisations covering it."
+            "organisation. The table below has them."
+        ),
+        1,
+        2,
+    )
+    return table
+
+
+def _gaps_table(report: Report) -> Table:
+    """Each need asked for in each voivodeship, against the organisations that serve that need
+    there: other needs' coverage does not count."""
+    demand: Counter[tuple[str, str]] = Counter()
+    unmatched: Counter[tuple[str, str]] = Counter()
+    for c in report.referrals:
+        demand[c.voivodeship, c.specialism] += c.n
+        if c.state == State.UNMATCHED:
+            unmatched[c.voivodeship, c.specialism] += c.n
+    serving = organisations_serving()
+    table = Table(
+        "gaps",
+        gettext("Needs by voivodeship against the organisations serving them"),
+        [
+            gettext("Voivodeship and need"),
+            gettext("Referrals"),
+            gettext("Still unmatched"),
+            gettext("Organisations serving the whole voivodeship"),
+            gettext("Organisations serving some of its cities only"),
+        ],
+        note=gettext(
+            "Only the needs asked for in the period. An organisation counts only for the needs "
+            "it covers there: nationwide legal help does not serve a need for housing."
+        ),
+    )
+    for voivodeship in db.session.scalars(select(Voivodeship).order_by(Voivodeship.teryt)):
+        for specialism in Specialism:
+            key = (voivodeship.teryt, specialism.value)
+            if not demand[key]:
+                continue
+            there = serving.get(key, Serving())
+            table.rows.append(
+                [
+                    f"{voivodeship.name_in(report.language)} — {gettext(specialism.label)}",
+                    demand[key],
+                    unmatched[key],
+                    there.everywhere,
+                    there.some_cities,
+                ]
+            )
+    return table
+
+
+def _trend_table(report: Report) -> Table:
+    """Demand against acceptance month by month, in one voivodeship or in all of Poland."""
+    made: Counter[int] = Counter()
+    accepted: Counter[int] = Counter()
+    for c in report.referrals:
+        if report.voivodeship and c.voivodeship != report.voivodeship:
+            continue
+        made[c.month] += c.n
+        if c.state in ACCEPTED_STATES:
+            accepted[c.month] += c.n
+    place = report.voivodeship_name or gettext("All of Poland")
+    table = Table(
+        "trend",
+        gettext("Demand and acceptance by month: %(place)s", place=place),
+        [
+            gettext("Month"),
+            gettext("Referrals"),
+            gettext("Accepted"),
+            gettext("Acceptance (%)"),
+        ],
+        note=gettext(
+            "Referrals made each month, and how many of them an organisation accepted (they are "
+            "now accepted, in progress or closed)."
+        ),
+    )
+    for index, month in enumerate(report.period.months()):
+        rate = round(100 * accepted[index] / made[index], 1) if made[index] else None
+        table.rows.append([format_date(month, "LLLL y"), made[index], accepted[index], rate])
+    table.chart = _column_chart(
+        table,
+        gettext(
+            "Bar chart: for each month, the referrals made and those accepted. The table below "
+            "has them, with the share accepted."
         ),
         1,
         2,
@@ -239,6 +338,8 @@ BUILDERS = {
     "months": _months_table,
     "specialisms": _specialisms_table,
     "voivodeships": _voivodeships_table,
+    "gaps": _gaps_table,
+    "trend": _trend_table,
     "organisations": _answers_table,
     "declines": _reasons_table(
         "declines",

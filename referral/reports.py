@@ -207,24 +207,41 @@ def _unmatched_by_voivodeship_counted(period: Period) -> dict[str, int]:
     )
 
 
-def organisations_covering() -> dict[str, int]:
-    """TERYT -> organisations taking referrals whose coverage reaches some place in that
-    voivodeship (one of its cities, or elsewhere in it), by routing's own rule."""
+@dataclass(frozen=True)
+class Serving:
+    """How many organisations taking referrals serve a need in a voivodeship: in all of it
+    (voivodeship-wide or nationwide coverage), or only in some of its cities."""
+
+    everywhere: int = 0
+    some_cities: int = 0
+
+
+def organisations_serving() -> dict[tuple[str, str], Serving]:
+    """(TERYT, specialism) -> the organisations that serve that need there, by routing's own
+    rule: only coverage of that specialism counts (nationwide legal help serves no housing)."""
     rows = db.session.execute(
         select(Coverage.organisation_id, Coverage.specialism, Coverage.scope, Coverage.area)
         .join(Organisation, Organisation.id == Coverage.organisation_id)
         .where(Organisation.takes_referrals.is_(True))
     ).all()
-    coverage = [
-        (org, routing.Coverage(s, routing.Scope(scope), area)) for org, s, scope, area in rows
-    ]
-    places: dict[str, list[str]] = {t: [""] for t in db.session.scalars(select(Voivodeship.teryt))}
+    cities: dict[str, list[str]] = {t: [] for t in db.session.scalars(select(Voivodeship.teryt))}
     for slug, teryt in db.session.execute(select(City.slug, City.voivodeship_teryt)):
-        places[teryt].append(slug)
-    return {
-        teryt: len({org for org, c in coverage for city in cities if c.reaches(city, teryt)})
-        for teryt, cities in places.items()
-    }
+        cities[teryt].append(slug)
+    everywhere: dict[tuple[str, str], set[int]] = {}
+    somewhere: dict[tuple[str, str], set[int]] = {}
+    for org, specialism, scope, area in rows:
+        reach = routing.Coverage(specialism, routing.Scope(scope), area)
+        for teryt, slugs in cities.items():
+            key = (teryt, specialism)
+            if reach.reaches("", teryt):
+                everywhere.setdefault(key, set()).add(org)
+            elif any(reach.reaches(slug, teryt) for slug in slugs):
+                somewhere.setdefault(key, set()).add(org)
+    result = {}
+    for key in everywhere.keys() | somewhere.keys():
+        whole = everywhere.get(key, set())
+        result[key] = Serving(len(whole), len(somewhere.get(key, set()) - whole))
+    return result
 
 
 @dataclass(frozen=True)

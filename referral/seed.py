@@ -67,6 +67,12 @@ def load_directory() -> None:
         org.languages = entry["languages"]
         org.languages_confirmed = entry["languages_confirmed"]
         org.takes_referrals = entry["takes_referrals"]
+        contact = entry.get("contact", {})
+        org.street_address = contact.get("street_address")
+        org.postal_code = contact.get("postal_code")
+        org.public_phone = contact.get("phone")
+        org.opening_hours = contact.get("opening_hours")
+        org.contact_confirmed = contact.get("confirmed", True)
         wanted = {
             (specialism, block["scope"], block.get("area"))
             for block in entry["coverage"]

@@ -26,7 +26,8 @@ from wtforms.validators import (
 )
 from wtforms.widgets import HiddenInput
 
-from ..fields import CheckboxListField, choices_of, optional_int, text_of
+from ..contact import DAYS, clock_time
+from ..fields import CheckboxListField, choices_of, optional_int, show_error, text_of
 from ..i18n import LANGUAGE_NAMES
 from ..routing import Scope
 from ..urls import MAX_ID
@@ -105,6 +106,63 @@ class OrganisationForm(FlaskForm):
         validators=[Length(max=500, message=_l("Use at most 500 characters."))],
     )
 
+    street_address = StringField(
+        _l("Street address"),
+        validators=[Length(max=200, message=_l("Use at most 200 characters."))],
+    )
+    postal_code = StringField(
+        _l("Postal code"),
+        filters=[lambda value: (value or "").strip()],
+        validators=[
+            Optional(),
+            Regexp(r"^\d{2}-\d{3}$", message=_l("Enter a postal code like 00-153.")),
+        ],
+    )
+    public_phone = StringField(
+        _l("Public phone"),
+        filters=[lambda value: (value or "").strip()],
+        validators=[
+            Optional(),
+            Regexp(
+                r"^\+?[0-9][0-9 ()-]{5,24}$",
+                message=_l("Enter a phone number such as +48 22 123 45 67."),
+            ),
+        ],
+    )
+    contact_confirmed = BooleanField(
+        _l("The organisation has confirmed its home city and these contact details")
+    )
+
+    def validate_street_address(self, field):
+        if text_of(field) and not self.home_city_id.data:
+            raise ValidationError(_l("Choose the home city: the address is in it."))
+
+    def opening_hours(self) -> dict[str, list[str]]:
+        """The week's hours from the day fields, after ``validate``."""
+        hours = {}
+        for day in DAYS:
+            opens = clock_time(self[f"opens_{day}"].data or "")
+            closes = clock_time(self[f"closes_{day}"].data or "")
+            if opens and closes:
+                hours[day] = [opens, closes]
+        return hours
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for day in DAYS:
+            opens, closes = self[f"opens_{day}"], self[f"closes_{day}"]
+            if not (opens.data or closes.data):
+                continue
+            start, end = clock_time(opens.data or ""), clock_time(closes.data or "")
+            if start is None or end is None:
+                show_error(opens, str(_l("Enter both times, like 09:00 and 17:00.")))
+            elif start >= end:
+                show_error(opens, str(_l("The closing time must be after the opening time.")))
+            else:
+                continue
+            valid = False
+        return valid
+
     def validate_email(self, field):
         if self.takes_referrals.data and not field.data:
             raise ValidationError(
@@ -114,6 +172,11 @@ class OrganisationForm(FlaskForm):
     def validate_pause_reason(self, field):
         if self.paused_until.data and not text_of(field):
             raise ValidationError(_l("Say why the organisation is paused."))
+
+
+for _day in DAYS:
+    setattr(OrganisationForm, f"opens_{_day}", StringField(_l("Opens at")))
+    setattr(OrganisationForm, f"closes_{_day}", StringField(_l("Closes at")))
 
 
 class CoverageForm(FlaskForm):
@@ -277,6 +340,12 @@ class PeriodForm(FlaskForm):
     def validate_end(self, field):
         if field.data and self.start.data and field.data < self.start.data:
             raise ValidationError(_l("The end date must not be before the start date."))
+
+
+class ReportForm(PeriodForm):
+    """The reports' period and the voivodeship of the month-by-month trend."""
+
+    voivodeship = SelectField(_l("Trend in"), choices=[], default="", validate_choice=False)
 
 
 class AuditFilterForm(PeriodForm):

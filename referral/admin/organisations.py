@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ..contact import day_names
 from ..decorators import coordinator_required
 from ..directory import city_choices, place_names, voivodeship_choices
 from ..explain import specialism_label
@@ -39,6 +40,9 @@ def _organisation_edit_form(org: Organisation) -> OrganisationForm:
     """The slug is in addresses and exports: it is chosen once, never edited."""
     form = _organisation_form(obj=org)
     del form.slug
+    if not form.is_submitted():
+        for day, (opens, closes) in (org.opening_hours or {}).items():
+            form[f"opens_{day}"].data, form[f"closes_{day}"].data = opens, closes
     return form
 
 
@@ -55,6 +59,11 @@ def _organisation_data(form: OrganisationForm) -> OrganisationData:
         capacity=form.capacity.data,
         paused_until=form.paused_until.data,
         pause_reason=text_of(form.pause_reason) or None,
+        street_address=text_of(form.street_address) or None,
+        postal_code=form.postal_code.data or None,
+        public_phone=form.public_phone.data or None,
+        opening_hours=form.opening_hours(),
+        contact_confirmed=form.contact_confirmed.data,
     )
 
 
@@ -77,6 +86,7 @@ def organisation_new():
     form = _organisation_form()
     if request.method == "GET":
         form.takes_referrals.data = True
+        form.contact_confirmed.data = True
     if form.validate_on_submit():
         try:
             org = save_organisation(_organisation_data(form), slug=form.slug.data, by=current_user)
@@ -85,7 +95,9 @@ def organisation_new():
         else:
             flash(_("The organisation is saved. Now add what it covers."), "success")
             return redirect(url_for("admin.organisation_edit", organisation_id=org.id))
-    return render_template("admin/organisation_form.html", form=form, organisation=None)
+    return render_template(
+        "admin/organisation_form.html", form=form, organisation=None, days=_day_names()
+    )
 
 
 @bp.route("/organisations/<int:organisation_id>", methods=["GET", "POST"])
@@ -106,9 +118,15 @@ def _render_organisation(org: Organisation, form: OrganisationForm, coverage_for
         "admin/organisation_form.html",
         form=form,
         organisation=org,
+        days=_day_names(),
         coverage_form=coverage_form,
         coverage=_coverage_rows(org),
     )
+
+
+def _day_names() -> list[tuple[str, str]]:
+    """(code, name) of each weekday, Monday first, in the reader's language."""
+    return list(day_names(current_language()).items())
 
 
 def _coverage_form() -> CoverageForm:

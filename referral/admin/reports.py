@@ -1,44 +1,51 @@
 """The coordinator's reports: counts by month, need, place and organisation (/admin/reports)."""
 
 from flask import abort, render_template, request
+from flask_babel import gettext as _
 
 from .. import report_tables
 from ..decorators import coordinator_required
+from ..directory import voivodeship_choices
 from ..handoff import warsaw_date
 from ..i18n import current_language
 from ..models import utcnow
 from ..reports import Period
 from . import bp, csvfile
-from .forms import PeriodForm
+from .forms import ReportForm
 
 
-def _period() -> tuple[PeriodForm, Period]:
-    form = PeriodForm(request.args)
-    default = Period.last_12_months(warsaw_date(utcnow()))
+def _report() -> tuple[ReportForm, report_tables.Report]:
+    """The report the query string asks for; the last 12 months of all Poland by default."""
+    form = ReportForm(request.args)
+    language = current_language()
+    form.voivodeship.choices = [("", _("All of Poland")), *voivodeship_choices(language)]
+    period = Period.last_12_months(warsaw_date(utcnow()))
     if request.args and form.validate():
-        return form, Period(form.start.data or default.start, form.end.data or default.end)
-    if not request.args:
-        form.start.data, form.end.data = default.start, default.end
-    return form, default
+        period = Period(form.start.data or period.start, form.end.data or period.end)
+    elif not request.args:
+        form.start.data, form.end.data = period.start, period.end
+    # A voivodeship not in the list (an edited address) is all of Poland, as the list shows.
+    voivodeship = form.voivodeship.data or ""
+    if voivodeship not in dict(form.voivodeship.choices):  # type: ignore[arg-type]
+        voivodeship = form.voivodeship.data = ""
+    return form, report_tables.Report(period, language, voivodeship)
 
 
 @bp.get("/reports")
 @coordinator_required
 def report():
-    form, period = _period()
+    form, built = _report()
     return render_template(
-        "admin/reports.html",
-        form=form,
-        period=period,
-        tables=report_tables.Report(period, current_language()).tables(),
+        "admin/reports.html", form=form, period=built.period, tables=built.tables()
     )
 
 
 @bp.get("/reports/<key>.csv")
 @coordinator_required
 def report_csv(key: str):
-    _form, period = _period()
-    table = report_tables.Report(period, current_language()).table(key)
+    _form, built = _report()
+    period = built.period
+    table = built.table(key)
     if table is None:
         abort(404)
     filename = f"referral-{key}-{period.start.isoformat()}-{period.end.isoformat()}.csv"

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from .. import access_log, data_copy, lifecycle, person_messages
+from .. import access_log, contact, data_copy, lifecycle, person_messages
 from ..directory import active_members, coverage_summary, kept, place_names
 from ..erasure import erasure_due
 from ..explain import language_names
@@ -191,7 +191,11 @@ def organisations():
             for org in active_members()
         ]
         return render_template(
-            "public/organisations.html", members=members, language_names=language_names
+            "public/organisations.html",
+            members=members,
+            language_names=language_names,
+            address_line=contact.address_line,
+            describe_hours=contact.describe_hours,
         )
 
     return _kept_page(render)

@@ -43,6 +43,11 @@ def test_the_coordinator_works_through_the_unmatched_queue(
     assert page.locator("main tbody tr").count() == 1
     assert serious_violations(page) == []
 
+    page.click("main tbody td a[href$='/route-by-hand']")
+    assert page.locator("main table").count() == 1  # every organisation, with why (not)
+    assert serious_violations(page) == []
+    page.go_back()
+
     page.click(f"main tbody th a:has-text('{reference}')")
     assert page.locator("#route-by-hand").is_visible()
     assert serious_violations(page) == []
@@ -61,7 +66,23 @@ def test_the_coordinator_works_through_the_unmatched_queue(
     assert "liczb" not in page.locator("main form").inner_text()
     assert serious_violations(page) == []
 
+    page.goto(f"{base_url}/admin/reports")
+    page.select_option("select[name=voivodeship]", "06")
+    page.click("main form button[type=submit]")
+    assert page.locator("h2#trend").inner_text().endswith("lubelskie")
+    assert page.locator("div.table-scroll[role=region]").count() >= 6
+    assert serious_violations(page) == []
+
     page.goto(f"{base_url}/admin/organisations/{nomada_id}")
+    page.fill("input[name=opens_MO]", "17:00")
+    page.fill("input[name=closes_MO]", "09:00")
+    page.click("main form button[type=submit] >> nth=0")
+    assert page.locator(".hours-day.has-error").count() == 1
+    assert serious_violations(page) == []
+    page.fill("input[name=opens_MO]", "09:00")
+    page.fill("input[name=closes_MO]", "17:00")
+    page.click("main form button[type=submit] >> nth=0")
+    assert page.locator(".flash-success").is_visible()
     page.click(f"a[href$='/coverage/{coverage_id}/remove']")
     assert serious_violations(page) == []
     page.click("main form button[type=submit]")
@@ -69,3 +90,10 @@ def test_the_coordinator_works_through_the_unmatched_queue(
     with live_app.app_context():
         assert db.session.get(Coverage, coverage_id) is None
         db.session.remove()
+
+
+def test_the_public_directory_with_contact_reads_well(base_url, new_page):
+    page = new_page(locale="pl-PL")
+    page.goto(f"{base_url}/pl/organisations")
+    assert page.locator("text=ul. Krakowskie Przedmieście 39B, Lublin").is_visible()
+    assert serious_violations(page) == []

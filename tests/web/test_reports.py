@@ -6,12 +6,15 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
-from referral import erasure, lifecycle, report_tables, report_tallies, reports
+from referral import charts, erasure, lifecycle, report_tables, report_tallies, reports
 from referral.extensions import db
 from referral.handoff import Action
 from referral.models import AnswerTally, EventTally, HelpRequest, StepTally
+from referral.vocabulary import Specialism
 
 from ..helpers import intake, org, user
 
@@ -87,9 +90,8 @@ def test_referrals_are_counted_by_month_and_specialism(app, history):
 def test_demand_by_voivodeship_shows_the_gap_in_lublin_voivodeship(app, history):
     voivodeships = rows_of(app, "voivodeships")
     assert len(voivodeships) == 16
-    # 1 referral, it found no organisation, it still has none; 3 organisations cover something
-    # there (Homo Faber in Lublin, HFPC and SIP nationwide), none psychological help in Chełm.
-    assert voivodeships["Lublin"] == [1, 1, 1, 3]
+    # 1 referral, it found no organisation, it still has none (the gaps table says which need).
+    assert voivodeships["Lublin"] == [1, 1, 1]
     assert voivodeships["Lower Silesian"][:3] == [2, 0, 0]
 
 
@@ -101,11 +103,10 @@ def test_answers_per_organisation_with_acceptance_rate_and_median_time(app, hist
 
 
 def test_decline_reasons_and_outcomes_per_organisation(app, history):
-    declines = everything(app)[4]
-    no_capacity = declines[1].index("We have no capacity now")
+    columns = {key: names for key, names, _rows in everything(app)}
+    no_capacity = columns["declines"].index("We have no capacity now")
     assert rows_of(app, "declines")["Nomada Association"][no_capacity - 1] == 1
-    outcomes = everything(app)[5]
-    resolved = outcomes[1].index("Resolved")
+    resolved = columns["outcomes"].index("Resolved")
     assert rows_of(app, "outcomes")["Nomada Association"][resolved - 1] == 1
 
 
@@ -144,11 +145,12 @@ def test_a_route_by_hand_shows_in_the_reports(app, history, coordinator):
 def test_report_page_has_an_svg_chart_and_a_table_for_each(app, history, coordinator):
     page = coordinator.get("/admin/reports?start=2026-01-01&end=2026-12-31").get_data(as_text=True)
     charts = re.findall(r"<svg[^>]*>.*?</svg>", page, re.S)
-    assert len(charts) == 4
+    assert len(charts) == 5
     for chart in charts:
         assert 'role="img"' in chart and "<title" in chart and "<desc" in chart
-    assert page.count("<table") == 6
-    assert "Lower Silesian" in page and '<th scope="col">Organisations covering it</th>' in page
+    assert page.count("<table") == 8
+    assert "Lower Silesian" in page
+    assert '<th scope="col">Organisations serving the whole voivodeship</th>' in page
 
 
 def test_report_page_defaults_to_the_last_12_months(coordinator, staff):
@@ -187,7 +189,7 @@ def test_csv_keeps_polish_and_ukrainian_letters(app, history, login_as):
     polish = read_csv(
         login_as("coordinator").get("/admin/reports/voivodeships.csv?start=2026-01-01")
     )
-    assert ["dolnośląskie", "2", "0", "0", "3"] in polish
+    assert ["dolnośląskie", "2", "0", "0"] in polish
     with app.app_context():
         user("coordinator@konsorcjum.example").language = "uk"
         db.session.commit()
@@ -290,3 +292,107 @@ def test_a_referral_unmatched_twice_counts_once(app, history, coordinator):
     with app.app_context():
         report_tallies.advance_all(now=datetime(2027, 1, 1, tzinfo=UTC))
     assert rows_of(app, "voivodeships")["Lublin"] == lublin
+
+
+# --- reports that read right (issue 14.7): every series drawn, nothing clipped, tables ---------
+# scrollable by keyboard with a name, the gaps by need, demand against acceptance by month.
+
+REPORT = "/admin/reports?start=2026-01-01&end=2026-12-31"
+
+
+def svg_texts(chart: str) -> list[str]:
+    return re.findall(r"<text[^>]*>([^<]*)</text>", chart)
+
+
+def chart_of(page: str, key: str) -> str:
+    found = re.search(
+        rf'<h2 id="{key}">.*?(<svg.*?</svg>(?:<ul class="chart-legend">.*?</ul>)?)', page, re.S
+    )
+    return found.group(1)
+
+
+def test_the_month_by_need_chart_draws_every_specialism(app, history, coordinator):
+    page = coordinator.get(REPORT).get_data(as_text=True)
+    chart = chart_of(page, "months")
+    legend = re.findall(r'<span class="swatch swatch-\d+"></span>([^<]*)</li>', chart)
+    assert (
+        "Legal help" in legend
+        and "Psychological support" in legend
+        and len(legend) == len(Specialism)
+    )
+    # April 2026: one legal and one psychological referral, two parts of one bar, total 2.
+    april = chart.split(">April 2026<", 1)[1].split("</text>", 2)
+    fills = re.findall(
+        r'<rect [^>]*width="([\d.]+)"[^>]*fill="(#[0-9a-f]{6})"', april[0] + april[1]
+    )
+    drawn = {fill for width, fill in fills if float(width) > 0}
+    needs = list(Specialism)
+    assert drawn == {
+        charts.COLOURS[needs.index(Specialism.LEGAL)],
+        charts.COLOURS[needs.index(Specialism.PSYCHOLOGICAL)],
+    }
+
+
+def test_labels_and_legends_are_whole_in_polish(app, history, login_as):
+    page = login_as("coordinator").get(REPORT).get_data(as_text=True)
+    assert "…" not in "".join(re.findall(r"<svg.*?</svg>", page, re.S))
+    voivodeships = chart_of(page, "voivodeships")
+    assert "Nie znaleziono organizacji</li>" in voivodeships
+    organisations = chart_of(page, "organisations")
+    words = " ".join(svg_texts(organisations))
+    assert "Helsińska Fundacja Praw Człowieka" in words
+    assert "Fundacja Polska Gościnność (Chlebem i Solą, Uchodźcy.Info)" in words
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200), st.integers(5, 60))
+def test_a_wrapped_label_keeps_every_word_and_no_line_is_too_long(text, limit):
+    lines = charts.wrap(text, limit)
+    assert all(len(line) <= limit for line in lines)
+    assert "".join("".join(lines).split()) == "".join(text.split())
+
+
+def test_every_wide_table_scrolls_by_keyboard_and_has_a_name(app, history, coordinator):
+    for url in (REPORT, "/admin/audit", "/admin/unmatched", "/admin/organisations/1"):
+        page = coordinator.get(url).get_data(as_text=True)
+        regions = re.findall(r'<div class="table-scroll"[^>]*>', page)
+        assert regions, url
+        for region in regions:
+            assert 'tabindex="0"' in region and 'role="region"' in region
+            assert re.search(r'aria-label="[^"]+"', region), region
+
+
+def test_the_gap_table_counts_only_coverage_of_that_need_there(app, history):
+    submit(app, "housing", "chelm", now=T0 + timedelta(days=33))
+    gaps = rows_of(app, "gaps")
+    # referrals, still unmatched, serving the whole voivodeship, some of its cities only
+    assert gaps["Lublin — Psychological support"] == [1, 1, 0, 1]  # Homo Faber, in Lublin
+    assert gaps["Lublin — Housing"] == [1, 1, 0, 0]  # nationwide legal help serves no housing
+    assert gaps["Lower Silesian — Legal help"] == [2, 0, 3, 0]  # Nomada, HFPC, SIP
+    assert "Lublin — Legal help" not in gaps  # nobody asked for it there
+
+
+def test_the_trend_shows_demand_and_acceptance_per_voivodeship(app, history, coordinator):
+    everywhere = rows_of(app, "trend")
+    assert everywhere["March 2026"] == [1, 1, 100.0]  # accepted, then closed
+    assert everywhere["April 2026"] == [2, 0, 0.0]
+    assert everywhere["May 2026"] == [0, 0, None]
+
+    page = coordinator.get(f"{REPORT}&voivodeship=06").get_data(as_text=True)
+    assert "Demand and acceptance by month: Lublin" in page
+    body = coordinator.get(
+        "/admin/reports/trend.csv?start=2026-01-01&end=2026-12-31&voivodeship=06"
+    ).data.decode("utf-8-sig")
+    rows = {row[0]: row[1:] for row in csv.reader(io.StringIO(body))}
+    assert rows["April 2026"] == ["1", "0", "0.0"]
+    assert rows["March 2026"] == ["0", "0", ""]
+
+
+def test_an_accepted_referral_counts_in_its_month_once(app, history):
+    second = history[1]
+    act(app, second, "staff@hfpc.example", Action.ACCEPT, T0 + timedelta(days=31, hours=6))
+    assert rows_of(app, "trend")["April 2026"] == [2, 1, 50.0]
+
+
+def test_an_unknown_voivodeship_in_the_address_shows_all_of_poland(app, history, coordinator):
+    page = coordinator.get(f"{REPORT}&voivodeship=99").get_data(as_text=True)
+    assert "Demand and acceptance by month: All of Poland" in page
