@@ -71,6 +71,9 @@ class Config:
     CONTROLLER_NAME = os.environ.get("CONTROLLER_NAME", "Konsorcjum Migracyjne")
     PRIVACY_CONTACT = os.environ.get("PRIVACY_CONTACT", "dane@konsorcjum.example")
     CONSENT_VERSION = "2026-11"
+    # Working days within which the consortium's coordinator answers about a need no organisation
+    # took: the confirmation and the status page promise it (referral/promises.py).
+    COORDINATOR_ANSWER_DAYS = int(os.environ.get("COORDINATOR_ANSWER_DAYS", "2"))
 
     # Number of reverse proxies in front of the app (0: none); see ProxyFix in create_app.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))

@@ -338,6 +338,9 @@ class HelpRequest(Model):
     submitted_by_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_token.id"))
     referring_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The reference of the newest earlier request still open with the same name, phone number or
+    # e-mail when this one was sent: "possible duplicate of ABC-123" (issue 13.6).
+    possible_duplicate_of: Mapped[str | None] = mapped_column(String(7))
 
     city: Mapped[City | None] = relationship()
     voivodeship: Mapped[Voivodeship] = relationship()
@@ -346,6 +349,8 @@ class HelpRequest(Model):
     )
     submitted_by: Mapped[User | None] = relationship()
     referring_organisation: Mapped[Organisation | None] = relationship()
+    # What the person added through their status link, oldest first (``FromPerson``).
+    from_person: Mapped[list[FromPerson]] = relationship(order_by="FromPerson.id", viewonly=True)
     name_keys: Mapped[list[NameKey]] = relationship(cascade="all, delete-orphan")
 
     @validates("phone", "email")
@@ -729,6 +734,32 @@ class DataAccess(Model):
     page: Mapped[str] = mapped_column(String(20))
 
     user: Mapped[User | None] = relationship()
+    organisation: Mapped[Organisation | None] = relationship()
+
+
+# --- what the person adds through their status link (issues 13.4, 13.6) -------------------------
+
+
+class FromPerson(Model):
+    """Something the person did through their status link, for the organisations to see: a message
+    for the organisation holding a need (``message``), the words of a new request that joined a
+    need still open (``asked_again``), or a change of how to be contacted (``contact_changed``,
+    with the names of the fields changed and no values). Whoever may see the person's data on the
+    referral sees them. The words are personal data: encrypted, and deleted when the request is
+    erased; a contact change stays, as the audit of it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("request.id"), index=True)
+    # The need it is about (None for a contact change: it concerns every need).
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
+    # The organisation holding the need then: whom the words were for.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str | None] = mapped_column(Encrypted)
+    changed: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    referral: Mapped[Referral | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship()
 
 

@@ -7,11 +7,12 @@ its request, so that erasing the request deletes it, sent or not.
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from .extensions import db
 from .models import Organisation, OutboxMessage, Referral, User
+from .vocabulary import Role
 
 
 def _render(kind: str, language: str, **context) -> tuple[str, str]:
@@ -32,12 +33,20 @@ def _write(
     )
 
 
-def _queue(kind: str, to_address: str | None, language: str, referral: Referral, **context) -> None:
+def _queue(
+    kind: str,
+    to_address: str | None,
+    language: str,
+    referral: Referral,
+    page: str = "/staff/referrals/{id}",
+    **context,
+) -> None:
+    """A mail about ``referral``, linking to its ``page`` (staff mails: the referral's page)."""
     if not to_address:
         return
-    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    base = current_app.config["PUBLIC_URL"].rstrip("/") + page
     if referral.id is not None:
-        referral_url = f"{base}/staff/referrals/{referral.id}"  # staff mails link to its page
+        referral_url = base.replace("{id}", str(referral.id))
         _write(
             kind,
             to_address,
@@ -51,7 +60,7 @@ def _queue(kind: str, to_address: str | None, language: str, referral: Referral,
     # A referral being created has its id once it is written. The mail is rendered now with a
     # stand-in for the link and written right after that flush, in the same transaction: the use
     # case flushes once, and renders nothing while it holds the database's locks.
-    stand_in = f"{base}/staff/referrals/{_ID_SLOT}"
+    stand_in = base.replace("{id}", _ID_SLOT)
     subject, body = _render(kind, language, referral=referral, referral_url=stand_in, **context)
 
     def write() -> None:
@@ -108,3 +117,30 @@ def accepted(referral: Referral) -> None:
 
 def closed(referral: Referral) -> None:
     _to_caseworker("closed_caseworker", referral)
+
+
+def urgent_unmatched(referral: Referral) -> None:
+    """An urgent need no organisation took: every coordinator hears of it at once, with the
+    request's reference and a link to routing it by hand, nothing about the person."""
+    for coordinator in db.session.scalars(
+        select(User).where(User.role == Role.COORDINATOR, User.active.is_(True)).order_by(User.id)
+    ):
+        _queue(
+            "urgent_unmatched",
+            coordinator.email,
+            coordinator.language,
+            referral,
+            page="/admin/referrals/{id}/route-by-hand",
+        )
+
+
+def person_wrote(referral: Referral) -> None:
+    """The person wrote to the organisation holding their need, or asked for it again: its intake
+    address and the colleague working on it hear that there are new words on the referral's page
+    (the words themselves stay there)."""
+    org = referral.organisation
+    if org is not None:
+        _queue("person_wrote", org.email, "pl", referral=referral)
+    colleague = referral.assigned_user
+    if colleague is not None and colleague.active:
+        _queue("person_wrote", colleague.email, colleague.language, referral=referral)

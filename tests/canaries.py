@@ -48,6 +48,7 @@ class Canaries:
     story: str = field(default_factory=lambda: f"Story-{secrets.token_hex(4)} of my landlord")
     note: str = field(default_factory=lambda: f"Note-{secrets.token_hex(4)}")
     internal_note: str = field(default_factory=lambda: f"Internal-{secrets.token_hex(4)}")
+    person_words: str = field(default_factory=lambda: f"Message-{secrets.token_hex(4)} from me")
     staff_words: str = field(
         default_factory=lambda: f"she lives at Prosta 5, door {secrets.token_hex(4)}"
     )
@@ -72,6 +73,7 @@ class Canaries:
             self.story,
             self.note,
             self.internal_note,
+            self.person_words,
             self.staff_words,
         ]
 
@@ -122,6 +124,16 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
         lifecycle.add_note(referral, holder, canaries.note, shared=True)
         lifecycle.add_note(referral, holder, canaries.internal_note, shared=False)
         request_id = referral.request_id
+        declined_by, holder_slug = first.organisation.slug, holder.organisation.slug
+    # The person chooses text messages instead of e-mail, and writes to the holder.
+    contact = {"phone": canaries.phone, "email": canaries.email, "contact_channel": "sms"}
+    assert client.post(f"{path}/contact", data=contact).status_code == 200
+    written = client.post(
+        f"{path}/message", data={"referral_id": referral.id, "body": canaries.person_words}
+    )
+    assert written.status_code == 200
+    with app.app_context():
+        referral = db.session.get(Referral, referral.id)
         deliver_pending()  # the mail to the person is sent: erasure deletes sent mail too
         sms.deliver_pending()
         canaries.stored_forms = [
@@ -135,17 +147,18 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
             *raw("request", "status_token_hash", "id = :id", id=request_id),
             *raw("note", "body", "referral_id = :id", id=referral.id),
             *raw("event_text", "body", "referral_id = :id", id=referral.id),
+            *raw("from_person", "body", "request_id = :id", id=request_id),
             *raw("outbox_message", "to_address", "request_id = :id", id=request_id),
             *raw("outbox_message", "body", "request_id = :id", id=request_id),
         ]
-        # 8 of the request, 2 notes, 1 text, and 6 messages of 2 each: 2 offers; to the person
-        # their link by e-mail and by SMS, passed on, accepted
-        assert len(canaries.stored_forms) == 23
-        person = Person(
-            canaries, path, referral.id, first.organisation.slug, holder.organisation.slug
-        )
+        # 8 of the request, 2 notes, 1 text, 1 message from the person, and 7 messages of 2
+        # each: 2 offers; to the person their link by e-mail and by SMS, passed on, accepted; to
+        # the holder about the person's message
+        assert len(canaries.stored_forms) == 26
+        person = Person(canaries, path, referral.id, declined_by, holder_slug)
     assert smtp_server.to(canaries.email)
     page = login_as(person.holder).get(f"/staff/referrals/{person.referral_id}")
     html = page.get_data(as_text=True)
     assert canaries.name in html and canaries.story in html and canaries.note in html
+    assert canaries.person_words in html
     return person
