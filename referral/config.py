@@ -49,6 +49,9 @@ class Config:
         for urgency in ("urgent", "normal")
         if os.environ.get(f"DEADLINE_HOURS_{urgency.upper()}")
     }
+    # An accepted case with no step, note or appointment for this many days: its holder is
+    # reminded once (referral/reminders.py).
+    IDLE_REMINDER_DAYS = int(os.environ.get("IDLE_REMINDER_DAYS", "7"))
     # Personal data at rest (referral/personal_data.py, docs/operations.md): Fernet keys, newest
     # first, separated by commas; the key of the matching hashes of phone numbers and e-mails.
     # Unset: read from DATA_KEYS_FILE / MATCH_KEY_FILE (instance/data_keys, instance/match_key),
@@ -86,6 +89,8 @@ class Config:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "referral")
     INTAKE_RATE_LIMIT = os.environ.get("INTAKE_RATE_LIMIT", "60 per hour")
+    # The person's answers to an appointment (confirm, another time), per address.
+    APPOINTMENT_RATE_LIMIT = os.environ.get("APPOINTMENT_RATE_LIMIT", "10 per hour")
     # Per API token (per address for calls without one).
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "120 per minute; 5000 per hour")
     RATELIMIT_HEADERS_ENABLED = True

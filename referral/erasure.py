@@ -4,7 +4,8 @@
 (``lifecycle.withdraw_requests_open_too_long``); ``flask purge`` runs the last two daily.
 
 Erasing takes the request's personal fields and their matching hashes, its status token, the notes,
-the words written with its steps and the person's own (messages, words asked again), and every
+the words written with its steps and the person's own (messages, words asked again), its
+appointments (where, and the person's words), and every
 mail about it, sent or waiting. What stays is what
 the reports count (needs, places, states, dates, the coded event log) and the log of who opened
 the data. On SQLite, deleted content is overwritten (``secure_delete``) and the write-ahead log
@@ -23,6 +24,7 @@ from sqlalchemy import CursorResult, Select, delete, func, select
 from .extensions import db
 from .handoff import OPEN_STATES
 from .models import (
+    Appointment,
     DataAccess,
     EventText,
     FromPerson,
@@ -45,7 +47,7 @@ def erase(request: HelpRequest, now: datetime) -> None:
     request.status_token_hash = token_hash(new_token())  # the person's link opens nothing now
     request.erased_at = now
     referral_ids = select(Referral.id).where(Referral.request_id == request.id)
-    for model in (Note, EventText):
+    for model in (Note, EventText, Appointment):
         db.session.execute(delete(model).where(model.referral_id.in_(referral_ids)))
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.request_id == request.id))
     # The person's words through the status link; a contact change's record holds none and stays.

@@ -314,6 +314,8 @@ def _transition(
         referral.offered_at = referral.deadline_at = None
         if after == State.UNMATCHED and before != State.UNMATCHED and referral.urgent:
             notifications.urgent_unmatched(referral)
+    if after == State.UNMATCHED and before != State.UNMATCHED:
+        notifications.unmatched(referral, tried=before != State.NEW)
     counters.holder_changed(before, before_holder, after, referral.organisation_id)
     if after in (State.CLOSED, State.WITHDRAWN):
         referral.closed_at = now

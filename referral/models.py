@@ -184,6 +184,8 @@ class User(Model):
     totp_secret: Mapped[str | None] = mapped_column(Encrypted)
     two_factor_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # How they hear of their organisation's offers (reminders.OfferMail): each, hourly, daily.
+    offer_mail: Mapped[str] = mapped_column(String(10), default="each", server_default="each")
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
 
@@ -438,6 +440,11 @@ class Referral(Model):
         back_populates="referral", order_by="ReferralEvent.id"
     )
     notes: Mapped[list[Note]] = relationship(back_populates="referral", order_by="Note.id")
+    # Its appointment at the handoff and the appointment's steps (below, with Appointment).
+    appointment: Mapped[Appointment | None] = relationship(back_populates="referral")
+    appointment_steps: Mapped[list[AppointmentStep]] = relationship(
+        back_populates="referral", order_by="AppointmentStep.id"
+    )
 
 
 class ReferralEvent(Model):
@@ -557,6 +564,8 @@ class OutboxMessage(Model):
     # Claimed by a sender process until this time, so two senders never send one message twice.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(300))
+    # An iCalendar file sent as the mail's attachment (an appointment: it says where).
+    calendar: Mapped[str | None] = mapped_column(Encrypted)
 
     request: Mapped[HelpRequest | None] = relationship()
 
@@ -795,3 +804,65 @@ class UnmatchedTally(Model):
     created_month: Mapped[date] = mapped_column(Date)
     voivodeship: Mapped[str] = mapped_column(String(2))
     n: Mapped[int] = mapped_column(Integer)
+
+
+# --- digests, reminders and appointments (referral/reminders.py, referral/appointments.py) ------
+
+
+class ReminderSent(Model):
+    """A digest or reminder written to the outbox: its key (``reminders.Due.key``) is unique, so
+    each is written once even when two workers find it due at the same moment."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
+    # A digest: the offers made before this moment were in it.
+    through: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Appointment(Model):
+    """When and where the organisation holding a referral meets the person (appointments.py):
+    one per referral, replaced by each new proposal. The place or link says where a person will
+    be: encrypted, and deleted with the request's personal data like the person's words asking
+    for another time."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(20))
+    place: Mapped[str | None] = mapped_column(Encrypted)
+    # proposed, confirmed, change_requested (appointments.AppointmentState)
+    state: Mapped[str] = mapped_column(String(20))
+    person_words: Mapped[str | None] = mapped_column(Encrypted)
+    # The iCalendar SEQUENCE: each new proposal replaces the event in the person's calendar.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    referral: Mapped[Referral] = relationship(back_populates="appointment")
+    organisation: Mapped[Organisation] = relationship()
+
+
+class AppointmentStep(Model):
+    """One step of an appointment (proposed, confirmed, another time asked for): codes, who and
+    when, never words; kept when the person's data is erased, like the referral's events."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    code: Mapped[str] = mapped_column(String(20))
+    # A staff member's proposal; none: the person, through the status link.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    actor: Mapped[User | None] = relationship(lazy="selectin")
+    referral: Mapped[Referral] = relationship(back_populates="appointment_steps")
+
+
+@event.listens_for(AppointmentStep, "before_update")
+@event.listens_for(AppointmentStep, "before_delete")
+def _appointment_steps_are_append_only(mapper, connection, target):
+    raise PermissionError("appointment steps are append-only")
