@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from flask import current_app
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import counters, duplicates, handoff, notifications, person_messages, routing, webhooks
@@ -585,7 +585,12 @@ def expire_overdue(now: datetime | None = None, batch_size: int = 500) -> int:
             .limit(batch_size)
             .options(
                 selectinload(Referral.events),
-                selectinload(Referral.request).selectinload(HelpRequest.city),
+                selectinload(Referral.request).options(
+                    selectinload(HelpRequest.city),
+                    # The person hears where their request went (person_messages.stepped).
+                    undefer(HelpRequest.phone),
+                    undefer(HelpRequest.email),
+                ),
             )
         )
         if db.engine.dialect.name == "postgresql":
