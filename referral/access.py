@@ -8,7 +8,11 @@ from typing import Protocol
 
 from sqlalchemy import Select, exists, false, or_, select
 
+from .handoff import State
 from .models import Note, Referral, ReferralEvent
+
+# A case an organisation holds or held: what it may print as a summary.
+_CASE_STATES = frozenset({State.ACCEPTED, State.IN_PROGRESS, State.CLOSED})
 
 
 class Actor(Protocol):
@@ -68,3 +72,10 @@ def may_see_note(user: Actor, note: Note) -> bool:
 def may_add_note(user: Actor, referral: Referral) -> bool:
     """Only those talking about the person: an organisation that let it go has nothing to add."""
     return may_see_personal_data(user, referral)
+
+
+def may_print_summary(user: Actor, referral: Referral) -> bool:
+    """The case summary is for the organisation that holds the case (accepted, started or closed
+    by it), not for the sender, one that only saw the offer, nor the coordinator."""
+    org = user.organisation_id
+    return org is not None and org == referral.organisation_id and referral.state in _CASE_STATES

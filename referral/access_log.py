@@ -24,6 +24,7 @@ class Page(LabelledEnum):
     """Where personal data was shown; the label is what the coordinator's audit says."""
 
     REFERRAL = "referral", N_("Opened the referral")
+    SUMMARY = "summary", N_("Opened the case summary to print")
     SUBMITTED = "submitted", N_("Referred the person")
     ROUTE = "route", N_("Opened the routing page")
     AUDIT = "audit", N_("Read the audit trail")

@@ -104,6 +104,11 @@ def init_app(app: Flask) -> None:
         """Expire offers past their deadline and re-route them (safe every minute, and twice)."""
         click.echo(worker.run_job("sweep", reraise=True))
 
+    @app.cli.command("remind")
+    def remind():
+        """Send the staff digests and reminders due now (the worker's remind job, alone)."""
+        click.echo(worker.run_job("remind", reraise=True))
+
     @app.cli.command("send-mail")
     def send_mail():
         """Deliver the outbox over SMTP (MAIL_SERVER, MAIL_PORT); safe to run twice at once."""
@@ -112,8 +117,8 @@ def init_app(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Run every job once and stop (for cron).")
     def run_worker(once):
-        """Run the background jobs (sweep, mail, SMS, webhooks, tallies, purge) when due, until
-        SIGTERM."""
+        """Run the background jobs (sweep, mail, SMS, webhooks, reminders, tallies, purge) when
+        due, until SIGTERM."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         worker.Worker(list(worker.JOBS.values())).run(once=once)
 

@@ -49,6 +49,9 @@ class Config:
         for urgency in ("urgent", "normal")
         if os.environ.get(f"DEADLINE_HOURS_{urgency.upper()}")
     }
+    # An accepted case with no step, note or appointment for this many days: its holder is
+    # reminded once (referral/reminders.py).
+    IDLE_REMINDER_DAYS = int(os.environ.get("IDLE_REMINDER_DAYS", "7"))
     # Personal data at rest (referral/personal_data.py, docs/operations.md): Fernet keys, newest
     # first, separated by commas; the key of the matching hashes of phone numbers and e-mails.
     # Unset: read from DATA_KEYS_FILE / MATCH_KEY_FILE (instance/data_keys, instance/match_key),
@@ -71,6 +74,9 @@ class Config:
     CONTROLLER_NAME = os.environ.get("CONTROLLER_NAME", "Konsorcjum Migracyjne")
     PRIVACY_CONTACT = os.environ.get("PRIVACY_CONTACT", "dane@konsorcjum.example")
     CONSENT_VERSION = "2026-11"
+    # Working days within which the consortium's coordinator answers about a need no organisation
+    # took: the confirmation and the status page promise it (referral/promises.py).
+    COORDINATOR_ANSWER_DAYS = int(os.environ.get("COORDINATOR_ANSWER_DAYS", "2"))
 
     # Number of reverse proxies in front of the app (0: none); see ProxyFix in create_app.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
@@ -83,6 +89,8 @@ class Config:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "referral")
     INTAKE_RATE_LIMIT = os.environ.get("INTAKE_RATE_LIMIT", "60 per hour")
+    # The person's answers to an appointment (confirm, another time), per address.
+    APPOINTMENT_RATE_LIMIT = os.environ.get("APPOINTMENT_RATE_LIMIT", "10 per hour")
     # Per API token (per address for calls without one).
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "120 per minute; 5000 per hour")
     RATELIMIT_HEADERS_ENABLED = True

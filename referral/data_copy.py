@@ -82,6 +82,17 @@ def copy_of(request: HelpRequest) -> dict:
             }
             for referral in request.referrals
         ],
+        "your_messages": [
+            {
+                "kind": item.kind,
+                "need": _coded(Specialism, item.referral.specialism) if item.referral else None,
+                "to": _organisation(item.organisation, language),
+                "at": item.created_at,
+                "text": item.body,
+            }
+            for item in request.from_person
+            if item.body
+        ],
         "opened_by": [
             {
                 "organisation": _organisation(access.organisation, language)

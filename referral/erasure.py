@@ -3,8 +3,10 @@
 (``purge_ended``), and when a need stayed open OPEN_RETENTION_DAYS after the request was sent
 (``lifecycle.withdraw_requests_open_too_long``); ``flask purge`` runs the last two daily.
 
-Erasing takes the request's personal fields and their matching hashes, its status token, the notes
-and the words written with its steps, and every mail about it, sent or waiting. What stays is what
+Erasing takes the request's personal fields and their matching hashes, its status token, the notes,
+the words written with its steps and the person's own (messages, words asked again), its
+appointments (where, and the person's words), and every
+mail about it, sent or waiting. What stays is what
 the reports count (needs, places, states, dates, the coded event log) and the log of who opened
 the data. On SQLite, deleted content is overwritten (``secure_delete``) and the write-ahead log
 emptied after each erasure (``leave_no_trace``).
@@ -21,7 +23,17 @@ from sqlalchemy import CursorResult, Select, delete, func, select
 
 from .extensions import db
 from .handoff import OPEN_STATES
-from .models import DataAccess, EventText, HelpRequest, Note, OutboxMessage, Referral, utcnow
+from .models import (
+    Appointment,
+    DataAccess,
+    EventText,
+    FromPerson,
+    HelpRequest,
+    Note,
+    OutboxMessage,
+    Referral,
+    utcnow,
+)
 from .passwords import new_token, token_hash
 
 
@@ -35,9 +47,13 @@ def erase(request: HelpRequest, now: datetime) -> None:
     request.status_token_hash = token_hash(new_token())  # the person's link opens nothing now
     request.erased_at = now
     referral_ids = select(Referral.id).where(Referral.request_id == request.id)
-    for model in (Note, EventText):
+    for model in (Note, EventText, Appointment):
         db.session.execute(delete(model).where(model.referral_id.in_(referral_ids)))
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.request_id == request.id))
+    # The person's words through the status link; a contact change's record holds none and stays.
+    db.session.execute(
+        delete(FromPerson).where(FromPerson.request_id == request.id, FromPerson.body.is_not(None))
+    )
 
 
 def leave_no_trace() -> None:
@@ -49,7 +65,8 @@ def leave_no_trace() -> None:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _has_open_need():
+def has_open_need():
+    """A WHERE clause: the request has a need still open."""
     return (
         select(Referral.id)
         .where(Referral.request_id == HelpRequest.id, Referral.state.in_(OPEN_STATES))
@@ -73,7 +90,7 @@ def purge_ended(now: datetime | None = None, batch_size: int = 500) -> int:
         .where(
             HelpRequest.erased_at.is_(None),
             HelpRequest.created_at < cutoff,
-            ~_has_open_need(),
+            ~has_open_need(),
             ~changed_since,
         )
         .order_by(HelpRequest.id)
@@ -97,7 +114,7 @@ def open_too_long(now: datetime, within_days: int = 0) -> Select:
         .where(
             HelpRequest.erased_at.is_(None),
             HelpRequest.created_at < now - timedelta(days=days),
-            _has_open_need(),
+            has_open_need(),
         )
         .order_by(HelpRequest.created_at, HelpRequest.id)
     )

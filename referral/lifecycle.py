@@ -10,25 +10,28 @@ ReferralEvent and outbox rows, and commits: one transaction each. Refusals are `
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import counters, handoff, notifications, person_messages, routing, webhooks
+from . import counters, duplicates, handoff, notifications, person_messages, routing, webhooks
 from .access import Actor
 from .directory import Directory, need_of
-from .erasure import erase, leave_no_trace, open_too_long
+from .erasure import erase, has_open_need, leave_no_trace, open_too_long
 from .extensions import db
 from .handoff import ACTIVE_STATES, OPEN_TOO_LONG, Action, Party, State
 from .models import (
     ApiToken,
     City,
     EventText,
+    FromPerson,
     HelpRequest,
+    NameKey,
     Note,
     Organisation,
     Referral,
@@ -38,6 +41,7 @@ from .models import (
     utcnow,
 )
 from .passwords import looks_like_token, new_token, token_hash
+from .personal_data import name_keys
 from .service_errors import ServiceError, get_or_refuse
 
 # Short references for phone conversations: no 0/O, 1/I/L, 2/Z, 5/S, 8/B look-alikes.
@@ -105,6 +109,7 @@ def submit_request(
         raise ServiceError(ServiceError.NO_NEEDS)
     token = new_token()
     reference = _new_reference()
+    earlier = _earlier_open_request(data)
     request = HelpRequest(
         reference=reference,
         status_token_hash=token_hash(token),
@@ -128,6 +133,7 @@ def submit_request(
         submitted_by=submitted_by if isinstance(submitted_by, User) else None,
         submitted_by_token_id=_account_and_token(submitted_by)[1],
         referring_organisation_id=submitted_by.organisation_id if submitted_by else None,
+        possible_duplicate_of=earlier,
     )
     referrals = [
         Referral(
@@ -151,6 +157,79 @@ def submit_request(
             _reroute(referral, Step(Action.ROUTE, _SYSTEM), directory, now)
     db.session.commit()
     return SubmittedRequest(request=request, status_token=token, reference=reference)
+
+
+def _earlier_open_request(data: IntakeData) -> str | None:
+    """The reference of the newest request not erased, with a need still open, given the same
+    phone number or e-mail, or a name of two words or more with the same words in any spelling
+    and order: staff and the coordinator see "possible duplicate of ABC-123". Matched on the keyed
+    hashes (``HelpRequest.with_contact``, ``NameKey``), nothing decrypted."""
+    same = [HelpRequest.with_contact(phone=data.phone, email=data.email)]
+    if len(words := name_keys(data.name)) >= 2:
+        same_words = (
+            select(NameKey.request_id)
+            .where(NameKey.key.in_(words))
+            .group_by(NameKey.request_id)
+            .having(func.count() == len(words))
+        )
+        same.append(HelpRequest.id.in_(same_words))
+    return db.session.scalar(
+        select(HelpRequest.reference)
+        .where(or_(*same), HelpRequest.erased_at.is_(None), has_open_need())
+        .order_by(HelpRequest.created_at.desc(), HelpRequest.id.desc())
+        .limit(1)
+    )
+
+
+def submit_from_person(
+    data: IntakeData, now: datetime | None = None
+) -> tuple[SubmittedRequest | None, list[Referral]]:
+    """The public form: a need asked again from the same phone number or e-mail while it is still
+    open with them joins that referral (its holder reads the new words, "asked again") instead of
+    making a second offer (``duplicates``), and a fresh status link goes to the contact given in
+    the earlier request; the other needs make a new request. Returns the new request (None when
+    every need joined) and the referrals joined."""
+    now = now or utcnow()
+    split = duplicates.split_needs(data.needs, _open_needs(data))
+    joined = [_ask_again(need.referral_id, data.description, now) for need in split.joined.values()]
+    for request_id in split.earlier_requests:
+        # A fresh link to the contact given then; nothing about it is shown on this screen.
+        person_messages.send_fresh_link(db.session.get_one(HelpRequest, request_id))
+    if not split.new:
+        db.session.commit()
+        return None, joined
+    return submit_request(replace(data, needs=split.new), now=now), joined
+
+
+def _open_needs(data: IntakeData) -> list[duplicates.OpenNeed]:
+    rows = db.session.execute(
+        select(Referral.specialism, Referral.id, Referral.request_id)
+        .join(HelpRequest, HelpRequest.id == Referral.request_id)
+        .where(
+            HelpRequest.with_contact(phone=data.phone, email=data.email),
+            HelpRequest.erased_at.is_(None),
+            Referral.state.in_(handoff.OPEN_STATES),
+        )
+    )
+    return [duplicates.OpenNeed(*row) for row in rows]
+
+
+def _ask_again(referral_id: int, words: str | None, now: datetime) -> Referral:
+    """The new request's words join the open referral; whoever holds it is told."""
+    referral = db.session.get_one(Referral, referral_id)
+    db.session.add(
+        FromPerson(
+            request_id=referral.request_id,
+            referral=referral,
+            organisation_id=referral.organisation_id,
+            kind=FromPersonKind.ASKED_AGAIN,
+            body=words or None,
+            created_at=now,
+        )
+    )
+    if referral.organisation_id is not None:
+        notifications.person_wrote(referral)
+    return referral
 
 
 def _new_reference() -> str:
@@ -284,6 +363,10 @@ def _transition(
     elif after in (State.UNMATCHED, State.WITHDRAWN):
         referral.organisation_id = None
         referral.offered_at = referral.deadline_at = None
+        if after == State.UNMATCHED and before != State.UNMATCHED and referral.urgent:
+            notifications.urgent_unmatched(referral)
+    if after == State.UNMATCHED and before != State.UNMATCHED:
+        notifications.unmatched(referral, tried=before != State.NEW)
     counters.holder_changed(before, before_holder, after, referral.organisation_id)
     if after in (State.CLOSED, State.WITHDRAWN):
         referral.closed_at = now
@@ -502,7 +585,12 @@ def expire_overdue(now: datetime | None = None, batch_size: int = 500) -> int:
             .limit(batch_size)
             .options(
                 selectinload(Referral.events),
-                selectinload(Referral.request).selectinload(HelpRequest.city),
+                selectinload(Referral.request).options(
+                    selectinload(HelpRequest.city),
+                    # The person hears where their request went (person_messages.stepped).
+                    undefer(HelpRequest.phone),
+                    undefer(HelpRequest.email),
+                ),
             )
         )
         if db.engine.dialect.name == "postgresql":
@@ -523,3 +611,77 @@ def expire_overdue(now: datetime | None = None, batch_size: int = 500) -> int:
             continue
         expired += len(referrals)
     return expired
+
+
+# --- the person, through their status link (issue 13.4) ---------------------------------------
+
+
+class FromPersonKind(StrEnum):
+    MESSAGE = "message"  # for the organisation holding a need
+    ASKED_AGAIN = "asked_again"  # a new request's words, joined to a need still open
+    CONTACT_CHANGED = "contact_changed"  # which fields; no values
+
+
+# How the person can be reached: what they may change through the status link.
+CONTACT_FIELDS = ("phone", "email", "contact_channel", "safe_to_message")
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Validated like the intake (``public.forms.ContactFields``)."""
+
+    phone: str | None
+    email: str | None
+    contact_channel: str
+    safe_to_message: bool
+
+
+def change_contact(
+    request: HelpRequest, contact: Contact, now: datetime | None = None
+) -> list[str]:
+    """The person changes how to be reached: the matching hashes follow (``HelpRequest``), and the
+    change is recorded by field name, without values, for the organisations and the audit.
+    Returns the fields that changed."""
+    if request.erased_at is not None:
+        raise ServiceError(ServiceError.ALREADY_ERASED)
+    changed = [name for name in CONTACT_FIELDS if getattr(request, name) != getattr(contact, name)]
+    if changed:
+        for name in changed:
+            setattr(request, name, getattr(contact, name))
+        db.session.add(
+            FromPerson(
+                request_id=request.id,
+                kind=FromPersonKind.CONTACT_CHANGED,
+                changed=changed,
+                created_at=now or utcnow(),
+            )
+        )
+        db.session.commit()
+    return changed
+
+
+def holding(request: HelpRequest) -> list[Referral]:
+    """The needs an organisation holds (offered, accepted, in progress): the person may write to
+    it about them."""
+    return [r for r in request.referrals if r.state in ACTIVE_STATES and r.organisation_id]
+
+
+def write_to_holder(
+    request: HelpRequest, referral_id: int, body: str, now: datetime | None = None
+) -> FromPerson:
+    """The person's message for the organisation holding one of their needs; it is notified."""
+    referral = next((r for r in holding(request) if r.id == referral_id), None)
+    if referral is None or request.erased_at is not None:
+        raise ServiceError(ServiceError.NOT_FOUND, "referral")
+    message = FromPerson(
+        request_id=request.id,
+        referral=referral,
+        organisation_id=referral.organisation_id,
+        kind=FromPersonKind.MESSAGE,
+        body=body,
+        created_at=now or utcnow(),
+    )
+    db.session.add(message)
+    notifications.person_wrote(referral)
+    db.session.commit()
+    return message

@@ -30,6 +30,13 @@ def _email(message: OutboxMessage) -> EmailMessage:
     email["Subject"] = message.subject
     email["Message-ID"] = f"<outbox-{message.id}@{config['MAIL_SERVER']}>"
     email.set_content(message.body)
+    if message.calendar:
+        email.add_attachment(
+            message.calendar,
+            subtype="calendar",
+            filename="appointment.ics",
+            params={"method": "PUBLISH"},
+        )
     return email
 
 

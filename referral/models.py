@@ -184,6 +184,8 @@ class User(Model):
     totp_secret: Mapped[str | None] = mapped_column(Encrypted)
     two_factor_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # How they hear of their organisation's offers (reminders.OfferMail): each, hourly, daily.
+    offer_mail: Mapped[str] = mapped_column(String(10), default="each", server_default="each")
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
 
@@ -338,6 +340,9 @@ class HelpRequest(Model):
     submitted_by_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_token.id"))
     referring_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The reference of the newest earlier request still open with the same name, phone number or
+    # e-mail when this one was sent: "possible duplicate of ABC-123" (issue 13.6).
+    possible_duplicate_of: Mapped[str | None] = mapped_column(String(7))
 
     city: Mapped[City | None] = relationship()
     voivodeship: Mapped[Voivodeship] = relationship()
@@ -346,6 +351,8 @@ class HelpRequest(Model):
     )
     submitted_by: Mapped[User | None] = relationship()
     referring_organisation: Mapped[Organisation | None] = relationship()
+    # What the person added through their status link, oldest first (``FromPerson``).
+    from_person: Mapped[list[FromPerson]] = relationship(order_by="FromPerson.id", viewonly=True)
     name_keys: Mapped[list[NameKey]] = relationship(cascade="all, delete-orphan")
 
     @validates("phone", "email")
@@ -433,6 +440,11 @@ class Referral(Model):
         back_populates="referral", order_by="ReferralEvent.id"
     )
     notes: Mapped[list[Note]] = relationship(back_populates="referral", order_by="Note.id")
+    # Its appointment at the handoff and the appointment's steps (below, with Appointment).
+    appointment: Mapped[Appointment | None] = relationship(back_populates="referral")
+    appointment_steps: Mapped[list[AppointmentStep]] = relationship(
+        back_populates="referral", order_by="AppointmentStep.id"
+    )
 
 
 class ReferralEvent(Model):
@@ -552,6 +564,8 @@ class OutboxMessage(Model):
     # Claimed by a sender process until this time, so two senders never send one message twice.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(300))
+    # An iCalendar file sent as the mail's attachment (an appointment: it says where).
+    calendar: Mapped[str | None] = mapped_column(Encrypted)
 
     request: Mapped[HelpRequest | None] = relationship()
 
@@ -732,6 +746,32 @@ class DataAccess(Model):
     organisation: Mapped[Organisation | None] = relationship()
 
 
+# --- what the person adds through their status link (issues 13.4, 13.6) -------------------------
+
+
+class FromPerson(Model):
+    """Something the person did through their status link, for the organisations to see: a message
+    for the organisation holding a need (``message``), the words of a new request that joined a
+    need still open (``asked_again``), or a change of how to be contacted (``contact_changed``,
+    with the names of the fields changed and no values). Whoever may see the person's data on the
+    referral sees them. The words are personal data: encrypted, and deleted when the request is
+    erased; a contact change stays, as the audit of it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("request.id"), index=True)
+    # The need it is about (None for a contact change: it concerns every need).
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
+    # The organisation holding the need then: whom the words were for.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str | None] = mapped_column(Encrypted)
+    changed: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    referral: Mapped[Referral | None] = relationship()
+    organisation: Mapped[Organisation | None] = relationship()
+
+
 # --- the staff search by name (inbox) -----------------------------------------------------------
 
 
@@ -764,3 +804,65 @@ class UnmatchedTally(Model):
     created_month: Mapped[date] = mapped_column(Date)
     voivodeship: Mapped[str] = mapped_column(String(2))
     n: Mapped[int] = mapped_column(Integer)
+
+
+# --- digests, reminders and appointments (referral/reminders.py, referral/appointments.py) ------
+
+
+class ReminderSent(Model):
+    """A digest or reminder written to the outbox: its key (``reminders.Due.key``) is unique, so
+    each is written once even when two workers find it due at the same moment."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
+    # A digest: the offers made before this moment were in it.
+    through: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Appointment(Model):
+    """When and where the organisation holding a referral meets the person (appointments.py):
+    one per referral, replaced by each new proposal. The place or link says where a person will
+    be: encrypted, and deleted with the request's personal data like the person's words asking
+    for another time."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(20))
+    place: Mapped[str | None] = mapped_column(Encrypted)
+    # proposed, confirmed, change_requested (appointments.AppointmentState)
+    state: Mapped[str] = mapped_column(String(20))
+    person_words: Mapped[str | None] = mapped_column(Encrypted)
+    # The iCalendar SEQUENCE: each new proposal replaces the event in the person's calendar.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    referral: Mapped[Referral] = relationship(back_populates="appointment")
+    organisation: Mapped[Organisation] = relationship()
+
+
+class AppointmentStep(Model):
+    """One step of an appointment (proposed, confirmed, another time asked for): codes, who and
+    when, never words; kept when the person's data is erased, like the referral's events."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    code: Mapped[str] = mapped_column(String(20))
+    # A staff member's proposal; none: the person, through the status link.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    actor: Mapped[User | None] = relationship(lazy="selectin")
+    referral: Mapped[Referral] = relationship(back_populates="appointment_steps")
+
+
+@event.listens_for(AppointmentStep, "before_update")
+@event.listens_for(AppointmentStep, "before_delete")
+def _appointment_steps_are_append_only(mapper, connection, target):
+    raise PermissionError("appointment steps are append-only")

@@ -5,13 +5,18 @@ app; they never carry the person's story, contact details or a decline reason. E
 its request, so that erasing the request deletes it, sent or not.
 """
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from .extensions import db
-from .models import Organisation, OutboxMessage, Referral, User
+from .models import Appointment, Organisation, OutboxMessage, Referral, User
+from .reminders import OfferMail
+from .vocabulary import Role
 
 
 def _render(kind: str, language: str, **context) -> tuple[str, str]:
@@ -22,22 +27,40 @@ def _render(kind: str, language: str, **context) -> tuple[str, str]:
 
 
 def _write(
-    kind: str, to_address: str, language: str, request_id: int | None = None, **context
+    kind: str,
+    to_address: str,
+    language: str,
+    request_id: int | None = None,
+    calendar: str | None = None,
+    **context,
 ) -> None:
     subject, body = _render(kind, language, **context)
     db.session.add(
         OutboxMessage(
-            kind=kind, request_id=request_id, to_address=to_address, subject=subject, body=body
+            kind=kind,
+            request_id=request_id,
+            to_address=to_address,
+            subject=subject,
+            body=body,
+            calendar=calendar,
         )
     )
 
 
-def _queue(kind: str, to_address: str | None, language: str, referral: Referral, **context) -> None:
+def _queue(
+    kind: str,
+    to_address: str | None,
+    language: str,
+    referral: Referral,
+    page: str = "/staff/referrals/{id}",
+    **context,
+) -> None:
+    """A mail about ``referral``, linking to its ``page`` (staff mails: the referral's page)."""
     if not to_address:
         return
-    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    base = current_app.config["PUBLIC_URL"].rstrip("/") + page
     if referral.id is not None:
-        referral_url = f"{base}/staff/referrals/{referral.id}"  # staff mails link to its page
+        referral_url = base.replace("{id}", str(referral.id))
         _write(
             kind,
             to_address,
@@ -51,7 +74,7 @@ def _queue(kind: str, to_address: str | None, language: str, referral: Referral,
     # A referral being created has its id once it is written. The mail is rendered now with a
     # stand-in for the link and written right after that flush, in the same transaction: the use
     # case flushes once, and renders nothing while it holds the database's locks.
-    stand_in = f"{base}/staff/referrals/{_ID_SLOT}"
+    stand_in = base.replace("{id}", _ID_SLOT)
     subject, body = _render(kind, language, referral=referral, referral_url=stand_in, **context)
 
     def write() -> None:
@@ -88,16 +111,68 @@ def password_link(user: User, link: str, hours: int) -> None:
     _write("password_link", user.email, user.language, user=user, link=link, hours=hours)
 
 
+def holder_recipients(org: Organisation, offers: bool = False) -> list[tuple[str, str]]:
+    """Whom a mail to the organisation goes to, as (address, language): its active staff, or
+    its intake address (in Polish) while it has none. ``offers``: only the staff who chose to
+    get every offer at once (the others get digests, ``reminding``). Read once per organisation
+    and transaction: a sweep re-routing thousands of offers asks once for each organisation."""
+    kept = db.session.info.setdefault(_RECIPIENTS, {})
+    if org.id not in kept:
+        kept[org.id] = db.session.execute(
+            select(User.email, User.language, User.offer_mail).where(
+                User.organisation_id == org.id, User.active.is_(True), User.role == "staff"
+            )
+        ).all()
+    staff = kept[org.id]
+    if not staff:
+        return [(org.email, "pl")] if org.email else []
+    return [
+        (email, language)
+        for email, language, choice in staff
+        if not offers or choice == OfferMail.EACH
+    ]
+
+
+_RECIPIENTS = "staff recipients by organisation"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_recipients(session: Session, transaction) -> None:
+    session.info.pop(_RECIPIENTS, None)
+
+
 def offer_made(referral: Referral, org: Organisation) -> None:
-    """Tell the organisation's intake address that a referral waits for its answer."""
-    _queue("offer", org.email, "pl", referral=referral, organisation=org)
+    """Tell the organisation's staff who want every offer at once that one waits for them."""
+    for address, language in holder_recipients(org, offers=True):
+        _queue("offer", address, language, referral=referral, organisation=org)
 
 
-def _to_caseworker(kind: str, referral: Referral) -> None:
+def digest(user: User, offers: Sequence[Referral]) -> None:
+    """The new offers waiting for the staff member's organisation, in one mail: reference,
+    need, place and deadline of each, nothing about the person."""
+    inbox_url = current_app.config["PUBLIC_URL"].rstrip("/") + "/staff/"
+    _write("digest", user.email, user.language, offers=offers, inbox_url=inbox_url)
+
+
+def deadline_reminder(referral: Referral, address: str, language: str) -> None:
+    _queue("deadline_reminder", address, language, referral=referral)
+
+
+def idle_reminder(referral: Referral, address: str, language: str, since: datetime) -> None:
+    _queue("idle_reminder", address, language, referral=referral, since=since)
+
+
+def unmatched(referral: Referral, tried: bool) -> None:
+    """Tell the referring caseworker that no organisation took the referral; ``tried``: it was
+    offered and every organisation declined it or let it expire."""
+    _to_caseworker("unmatched_caseworker", referral, tried=tried)
+
+
+def _to_caseworker(kind: str, referral: Referral, **context) -> None:
     """The caseworker who submitted the request, if one did, in their language."""
     caseworker = referral.request.submitted_by
     if caseworker:
-        _queue(kind, caseworker.email, caseworker.language, referral=referral)
+        _queue(kind, caseworker.email, caseworker.language, referral=referral, **context)
 
 
 def accepted(referral: Referral) -> None:
@@ -108,3 +183,55 @@ def accepted(referral: Referral) -> None:
 
 def closed(referral: Referral) -> None:
     _to_caseworker("closed_caseworker", referral)
+
+
+def urgent_unmatched(referral: Referral) -> None:
+    """An urgent need no organisation took: every coordinator hears of it at once, with the
+    request's reference and a link to routing it by hand, nothing about the person."""
+    for coordinator in db.session.scalars(
+        select(User).where(User.role == Role.COORDINATOR, User.active.is_(True)).order_by(User.id)
+    ):
+        _queue(
+            "urgent_unmatched",
+            coordinator.email,
+            coordinator.language,
+            referral,
+            page="/admin/referrals/{id}/route-by-hand",
+        )
+
+
+def person_wrote(referral: Referral) -> None:
+    """The person wrote to the organisation holding their need, or asked for it again: its intake
+    address and the colleague working on it hear that there are new words on the referral's page
+    (the words themselves stay there)."""
+    org = referral.organisation
+    if org is not None:
+        _queue("person_wrote", org.email, "pl", referral=referral)
+    colleague = referral.assigned_user
+    if colleague is not None and colleague.active:
+        _queue("person_wrote", colleague.email, colleague.language, referral=referral)
+
+
+def appointment_proposed(referral: Referral, appointment: Appointment, calendar: str) -> None:
+    """Tell the person when and where, in the language of their request, with the .ics file;
+    a person without an e-mail reads it on their status page."""
+    request = referral.request
+    if request.email:
+        _write(
+            "appointment_person",
+            request.email,
+            request.language,
+            request.id,
+            calendar=calendar,
+            referral=referral,
+            appointment=appointment,
+        )
+
+
+def appointment_answered(referral: Referral, step: str) -> None:
+    """Tell the holder's staff that the person confirmed or asked for another time (what they
+    wrote stays on the referral's page)."""
+    if referral.organisation is None:
+        return
+    for address, language in holder_recipients(referral.organisation):
+        _queue("appointment_answered", address, language, referral=referral, step=step)

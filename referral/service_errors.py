@@ -41,6 +41,9 @@ class ServiceError(Exception):
     LINK_NOT_VALID = "link_not_valid"
     # Webhooks.
     INVALID_WEBHOOK_URL = "invalid_webhook_url"
+    # Appointments: a time to come, and where (an address, or a web link to meet online).
+    TIME_GONE_BY = "time_gone_by"
+    PLACE_REQUIRED = "place_required"
 
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(code if not detail else f"{code}: {detail}")

@@ -78,11 +78,21 @@ class ContactChannel(LabelledEnum):
 
 
 class ResidenceStatus(LabelledEnum):
-    TEMPORARY_PROTECTION = "temporary_protection", N_("Temporary protection (from Ukraine)")
+    # The words on people's documents beside the law's: PESEL UKR, karta pobytu, CUKR.
+    TEMPORARY_PROTECTION = (
+        "temporary_protection",
+        N_("Temporary protection for people from Ukraine (PESEL UKR, UKR status)"),
+    )
     PROTECTION_APPLICANT = "protection_applicant", N_("Applied for international protection")
     REFUGEE = "refugee", N_("Refugee status or subsidiary protection")
-    TEMPORARY_RESIDENCE = "temporary_residence", N_("Temporary residence permit")
-    PERMANENT_RESIDENCE = "permanent_residence", N_("Permanent residence or EU long-term resident")
+    TEMPORARY_RESIDENCE = (
+        "temporary_residence",
+        N_("Temporary residence permit (residence card, karta pobytu; also CUKR)"),
+    )
+    PERMANENT_RESIDENCE = (
+        "permanent_residence",
+        N_("Permanent residence or EU long-term resident (residence card, karta pobytu)"),
+    )
     VISA = "visa", N_("Visa or visa-free stay")
     NO_DOCUMENT = "no_document", N_("No document")
     UNDISCLOSED = "undisclosed", N_("I prefer not to say")

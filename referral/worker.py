@@ -1,6 +1,6 @@
 """Background work in one process: ``flask --app referral worker`` runs each registered job when
-it is due (the sweep, the outbox's e-mails and text messages, the webhooks, the reports' tallies,
-the retention purge), or every job once with ``--once`` for cron.
+it is due (the sweep, the outbox's e-mails and text messages, the webhooks, staff digests and
+reminders, the reports' tallies, the retention purge), or every job once with ``--once`` for cron.
 
 Several workers, on one machine or several, may run at once: each job is safe to run twice at the
 same moment (the sweep and the mail sender skip the rows another worker holds). SIGTERM or SIGINT
@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from . import reminding
 from .extensions import db
 from .models import WorkerJob, utcnow
 
@@ -88,6 +89,9 @@ def _tally() -> str:
     from .report_tallies import advance_all
 
     return f"Months counted further for the reports: {advance_all()}"
+
+
+register("remind", every=timedelta(minutes=5))(lambda: str(reminding.remind()))
 
 
 @register("purge", every=timedelta(hours=6))

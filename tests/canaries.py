@@ -4,15 +4,16 @@ and erased without a trace."""
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select, text
 
-from referral import lifecycle, sms
+from referral import appointments, lifecycle, sms
 from referral.extensions import db
 from referral.handoff import Action
 from referral.mailer import deliver_pending
-from referral.models import Referral
+from referral.models import Referral, utcnow
 
 from .helpers import user
 from .web.test_public import post_intake, status_path
@@ -48,9 +49,12 @@ class Canaries:
     story: str = field(default_factory=lambda: f"Story-{secrets.token_hex(4)} of my landlord")
     note: str = field(default_factory=lambda: f"Note-{secrets.token_hex(4)}")
     internal_note: str = field(default_factory=lambda: f"Internal-{secrets.token_hex(4)}")
+    person_words: str = field(default_factory=lambda: f"Message-{secrets.token_hex(4)} from me")
     staff_words: str = field(
         default_factory=lambda: f"she lives at Prosta 5, door {secrets.token_hex(4)}"
     )
+    place: str = field(default_factory=lambda: f"ul. Kanarkowa {secrets.token_hex(4)}")
+    words: str = field(default_factory=lambda: f"Thursday after {secrets.token_hex(4)}")
     stored_forms: list[str] = field(default_factory=list)  # ciphertexts, hashes, token hash
 
     @property
@@ -72,7 +76,10 @@ class Canaries:
             self.story,
             self.note,
             self.internal_note,
+            self.person_words,
             self.staff_words,
+            self.place,
+            self.words,
         ]
 
     def traces(self, app) -> list[str]:
@@ -121,7 +128,20 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
         lifecycle.act(referral.id, holder, Action.ACCEPT)
         lifecycle.add_note(referral, holder, canaries.note, shared=True)
         lifecycle.add_note(referral, holder, canaries.internal_note, shared=False)
+        soon = utcnow() + timedelta(days=3)
+        appointments.propose(referral, holder, soon, "in_person", canaries.place)
+        appointments.ask_another_time(referral.request, referral.id, canaries.words)
         request_id = referral.request_id
+        declined_by, holder_slug = first.organisation.slug, holder.organisation.slug
+    # The person chooses text messages instead of e-mail, and writes to the holder.
+    contact = {"phone": canaries.phone, "email": canaries.email, "contact_channel": "sms"}
+    assert client.post(f"{path}/contact", data=contact).status_code == 200
+    written = client.post(
+        f"{path}/message", data={"referral_id": referral.id, "body": canaries.person_words}
+    )
+    assert written.status_code == 200
+    with app.app_context():
+        referral = db.session.get(Referral, referral.id)
         deliver_pending()  # the mail to the person is sent: erasure deletes sent mail too
         sms.deliver_pending()
         canaries.stored_forms = [
@@ -135,17 +155,23 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
             *raw("request", "status_token_hash", "id = :id", id=request_id),
             *raw("note", "body", "referral_id = :id", id=referral.id),
             *raw("event_text", "body", "referral_id = :id", id=referral.id),
+            *raw("from_person", "body", "request_id = :id", id=request_id),
             *raw("outbox_message", "to_address", "request_id = :id", id=request_id),
             *raw("outbox_message", "body", "request_id = :id", id=request_id),
+            *raw("outbox_message", "calendar", "request_id = :id", id=request_id),
+            *raw("appointment", "place", "referral_id = :id", id=referral.id),
+            *raw("appointment", "person_words", "referral_id = :id", id=referral.id),
         ]
-        # 8 of the request, 2 notes, 1 text, and 6 messages of 2 each: 2 offers; to the person
-        # their link by e-mail and by SMS, passed on, accepted
-        assert len(canaries.stored_forms) == 23
-        person = Person(
-            canaries, path, referral.id, first.organisation.slug, holder.organisation.slug
-        )
+        # 8 of the request, 2 notes, 1 text, 1 message from the person, and 9 messages of 2
+        # each: 2 offers; to the person their link by e-mail and by SMS, passed on, accepted,
+        # the appointment; to the holder about the person's message and answer to the
+        # appointment; the appointment's calendar file, place and the person's words
+        assert len(canaries.stored_forms) == 33
+        person = Person(canaries, path, referral.id, declined_by, holder_slug)
     assert smtp_server.to(canaries.email)
     page = login_as(person.holder).get(f"/staff/referrals/{person.referral_id}")
     html = page.get_data(as_text=True)
     assert canaries.name in html and canaries.story in html and canaries.note in html
+    assert canaries.place in html and canaries.words in html
+    assert canaries.person_words in html
     return person

@@ -15,6 +15,7 @@ from referral.mailer import deliver_pending
 from referral.models import (
     DataAccess,
     EventText,
+    FromPerson,
     HelpRequest,
     Note,
     OutboxMessage,
@@ -37,6 +38,10 @@ def assert_erased(app, client, canaries, path):
         assert (request.phone_match, request.email_match) == (None, None)
         for model in (Note, EventText, OutboxMessage):
             assert db.session.scalars(select(model)).all() == [], model
+        # Only the record that the contact changed stays, without values.
+        assert [(row.kind, row.body) for row in db.session.scalars(select(FromPerson))] == [
+            ("contact_changed", None)
+        ]
         assert db.session.scalars(select(ReferralEvent)).all()  # the coded log stays
 
 

@@ -42,11 +42,11 @@ def pending() -> list[OutboxMessage]:
     ).all()
 
 
-def test_offer_mails_the_organisations_intake_address(ctx, staff, smtp_server):
+def test_offer_mails_the_organisations_staff(ctx, staff, smtp_server):
     referral_id = refer()
     assert mailer.deliver_pending().sent == 1
     [offer] = smtp_server.messages
-    assert offer["X-Envelope-To"] == "intake@nomada.example"
+    assert offer["X-Envelope-To"] == "staff@nomada.example"
     assert f"/staff/referrals/{referral_id}" in offer.get_content()
     assert "waits for your answer" in offer["Subject"] or "czeka" in offer["Subject"]
     assert STORY not in offer.get_content()
@@ -71,7 +71,7 @@ def test_person_without_an_email_gets_no_mail(ctx, staff, smtp_server):
     referral_id = refer(email=None)
     nomada_acts(referral_id, Action.ACCEPT)
     mailer.deliver_pending()
-    assert {m["To"] for m in smtp_server.messages} == {"intake@nomada.example", "staff@pfm.example"}
+    assert {m["To"] for m in smtp_server.messages} == {"staff@nomada.example", "staff@pfm.example"}
 
 
 def test_close_mails_the_caseworker(ctx, staff, smtp_server):
@@ -88,8 +88,8 @@ def test_decline_offers_the_next_organisation_by_mail(ctx, staff, smtp_server):
     nomada_acts(referral_id, Action.DECLINE, reason_code="no_capacity")
     mailer.deliver_pending()
     assert [m["To"] for m in smtp_server.messages] == [
-        "intake@nomada.example",
-        "intake@hfpc.example",
+        "staff@nomada.example",
+        "staff@hfpc.example",
     ]
 
 
@@ -115,7 +115,7 @@ def test_refusing_server_loses_nothing_and_the_message_goes_later(
 
     failing_smtp_server.reply = "250 OK"
     assert mailer.deliver_pending(now + timedelta(minutes=2)).sent == 1
-    assert [m["To"] for m in failing_smtp_server.messages] == ["intake@nomada.example"]
+    assert [m["To"] for m in failing_smtp_server.messages] == ["staff@nomada.example"]
 
 
 def test_unreachable_server_loses_nothing_and_backs_off(app, ctx, staff):

@@ -160,12 +160,14 @@ def gunicorn(env: dict[str, str], workers: int = 2):
         server.wait(30)
 
 
-def submit_form(url: str) -> int:
-    """One person's intake as a browser sends it: the form, then the post with its token."""
+def submit_form(url: str, person: int = 0) -> int:
+    """One person's intake as a browser sends it: the form, then the post with its token (each
+    ``person`` their own phone number: the same one twice would join the open request)."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
     with opener.open(f"{url}/en/request", timeout=10) as page:
         token = csrf_token_of(page.read().decode())
-    form = {"csrf_token": token, "needs": "legal", "city": "wroclaw", "phone": "+48512345678"}
+    phone = f"+48512345{person:03d}"
+    form = {"csrf_token": token, "needs": "legal", "city": "wroclaw", "phone": phone}
     form["consent"] = "y"
     try:
         with opener.open(f"{url}/en/request", urllib.parse.urlencode(form).encode(), timeout=10):
@@ -186,7 +188,7 @@ def test_two_web_servers_share_the_intake_limit_through_redis(postgres_url):
         DATABASE_URL=postgres_url, REDIS_URL=redis_url, INTAKE_RATE_LIMIT="10 per hour"
     )
     with gunicorn(env) as first, gunicorn(env) as second:
-        answers = [submit_form(first if i % 2 else second) for i in range(30)]
+        answers = [submit_form(first if i % 2 else second, i) for i in range(30)]
     assert answers.count(200) == 10 and answers.count(429) == 20, answers
     app = create_app(type("Settings", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": postgres_url}))
     with app.app_context():
@@ -236,7 +238,7 @@ def test_intake_keeps_working_when_redis_goes_away(redis_server, tmp_path, capfd
     assert client.get("/healthz").json["limit_store"] == "ok"
     stop_redis()
     time.sleep(0.5)
-    assert client.post("/en/request", data=form).status_code == 200
+    assert client.post("/en/request", data={**form, "phone": "+48512345679"}).status_code == 200
     assert "falling back to in-memory storage" in capfd.readouterr().err
     assert client.get("/healthz").json["limit_store"] == "unreachable"
     with app.app_context():

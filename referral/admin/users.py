@@ -12,6 +12,7 @@ from ..extensions import db
 from ..fields import show_error
 from ..i18n import current_language
 from ..models import Organisation, User
+from ..reminders import OfferMail
 from ..service_errors import ServiceError
 from . import bp
 from .forms import RoleForm, UserForm
@@ -49,7 +50,7 @@ def users():
         .options(selectinload(User.organisation))
         .order_by(User.active.desc(), User.email)
     ).all()
-    return render_template("admin/users.html", users=rows)
+    return render_template("admin/users.html", users=rows, OfferMail=OfferMail)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

@@ -6,6 +6,7 @@ Field names are an interface (docs/design.md): ``needs``, ``city``, ``voivodeshi
 """
 
 import re
+from typing import cast
 
 from babel import Locale
 from flask_babel import lazy_gettext as _l
@@ -30,7 +31,7 @@ from wtforms.validators import (
 
 from ..directory import city_choices, collation_key, voivodeship_choices
 from ..fields import CheckboxListField, choices_of
-from ..lifecycle import IntakeData
+from ..lifecycle import Contact, IntakeData
 from ..personal_data import normalised_email, normalised_phone
 from ..vocabulary import SPOKEN_LANGUAGES, ContactChannel, ResidenceStatus, Specialism, Urgency
 
@@ -90,7 +91,48 @@ def language_choices(language: str) -> list[tuple[str, str]]:
     return [(code, name(code)) for code in (*COMMON_LANGUAGES, *rest)]
 
 
-class IntakeForm(FlaskForm):
+class ContactChecks:
+    """The checks of how to reach the person, shared by the intake and the status page's contact
+    form (their fields are the same objects: ``ContactForm`` takes them from ``IntakeForm``)."""
+
+    phone: StringField
+    email: EmailField
+    contact_channel: RadioField
+    safe_to_message: BooleanField
+
+    def validate_phone(self, field):
+        if not field.data:
+            if not self.email.data:
+                raise ValidationError(
+                    _l("Give a phone number or an e-mail, so that the organisation can reach you.")
+                )
+            return
+        if normalised_phone(field.data) is None:
+            raise ValidationError(
+                _l("This does not look like a phone number. Example: +48 512 345 678.")
+            )
+
+    def validate_contact_channel(self, field):
+        if field.data == ContactChannel.EMAIL and not self.email.data:
+            raise ValidationError(_l("You chose e-mail: please give your e-mail address."))
+        if field.data in PHONE_CHANNELS and not self.phone.data:
+            raise ValidationError(_l("You chose a phone or a messenger: please give your number."))
+
+    def to_contact(self) -> Contact:
+        phone = normalised_phone(self.phone.data) if self.phone.data else None
+        # No channel chosen: a call if a number was given, else an e-mail.
+        channel = self.contact_channel.data or (
+            ContactChannel.PHONE if phone else ContactChannel.EMAIL
+        )
+        return Contact(
+            phone=phone,
+            email=self.email.data or None,
+            contact_channel=str(channel),
+            safe_to_message=bool(self.safe_to_message.data),
+        )
+
+
+class IntakeForm(ContactChecks, FlaskForm):
     needs = CheckboxListField(
         _l("What do you need help with?"),
         choices=choices_of(Specialism),
@@ -212,30 +254,8 @@ class IntakeForm(FlaskForm):
         if self.city.data == OTHER_CITY and not field.data:
             raise ValidationError(_l("Your city is not in the list: choose its voivodeship."))
 
-    def validate_phone(self, field):
-        if not field.data:
-            if not self.email.data:
-                raise ValidationError(
-                    _l("Give a phone number or an e-mail, so that the organisation can reach you.")
-                )
-            return
-        if normalised_phone(field.data) is None:
-            raise ValidationError(
-                _l("This does not look like a phone number. Example: +48 512 345 678.")
-            )
-
-    def validate_contact_channel(self, field):
-        if field.data == ContactChannel.EMAIL and not self.email.data:
-            raise ValidationError(_l("You chose e-mail: please give your e-mail address."))
-        if field.data in PHONE_CHANNELS and not self.phone.data:
-            raise ValidationError(_l("You chose a phone or a messenger: please give your number."))
-
     def to_intake(self, language: str, consent_version: str) -> IntakeData:
-        phone = normalised_phone(self.phone.data) if self.phone.data else None
-        # No channel chosen: a call if a number was given, else an e-mail.
-        channel = self.contact_channel.data or (
-            ContactChannel.PHONE if phone else ContactChannel.EMAIL
-        )
+        contact = self.to_contact()
         other = self.city.data == OTHER_CITY
         return IntakeData(
             needs=list(self.needs.data or []),
@@ -245,10 +265,10 @@ class IntakeForm(FlaskForm):
             voivodeship=self.voivodeship.data if other else None,
             languages=list(self.languages.data or []),
             name=self.name.data or None,
-            phone=phone,
-            email=self.email.data or None,
-            contact_channel=str(channel),
-            safe_to_message=self.safe_to_message.data,
+            phone=contact.phone,
+            email=contact.email,
+            contact_channel=contact.contact_channel,
+            safe_to_message=contact.safe_to_message,
             interpreter_needed=self.interpreter_needed.data,
             description=self.description.data or None,
             urgent=self.urgency.data == Urgency.URGENT,
@@ -260,6 +280,44 @@ class WithdrawForm(FlaskForm):
     """Two steps: the first post asks "are you sure?", the second (``confirmed=yes``) withdraws."""
 
     confirmed = HiddenField()
+
+
+class ContactForm(ContactChecks, FlaskForm):
+    """How to reach the person, changed through the status link: the intake's fields and checks."""
+
+    # The class attributes are WTForms' unbound fields; typed as the fields a form instance has.
+    phone = cast(StringField, IntakeForm.phone)
+    email = cast(EmailField, IntakeForm.email)
+    contact_channel = cast(RadioField, IntakeForm.contact_channel)
+    safe_to_message = cast(BooleanField, IntakeForm.safe_to_message)
+
+
+class MessageForm(FlaskForm):
+    """The person's message for the organisation holding one of their needs (``holding``: the
+    needs an organisation holds now, as (referral id, label))."""
+
+    referral_id = SelectField(
+        _l("Which need is it about?"),
+        validate_choice=False,
+        validators=[FromList(_l("Choose the need from the list."))],
+    )
+    body = TextAreaField(
+        _l("Your message"),
+        filters=[strip, unix_newlines],
+        validators=[
+            DataRequired(_l("Write your message first.")),
+            readable,
+            Length(
+                max=DESCRIPTION_MAX,
+                message=_l("Please shorten your text to %(max)d characters.", max=DESCRIPTION_MAX),
+            ),
+        ],
+        render_kw={"rows": 4, "maxlength": DESCRIPTION_MAX},
+    )
+
+    def __init__(self, *args, holding: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.referral_id.choices = holding
 
 
 class LostLinkForm(FlaskForm):

@@ -23,14 +23,16 @@ from flask_wtf.csrf import generate_csrf
 from .. import access_log, contact, data_copy, lifecycle, person_messages
 from ..directory import active_members, coverage_summary, kept, place_names
 from ..erasure import erasure_due
-from ..explain import language_names
+from ..explain import language_names, specialism_label
 from ..extensions import limiter
 from ..i18n import browser_language
 from ..models import HelpRequest
+from ..promises import Promises
 from ..security_headers import holds_secret
+from ..service_errors import ServiceError
 from ..vocabulary import ContactChannel, Specialism, Urgency
 from . import bp
-from .forms import IntakeForm, LostLinkForm, WithdrawForm
+from .forms import ContactForm, IntakeForm, LostLinkForm, MessageForm, WithdrawForm
 
 log = logging.getLogger(__name__)
 
@@ -105,22 +107,41 @@ def intake():
     if request.content_length and not request.form:
         abort(400)  # a body that is not UTF-8 form data: nothing to show next to the fields
     form = IntakeForm(language=g.lang)
+    if "draft" in request.form:
+        # The language switch: the form as typed, in this language; nothing checked or stored.
+        return _intake_page(form)
     if form.is_submitted() and form.is_spam:
         # A robot filled the hidden field: a neutral page, nothing stored, nothing to learn from.
         log.info("intake: honeypot filled, nothing stored")
         return render_template("public/received.html")
     if not form.validate_on_submit():
         return _intake_page(form)
-    submitted = lifecycle.submit_request(
+    submitted, joined = lifecycle.submit_from_person(
         form.to_intake(g.lang, current_app.config["CONSENT_VERSION"])
     )
+    asked_again = [referral.specialism for referral in joined]
+    if submitted is None:
+        return render_template("public/still_open.html", asked_again=asked_again)
     # Rendered on the POST response rather than redirected: the status token then travels only in
     # this page to this person, never in a Location header, a flash message or the session.
     return render_template(
         "public/confirmation.html",
+        asked_again=asked_again,
         reference=submitted.reference,
         status_url=url_for("public.status", token=submitted.status_token, _external=True),
+        help_request=submitted.request,
+        channel=_channel(submitted.request),
+        promises=_promises(),
     )
+
+
+def _channel(help_request: HelpRequest) -> ContactChannel | None:
+    channel = help_request.contact_channel
+    return ContactChannel(channel) if channel else None
+
+
+def _promises() -> Promises:
+    return Promises(current_app.config["COORDINATOR_ANSWER_DAYS"])
 
 
 def _request_or_404(token: str) -> HelpRequest:
@@ -131,20 +152,78 @@ def _request_or_404(token: str) -> HelpRequest:
     return found
 
 
-@bp.get("/<lang:lang>/status/<token>")
-@holds_secret
-def status(token):
-    found = _request_or_404(token)
-    channel = ContactChannel(found.contact_channel) if found.contact_channel else None
+def _status_page(
+    found: HelpRequest,
+    token: str,
+    *,
+    contact_form: ContactForm | None = None,
+    message_form: MessageForm | None = None,
+    done: str | None = None,
+    status: int = 200,
+):
+    """The status page; after a change through it, shown on the POST's response (``done`` says
+    what was done) rather than redirected: the link stays out of Location headers."""
+    if contact_form is None:
+        contact_form = ContactForm(formdata=None, obj=found)
+    if message_form is None:
+        message_form = _message_form(found, formdata=None)
     return render_template(
         "public/status.html",
         help_request=found,
         token=token,
-        channel=channel,
+        channel=_channel(found),
+        promises=_promises(),
         form=WithdrawForm(),
+        contact_form=contact_form,
+        message_form=message_form,
+        done=done,
         erasure=erasure_due(found),
         openings=access_log.openings(found),
-    )
+    ), status
+
+
+def _message_form(found: HelpRequest, **kwargs) -> MessageForm:
+    """The message form, offering the needs an organisation holds now."""
+    language = g.lang
+    holding = [
+        (str(r.id), f"{specialism_label(r.specialism)}: {r.organisation.name_in(language)}")
+        for r in lifecycle.holding(found)
+        if r.organisation
+    ]
+    return MessageForm(holding=holding, **kwargs)
+
+
+@bp.get("/<lang:lang>/status/<token>")
+@holds_secret
+def status(token):
+    return _status_page(_request_or_404(token), token)
+
+
+@bp.post("/<lang:lang>/status/<token>/contact")
+@holds_secret
+def change_contact(token):
+    found = _request_or_404(token)
+    form = ContactForm()
+    if not form.validate_on_submit():
+        return _status_page(found, token, contact_form=form, status=400)
+    changed = lifecycle.change_contact(found, form.to_contact())
+    done = _("Thank you. We saved how to contact you.") if changed else _("Nothing was changed.")
+    return _status_page(found, token, done=done)
+
+
+@bp.post("/<lang:lang>/status/<token>/message")
+@holds_secret
+def write_message(token):
+    found = _request_or_404(token)
+    form = _message_form(found)
+    if not form.validate_on_submit():
+        return _status_page(found, token, message_form=form, status=400)
+    try:
+        lifecycle.write_to_holder(found, int(form.referral_id.data), form.body.data or "")
+    except ServiceError:  # the need moved on since the page was shown
+        form.body.errors = [_("This need is not with an organisation now. Please look again.")]
+        return _status_page(found, token, message_form=form, status=400)
+    return _status_page(found, token, done=_("Thank you. The organisation will read your message."))
 
 
 @bp.post("/<lang:lang>/status/<token>/withdraw")

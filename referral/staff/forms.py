@@ -24,6 +24,7 @@ from ..fields import choices_of, text_of
 from ..handoff import DeclineReason, Outcome, State
 from ..i18n import LANGUAGE_NAMES
 from ..public.forms import OTHER_CITY, PHONE_CHANNELS, IntakeForm
+from ..reminders import OfferMail
 from ..vocabulary import UI_LANGUAGES, ContactChannel, Specialism
 
 TEXT_MAX = 2000
@@ -113,6 +114,12 @@ class NoteForm(FlaskForm):
 class LanguageForm(FlaskForm):
     language = SelectField(
         _l("Interface language"), choices=[(code, LANGUAGE_NAMES[code]) for code in UI_LANGUAGES]
+    )
+
+
+class OfferMailForm(FlaskForm):
+    offer_mail = SelectField(
+        _l("E-mails about offers to your organisation"), choices=choices_of(OfferMail)
     )
 
 

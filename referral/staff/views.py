@@ -31,6 +31,7 @@ from .forms import (
     InboxFilterForm,
     LanguageForm,
     NoteForm,
+    OfferMailForm,
     PasswordForm,
     ReferralForm,
 )
@@ -290,11 +291,17 @@ def new_referral():
 # --- the profile --------------------------------------------------------------------------------
 
 
-def _render_profile(language_form=None, password_form=None, status: int = 200):
+def _render_profile(language_form=None, password_form=None, offer_mail_form=None, status=200):
     language_form = language_form or LanguageForm(formdata=None, language=current_user.language)
     password_form = password_form or PasswordForm(formdata=None)
+    offer_mail_form = offer_mail_form or OfferMailForm(
+        formdata=None, offer_mail=current_user.offer_mail
+    )
     page = render_template(
-        "staff/profile.html", language_form=language_form, password_form=password_form
+        "staff/profile.html",
+        language_form=language_form,
+        password_form=password_form,
+        offer_mail_form=offer_mail_form,
     )
     return page, status
 
@@ -305,16 +312,33 @@ def profile():
     return _render_profile()
 
 
+def _saved(form, name: str) -> bool:
+    """Keep one choice of the profile: the form's field ``name`` is the account's column."""
+    if not form.validate_on_submit():
+        return False
+    setattr(current_user, name, form[name].data)
+    db.session.commit()
+    return True
+
+
 @bp.post("/profile/language")
 @login_required
 def profile_language():
     form = LanguageForm()
-    if not form.validate_on_submit():
+    if not _saved(form, "language"):
         return _render_profile(language_form=form, status=400)
-    current_user.language = form.language.data
-    db.session.commit()
     with force_locale(form.language.data):
         flash(_("Your interface language was saved."), "success")
+    return redirect(url_for(".profile"))
+
+
+@bp.post("/profile/offer-mail")
+@login_required
+def profile_offer_mail():
+    form = OfferMailForm()
+    if not _saved(form, "offer_mail"):
+        return _render_profile(offer_mail_form=form, status=400)
+    flash(_("Your choice of e-mails about offers was saved."), "success")
     return redirect(url_for(".profile"))
 
 

@@ -95,7 +95,8 @@ def test_the_form_is_sent_with_javascript_turned_off(base_url, new_page):
     page.click("form.intake button[type=submit]")
     assert REFERENCE.fullmatch(page.locator(".reference").inner_text())
     page.click(".status-link a")
-    assert "Passed to Nomada Association in Wrocław" in page.locator(".needs").inner_text()
+    needs = page.locator(".needs").inner_text()
+    assert "Passed to: Nomada Association (Stowarzyszenie Nomada), Wrocław" in needs
 
 
 def serious_violations(page) -> list[str]:

@@ -60,6 +60,10 @@ def test_the_person_sees_which_organisations_opened_their_data_never_who(
     app, client, person, coordinator
 ):
     coordinator.get(f"/staff/referrals/{person.referral_id}")
+    with app.app_context():
+        holder = user(f"staff@{person.holder}.example")
+        holder.name = "Anna Staff-Member"  # the demo accounts carry their organisation's name
+        db.session.commit()
     html = client.get(person.path).get_data(as_text=True)
     assert "Who opened your data" in html
     with app.app_context():
@@ -128,7 +132,8 @@ def test_the_person_downloads_everything_held_about_them_in_their_language(app, 
     ukrainian = person.path.replace("/en/", "/uk/")
     html = client.get(f"{ukrainian}/copy").get_data(as_text=True)
     assert 'lang="uk"' in html
-    for value in (person.canaries.name, person.canaries.email, person.canaries.story):
+    canaries = person.canaries
+    for value in (canaries.name, canaries.email, canaries.story, canaries.person_words):
         assert value in html
     assert "Правова допомога" in html or "Юридична допомога" in html
     response = client.get(f"{ukrainian}/copy.json")
@@ -145,6 +150,8 @@ def test_the_person_downloads_everything_held_about_them_in_their_language(app, 
     assert need["received_at"] and need["offered_at"]
     assert copy["opened_by"][0]["organisation"] == need["organisation"]
     assert copy["erasure"]["while_open"] is True
+    [message] = copy["your_messages"]  # what they wrote to the holder through the status link
+    assert message["text"] == person.canaries.person_words and message["to"] == need["organisation"]
     # What staff wrote about the person is theirs to keep: not in the person's copy.
     assert person.canaries.internal_note not in json.dumps(copy, ensure_ascii=False)
 

@@ -151,13 +151,14 @@ def test_status_page_names_the_organisation_of_each_need_in_the_page_language(cl
     html = client.get(path).get_data(as_text=True)
     assert "Асоціація «Номада»" in html and "Вроцлав" in html
     english = client.get(path.replace("/uk/", "/en/")).get_data(as_text=True)
-    assert "Passed to Nomada Association in Wrocław. Waiting for their answer." in english
+    nomada = 'Nomada Association (<span lang="pl">Stowarzyszenie Nomada</span>)'
+    assert f"Passed to: {nomada}, Wrocław." in english
 
 
 def test_a_need_nobody_covers_says_the_coordinator_will_look(client, directory):
     path = sent_request(client, "en", needs=["housing"], city="other", voivodeship="28")
     html = client.get(path.replace("/uk/", "/en/")).get_data(as_text=True)
-    assert "We are looking for an organisation." in html
+    assert "No organisation has taken this yet. We are looking for one" in html
 
 
 def test_accepted_need_shows_the_channel_and_the_organisations_public_contact(app, client, staff):
@@ -168,7 +169,10 @@ def test_accepted_need_shows_the_channel_and_the_organisations_public_contact(ap
         nomada = org("nomada")
         website, email = nomada.website, nomada.email
     html = client.get(path).get_data(as_text=True)
-    assert "Accepted by Nomada Association. They will contact you this way: Telegram." in html
+    assert (
+        'Accepted by: Nomada Association (<span lang="pl">Stowarzyszenie Nomada</span>). '
+        "They will contact you this way: Telegram." in html
+    )
     assert website in html and f"mailto:{email}" in html
 
 

@@ -1,0 +1,170 @@
+"""An appointment at the handoff: the organisation holding an accepted referral proposes when and
+where to meet (an address, a phone call or an online link); the person sees it on the status
+page and gets it with an .ics file, confirms it or asks for another time.
+
+Each use case writes the appointment, its step (``AppointmentStep``: codes only) and its mails in
+one transaction. The place or link and the person's words are personal data: encrypted, and
+deleted with the request (``erasure.erase``); the steps stay.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from icalendar import Calendar, Event, vText
+
+from . import notifications
+from .access import Actor
+from .extensions import db
+from .handoff import Party, State
+from .lifecycle import parties_of
+from .models import (
+    Appointment,
+    AppointmentStep,
+    HelpRequest,
+    Organisation,
+    Referral,
+    User,
+    utcnow,
+)
+from .service_errors import ServiceError
+from .vocabulary import N_, LabelledEnum
+
+# How long the calendar entry lasts: the person's calendar needs an end.
+LENGTH = timedelta(hours=1)
+PLACE_MAX = 500
+WORDS_MAX = 500
+# Proposals are made while the organisation holds an accepted case.
+_OPEN_FOR_APPOINTMENTS = frozenset({State.ACCEPTED, State.IN_PROGRESS})
+
+
+class Kind(LabelledEnum):
+    IN_PERSON = "in_person", N_("In person, at an address")
+    PHONE = "phone", N_("A phone call")
+    ONLINE = "online", N_("Online, with a link")
+
+
+class Step(LabelledEnum):
+    PROPOSED = "proposed", N_("Appointment proposed")
+    CONFIRMED = "confirmed", N_("The person confirmed the appointment")
+    CHANGE_REQUESTED = "change_requested", N_("The person asked for another time")
+
+
+def is_link(text: str | None) -> bool:
+    return (text or "").startswith(("https://", "http://")) and " " not in (text or "")
+
+
+def may_propose(actor: Actor, referral: Referral) -> bool:
+    """The organisation holding an accepted or started case."""
+    return referral.state in _OPEN_FOR_APPOINTMENTS and Party.HOLDER in parties_of(actor, referral)
+
+
+def _step(referral: Referral, code: Step, now: datetime, actor: User | None = None) -> None:
+    appointment = referral.appointment
+    db.session.add(
+        AppointmentStep(
+            referral=referral,
+            at=now,
+            code=code,
+            actor_id=actor.id if actor else None,
+            starts_at=appointment.starts_at if appointment else None,
+        )
+    )
+
+
+def propose(
+    referral: Referral,
+    actor: User,
+    starts_at: datetime,
+    kind: str,
+    place: str | None,
+    now: datetime | None = None,
+) -> Appointment:
+    """The holder proposes (or proposes again) when and where; the person is told by their
+    channel. Refused: not the holder of an accepted case, a time gone by, an address or link
+    missing, a link that is not a web address."""
+    now = now or utcnow()
+    if not may_propose(actor, referral) or referral.organisation_id is None:
+        raise ServiceError(ServiceError.NOT_YOURS)
+    place = (place or "").strip() or None
+    if starts_at <= now:
+        raise ServiceError(ServiceError.TIME_GONE_BY)
+    if kind not in set(Kind) or (kind != Kind.PHONE and not place):
+        raise ServiceError(ServiceError.PLACE_REQUIRED)
+    if kind == Kind.ONLINE and not is_link(place):
+        raise ServiceError(ServiceError.PLACE_REQUIRED, "link")
+    appointment = referral.appointment
+    if appointment is None:
+        appointment = Appointment(referral=referral, sequence=0)
+        db.session.add(appointment)
+    else:
+        appointment.sequence += 1
+    appointment.organisation_id = referral.organisation_id
+    appointment.starts_at = starts_at
+    appointment.kind = kind
+    appointment.place = place
+    appointment.state = Step.PROPOSED
+    appointment.person_words = None
+    appointment.updated_at = now
+    _step(referral, Step.PROPOSED, now, actor)
+    db.session.flush()
+    notifications.appointment_proposed(referral, appointment, calendar(appointment))
+    db.session.commit()
+    return appointment
+
+
+def _answer(
+    request: HelpRequest, referral_id: int, code: Step, words: str | None, now: datetime | None
+) -> Appointment:
+    now = now or utcnow()
+    referral = next((r for r in request.referrals if r.id == referral_id), None)
+    appointment = referral.appointment if referral else None
+    if referral is None or appointment is None:
+        raise ServiceError(ServiceError.NOT_FOUND, "appointment")
+    if referral.state not in _OPEN_FOR_APPOINTMENTS:
+        raise ServiceError(ServiceError.NOT_ALLOWED_NOW)
+    appointment.state = code
+    appointment.person_words = (words or "").strip()[:WORDS_MAX] or None
+    appointment.updated_at = now
+    _step(referral, code, now)
+    notifications.appointment_answered(referral, code)
+    db.session.commit()
+    return appointment
+
+
+def confirm(request: HelpRequest, referral_id: int, now: datetime | None = None) -> Appointment:
+    """The person, through the status link, says the time suits them."""
+    return _answer(request, referral_id, Step.CONFIRMED, None, now)
+
+
+def ask_another_time(
+    request: HelpRequest, referral_id: int, words: str | None, now: datetime | None = None
+) -> Appointment:
+    """The person asks for another time, optionally saying when suits them."""
+    return _answer(request, referral_id, Step.CHANGE_REQUESTED, words, now)
+
+
+def calendar(appointment: Appointment) -> str:
+    """The appointment as an iCalendar file (RFC 5545): one event, its UID stable per
+    appointment and its SEQUENCE raised by each new proposal, so a calendar replaces it."""
+    org = db.session.get(Organisation, appointment.organisation_id)
+    request = appointment.referral.request
+    cal = Calendar()
+    cal.add("prodid", "-//Referral//appointments//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"appointment-{appointment.id}@referral")
+    event.add("sequence", appointment.sequence)
+    event.add("dtstamp", appointment.updated_at)
+    event.add("dtstart", appointment.starts_at)
+    event.add("dtend", appointment.starts_at + LENGTH)
+    event.add("summary", vText(org.name_in(request.language) if org else request.reference))
+    if appointment.kind == Kind.ONLINE and appointment.place:
+        event.add("url", appointment.place)
+        event.add("location", vText(appointment.place))
+    elif appointment.kind == Kind.IN_PERSON and appointment.place:
+        event.add("location", vText(appointment.place))
+    event.add("description", vText(request.reference))
+    cal.add_component(event)
+    return cal.to_ical().decode()

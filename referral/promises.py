@@ -1,0 +1,53 @@
+"""What a person is told about each of their needs, on the confirmation and on the status page:
+what happened and nothing more (docs/design.md, "Honest promises"). A need offered to an
+organisation names it and says by when it answers; a need that went to nobody says so, when the
+coordinator answers, and which of the consortium's members help anywhere in Poland meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from .directory import active_members
+from .models import Organisation
+from .routing import Scope
+from .vocabulary import Specialism
+
+
+@dataclass(frozen=True)
+class ContactPoint:
+    """A member that helps people anywhere in Poland (by phone, e-mail or online), and with what."""
+
+    organisation: Organisation
+    specialisms: tuple[Specialism, ...]
+
+
+def nationwide_members() -> list[ContactPoint]:
+    """The members taking referrals that help people anywhere in Poland, with what."""
+    points = []
+    for org in active_members():
+        specialisms = tuple(
+            s
+            for s in Specialism
+            if any(c.specialism == s and c.scope == Scope.NATIONWIDE for c in org.coverage)
+        )
+        if specialisms:
+            points.append(ContactPoint(org, specialisms))
+    return points
+
+
+@dataclass
+class Promises:
+    """What the needs' list of a page promises: how many working days the coordinator takes to
+    answer about a need nobody took, and the contact points meanwhile (read only if needed)."""
+
+    answer_days: int
+
+    @cached_property
+    def _members(self) -> list[ContactPoint]:
+        return nationwide_members()
+
+    def contact_points(self, specialism: str) -> list[ContactPoint]:
+        """The nationwide members, those that help with this need first."""
+        return sorted(self._members, key=lambda point: specialism not in point.specialisms)

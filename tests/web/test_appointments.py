@@ -1,0 +1,172 @@
+"""An appointment at the handoff: the organisation holding an accepted case proposes when and
+where, the person sees it on the status page and gets it by e-mail with an .ics file, confirms it
+or asks for another time, and staff see each step; the place and the person's words are erased
+with the request."""
+
+from datetime import datetime, timedelta
+
+import icalendar
+import pytest
+from sqlalchemy import func, select
+
+from referral import lifecycle, mailer
+from referral.extensions import db
+from referral.handoff import WARSAW, Action
+from referral.models import Appointment, AppointmentStep, OutboxMessage, utcnow
+
+from ..helpers import intake, user
+
+ADDRESS = "ul. Kanarkowa 7/3, Wrocław"
+WORDS = "Po 15:00 w czwartek"
+
+
+@pytest.fixture
+def case(app, staff):
+    """A person (Ukrainian, with an e-mail) whose legal need nomada accepted; gives the referral
+    id and the status page's path."""
+    with app.app_context():
+        submitted = lifecycle.submit_request(intake("legal", email="olena@example.com"))
+        referral_id = submitted.request.referrals[0].id
+        lifecycle.act(referral_id, user("staff@nomada.example"), Action.ACCEPT)
+        db.session.execute(db.delete(OutboxMessage))
+        db.session.commit()
+        return referral_id, f"/uk/status/{submitted.status_token}"
+
+
+def in_three_days() -> datetime:
+    moment = (utcnow() + timedelta(days=3)).astimezone(WARSAW)
+    return moment.replace(hour=10, minute=30, second=0, microsecond=0)
+
+
+def propose(client, referral_id: int, **changes):
+    when = in_three_days().strftime("%Y-%m-%dT%H:%M")
+    data = {"when": when, "kind": "in_person", "place": ADDRESS, **changes}
+    return client.post(f"/staff/referrals/{referral_id}/appointment", data=data)
+
+
+def test_the_holder_proposes_and_the_person_gets_it_by_email_with_a_calendar_file(
+    app, login_as, case, smtp_server
+):
+    referral_id, _status = case
+    nomada = login_as("nomada")
+    assert propose(nomada, referral_id).status_code == 302
+    page = nomada.get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    assert ADDRESS in page and 'id="appointment"' in page
+
+    with app.app_context():
+        mailer.deliver_pending()
+    [mail] = smtp_server.to("olena@example.com")
+    assert "зустріч" in mail["Subject"].lower() or "Ваша" in mail["Subject"]
+    body = mail.get_body(("plain",)).get_content()
+    assert ADDRESS in body
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_content_type() == "text/calendar"
+    [event] = icalendar.Calendar.from_ical(attachment.get_content()).walk("VEVENT")
+    assert event.decoded("dtstart") == in_three_days()
+    assert str(event["location"]) == ADDRESS
+    assert event["sequence"] == 0
+
+
+def test_the_person_sees_it_confirms_it_and_the_holder_hears(
+    app, client, login_as, case, smtp_server
+):
+    referral_id, status = case
+    nomada = login_as("nomada")
+    propose(nomada, referral_id)
+    page = client.get(status).get_data(as_text=True)
+    assert ADDRESS in page and f"appointments/{referral_id}.ics" in page
+    calendar = client.get(f"{status}/appointments/{referral_id}.ics")
+    assert calendar.mimetype == "text/calendar"
+    assert "Kanarkowa 7/3" in calendar.get_data(as_text=True)
+    assert calendar.headers["Cache-Control"] == "no-store"
+
+    answered = client.post(f"{status}/appointments/{referral_id}/confirm")
+    assert answered.status_code == 200
+    assert "Дякуємо" in answered.get_data(as_text=True)
+
+    with app.app_context():
+        mailer.deliver_pending()
+    [heard] = smtp_server.to("staff@nomada.example")
+    assert "confirmed" in heard["Subject"] or "potwierdz" in heard["Subject"].lower()
+    steps = nomada.get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    assert steps.count("<li><time") >= 2
+
+
+def test_asking_for_another_time_keeps_the_words_for_the_holder_and_erasure_takes_them(
+    app, client, login_as, case
+):
+    referral_id, status = case
+    nomada = login_as("nomada")
+    propose(nomada, referral_id)
+    answered = client.post(
+        f"{status}/appointments/{referral_id}/another-time", data={"words": WORDS}
+    )
+    assert answered.status_code == 200
+    assert WORDS in nomada.get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    # A new proposal replaces it; the calendar replaces its entry (a higher SEQUENCE).
+    assert (
+        propose(nomada, referral_id, kind="online", place="https://meet.example/abc").status_code
+        == 302
+    )
+    with app.app_context():
+        appointment = db.session.scalar(select(Appointment))
+        assert appointment.sequence == 1 and appointment.person_words is None
+
+    client.post(f"{status}/withdraw", data={"confirmed": "yes"})
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
+        codes = db.session.scalars(select(AppointmentStep.code).order_by(AppointmentStep.id))
+        assert list(codes) == ["proposed", "change_requested", "proposed"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"when": "2020-01-01T10:00"}, "Please choose a time that has not passed."),
+        ({"when": "tomorrow"}, "Please give the date and the time."),
+        ({"place": ""}, "Please give the address where you will meet."),
+        ({"kind": "online", "place": "meet me"}, "Please give the link to join"),
+    ],
+)
+def test_a_wrong_proposal_is_refused_on_the_form(app, login_as, case, changes, message):
+    referral_id, _status = case
+    with app.app_context():
+        user("staff@nomada.example").language = "en"
+        db.session.commit()
+    response = propose(login_as("nomada"), referral_id, **changes)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+
+
+def test_a_phone_call_needs_no_place(app, client, login_as, case):
+    referral_id, status = case
+    assert propose(login_as("nomada"), referral_id, kind="phone", place="").status_code == 302
+    assert "зателефонують" in client.get(status).get_data(as_text=True)
+
+
+def test_only_the_holder_of_an_accepted_case_proposes(app, login_as, staff):
+    with app.app_context():
+        referral_id = lifecycle.submit_request(intake("legal")).request.referrals[0].id
+    nomada = login_as("nomada")
+    page = nomada.get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    assert "/appointment" not in page  # offered, not accepted yet: no form
+    assert propose(nomada, referral_id).status_code == 302
+    assert propose(login_as("hfpc"), referral_id).status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
+
+
+def test_answers_from_the_status_page_are_rate_limited(app, limited_app, case):
+    referral_id, status = case
+    with app.app_context():
+        lifecycle_referral = db.session.get(lifecycle.Referral, referral_id)
+        from referral import appointments
+
+        appointments.propose(
+            lifecycle_referral, user("staff@nomada.example"), in_three_days(), "phone", None
+        )
+    client = limited_app.test_client()
+    answers = [
+        client.post(f"{status}/appointments/{referral_id}/confirm").status_code for _ in range(11)
+    ]
+    assert answers[:10] == [200] * 10 and answers[10] == 429

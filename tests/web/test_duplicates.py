@@ -1,0 +1,94 @@
+"""Issue 13.6: staff and the coordinator see "possible duplicate of ABC-123" when a new request
+has the name (in any spelling), phone number or e-mail of an earlier one still open."""
+
+import re
+
+from sqlalchemy import func, select
+
+from referral import lifecycle
+from referral.extensions import db
+from referral.models import HelpRequest, Referral
+
+from .test_public import post_intake
+
+
+def requests_by_id() -> list[HelpRequest]:
+    return db.session.scalars(select(HelpRequest).order_by(HelpRequest.id)).all()
+
+
+def test_the_same_name_in_another_spelling_is_a_possible_duplicate_shown_to_the_holder(
+    app, client, staff, login_as
+):
+    post_intake(client, "en", needs=["legal"], name="Łucja Kowalska", phone="+48 601 111 111")
+    post_intake(client, "en", needs=["legal"], name="KOWALSKA  lucja", phone="+48 602 222 222")
+    with app.app_context():
+        first, second = requests_by_id()
+        assert first.possible_duplicate_of is None
+        assert second.possible_duplicate_of == first.reference
+        referral = db.session.scalar(select(Referral).where(Referral.request_id == second.id))
+        holder = referral.organisation.slug
+    page = login_as(holder).get(f"/staff/referrals/{referral.id}").get_data(as_text=True)
+    assert first.reference in page  # "possible duplicate of ABC-123", in their language
+    coordinator_page = login_as("coordinator").get(f"/staff/referrals/{referral.id}")
+    assert first.reference in coordinator_page.get_data(as_text=True)
+
+
+def test_a_first_name_alone_another_person_or_an_ended_request_is_no_duplicate(app, client, staff):
+    post_intake(client, "en", needs=["legal"], name="Olena", phone="+48 601 111 111")
+    post_intake(client, "en", needs=["legal"], name="Olena", phone="+48 602 222 222")
+    post_intake(client, "en", needs=["legal"], name="Olena Kovalenko", phone="+48 603 333 333")
+    post_intake(client, "en", needs=["legal"], name="Olena Shevchenko", phone="+48 604 444 444")
+    with app.app_context():
+        assert [r.possible_duplicate_of for r in requests_by_id()] == [None] * 4
+        lifecycle.withdraw_request(requests_by_id()[2])
+    post_intake(client, "en", needs=["legal"], name="Olena Kovalenko", phone="+48 605 555 555")
+    with app.app_context():
+        assert requests_by_id()[-1].possible_duplicate_of is None  # the earlier one was erased
+
+
+def test_a_need_asked_again_from_the_same_phone_joins_the_open_referral_and_a_fresh_link_goes(
+    app, client, staff, login_as
+):
+    from referral.models import FromPerson, OutboxMessage
+
+    post_intake(client, "uk", needs=["legal"], phone="+48 601 111 111")
+    with app.app_context():
+        [first] = requests_by_id()
+        old_token_hash, reference = first.status_token_hash, first.reference
+        referral = db.session.scalar(select(Referral))
+        holder, offers = referral.organisation.slug, referral.id
+    again = post_intake(
+        client, "uk", needs=["legal"], phone="601 111 111", description="Ще раз прошу"
+    )
+    html = again.get_data(as_text=True)
+    assert "ваш попередній запит досі відкритий" in html
+    # Nothing about the earlier request: neither its reference nor a status link.
+    assert reference not in html and not re.search(r"/status/[\w-]{40,}", html)
+    with app.app_context():
+        assert len(requests_by_id()) == 1  # no second request, no second offer
+        assert db.session.scalar(select(func.count()).select_from(Referral)) == 1
+        assert requests_by_id()[0].status_token_hash != old_token_hash  # a fresh link
+        kinds = db.session.scalars(select(OutboxMessage.kind)).all()
+        assert "person_fresh_link" in kinds and kinds.count("person_wrote") == 1
+        [asked] = db.session.scalars(select(FromPerson)).all()
+        assert (asked.kind, asked.body, asked.referral_id) == (
+            "asked_again",
+            "Ще раз прошу",
+            offers,
+        )
+    page = login_as(holder).get(f"/staff/referrals/{offers}").get_data(as_text=True)
+    assert "Ще раз прошу" in page
+
+
+def test_only_the_needs_still_open_join_the_others_make_a_new_request(app, client, directory):
+    by_mail = {"phone": "", "contact_channel": "email"}
+    post_intake(client, "en", needs=["legal"], email="olena@example.org", **by_mail)
+    html = post_intake(
+        client, "en", needs=["legal", "psychological"], email="OLENA@example.org ", **by_mail
+    ).get_data(as_text=True)
+    assert "your earlier request is still open: Legal help" in html
+    assert "Your request was sent" in html
+    with app.app_context():
+        first, second = requests_by_id()
+        assert [r.specialism for r in second.referrals] == ["psychological"]
+        assert second.possible_duplicate_of == first.reference
