@@ -13,9 +13,11 @@ from flask_babel import force_locale
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from . import person_messages
 from .extensions import db
 from .models import Appointment, Organisation, OutboxMessage, Referral, User
 from .reminders import OfferMail
+from .sms import SMS
 from .vocabulary import Role
 
 
@@ -213,9 +215,13 @@ def person_wrote(referral: Referral) -> None:
 
 
 def appointment_proposed(referral: Referral, appointment: Appointment, calendar: str) -> None:
-    """Tell the person when and where, in the language of their request, with the .ics file;
-    a person without an e-mail reads it on their status page."""
+    """Tell the person when and where, in the language of their request: by e-mail with the .ics
+    file when they gave one, by a text when a text is their channel. Where it is not safe to
+    message them, only that there is news behind their link (``person_messages.notify``)."""
     request = referral.request
+    if not request.safe_to_message:
+        person_messages.notify(request, person_messages.Kind.APPOINTMENT, referral)
+        return
     if request.email:
         _write(
             "appointment_person",
@@ -225,6 +231,10 @@ def appointment_proposed(referral: Referral, appointment: Appointment, calendar:
             calendar=calendar,
             referral=referral,
             appointment=appointment,
+        )
+    if SMS in person_messages.preferred(request):
+        person_messages.notify(
+            request, person_messages.Kind.APPOINTMENT, referral, appointment=appointment
         )
 
 

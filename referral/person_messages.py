@@ -60,6 +60,7 @@ class Kind(StrEnum):
     PASSED_ON = "person_passed_on"
     UNMATCHED = "person_unmatched"
     CLOSED = "person_closed"
+    APPOINTMENT = "person_appointment"
 
 
 # What staff read on the referral page for each kind; other modules add theirs.
@@ -70,6 +71,7 @@ KIND_LABELS = {
     Kind.PASSED_ON: _l("Passed on to another organisation"),
     Kind.UNMATCHED: _l("Still looking for an organisation"),
     Kind.CLOSED: _l("Closed, with the outcome"),
+    Kind.APPOINTMENT: _l("Appointment proposed"),
 }
 # The kinds that say nothing about what happened: sent as written even when it is not safe.
 NEUTRAL = frozenset({Kind.STATUS_LINK, Kind.FRESH_LINK})

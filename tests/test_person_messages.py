@@ -3,7 +3,8 @@ e-mail to a local SMTP server and by SMS to a local stand-in of SMSAPI.pl, in th
 
 import logging
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
@@ -236,7 +237,17 @@ def test_every_text_message_fits_two_parts_in_every_language(app, ctx, staff, la
         referral.organisation = max(
             db.session.scalars(db.select(Organisation)), key=lambda o: len(o.name_in(language))
         )
-        context = {"contact_days": 3, "unmatched_days": 5, "channel": None}
+        appointment = SimpleNamespace(
+            starts_at=datetime(2026, 12, 3, 9, 30, tzinfo=UTC),
+            kind="in_person",
+            place="ul. Marszałkowska 140/12, 00-061 Warszawa",
+        )
+        context = {
+            "contact_days": 3,
+            "unmatched_days": 5,
+            "channel": None,
+            "appointment": appointment,
+        }
         for kind in person_messages.Kind:
             if kind in person_messages.NEUTRAL:
                 person_messages.send_fresh_link(request)

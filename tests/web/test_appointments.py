@@ -9,10 +9,10 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
-from referral import lifecycle, mailer
+from referral import lifecycle, mailer, sms
 from referral.extensions import db
 from referral.handoff import WARSAW, Action
-from referral.models import Appointment, AppointmentStep, OutboxMessage, utcnow
+from referral.models import Appointment, AppointmentStep, OutboxMessage, Referral, utcnow
 
 from ..helpers import intake, user
 
@@ -25,7 +25,9 @@ def case(app, staff):
     """A person (Ukrainian, with an e-mail) whose legal need nomada accepted; gives the referral
     id and the status page's path."""
     with app.app_context():
-        submitted = lifecycle.submit_request(intake("legal", email="olena@example.com"))
+        submitted = lifecycle.submit_request(
+            intake("legal", email="olena@example.com", safe_to_message=True)
+        )
         referral_id = submitted.request.referrals[0].id
         lifecycle.act(referral_id, user("staff@nomada.example"), Action.ACCEPT)
         db.session.execute(db.delete(OutboxMessage))
@@ -170,3 +172,40 @@ def test_answers_from_the_status_page_are_rate_limited(app, limited_app, case):
         client.post(f"{status}/appointments/{referral_id}/confirm").status_code for _ in range(11)
     ]
     assert answers[:10] == [200] * 10 and answers[10] == 429
+
+
+def accepted_case_without_email(app) -> int:
+    with app.app_context():
+        submitted = lifecycle.submit_request(intake("legal", email=None, safe_to_message=True))
+        referral_id = submitted.request.referrals[0].id
+        lifecycle.act(referral_id, user("staff@nomada.example"), Action.ACCEPT)
+        db.session.execute(db.delete(OutboxMessage))
+        db.session.commit()
+        return referral_id
+
+
+def test_a_person_without_an_email_gets_the_appointment_by_text(app, login_as, staff, sms_gateway):
+    referral_id = accepted_case_without_email(app)
+    assert propose(login_as("nomada"), referral_id).status_code == 302
+    with app.app_context():
+        sms.deliver_pending()
+    [text] = sms_gateway.to("48600100200")
+    assert "10:30" in text and ADDRESS in text and sms.segments(text) <= 2
+    assert "зустріч" in text
+
+
+def test_where_it_is_not_safe_the_appointment_says_only_that_there_is_news(
+    app, login_as, case, smtp_server, sms_gateway
+):
+    referral_id, _status = case
+    with app.app_context():
+        referral = db.session.get(Referral, referral_id)
+        referral.request.safe_to_message = False
+        db.session.commit()
+    assert propose(login_as("nomada"), referral_id).status_code == 302
+    with app.app_context():
+        mailer.deliver_pending()
+        sms.deliver_pending()
+    sent = [m.get_body(("plain",)).get_content() for m in smtp_server.to("olena@example.com")]
+    sent += sms_gateway.to("48600100200")
+    assert sent and all(ADDRESS not in text and "10:30" not in text for text in sent)
