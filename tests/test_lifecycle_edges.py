@@ -38,6 +38,11 @@ class staff_keep_changing:
         self.referral_id, self.times, self.count = referral.id, times, 0
 
     def __enter__(self) -> "staff_keep_changing":
+        if db.engine.dialect.name == "postgresql":
+            # There the use cases hold the row (FOR UPDATE) before they write it, so staff would
+            # wait for our transaction and this one for our flush: the race cannot happen in the
+            # middle of a flush. tests/test_concurrency.py races real threads on PostgreSQL.
+            pytest.skip("PostgreSQL's row locks make staff wait; no race within one flush")
         self.session = db.session()
         event.listen(self.session, "before_flush", self._change)
         return self
