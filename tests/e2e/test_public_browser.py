@@ -102,6 +102,7 @@ def test_the_form_is_sent_with_javascript_turned_off(base_url, new_page):
 def serious_violations(page) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
+    page.wait_for_load_state()  # a click that submits a form may still be loading the answer
     results = Axe().run(page)
     return [
         f"{page.url} {v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
