@@ -36,6 +36,21 @@ def act(app, referral_id, who, action, now, **kwargs):
         lifecycle.act(referral_id, user(who), action, now=now, **kwargs)
 
 
+def route_by_hand_to_pfm(app, referral_id) -> None:
+    """The coordinator routes the referral by hand to PFM on day 33 of the history."""
+    with app.app_context():
+        pfm_id = org("pfm").id
+    act(
+        app,
+        referral_id,
+        "coordinator@konsorcjum.example",
+        Action.ROUTE_BY_HAND,
+        T0 + timedelta(days=33),
+        organisation_id=pfm_id,
+        text="Online sessions.",
+    )
+
+
 @pytest.fixture
 def history(app, staff):
     """Nomada accepts one legal referral after 2 hours and declines another after 4 hours
@@ -129,15 +144,7 @@ def test_reports_stay_the_same_after_personal_data_is_purged(app, history):
 
 def test_a_route_by_hand_shows_in_the_reports(app, history, coordinator):
     referral_id = history[0] + 2
-    with app.app_context():
-        lifecycle.act(
-            referral_id,
-            user("coordinator@konsorcjum.example"),
-            Action.ROUTE_BY_HAND,
-            organisation_id=org("pfm").id,
-            text="Online sessions.",
-            now=T0 + timedelta(days=33),
-        )
+    route_by_hand_to_pfm(app, referral_id)
     assert rows_of(app, "organisations")["Polish Migration Forum Foundation"][0] == 1
     assert rows_of(app, "voivodeships")["Lublin"][:3] == [1, 1, 0]
 
@@ -270,15 +277,7 @@ def test_a_referral_unmatched_twice_counts_once(app, history, coordinator):
     """Routed by hand, declined, and unmatched again: one referral that went unmatched, whether
     the reports read the tallies or count the events."""
     referral_id = history[0] + 2
-    with app.app_context():
-        lifecycle.act(
-            referral_id,
-            user("coordinator@konsorcjum.example"),
-            Action.ROUTE_BY_HAND,
-            organisation_id=org("pfm").id,
-            text="Online sessions.",
-            now=T0 + timedelta(days=33),
-        )
+    route_by_hand_to_pfm(app, referral_id)
     act(
         app,
         referral_id,
