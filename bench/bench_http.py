@@ -41,13 +41,17 @@ ROOT = HERE.parent
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 EXISTING = 10_000
 CONNECTIONS = 16
+# Each submission is a different person: a phone number made of the round, wrk's thread and a
+# counter (the same number twice would join the open request as "asked again", not be intake).
+PHONE_SLOT = "+48 5RTNNNNNN"
+DIGITS_SLOT = "RTNNNNNN"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 FORM = {
     "needs": ["legal", "housing"],
     "city": "warszawa",
     "languages": ["uk", "ru"],
     "name": "Olena",
-    "phone": "+48 512 345 678",
+    "phone": PHONE_SLOT,
     "contact_channel": "phone",
     "description": "I need advice about my residence permit and a place to stay. " * 5,
     "urgency": "normal",
@@ -96,16 +100,25 @@ def wrk(url: str, seconds: int, script: Path | None = None) -> tuple[float, int]
     return rate, int(bad.group(1)) if bad else 0
 
 
-def post_script(folder: Path, body: str, cookie: str = "") -> Path:
-    """A wrk script that POSTs ``body`` as a form, with ``cookie`` if given."""
+def post_script(folder: Path, body: str, cookie: str = "", round_: int = 0) -> Path:
+    """A wrk script that POSTs ``body`` as a form, with ``cookie`` if given, its phone number
+    made anew for each request (``PHONE_SLOT``)."""
     script = folder / f"post-{len(list(folder.glob('post-*')))}.lua"
     lines = [
         'wrk.method = "POST"',
-        f"wrk.body = {body!r}".replace("'", '"'),
         'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"',
+        f'wrk.headers["Cookie"] = "{cookie}"' if cookie else "",
+        f"local body = {body!r}".replace("'", '"'),
+        f'local from, to = body:find("{DIGITS_SLOT}", 1, true)',
+        "local threads = 0",
+        'function setup(thread) thread:set("tid", threads); threads = threads + 1 end',
+        "local sent = 0",
+        "function request()",
+        "  sent = sent + 1",
+        f'  local digits = string.format("{round_ % 10}%d%06d", tid, sent)',
+        "  return wrk.format(nil, nil, nil, body:sub(1, from - 1) .. digits .. body:sub(to + 1))",
+        "end",
     ]
-    if cookie:
-        lines.append(f'wrk.headers["Cookie"] = "{cookie}"')
     script.write_text("\n".join(lines) + "\n")
     return script
 
@@ -160,16 +173,17 @@ def main() -> int:
         bare = stack.enter_context(gunicorn("bare_app:app", env, folder / "bare.log", HERE))
         ours = stack.enter_context(gunicorn("referral:create_app()", env, folder / "ours.log"))
         cookie, token = csrf_session(ours)
-        body = urllib.parse.urlencode({**FORM, "csrf_token": token}, doseq=True)
-        ours_post = post_script(folder, body, cookie)
-        bare_post = post_script(folder, urllib.parse.urlencode(FORM, doseq=True))
+        ours_body = urllib.parse.urlencode({**FORM, "csrf_token": token}, doseq=True)
+        bare_body = urllib.parse.urlencode(FORM, doseq=True)
         form_size, home_size = size_of(f"{ours}/uk/request"), size_of(f"{ours}/uk/")
-        pairs = [
-            ("intake", (f"{bare}/intake", bare_post), (f"{ours}/uk/request", ours_post)),
-            ("empty form", (f"{bare}/page/{form_size}", None), (f"{ours}/uk/request", None)),
-            ("home page", (f"{bare}/page/{home_size}", None), (f"{ours}/uk/", None)),
-        ]
         for run in range(args.runs):
+            bare_post = post_script(folder, bare_body, round_=run)
+            ours_post = post_script(folder, ours_body, cookie, round_=run)
+            pairs = [
+                ("intake", (f"{bare}/intake", bare_post), (f"{ours}/uk/request", ours_post)),
+                ("empty form", (f"{bare}/page/{form_size}", None), (f"{ours}/uk/request", None)),
+                ("home page", (f"{bare}/page/{home_size}", None), (f"{ours}/uk/", None)),
+            ]
             for label, (bare_url, bare_script), (our_url, our_script) in pairs:
                 ceiling, bad_bare = wrk(bare_url, seconds, bare_script)
                 rate, bad = wrk(our_url, seconds, our_script)

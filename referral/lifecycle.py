@@ -10,6 +10,8 @@ ReferralEvent and outbox rows, and commits: one transaction each. Refusals are `
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -155,8 +157,21 @@ def submit_request(
     with db.session.no_autoflush:
         for referral in referrals:
             _reroute(referral, Step(Action.ROUTE, _SYSTEM), directory, now)
-    db.session.commit()
+    with _kept_loaded():
+        db.session.commit()
     return SubmittedRequest(request=request, status_token=token, reference=reference)
+
+
+@contextmanager
+def _kept_loaded() -> Iterator[None]:
+    """Commit without expiring what the session holds: the confirmation shows the request and
+    its referrals just written, and reading them back would cost a query for each."""
+    session = db.session()
+    expiring, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = expiring
 
 
 def _earlier_open_request(data: IntakeData) -> str | None:

@@ -9,22 +9,44 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from .directory import active_members
-from .models import Organisation
+from .directory import active_members, kept
+from .models import LocalisedNames, Organisation
 from .routing import Scope
 from .vocabulary import Specialism
+
+
+@dataclass(frozen=True)
+class PublicMember(LocalisedNames):
+    """What a page shows of a member: its names and public contact details, copied from the
+    directory so that this process can keep it between requests (``directory.kept``)."""
+
+    name_pl: str
+    name_uk: str | None
+    name_en: str | None
+    public_phone: str | None
+    website: str | None
+    email: str | None
+
+    @classmethod
+    def of(cls, org: Organisation) -> PublicMember:
+        return cls(org.name_pl, org.name_uk, org.name_en, org.public_phone, org.website, org.email)
 
 
 @dataclass(frozen=True)
 class ContactPoint:
     """A member that helps people anywhere in Poland (by phone, e-mail or online), and with what."""
 
-    organisation: Organisation
+    organisation: PublicMember
     specialisms: tuple[Specialism, ...]
 
 
 def nationwide_members() -> list[ContactPoint]:
-    """The members taking referrals that help people anywhere in Poland, with what."""
+    """The members taking referrals that help people anywhere in Poland, with what; read once
+    per process and directory version."""
+    return kept("nationwide members", _read_nationwide_members)
+
+
+def _read_nationwide_members() -> list[ContactPoint]:
     points = []
     for org in active_members():
         specialisms = tuple(
@@ -33,7 +55,7 @@ def nationwide_members() -> list[ContactPoint]:
             if any(c.specialism == s and c.scope == Scope.NATIONWIDE for c in org.coverage)
         )
         if specialisms:
-            points.append(ContactPoint(org, specialisms))
+            points.append(ContactPoint(PublicMember.of(org), specialisms))
     return points
 
 
