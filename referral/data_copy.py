@@ -1,5 +1,6 @@
 """A copy of everything held about a person (GDPR articles 15 and 20): what they told us, where
-each need stands and who holds it, the dates, and which organisations opened their data.
+each need stands and who holds it, the dates, the appointments made with them, and which
+organisations opened their data.
 
 One dictionary, codes beside their words in the current language, is both the JSON file and what
 the readable page shows. The person gets it through their status link; the coordinator makes it
@@ -16,10 +17,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from . import access_log
+from .appointments import Kind, Step
 from .erasure import erasure_due
 from .handoff import Outcome, State
 from .i18n import current_language
-from .models import HelpRequest, Organisation, utcnow
+from .models import HelpRequest, Organisation, Referral, utcnow
 from .vocabulary import ContactChannel, LabelledEnum, ResidenceStatus, Specialism
 
 
@@ -34,6 +36,25 @@ def _coded(vocabulary: type[LabelledEnum], code: str | None) -> dict | None:
 
 def _organisation(org: Organisation | None, language: str) -> str | None:
     return org.name_in(language) if org else None
+
+
+def _appointment(referral: Referral, language: str) -> dict | None:
+    """What the person was told and answered about the appointment: never who proposed it."""
+    appointment = referral.appointment
+    if appointment is None:
+        return None
+    return {
+        "starts_at": appointment.starts_at,
+        "kind": _coded(Kind, appointment.kind),
+        "place": appointment.place,
+        "organisation": _organisation(appointment.organisation, language),
+        "state": _coded(Step, appointment.state),
+        "your_words": appointment.person_words,
+        "steps": [
+            {"step": _coded(Step, step.code), "at": step.at, "starts_at": step.starts_at}
+            for step in referral.appointment_steps
+        ],
+    }
 
 
 def copy_of(request: HelpRequest) -> dict:
@@ -79,6 +100,7 @@ def copy_of(request: HelpRequest) -> dict:
                 "answer_by": referral.deadline_at if referral.state == State.OFFERED else None,
                 "closed_at": referral.closed_at,
                 "outcome": _coded(Outcome, referral.outcome),
+                "appointment": _appointment(referral, language),
             }
             for referral in request.referrals
         ],

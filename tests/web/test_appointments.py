@@ -3,6 +3,7 @@ where, the person sees it on the status page and gets it by e-mail with an .ics 
 or asks for another time, and staff see each step; the place and the person's words are erased
 with the request."""
 
+import json
 from datetime import datetime, timedelta
 
 import icalendar
@@ -209,3 +210,52 @@ def test_where_it_is_not_safe_the_appointment_says_only_that_there_is_news(
     sent = [m.get_body(("plain",)).get_content() for m in smtp_server.to("olena@example.com")]
     sent += sms_gateway.to("48600100200")
     assert sent and all(ADDRESS not in text and "10:30" not in text for text in sent)
+
+
+# --- in the person's copy of their data -------------------------------------------------------
+
+HEADINGS = {"pl": "Twoje spotkanie", "uk": "Ваша зустріч", "en": "Your appointment"}
+
+
+@pytest.mark.parametrize("language", ["pl", "uk", "en"])
+def test_the_persons_copy_gives_the_appointment_and_its_steps_never_the_staff_member(
+    app, client, login_as, case, language
+):
+    referral_id, status = case
+    with app.app_context():
+        user("staff@nomada.example").name = "Anna Staff-Member"
+        db.session.commit()
+    propose(login_as("nomada"), referral_id)
+    client.post(f"{status}/appointments/{referral_id}/another-time", data={"words": WORDS})
+    status = status.replace("/uk/", f"/{language}/")
+
+    page = client.get(f"{status}/copy").get_data(as_text=True)
+    assert HEADINGS[language] in page and ADDRESS in page and WORDS in page
+    copy = json.loads(client.get(f"{status}/copy.json").get_data(as_text=True))
+    [need] = copy["needs"]
+    appointment = need["appointment"]
+    assert datetime.fromisoformat(appointment["starts_at"]) == in_three_days()
+    assert appointment["kind"]["code"] == "in_person" and appointment["place"] == ADDRESS
+    assert appointment["organisation"] == need["organisation"]
+    assert appointment["state"]["code"] == "change_requested"
+    assert appointment["your_words"] == WORDS
+    steps = appointment["steps"]
+    assert [step["step"]["code"] for step in steps] == ["proposed", "change_requested"]
+    assert all(step["at"] and step["starts_at"] for step in steps)
+    assert set(steps[0]) == {"step", "at", "starts_at"}  # who proposed it is not the person's
+    for staff_member in ("Anna Staff-Member", "staff@nomada.example"):
+        assert staff_member not in page and staff_member not in json.dumps(copy)
+
+
+def test_a_copy_without_an_appointment_shows_none_and_an_erased_copy_is_gone(
+    app, client, login_as, case
+):
+    referral_id, status = case
+    assert HEADINGS["uk"] not in client.get(f"{status}/copy").get_data(as_text=True)
+    [need] = json.loads(client.get(f"{status}/copy.json").get_data(as_text=True))["needs"]
+    assert need["appointment"] is None
+
+    propose(login_as("nomada"), referral_id)
+    client.post(f"{status}/withdraw", data={"confirmed": "yes"})
+    assert client.get(f"{status}/copy").status_code == 404
+    assert client.get(f"{status}/copy.json").status_code == 404
