@@ -30,6 +30,7 @@ from .models import (
     ApiCall,
     DataAccess,
     EventText,
+    HelpRequest,
     Referral,
     ReferralEvent,
     SignInEvent,
@@ -302,10 +303,15 @@ def page(f: AuditFilter, number: int) -> Page:
 
 
 def every_row(f: AuditFilter):
-    """The whole filtered trail, newest first, fetched in batches (for the CSV export)."""
+    """The whole filtered trail, newest first, fetched in batches (for the CSV export). Each row
+    carries its referral's ``reference`` and need (``specialism``), joined in the same query:
+    names a coordinator can use outside the app, never the referral's number."""
     trail = entries(f)
     result = db.session.execute(
-        select(trail).order_by(trail.c.at.desc(), trail.c.id.desc()),
+        select(trail, HelpRequest.reference, Referral.specialism)
+        .outerjoin(Referral, Referral.id == trail.c.referral_id)
+        .outerjoin(HelpRequest, HelpRequest.id == Referral.request_id)
+        .order_by(trail.c.at.desc(), trail.c.id.desc()),
         execution_options={"yield_per": 1000},
     )
     yield from result

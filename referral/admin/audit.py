@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from .. import access_log, audit, lifecycle, paging
 from ..decorators import coordinator_required
+from ..explain import specialism_label
 from ..extensions import db
 from ..fields import show_error
 from ..models import ApiToken, HelpRequest, Organisation, Referral, User
@@ -108,7 +109,8 @@ def audit_csv():
     header = [
         _("Time (UTC)"),
         _("What"),
-        _("Referral"),
+        _("Reference"),
+        _("Need"),
         _("User"),
         _("Organisation"),
         _("Offered to"),
@@ -127,7 +129,8 @@ def audit_csv():
         [
             row.at.isoformat(timespec="seconds"),
             row.action,
-            row.referral_id,
+            row.reference,
+            specialism_label(row.specialism) if row.specialism else None,
             users.get(row.user_id) or row.email,
             organisations.get(row.organisation_id),
             organisations.get(row.offered_to_id),

@@ -78,9 +78,9 @@ def test_the_audit_page_and_csv_show_administrative_actions(app, coordinator):
     body = coordinator.get("/admin/audit.csv?kind=admin").data.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(body)))
     assert rows[1][1] == "user_deactivated"
-    assert rows[1][3] == "coordinator@konsorcjum.example"
-    assert rows[1][11] == "staff@pfm.example"
-    assert rows[1][12] == '{"active": true}' and rows[1][13] == '{"active": false}'
+    assert rows[1][4] == "coordinator@konsorcjum.example"
+    assert rows[1][12] == "staff@pfm.example"
+    assert rows[1][13] == '{"active": true}' and rows[1][14] == '{"active": false}'
 
 
 def test_reset_2fa_on_the_command_line_is_audited_and_ends_sessions(app, login_as):

@@ -1,6 +1,8 @@
 """The coordinator's queues at scale (issue 14.6): the unmatched queue as a filtered table, routing
 by hand from the referral's page, the audit found by a reference, coverage removed after asking."""
 
+import csv
+import io
 import re
 from datetime import timedelta
 
@@ -159,6 +161,23 @@ def test_the_audit_of_one_referral_names_it_by_its_reference(app, coordinator):
     assert "Show every referral" in page
     # An edited address is not an error page: the hidden filter is dropped.
     assert coordinator.get("/admin/audit?referral_id=Q4T-373").status_code == 200
+
+
+def test_the_audit_csv_names_each_referral_by_reference_and_need_never_its_number(
+    app, coordinator, count_queries
+):
+    referral_id, reference = submit(app, "legal", "wroclaw")
+    export = coordinator.get("/admin/audit.csv?kind=referral").get_data(as_text=True)
+    header, *entries = csv.reader(io.StringIO(export.removeprefix("\ufeff")))
+    assert header[:4] == ["Time (UTC)", "What", "Reference", "Need"]
+    assert "Referral" not in header
+    assert entries and all(entry[2:4] == [reference, "Legal help"] for entry in entries)
+    assert str(referral_id) not in {cell for entry in entries for cell in entry}
+    # The names come with the rows: as many queries for one referral as for several.
+    one = count_queries(lambda: coordinator.get("/admin/audit.csv").get_data())
+    for need in ("housing", "medical", "psychological"):
+        submit(app, need, "krakow")
+    assert count_queries(lambda: coordinator.get("/admin/audit.csv").get_data()) == one
 
 
 # --- removing coverage asks first -------------------------------------------------------------
