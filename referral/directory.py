@@ -295,11 +295,8 @@ def kept(key: Any, build: Callable[[], T]) -> T:
 def _edits_directory(row: object) -> bool:
     if isinstance(row, Organisation):
         state = inspect(row)
-        return (
-            state.pending
-            or state.deleted
-            or any(attr.history.has_changes() for attr in state.attrs if attr.key not in _ROUTINE)
-        )
+        changed = set(state.mapper.attrs.keys()) - state.unmodified
+        return state.pending or state.deleted or bool(changed - _ROUTINE)
     return isinstance(row, (Coverage, City, Voivodeship))
 
 

@@ -21,6 +21,7 @@ from typing import cast
 from flask import current_app
 from sqlalchemy import CursorResult, Select, delete, func, select
 
+from . import outbox
 from .extensions import db
 from .handoff import OPEN_STATES
 from .models import (
@@ -49,6 +50,7 @@ def erase(request: HelpRequest, now: datetime) -> None:
     referral_ids = select(Referral.id).where(Referral.request_id == request.id)
     for model in (Note, EventText, Appointment):
         db.session.execute(delete(model).where(model.referral_id.in_(referral_ids)))
+    outbox.forget(request)
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.request_id == request.id))
     # The person's words through the status link; a contact change's record holds none and stays.
     db.session.execute(

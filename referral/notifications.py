@@ -13,9 +13,9 @@ from flask_babel import force_locale
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from . import person_messages
+from . import outbox, person_messages
 from .extensions import db
-from .models import Appointment, Organisation, OutboxMessage, Referral, User
+from .models import Appointment, Organisation, Referral, User
 from .reminders import OfferMail
 from .sms import SMS
 from .vocabulary import Role
@@ -37,15 +37,13 @@ def _write(
     **context,
 ) -> None:
     subject, body = _render(kind, language, **context)
-    db.session.add(
-        OutboxMessage(
-            kind=kind,
-            request_id=request_id,
-            to_address=to_address,
-            subject=subject,
-            body=body,
-            calendar=calendar,
-        )
+    outbox.put(
+        request_id=request_id,
+        kind=kind,
+        to_address=to_address,
+        subject=subject,
+        body=body,
+        calendar=calendar,
     )
 
 
@@ -57,55 +55,15 @@ def _queue(
     page: str = "/staff/referrals/{id}",
     **context,
 ) -> None:
-    """A mail about ``referral``, linking to its ``page`` (staff mails: the referral's page)."""
+    """A mail about ``referral``, linking to its ``page`` (staff mails: the referral's page). A
+    referral being created has no id yet: the outbox puts it in when it writes the mail."""
     if not to_address:
         return
-    base = current_app.config["PUBLIC_URL"].rstrip("/") + page
-    if referral.id is not None:
-        referral_url = base.replace("{id}", str(referral.id))
-        _write(
-            kind,
-            to_address,
-            language,
-            referral.request_id,
-            referral=referral,
-            referral_url=referral_url,
-            **context,
-        )
-        return
-    # A referral being created has its id once it is written. The mail is rendered now with a
-    # stand-in for the link and written right after that flush, in the same transaction: the use
-    # case flushes once, and renders nothing while it holds the database's locks.
-    stand_in = base.replace("{id}", _ID_SLOT)
-    subject, body = _render(kind, language, referral=referral, referral_url=stand_in, **context)
-
-    def write() -> None:
-        db.session.add(
-            OutboxMessage(
-                kind=kind,
-                request_id=referral.request_id,  # erasing the person's data deletes their mail
-                to_address=to_address,
-                subject=subject.replace(_ID_SLOT, str(referral.id)),
-                body=body.replace(_ID_SLOT, str(referral.id)),
-            )
-        )
-
-    db.session.info.setdefault(_WAITING, []).append(write)
-
-
-_ID_SLOT = "\x00referral-id\x00"
-_WAITING = "mails waiting for an id"
-
-
-@event.listens_for(Session, "after_flush_postexec")
-def _write_waiting_mails(session: Session, flush_context) -> None:
-    for write in session.info.pop(_WAITING, []):
-        write()
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_waiting_mails(session: Session, previous_transaction) -> None:
-    session.info.pop(_WAITING, None)
+    referral_url = current_app.config["PUBLIC_URL"].rstrip("/") + page.replace(
+        "{id}", outbox.REFERRAL_ID
+    )
+    subject, body = _render(kind, language, referral=referral, referral_url=referral_url, **context)
+    outbox.put(referral=referral, kind=kind, to_address=to_address, subject=subject, body=body)
 
 
 def password_link(user: User, link: str, hours: int) -> None:

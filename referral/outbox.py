@@ -1,5 +1,10 @@
-"""Claiming the due rows of an outbox: the mail outbox (``mailer``), its text messages (``sms``)
-and the webhook outbox (``webhooks``) are delivered the same way.
+"""The outboxes: writing a message with the change it reports (``put``), and claiming the due
+rows of an outbox: the mail outbox (``mailer``), its text messages (``sms``) and the webhook
+outbox (``webhooks``) are delivered the same way.
+
+A message is written at the commit of its change, all of a transaction's in one statement, after
+the flush that gives a request or referral being created its id (a mail links to the referral's
+page). Rolling back forgets them; erasing a request forgets its own (``forget``).
 
 Each row is claimed before it is sent (``claim``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a
 conditional UPDATE on SQLite), so two senders running at once, on one machine or several, never
@@ -11,13 +16,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, event, insert, or_, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .extensions import db
-from .models import OutboxMessage, WebhookMessage, utcnow
+from .models import HelpRequest, OutboxMessage, Referral, WebhookMessage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,63 @@ Row = TypeVar("Row", OutboxMessage, WebhookMessage)
 class Delivery:
     sent: int = 0
     failed: int = 0
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+# Stands for the id of the message's referral in its subject and body until the referral has one.
+REFERRAL_ID = "\x00referral-id\x00"
+_QUEUED = "outbox messages to write"
+
+
+@dataclass
+class _Queued:
+    values: dict[str, Any]
+    request: HelpRequest | None
+    referral: Referral | None
+
+    def row(self) -> dict[str, Any]:
+        row = dict(self.values)
+        if self.referral is not None:
+            row["request_id"] = self.referral.request_id
+            for text in ("subject", "body"):
+                row[text] = row[text].replace(REFERRAL_ID, str(self.referral.id))
+        elif self.request is not None:
+            row["request_id"] = self.request.id
+        return row
+
+    def of(self, request: HelpRequest) -> bool:
+        return request in (self.request, self.referral.request if self.referral else None)
+
+
+def put(
+    *, request: HelpRequest | None = None, referral: Referral | None = None, **values: Any
+) -> None:
+    """Write an ``OutboxMessage`` of ``values`` at the commit of this transaction; ``request`` or
+    ``referral``: whom it is about (its row is deleted with the request's personal data)."""
+    db.session.info.setdefault(_QUEUED, []).append(_Queued(values, request, referral))
+
+
+def forget(request: HelpRequest) -> None:
+    """The messages about ``request`` not written yet are not written: it is being erased."""
+    queued = db.session.info.get(_QUEUED, [])
+    queued[:] = [message for message in queued if not message.of(request)]
+
+
+@event.listens_for(Session, "before_commit")
+def _write_queued(session: Session) -> None:
+    if not session.info.get(_QUEUED):
+        return
+    session.flush()  # requests and referrals being created get the ids the rows name
+    session.execute(insert(OutboxMessage), [message.row() for message in session.info.pop(_QUEUED)])
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_queued(session: Session, previous_transaction) -> None:
+    session.info.pop(_QUEUED, None)
+
+
+# --- delivering ---------------------------------------------------------------------------------
 
 
 def _due(model: type[Row], now: datetime, *where: ColumnElement[bool]):

@@ -38,6 +38,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
+from . import outbox
 from .extensions import db
 from .handoff import Outcome, State
 from .models import HelpRequest, OutboxMessage, Referral, utcnow
@@ -155,15 +156,13 @@ def _write(request: HelpRequest, kind: str, template: str, to: dict[str, str], *
                 body = render_template(f"mail/{template}.txt", **context)
             else:
                 subject, body = "", _sms_text(f"sms/{template}.txt", context)
-            db.session.add(
-                OutboxMessage(
-                    channel=channel,
-                    kind=kind,
-                    request=request,
-                    to_address=address,
-                    subject=subject,
-                    body=body,
-                )
+            outbox.put(
+                request=request,
+                channel=channel,
+                kind=kind,
+                to_address=address,
+                subject=subject,
+                body=body,
             )
     return len(to)
 

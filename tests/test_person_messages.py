@@ -256,6 +256,7 @@ def test_every_text_message_fits_two_parts_in_every_language(app, ctx, staff, la
                 person_messages.notify(request, kind, referral, outcome_words=outcome, **context)
         request.safe_to_message = False
         person_messages.notify(request, person_messages.Kind.ACCEPTED, referral, **context)
+        db.session.commit()  # messages are written to the outbox at the commit
         bodies = [m.body for m in person_messages.messages_of(request)]
         assert len(bodies) > len(person_messages.Kind)
         for body in bodies:
