@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING
 
+from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -38,6 +39,13 @@ login_manager = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@limiter.request_filter
+def _reads_outside_the_api() -> bool:
+    """Pages that only read, outside the API, have no limit (every limit elsewhere is on a form's
+    POST): the limiter need not look for one, which cost a public page a sixth of its time."""
+    return request.method in ("GET", "HEAD") and request.blueprint != "api"
 
 
 @event.listens_for(Engine, "connect")
