@@ -3,9 +3,9 @@
 Both apps run under gunicorn with the project's gunicorn.conf.py and 2 workers; wrk sends the
 load with 16 connections. Each round measures, one after the other: the bare app's intake
 (bench/bare_app.py: Flask + Flask-SQLAlchemy storing one row of the same columns) and Referral's
-intake (a CSRF-valid form with two needs from a different person each time, each need stored,
-routed and mailed; the rate limit raised,
-counted in Redis as with several workers in production); then a bare page of the size of the
+intake (a CSRF-valid form with two needs, from a different person each time, each need stored,
+routed and mailed; the rate limit raised, counted in Redis as with several workers in
+production); then a bare page of the size of the
 empty form and the form itself; then a bare page of the size of the home page and the home page.
 The figure that counts is each ratio to its ceiling, the median over the rounds.
 
