@@ -34,10 +34,14 @@ def _write(
     language: str,
     request_id: int | None = None,
     calendar: str | None = None,
+    referral: Referral | None = None,
     **context,
 ) -> None:
-    subject, body = _render(kind, language, **context)
+    """A mail rendered now, in ``language``, written to the outbox at the commit; about
+    ``referral`` (or the request ``request_id``) when it is about one."""
+    subject, body = _render(kind, language, referral=referral, **context)
     outbox.put(
+        referral=referral,
         request_id=request_id,
         kind=kind,
         to_address=to_address,
@@ -59,11 +63,9 @@ def _queue(
     referral being created has no id yet: the outbox puts it in when it writes the mail."""
     if not to_address:
         return
-    referral_url = current_app.config["PUBLIC_URL"].rstrip("/") + page.replace(
-        "{id}", outbox.REFERRAL_ID
-    )
-    subject, body = _render(kind, language, referral=referral, referral_url=referral_url, **context)
-    outbox.put(referral=referral, kind=kind, to_address=to_address, subject=subject, body=body)
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    referral_url = base + page.replace("{id}", outbox.REFERRAL_ID)
+    _write(kind, to_address, language, referral=referral, referral_url=referral_url, **context)
 
 
 def password_link(user: User, link: str, hours: int) -> None:
