@@ -7,6 +7,7 @@ PostgreSQL: CREATE DATABASE ... TEMPLATE) and the copy dropped afterwards.
 Usage: .venv/bin/python bench/bench_sweep.py [--database-url URL] [--runs N]
 """
 
+import os
 import shutil
 import statistics
 import tempfile
@@ -70,6 +71,9 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     now = datetime.now(UTC)
     app = make_app(args.database_url)
+    # Each run's app on its copy reads the personal data with the keys they were written with.
+    os.environ["BENCH_DATA_KEYS"] = app.config["DATA_KEYS"]
+    os.environ["BENCH_MATCH_KEY"] = app.config["MATCH_KEY"]
     with app.app_context():
         database_url = db.engine.url.render_as_string(hide_password=False)
     start = time.perf_counter()
