@@ -2,14 +2,17 @@
 
 Enrolment: a secret is made and shown as a QR code (segno, inline SVG); it is in use once the
 person types a code their app made from it, and they get ten single-use recovery codes, stored
-hashed. A code is accepted at most once: the last accepted time step is kept and moved forward by
-a conditional UPDATE, so the same code sent twice at once also wins only once. Codes are
-throttled per account like passwords (``throttle``).
+hashed. Someone enrolled can make ten new recovery codes with a code from the app (never a
+recovery code: whoever took a sheet of them must not renew it); the old ones stop working in the
+same transaction. A code is accepted at most once: the last accepted time step is kept and moved
+forward by a conditional UPDATE, so the same code sent twice at once also wins only once. Codes
+are throttled per account like passwords (``throttle``).
 """
 
 import hmac
 import secrets
 from base64 import b32encode
+from dataclasses import dataclass
 from typing import cast
 
 import pyotp
@@ -17,12 +20,15 @@ import segno
 from sqlalchemy import CursorResult, delete, or_, select, update
 
 from . import throttle
+from .audit import record as audit
 from .extensions import db
 from .models import RecoveryCode, User, utcnow
 from .passwords import token_hash
 
 ISSUER = "Referral"
 RECOVERY_CODES = 10
+# At most this many unused recovery codes left: the person is asked to make new ones.
+FEW_RECOVERY_CODES = 3
 # A code from the step before or after the server's clock is accepted (clocks drift by seconds).
 DRIFT_STEPS = 1
 
@@ -111,6 +117,39 @@ def _new_recovery_codes(user: User) -> list[str]:
         codes.append("-".join(raw[i : i + 4] for i in range(0, 16, 4)))
         db.session.add(RecoveryCode(user_id=user.id, code_hash=token_hash(_normalise(raw))))
     return codes
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """``codes``: the new recovery codes, to show once; None: refused, and ``locked_minutes``
+    when too many wrong codes were tried."""
+
+    codes: list[str] | None = None
+    locked_minutes: int = 0
+
+
+def renew_recovery_codes(user: User, code: str) -> Renewal:
+    """Ten new recovery codes for a code from the app, counted against the account's code
+    throttle like the sign-in step; every old code stops working in the same commit, which the
+    audit records."""
+    row_key = throttle_key(user)
+    attempt = throttle.claim(row_key)
+    if not attempt.allowed:
+        return Renewal(locked_minutes=attempt.locked_minutes)
+    if not (user.two_factor_enabled and _accept_totp(user, _normalise(code))):
+        db.session.rollback()
+        return Renewal()
+    throttle.clear(row_key)
+    audit(
+        "recovery_codes_renewed",
+        user,
+        user,
+        before={"recovery_codes_left": recovery_codes_left(user)},
+        after={"recovery_codes_left": RECOVERY_CODES},
+    )
+    codes = _new_recovery_codes(user)
+    db.session.commit()
+    return Renewal(codes=codes)
 
 
 def verify(user: User, code: str) -> bool:

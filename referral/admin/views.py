@@ -35,6 +35,7 @@ ACTION_LABELS = {
     "two_factor_reset": _l("Two-step sign-in reset"),
     "two_factor_required": _l("Two-step sign-in required"),
     "two_factor_not_required": _l("Two-step sign-in no longer required"),
+    "recovery_codes_renewed": _l("New recovery codes made"),
     "organisation_created": _l("Organisation created"),
     "organisation_changed": _l("Organisation changed"),
     "coverage_added": _l("Coverage added"),

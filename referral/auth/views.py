@@ -52,7 +52,8 @@ def enrol_first():
     return None
 
 
-def _lock_message(minutes: int) -> str:
+def lock_message(minutes: int) -> str:
+    """Said wherever codes or passwords are throttled (also when making new recovery codes)."""
     return ngettext(
         "Too many failed attempts. Please try again in %(num)d minute.",
         "Too many failed attempts. Please try again in %(num)d minutes.",
@@ -77,7 +78,7 @@ def login():
             return _password_accepted(result.user, _next_path())
         if result.locked_minutes:
             locked = True
-            form.form_errors.append(_lock_message(result.locked_minutes))
+            form.form_errors.append(lock_message(result.locked_minutes))
         else:
             # One message for both: never say whether the e-mail or the password was wrong.
             form.form_errors.append(_("The e-mail or password is not correct."))
@@ -129,7 +130,7 @@ def code():
         if result.user:
             return _signed_in(user, next_path)
         if result.locked_minutes:
-            form.form_errors.append(_lock_message(result.locked_minutes))
+            form.form_errors.append(lock_message(result.locked_minutes))
         else:
             show_error(form.code, _("This code is not correct. Please try the newest code."))
     return render_template("auth/code.html", form=form)

@@ -47,3 +47,37 @@ def test_a_caseworker_enrols_and_signs_in_with_a_code(base_url, staff, new_page)
     page.fill("input[name=code]", codes[0])  # no phone: a recovery code
     page.click("main button[type=submit]")
     page.wait_for_url("**/staff/")
+
+
+def test_a_caseworker_makes_new_recovery_codes_with_a_code_from_the_app(base_url, staff, new_page):
+    page = new_page(locale="pl-PL")
+    sign_in_with_password(page, base_url)
+    page.wait_for_url("**/staff/")
+    page.goto(f"{base_url}/staff/profile/2fa")
+    totp = pyotp.TOTP(page.locator("code.secret").inner_text().replace(" ", ""))
+    page.fill("input[name=code]", totp.now())
+    page.click("main form button[type=submit]")
+    old_codes = page.locator(".recovery-codes code").all_inner_texts()
+
+    page.goto(f"{base_url}/staff/profile")
+    page.click("a[href='/staff/profile/2fa']")
+    assert page.locator("#recovery-codes").is_visible()
+    assert serious_violations(page) == []
+    page.fill("input[name=code]", old_codes[0])  # a recovery code cannot renew the sheet
+    page.click("main form button[type=submit]")
+    assert page.locator("#code-error").is_visible()
+    assert serious_violations(page) == []
+    page.fill("input[name=code]", totp.at(datetime.now(UTC), counter_offset=1))
+    page.click("main form button[type=submit]")
+    new_codes = page.locator(".recovery-codes code").all_inner_texts()
+    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+    assert serious_violations(page) == []
+
+    page.click("nav.staff-nav button[type=submit]")
+    sign_in_with_password(page, base_url)
+    page.fill("input[name=code]", old_codes[1])
+    page.click("main button[type=submit]")
+    assert page.locator("#code-error").is_visible()
+    page.fill("input[name=code]", new_codes[0])
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/staff/")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pyotp
 
 from referral.extensions import db
-from referral.models import OutboxMessage, RecoveryCode
+from referral.models import AdminEvent, OutboxMessage, RecoveryCode
 from referral.seed import DEMO_PASSWORD
 
 from ..helpers import enrol, org, user
@@ -151,3 +151,110 @@ def test_a_locked_out_user_gets_in_through_the_reset_link(app, client, staff):
     client.post("/logout")
     again = client.post("/login", data={"email": STAFF, "password": new})
     assert again.status_code == 302
+
+
+# --- recovery codes left, and new ones ------------------------------------------------------------
+
+CODE_PATTERN = r"<code>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</code>"
+
+
+def signed_in_with_a_recovery_code(app, codes, email=STAFF):
+    """An enrolled user, reading the pages in English, signed in without spending the app's
+    current code (kept for the form)."""
+    with app.app_context():
+        user(email).language = "en"
+        db.session.commit()
+    client = app.test_client()
+    password_step(client, email)
+    assert client.post("/login/code", data={"code": codes.pop()}).status_code == 302
+    return client
+
+
+def signs_in_with(app, code, email=STAFF):
+    """A client signed in with this code, or None (signing in ends the account's other session)."""
+    client = app.test_client()
+    password_step(client, email)
+    return client if client.post("/login/code", data={"code": code}).status_code == 302 else None
+
+
+def renewals(app) -> list[AdminEvent]:
+    with app.app_context():
+        return db.session.scalars(
+            db.select(AdminEvent).where(AdminEvent.action == "recovery_codes_renewed")
+        ).all()
+
+
+def test_the_page_counts_the_recovery_codes_left_and_warns_when_few(app, staff):
+    codes, _totp = enrolled(app)
+    client = signed_in_with_a_recovery_code(app, codes)
+    page = text(client.get("/staff/profile/2fa"))
+    assert "You have 9 unused recovery codes." in page
+    assert "recovery codes are left" not in page
+    assert 'action="/staff/profile/2fa/recovery-codes"' in page
+    for code in codes[:5]:
+        assert signs_in_with(app, code)
+    client = signed_in_with_a_recovery_code(app, codes)
+    page = text(client.get("/staff/profile/2fa"))
+    assert "Only 3 recovery codes are left. Make new codes below" in page
+
+
+def test_new_recovery_codes_replace_the_old_ones_and_are_shown_once(app, staff):
+    codes, totp = enrolled(app)
+    client = signed_in_with_a_recovery_code(app, codes)
+    response = client.post(
+        "/staff/profile/2fa/recovery-codes",
+        data={"code": totp.at(datetime.now(UTC), counter_offset=1)},
+    )
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    html = text(response)
+    assert "Your old recovery codes no longer work." in html
+    new_codes = re.findall(CODE_PATTERN, html)
+    assert len(set(new_codes)) == 10 and not set(new_codes) & set(codes)
+    assert not signs_in_with(app, codes[0])
+    again = signs_in_with(app, new_codes[0])
+    assert "You have 9 unused recovery codes." in text(again.get("/staff/profile/2fa"))
+    (event,) = renewals(app)
+    with app.app_context():
+        me = user(STAFF).id
+    assert (event.actor_id, event.user_id) == (me, me)
+    assert event.before == {"recovery_codes_left": 9} and event.after == {"recovery_codes_left": 10}
+    assert not any(code in str(event.before) + str(event.after) for code in new_codes)
+
+
+def test_a_recovery_code_or_a_wrong_code_makes_no_new_codes(app, staff):
+    codes, _totp = enrolled(app)
+    client = signed_in_with_a_recovery_code(app, codes)
+    for refused in (codes[0], "000000"):
+        response = client.post("/staff/profile/2fa/recovery-codes", data={"code": refused})
+        assert response.status_code == 400
+        html = text(response)
+        assert 'id="code-error"' in html and "a recovery code does not work here" in html
+        assert not re.findall(CODE_PATTERN, html)
+    assert renewals(app) == []
+    assert signs_in_with(app, codes[0]) and signs_in_with(app, codes[1])
+
+
+def test_wrong_codes_for_new_recovery_codes_are_throttled(app, staff):
+    codes, totp = enrolled(app)
+    client = signed_in_with_a_recovery_code(app, codes)
+    for _ in range(5):
+        client.post("/staff/profile/2fa/recovery-codes", data={"code": "123456"})
+    locked = client.post(
+        "/staff/profile/2fa/recovery-codes",
+        data={"code": totp.at(datetime.now(UTC), counter_offset=1)},
+    )
+    assert locked.status_code == 429 and "Too many failed attempts" in text(locked)
+    assert not re.findall(CODE_PATTERN, text(locked)) and renewals(app) == []
+
+
+def test_new_recovery_codes_need_the_form_token(app, staff, monkeypatch):
+    codes, totp = enrolled(app)
+    client = signed_in_with_a_recovery_code(app, codes)
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    response = client.post(
+        "/staff/profile/2fa/recovery-codes",
+        data={"code": totp.at(datetime.now(UTC), counter_offset=1)},
+    )
+    assert response.status_code == 400 and renewals(app) == []
