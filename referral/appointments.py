@@ -50,6 +50,15 @@ class Step(LabelledEnum):
     CHANGE_REQUESTED = "change_requested", N_("The person asked for another time")
 
 
+# The same steps told to the person (their copy of their data), in the status page's words: the
+# labels above are the staff's.
+TO_THE_PERSON: dict[str, str] = {
+    Step.PROPOSED: N_("The organisation proposed this time."),
+    Step.CONFIRMED: N_("You confirmed this time."),
+    Step.CHANGE_REQUESTED: N_("You asked for another time."),
+}
+
+
 def is_link(text: str | None) -> bool:
     return (text or "").startswith(("https://", "http://")) and " " not in (text or "")
 

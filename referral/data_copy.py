@@ -17,7 +17,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from . import access_log
-from .appointments import Kind, Step
+from .appointments import TO_THE_PERSON, Kind
 from .erasure import erasure_due
 from .handoff import Outcome, State
 from .i18n import current_language
@@ -38,6 +38,12 @@ def _organisation(org: Organisation | None, language: str) -> str | None:
     return org.name_in(language) if org else None
 
 
+def _step_to_the_person(code: str) -> dict:
+    """A step as the person reads it, addressed to them; its code as the staff's pages have it."""
+    words = TO_THE_PERSON.get(code)
+    return {"code": code, "label": _(words) if words else code}
+
+
 def _appointment(referral: Referral, language: str) -> dict | None:
     """What the person was told and answered about the appointment: never who proposed it."""
     appointment = referral.appointment
@@ -48,10 +54,10 @@ def _appointment(referral: Referral, language: str) -> dict | None:
         "kind": _coded(Kind, appointment.kind),
         "place": appointment.place,
         "organisation": _organisation(appointment.organisation, language),
-        "state": _coded(Step, appointment.state),
+        "state": _step_to_the_person(appointment.state),
         "your_words": appointment.person_words,
         "steps": [
-            {"step": _coded(Step, step.code), "at": step.at, "starts_at": step.starts_at}
+            {"step": _step_to_the_person(step.code), "at": step.at, "starts_at": step.starts_at}
             for step in referral.appointment_steps
         ],
     }

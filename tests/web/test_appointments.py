@@ -259,3 +259,40 @@ def test_a_copy_without_an_appointment_shows_none_and_an_erased_copy_is_gone(
     client.post(f"{status}/withdraw", data={"confirmed": "yes"})
     assert client.get(f"{status}/copy").status_code == 404
     assert client.get(f"{status}/copy.json").status_code == 404
+
+
+# The steps in the person's copy are told to them, in the status page's words; the staff's
+# third-person labels are not theirs.
+YOUR_STEPS = {
+    "pl": ("Organizacja zaproponowała ten termin.", "Potwierdziłeś/-aś ten termin."),
+    "uk": ("Організація запропонувала цей час.", "Ви підтвердили цей час."),
+    "en": ("The organisation proposed this time.", "You confirmed this time."),
+}
+STAFF_LABELS = {
+    "pl": ("Zaproponowano spotkanie", "Osoba potwierdziła spotkanie"),
+    "uk": ("Запропоновано зустріч", "Людина підтвердила зустріч"),
+    "en": ("Appointment proposed", "The person confirmed the appointment"),
+}
+
+
+@pytest.mark.parametrize("language", ["pl", "uk", "en"])
+def test_the_copy_tells_the_person_each_step_in_their_own_words_not_the_staffs(
+    app, client, login_as, case, language
+):
+    referral_id, status = case
+    propose(login_as("nomada"), referral_id)
+    client.post(f"{status}/appointments/{referral_id}/confirm")
+    status = status.replace("/uk/", f"/{language}/")
+    proposed, confirmed = YOUR_STEPS[language]
+
+    page = client.get(f"{status}/copy").get_data(as_text=True)
+    assert proposed in page and confirmed in page
+    assert not any(label in page for label in STAFF_LABELS[language])
+    assert confirmed in client.get(status).get_data(as_text=True)  # the status page says the same
+    [need] = json.loads(client.get(f"{status}/copy.json").get_data(as_text=True))["needs"]
+    appointment = need["appointment"]
+    assert appointment["state"] == {"code": "confirmed", "label": confirmed}
+    assert [step["step"] for step in appointment["steps"]] == [
+        {"code": "proposed", "label": proposed},
+        {"code": "confirmed", "label": confirmed},
+    ]
