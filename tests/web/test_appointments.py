@@ -264,7 +264,7 @@ def test_a_copy_without_an_appointment_shows_none_and_an_erased_copy_is_gone(
 # The steps in the person's copy are told to them, in the status page's words; the staff's
 # third-person labels are not theirs.
 YOUR_STEPS = {
-    "pl": ("Organizacja zaproponowała ten termin.", "Potwierdziłeś/-aś ten termin."),
+    "pl": ("Organizacja zaproponowała ten termin.", "Ten termin jest potwierdzony."),
     "uk": ("Організація запропонувала цей час.", "Ви підтвердили цей час."),
     "en": ("The organisation proposed this time.", "You confirmed this time."),
 }
