@@ -2,10 +2,10 @@
 
 from datetime import timedelta
 
-from referral import lifecycle, mailer, outbox
+from referral import lifecycle, mailer, notifications, outbox
 from referral.extensions import db
 from referral.handoff import Action
-from referral.models import OutboxMessage, utcnow
+from referral.models import OutboxMessage, Referral, utcnow
 
 from .helpers import intake, user
 
@@ -167,3 +167,24 @@ def test_send_mail_command_reports_what_it_did(app, staff, smtp_server):
     assert result.exit_code == 0
     assert "Sent: 1" in result.output
     assert len(smtp_server.messages) == 1
+
+
+def test_a_mail_is_written_at_the_commit_and_a_rollback_forgets_it(ctx, staff):
+    referral = db.session.get(Referral, refer())
+    written = len(pending())
+    notifications.person_wrote(referral)
+    assert len(pending()) == written  # queued, not in the outbox before the commit
+    db.session.rollback()
+    db.session.commit()
+    assert len(pending()) == written
+    notifications.person_wrote(referral)
+    db.session.commit()
+    assert [m.kind for m in pending()].count("person_wrote") == 1
+
+
+def test_the_mails_of_a_request_being_erased_are_not_written(ctx, staff):
+    referral = db.session.get(Referral, refer())
+    notifications.person_wrote(referral)
+    outbox.forget(referral.request)
+    db.session.commit()
+    assert "person_wrote" not in [m.kind for m in pending()]
