@@ -4,7 +4,8 @@ outbox (``webhooks``) are delivered the same way.
 
 A message is written at the commit of its change, all of a transaction's in one statement, after
 the flush that gives a request or referral being created its id (a mail links to the referral's
-page). Rolling back forgets them; erasing a request forgets its own (``forget``).
+page). Rolling back forgets them (a savepoint's rollback, those queued since it began);
+erasing a request forgets its own (``forget``).
 
 Each row is claimed before it is sent (``claim``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a
 conditional UPDATE on SQLite), so two senders running at once, on one machine or several, never
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, CursorResult, event, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.exc import StaleDataError
 
 from .extensions import db
@@ -46,6 +47,7 @@ class Delivery:
 # Stands for the id of the message's referral in its subject and body until the referral has one.
 REFERRAL_ID = "\x00referral-id\x00"
 _QUEUED = "outbox messages to write"
+_SAVEPOINTS = "outbox messages queued when each open savepoint began"
 
 
 @dataclass
@@ -90,9 +92,25 @@ def _write_queued(session: Session) -> None:
     session.execute(insert(OutboxMessage), [message.row() for message in session.info.pop(_QUEUED)])
 
 
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_SAVEPOINTS, {})
+        marks[transaction] = len(session.info.get(_QUEUED, ()))
+
+
 @event.listens_for(Session, "after_soft_rollback")
-def _forget_queued(session: Session, previous_transaction) -> None:
-    session.info.pop(_QUEUED, None)
+def _forget_queued(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A savepoint rolled back forgets what was queued since it began; the transaction, all."""
+    kept = session.info.get(_SAVEPOINTS, {}).get(previous_transaction, 0)
+    del session.info.get(_QUEUED, [])[kept:]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_marks(session: Session, transaction: SessionTransaction) -> None:
+    # Not at a savepoint's end: its rollback (after its end) still reads its mark.
+    if transaction.parent is None:
+        session.info.pop(_SAVEPOINTS, None)
 
 
 # --- delivering ---------------------------------------------------------------------------------

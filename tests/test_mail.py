@@ -188,3 +188,15 @@ def test_the_mails_of_a_request_being_erased_are_not_written(ctx, staff):
     outbox.forget(referral.request)
     db.session.commit()
     assert "person_wrote" not in [m.kind for m in pending()]
+
+
+def test_a_savepoint_rolled_back_forgets_only_the_mails_queued_inside_it(ctx, staff):
+    referral = db.session.get(Referral, refer())
+    notifications.person_wrote(referral)  # queued before the savepoint: kept
+    savepoint = db.session.begin_nested()
+    notifications.unmatched(referral, tried=True)
+    savepoint.rollback()
+    db.session.commit()
+    kinds = [m.kind for m in pending()]
+    assert kinds.count("person_wrote") == 1
+    assert "unmatched_caseworker" not in kinds
