@@ -34,6 +34,7 @@ FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=6)
 
 Row = TypeVar("Row", OutboxMessage, WebhookMessage)
+Outbox = type[OutboxMessage] | type[WebhookMessage]
 
 
 @dataclass
@@ -44,7 +45,8 @@ class Delivery:
 
 # --- writing ----------------------------------------------------------------------------------
 
-# Stands for the id of the message's referral in its subject and body until the referral has one.
+# Stands for the id of the message's referral until the referral has one: alone (a webhook's
+# ``referral_id``), the id itself; in a text (a mail's link), its digits.
 REFERRAL_ID = "\x00referral-id\x00"
 _QUEUED = "outbox messages to write"
 _SAVEPOINTS = "outbox messages queued when each open savepoint began"
@@ -52,6 +54,7 @@ _SAVEPOINTS = "outbox messages queued when each open savepoint began"
 
 @dataclass
 class _Queued:
+    model: Outbox
     values: dict[str, Any]
     request: HelpRequest | None
     referral: Referral | None
@@ -59,23 +62,42 @@ class _Queued:
     def row(self) -> dict[str, Any]:
         row = dict(self.values)
         if self.referral is not None:
-            row["request_id"] = self.referral.request_id
-            for text in ("subject", "body"):
-                row[text] = row[text].replace(REFERRAL_ID, str(self.referral.id))
-        elif self.request is not None:
-            row["request_id"] = self.request.id
+            row = {key: _with_id(value, self.referral.id) for key, value in row.items()}
+        if self.model is OutboxMessage:  # deleted with the request's personal data
+            if self.referral is not None:
+                row["request_id"] = self.referral.request_id
+            elif self.request is not None:
+                row["request_id"] = self.request.id
         return row
 
     def of(self, request: HelpRequest) -> bool:
-        return request in (self.request, self.referral.request if self.referral else None)
+        """A message to someone about ``request`` (a webhook's event, free of personal data,
+        still tells the organisations' systems what happened)."""
+        about = (self.request, self.referral.request if self.referral else None)
+        return self.model is OutboxMessage and request in about
+
+
+def _with_id(value: Any, referral_id: int) -> Any:
+    if value == REFERRAL_ID:
+        return referral_id
+    if isinstance(value, str):
+        return value.replace(REFERRAL_ID, str(referral_id))
+    if isinstance(value, dict):
+        return {key: _with_id(inner, referral_id) for key, inner in value.items()}
+    return value
 
 
 def put(
-    *, request: HelpRequest | None = None, referral: Referral | None = None, **values: Any
+    model: Outbox = OutboxMessage,
+    *,
+    request: HelpRequest | None = None,
+    referral: Referral | None = None,
+    **values: Any,
 ) -> None:
-    """Write an ``OutboxMessage`` of ``values`` at the commit of this transaction; ``request`` or
-    ``referral``: whom it is about (its row is deleted with the request's personal data)."""
-    db.session.info.setdefault(_QUEUED, []).append(_Queued(values, request, referral))
+    """Write a ``model`` row (a mail or text message, a webhook message) of ``values`` at the
+    commit of this transaction; ``request`` or ``referral``: whom it is about (a message's row is
+    deleted with the request's personal data; ``REFERRAL_ID`` in ``values`` becomes its id)."""
+    db.session.info.setdefault(_QUEUED, []).append(_Queued(model, values, request, referral))
 
 
 def forget(request: HelpRequest) -> None:
@@ -89,7 +111,10 @@ def _write_queued(session: Session) -> None:
     if not session.info.get(_QUEUED):
         return
     session.flush()  # requests and referrals being created get the ids the rows name
-    session.execute(insert(OutboxMessage), [message.row() for message in session.info.pop(_QUEUED)])
+    queued = session.info.pop(_QUEUED)
+    for model in (OutboxMessage, WebhookMessage):
+        if rows := [message.row() for message in queued if message.model is model]:
+            session.execute(insert(model), rows)
 
 
 @event.listens_for(Session, "after_transaction_create")

@@ -25,7 +25,7 @@ from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
-from . import audit
+from . import audit, outbox
 from .extensions import db
 from .handoff import Action
 from .models import (
@@ -207,24 +207,23 @@ def _queue(event_type: str, organisations: set[int | None], referral: Referral, 
     endpoints = [endpoint for org in sorted(wanted) for endpoint in live.get(org, ())]
     if not endpoints:
         return
-    if referral.id is None:
-        db.session.flush()
     now = utcnow()
     payload = {
         "type": event_type,
         "timestamp": now.isoformat().replace("+00:00", "Z"),
-        "data": {"referral_id": referral.id, "state": str(referral.state), **data},
+        # A referral being created gets its id at the commit, where the outbox puts it in.
+        "data": {"referral_id": outbox.REFERRAL_ID, "state": str(referral.state), **data},
     }
     for endpoint_id in endpoints:
-        db.session.add(
-            WebhookMessage(
-                message_id=f"msg_{uuid.uuid4().hex}",
-                endpoint_id=endpoint_id,
-                event_type=event_type,
-                payload=payload,
-                created_at=now,
-                next_attempt_at=now,
-            )
+        outbox.put(
+            WebhookMessage,
+            referral=referral,
+            message_id=f"msg_{uuid.uuid4().hex}",
+            endpoint_id=endpoint_id,
+            event_type=event_type,
+            payload=payload,
+            created_at=now,
+            next_attempt_at=now,
         )
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 from standardwebhooks.webhooks import Webhook
 
 from referral import api_tokens, lifecycle, webhooks
@@ -123,6 +123,50 @@ def test_each_step_reaches_the_organisations_concerned_signed_and_without_person
         for personal in (b"Olena", b"+48", b"papers", b"Monday", b"no_capacity"):
             assert personal not in post["raw"]
     assert len({post["id"] for post in receiver.posts}) == len(receiver.posts)
+
+
+def test_an_intake_writes_its_webhook_messages_at_the_commit_in_its_one_flush(
+    ctx, directory, receiver
+):
+    listen(receiver, "nomada")
+    session = db.session()
+    flushes = []
+
+    def flushed(*args):
+        flushes.append(1)
+
+    event.listen(session, "after_flush", flushed)
+    try:
+        referral = lifecycle.submit_request(intake("legal")).request.referrals[0]
+    finally:
+        event.remove(session, "after_flush", flushed)
+    assert len(flushes) == 1  # not once more in the middle of routing, for the referral's id
+    message = db.session.scalar(select(WebhookMessage))
+    assert message.payload["data"] == {"referral_id": referral.id, "state": "offered"}
+
+
+def test_a_rollback_forgets_the_webhook_messages_of_its_steps(ctx, directory, receiver):
+    listen(receiver, "nomada")
+    referral = lifecycle.submit_request(intake("legal")).request.referrals[0]
+    written = db.session.scalar(select(func.count()).select_from(WebhookMessage))
+    webhooks.stepped(referral, referral.events[0])
+    db.session.rollback()
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(WebhookMessage)) == written
+
+
+def test_a_withdrawal_erasing_the_request_still_tells_the_organisations_system(
+    ctx, directory, receiver
+):
+    listen(receiver, "nomada")
+    submitted = lifecycle.submit_request(intake("legal", name="Olena Kovalenko"))
+    referral_id = submitted.request.referrals[0].id
+    lifecycle.withdraw_request(submitted.request)  # the person's data erased in that transaction
+    webhooks.deliver_pending()
+    assert receiver.events("/nomada") == [
+        ("referral.offered", referral_id),
+        ("referral.withdrawn", referral_id),
+    ]
 
 
 def test_a_failed_delivery_is_retried_after_a_wait_with_the_same_id(ctx, directory, receiver):
