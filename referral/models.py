@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    column,
     event,
     false,
     or_,
@@ -391,6 +392,17 @@ class Referral(Model):
             "ix_referral_org_offers_waiting",
             "organisation_id",
             "created_at",
+            "id",
+            postgresql_where=text("state = 'offered'"),
+            sqlite_where=text("state = 'offered'"),
+        ),
+        # Urgent first, then by time left (the inbox's third sort): without it, PostgreSQL sorted
+        # all of an organisation's open offers (25,000 at a million referrals) for each page.
+        Index(
+            "ix_referral_org_offers_urgent",
+            "organisation_id",
+            column("urgent").desc(),
+            "deadline_at",
             "id",
             postgresql_where=text("state = 'offered'"),
             sqlite_where=text("state = 'offered'"),

@@ -73,9 +73,8 @@ class Part:
 # Each part's order. Offers can be sorted (by time left, the default; by waiting time, longest
 # first; or urgent ones first, then by time left); cases and referrals sent keep theirs. Each is
 # served by an index: ix_referral_org_state_deadline, ix_referral_org_offers_waiting,
-# ix_referral_org_cases (our accepted and started cases, most recently changed first),
-# ix_referral_referrer_created. Urgent first sorts the organisation's open offers (an index
-# cannot serve urgent-descending with deadline-ascending here: the schema check reads no DESC).
+# ix_referral_org_offers_urgent, ix_referral_org_cases (our accepted and started cases, most
+# recently changed first), ix_referral_referrer_created.
 ORDER = {
     "offered": (Referral.deadline_at, Referral.id),
     "cases": (Referral.updated_at.desc(), Referral.id.desc()),
