@@ -60,9 +60,8 @@ class _Queued:
     referral: Referral | None
 
     def row(self) -> dict[str, Any]:
-        row = dict(self.values)
-        if self.referral is not None:
-            row = {key: _with_id(value, self.referral.id) for key, value in row.items()}
+        referral_id = self.referral.id if self.referral else None
+        row = {key: _with_id(value, referral_id) for key, value in self.values.items()}
         if self.model is OutboxMessage:  # deleted with the request's personal data
             if self.referral is not None:
                 row["request_id"] = self.referral.request_id
@@ -77,7 +76,9 @@ class _Queued:
         return self.model is OutboxMessage and request in about
 
 
-def _with_id(value: Any, referral_id: int) -> Any:
+def _with_id(value: Any, referral_id: int | None) -> Any:
+    if referral_id is None:
+        return value
     if value == REFERRAL_ID:
         return referral_id
     if isinstance(value, str):
