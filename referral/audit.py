@@ -14,7 +14,6 @@ from sqlalchemy import (
     Text,
     cast,
     false,
-    func,
     literal,
     null,
     or_,
@@ -22,6 +21,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.sql import Select, Subquery
 
 from .extensions import db
 from .handoff import WARSAW
@@ -36,7 +36,7 @@ from .models import (
     SignInEvent,
     User,
 )
-from .paging import Page, clamp
+from .paging import Page, capped_count, clamp
 from .personal_data import keyring
 
 PER_PAGE = 50
@@ -272,9 +272,9 @@ def _accesses(f: AuditFilter):
     return _within_days(query, DataAccess.at, f)
 
 
-def entries(f: AuditFilter):
-    """The filtered trail as one subquery (kind, id, at, user_id, ..., email, success,
-    subject_id, before, after, api_token_id, status)."""
+def _parts(f: AuditFilter) -> list[Select]:
+    """The filtered trail's parts, one query for each kind of entry (kind, id, at, user_id, ...,
+    email, success, subject_id, before, after, api_token_id, status)."""
     parts = []
     if f.kind in ("", "referral"):
         parts.append(_referral_events(f))
@@ -286,20 +286,39 @@ def entries(f: AuditFilter):
         parts.append(_api_calls(f))
     if f.kind in ("", "access"):
         parts.append(_accesses(f))
+    return parts
+
+
+def _union(parts: list[Select]) -> Subquery:
     return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
 
 
+def entries(f: AuditFilter) -> Subquery:
+    """The whole filtered trail as one subquery (the columns of ``_parts``)."""
+    return _union(_parts(f))
+
+
+def _newest(part: Select, count: int) -> Select:
+    """The ``count`` newest rows of one part, read backwards along its index on ``at``."""
+    columns = part.selected_columns
+    return select(part.order_by(columns.at.desc(), columns.id.desc()).limit(count).subquery())
+
+
 def page(f: AuditFilter, number: int) -> Page:
-    trail = entries(f)
-    total = db.session.scalar(select(func.count()).select_from(trail)) or 0
+    """One page of the trail, newest first. It is counted up to ``COUNT_CAP``, and each part gives
+    only its newest rows up to the page's end: at a million referrals, the log's millions of
+    rows were counted and sorted for every page (2.6 s)."""
+    parts = _parts(f)
+    total, capped = capped_count(select(_union(parts)))
     number = clamp(number, total, PER_PAGE)
+    trail = _union([_newest(part, number * PER_PAGE) for part in parts])
     rows = db.session.execute(
         select(trail)
         .order_by(trail.c.at.desc(), trail.c.id.desc())
         .limit(PER_PAGE)
         .offset((number - 1) * PER_PAGE)
     ).all()
-    return Page(list(rows), total, number, PER_PAGE)
+    return Page(list(rows), total, number, PER_PAGE, capped)
 
 
 def every_row(f: AuditFilter):

@@ -11,6 +11,11 @@ from sqlalchemy import Select, func, select
 
 from .extensions import db
 
+# A long list counts its rows up to here and pages through those: counting (and sorting) every
+# row of a table of millions costs seconds, and nobody pages past the thousandth row; filters
+# and searches reach the rest.
+COUNT_CAP = 1000
+
 
 @dataclass
 class Page:
@@ -18,6 +23,7 @@ class Page:
     total: int
     number: int
     per_page: int
+    capped: bool = False  # more rows than COUNT_CAP: ``total`` and the pages stop there
 
     @property
     def pages(self) -> int:
@@ -36,6 +42,13 @@ def requested_page(name: str = "page") -> int:
     """The page asked for in the query string; anything that is not a plain number is page 1."""
     value = request.args.get(name, "")
     return int(value) if value.isdigit() and len(value) <= 9 else 1
+
+
+def capped_count(query: Select) -> tuple[int, bool]:
+    """How many rows ``query`` gives, counted up to COUNT_CAP, and whether it gives more."""
+    counted = query.limit(COUNT_CAP + 1).subquery()
+    total = db.session.scalar(select(func.count()).select_from(counted)) or 0
+    return min(total, COUNT_CAP), total > COUNT_CAP
 
 
 def page_of(query: Select, number: int, per_page: int) -> Page:

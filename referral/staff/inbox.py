@@ -27,11 +27,10 @@ from ..extensions import db
 from ..handoff import State
 from ..lifecycle import normalise_reference
 from ..models import HelpRequest, NameKey, Referral, User
-from ..paging import Page, clamp
+from ..paging import COUNT_CAP, Page, capped_count, clamp
 from ..personal_data import name_keys, normalised_phone
 
 PAGE_SIZE = 25
-COUNT_CAP = 1000
 PARTS = ("offered", "cases", "sent")
 SORTS = ("deadline", "waiting", "urgent")
 
@@ -67,7 +66,6 @@ class Part:
     key: str
     page: Page
     rows: list[Row]
-    capped: bool  # more rows than COUNT_CAP: the page count stops there
 
 
 # Each part's order. Offers can be sorted (by time left, the default; by waiting time, longest
@@ -156,10 +154,7 @@ def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Par
     for key in PARTS:
         query = _filtered(_part_query(user, key), user, key, filters, found)
         ids = query.with_only_columns(Referral.id)
-        counted = ids.limit(COUNT_CAP + 1).subquery()
-        total = db.session.scalar(select(func.count()).select_from(counted)) or 0
-        capped = total > COUNT_CAP
-        total = min(total, COUNT_CAP)
+        total, capped = capped_count(ids)
         page = clamp(pages.get(key, 1), total, PAGE_SIZE)
         order = _order(key, filters.sort)
         # Page the narrow id query first, then load those 25 rows with what the page shows:
@@ -177,5 +172,5 @@ def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Par
             .order_by(*order)
         ).all()
         rows = _rows(list(referrals))
-        parts.append(Part(key, Page(list(referrals), total, page, PAGE_SIZE), rows, capped))
+        parts.append(Part(key, Page(list(referrals), total, page, PAGE_SIZE, capped), rows))
     return parts

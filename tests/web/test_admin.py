@@ -3,8 +3,9 @@
 import re
 
 import pytest
+from sqlalchemy import select
 
-from referral import accounts, lifecycle
+from referral import accounts, audit, lifecycle, paging
 from referral.extensions import db
 from referral.handoff import Action, State
 from referral.models import PasswordReset, Referral, User
@@ -455,6 +456,33 @@ def test_audit_filters_by_referral_and_by_user(app, coordinator):
         own_id = user("coordinator@konsorcjum.example").id
     page = text(coordinator.get(f"/admin/audit?user_id={own_id}&kind=sign_in"))
     assert "2 entries." in page  # the password, then the second step
+
+
+def test_audit_counts_up_to_the_cap_and_pages_through_the_newest_of_every_kind(
+    app, client, coordinator, monkeypatch
+):
+    monkeypatch.setattr(paging, "COUNT_CAP", 6)
+    monkeypatch.setattr(audit, "PER_PAGE", 3)
+    for city in ("wroclaw", "krakow", "warszawa"):
+        client.post("/login", data={"email": "staff@pfm.example", "password": "wrong"})
+        submit(app, "legal", city)
+    everyone = audit.AuditFilter()
+    with app.app_context():
+        trail = audit.entries(everyone)
+        newest_first = db.session.execute(
+            select(trail.c.kind, trail.c.id).order_by(trail.c.at.desc(), trail.c.id.desc())
+        ).all()
+        pages = [audit.page(everyone, number) for number in (1, 2, 3)]
+    assert len(newest_first) > 6 and {kind for kind, _id in newest_first} >= {"referral", "sign_in"}
+    shown = [(row.kind, row.id) for page in pages[:2] for row in page.items]
+    assert shown == [tuple(row) for row in newest_first[:6]]
+    assert [(page.number, page.total, page.capped) for page in pages] == [
+        (1, 6, True),
+        (2, 6, True),
+        (2, 6, True),  # past the cap: its last page
+    ]
+    assert "More than 6 entries." in text(coordinator.get("/admin/audit"))
+    assert "3 entries." in text(coordinator.get("/admin/audit?kind=referral"))
 
 
 def test_audit_csv_is_utf8_with_bom_and_an_attachment(app, coordinator):

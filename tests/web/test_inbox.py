@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from flask_migrate import downgrade, upgrade
 
+from referral import paging
 from referral.extensions import db
 from referral.models import NameKey, Referral, utcnow
 from referral.staff import inbox
@@ -106,7 +107,7 @@ def test_the_city_filter_offers_only_the_places_the_organisation_covers(login_as
 
 
 def test_counts_stop_at_the_cap_and_say_more_than(app, login_as, monkeypatch):
-    monkeypatch.setattr(inbox, "COUNT_CAP", 3)
+    monkeypatch.setattr(paging, "COUNT_CAP", 3)
     monkeypatch.setattr(inbox, "PAGE_SIZE", 2)
     for _ in range(5):
         submit(app)
