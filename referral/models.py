@@ -33,7 +33,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import Model
+from .handoff import OPEN_STATES
 from .personal_data import Encrypted, match_key, name_keys
+
+# A referral still open, as a partial index's condition (migration 0015 writes the same).
+OPEN_REFERRAL = "state IN ({})".format(", ".join(f"'{state}'" for state in sorted(OPEN_STATES)))
 
 
 def utcnow() -> datetime:
@@ -414,6 +418,23 @@ class Referral(Model):
             "id",
             postgresql_where=text("state IN ('accepted', 'in_progress')"),
             sqlite_where=text("state IN ('accepted', 'in_progress')"),
+        ),
+        # The coordinator's unmatched queue: urgent first, then the longest waiting.
+        Index(
+            "ix_referral_unmatched_queue",
+            column("urgent").desc(),
+            "created_at",
+            "id",
+            postgresql_where=text("state = 'unmatched'"),
+            sqlite_where=text("state = 'unmatched'"),
+        ),
+        # The requests open too long (erasure.open_too_long): open referrals by age.
+        Index(
+            "ix_referral_open_created",
+            "created_at",
+            "request_id",
+            postgresql_where=text(OPEN_REFERRAL),
+            sqlite_where=text(OPEN_REFERRAL),
         ),
         # Covers the reports' counts of referrals by month, specialism, state and voivodeship.
         Index("ix_referral_report", "created_at", "specialism", "state", "request_id"),

@@ -52,8 +52,8 @@ def capped_count(query: Select) -> tuple[int, bool]:
 
 
 def page_of(query: Select, number: int, per_page: int) -> Page:
-    """One page of ``query``'s rows: a count, then the page itself."""
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    number = clamp(number, total or 0, per_page)
+    """One page of ``query``'s rows: a count up to COUNT_CAP, then the page itself."""
+    total, capped = capped_count(query.order_by(None))
+    number = clamp(number, total, per_page)
     items = db.session.scalars(query.limit(per_page).offset((number - 1) * per_page)).all()
-    return Page(list(items), total or 0, number, per_page)
+    return Page(list(items), total, number, per_page, capped)

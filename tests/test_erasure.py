@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from referral import erasure, lifecycle, report_tables, reports
+from referral import erasure, lifecycle, paging, report_tables, reports
 from referral.extensions import db
 from referral.handoff import OPEN_TOO_LONG, Action, Party, State, warsaw_date
 from referral.mailer import deliver_pending
@@ -24,7 +24,7 @@ from referral.models import (
     utcnow,
 )
 
-from .helpers import user
+from .helpers import intake, user
 from .mailbox import Mailbox, _serve
 
 
@@ -162,6 +162,24 @@ def test_open_requests_near_the_limit_are_listed_for_the_coordinator(
     assert reference in html
     monkeypatch.setitem(app.config, "OPEN_RETENTION_WARNING_DAYS", 10)
     assert reference not in coordinator.get("/admin/retention").get_data(as_text=True)
+
+
+def test_the_count_of_requests_soon_erased_stops_at_the_cap(app, person, coordinator, monkeypatch):
+    monkeypatch.setitem(app.config, "OPEN_RETENTION_DAYS", 20)
+    monkeypatch.setitem(app.config, "OPEN_RETENTION_WARNING_DAYS", 30)
+    monkeypatch.setattr(paging, "COUNT_CAP", 1)
+    with app.app_context():
+        lifecycle.submit_request(intake("housing", name="Taras Melnyk", phone="+48 600 700 800"))
+    home = coordinator.get("/admin/").get_data(as_text=True)
+    assert "More than 1 open request will be withdrawn and erased soon" in home
+
+
+def test_a_requests_referrals_are_made_at_its_own_time(app, person):
+    """``erasure.open_too_long`` finds old open requests through their open referrals' age."""
+    with app.app_context():
+        request = db.session.scalar(select(HelpRequest))
+        assert request.referrals
+        assert {referral.created_at for referral in request.referrals} == {request.created_at}
 
 
 def test_the_status_page_says_when_the_data_will_be_erased(app, client, person, monkeypatch):

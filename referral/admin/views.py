@@ -71,7 +71,9 @@ def index():
             visible_referrals(current_user).where(Referral.state == State.UNMATCHED).subquery()
         )
     )
-    soon_erased = erasure.count_open_too_long(
+    soon_erased, capped = erasure.count_open_too_long(
         utcnow(), current_app.config["OPEN_RETENTION_WARNING_DAYS"]
     )
-    return render_template("admin/index.html", unmatched=unmatched, soon_erased=soon_erased)
+    return render_template(
+        "admin/index.html", unmatched=unmatched, soon_erased=soon_erased, soon_erased_capped=capped
+    )

@@ -6,7 +6,7 @@ import io
 import re
 from datetime import timedelta
 
-from referral import lifecycle
+from referral import lifecycle, paging
 from referral.extensions import db
 from referral.handoff import Action, State
 from referral.models import AdminEvent, Coverage, Referral, utcnow
@@ -47,6 +47,14 @@ def test_the_queue_is_a_table_of_references_urgent_first_then_oldest(app, coordi
     assert f'href="/admin/referrals/{urgent_id}/route-by-hand"' in page
     assert f"Referral {urgent_id}" not in page  # never an internal number in the text
     assert "Opole, Opole" in page and "Health care" in page
+
+
+def test_the_queue_counts_up_to_the_cap(app, coordinator, monkeypatch):
+    monkeypatch.setattr(paging, "COUNT_CAP", 2)
+    for city in ("chelm", "opole", "kielce"):
+        submit(app, "psychological", city)
+    assert "(more than 2)" in text(coordinator.get("/admin/unmatched"))
+    assert "(1)" in text(coordinator.get("/admin/unmatched?voivodeship=16"))  # Opole's
 
 
 def test_the_queue_filters_by_need_voivodeship_urgency_and_age(app, coordinator):
