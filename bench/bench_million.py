@@ -1,13 +1,13 @@
 """Growth from 100,000 to 1,000,000 referrals: the same measurements at both sizes, in one run.
 
 Routing one need through the database, the staff inbox of the busiest organisation, a
-referral's page and the coordinator's audit trail, the worker's tally job and then the
-coordinator's reports page, the sweep, and the retention purge.
+referral's page, the coordinator's pages (home, unmatched queue, requests soon erased, audit
+trail), the worker's tally job and then the coordinator's reports page, the sweep, and the
+retention purge.
 Data are written with COPY (bench/common.py): 100,000 referrals first, then 900,000 more.
 Targets at a million: routing under 5 ms, the inbox under 150 ms (by time left and urgent first),
-a referral's page and the audit trail under 150 ms, reports under 1 s, the sweep of ~100,000 open
-offers under 10 s. Meant for PostgreSQL
-(``--database-url``); slow on SQLite.
+a referral's page and the coordinator's pages under 150 ms, reports under 1 s, the sweep of
+~100,000 open offers under 10 s. Meant for PostgreSQL (``--database-url``); slow on SQLite.
 
 ``.venv/bin/python bench/bench_million.py --database-url URL [--runs N]``; with
 ``BENCH_MEASURE_ONLY=1``, measures once the database an earlier run filled (with the same
@@ -55,6 +55,9 @@ TARGETS = {
     "inbox, urgent": 150,
     "referral page": 150,
     "audit trail": 150,
+    "coordinator": 150,
+    "unmatched": 150,
+    "retention": 150,
     "reports": 1000,
 }
 
@@ -92,6 +95,9 @@ def measure(app, runs: int, now: datetime) -> dict[str, float]:
     figures["inbox, urgent"] = page_ms(staff, "/staff/?sort=urgent", runs)
     figures["referral page"] = page_ms(coordinator, f"/staff/referrals/{org_referral}", runs)
     figures["audit trail"] = page_ms(coordinator, "/admin/audit", runs)
+    figures["coordinator"] = page_ms(coordinator, "/admin/", runs)
+    figures["unmatched"] = page_ms(coordinator, "/admin/unmatched", runs)
+    figures["retention"] = page_ms(coordinator, "/admin/retention", runs)
     with app.app_context():
         # The bulk data were written into the past, which the app never does (an event is
         # stamped when it happens): the tallies start afresh, then the worker's tally job counts
