@@ -1,13 +1,14 @@
 """Growth from 100,000 to 1,000,000 referrals: the same measurements at both sizes, in one run.
 
 Routing one need through the database, the staff inbox of the busiest organisation, a
-referral's page, the coordinator's pages (home, unmatched queue, requests soon erased, audit
-trail), the worker's tally job and then the coordinator's reports page, the sweep, and the
-retention purge.
+referral's page, that organisation's system reading ``GET /api/v1/referrals``, the coordinator's
+pages (home, unmatched queue, requests soon erased, audit trail), the worker's tally job and then
+the coordinator's reports page, the sweep, and the retention purge.
 Data are written with COPY (bench/common.py): 100,000 referrals first, then 900,000 more.
 Targets at a million: routing under 5 ms, the inbox under 150 ms (by time left and urgent first),
-a referral's page and the coordinator's pages under 150 ms, reports under 1 s, the sweep of
-~100,000 open offers under 10 s. Meant for PostgreSQL (``--database-url``); slow on SQLite.
+a referral's page, the API's list and the coordinator's pages under 150 ms, reports under 1 s,
+the sweep of ~100,000 open offers under 10 s. Meant for PostgreSQL (``--database-url``); slow
+on SQLite.
 
 ``.venv/bin/python bench/bench_million.py --database-url URL [--runs N]``; with
 ``BENCH_MEASURE_ONLY=1``, measures once the database an earlier run filled (with the same
@@ -35,13 +36,14 @@ from common import (
 )
 from sqlalchemy import delete, func, select, update
 
-from referral import erasure, lifecycle, report_tallies, routing
+from referral import api_tokens, erasure, lifecycle, report_tallies, routing
 from referral.directory import Directory
 from referral.extensions import db
 from referral.handoff import WARSAW, State, warsaw_date
 from referral.models import (
     AnswerTally,
     EventTally,
+    Organisation,
     Referral,
     ReferralEvent,
     StepTally,
@@ -54,6 +56,7 @@ TARGETS = {
     "inbox": 150,
     "inbox, urgent": 150,
     "referral page": 150,
+    "api list": 150,
     "audit trail": 150,
     "coordinator": 150,
     "unmatched": 150,
@@ -94,6 +97,12 @@ def measure(app, runs: int, now: datetime) -> dict[str, float]:
     figures["inbox"] = page_ms(staff, "/staff/", runs)
     figures["inbox, urgent"] = page_ms(staff, "/staff/?sort=urgent", runs)
     figures["referral page"] = page_ms(coordinator, f"/staff/referrals/{org_referral}", runs)
+    with app.app_context():
+        org_id = db.session.scalar(select(Organisation.id).where(Organisation.slug == slug))
+        secret = api_tokens.issue(org_id, "bench", read_only=True, by=None).secret
+    system = app.test_client()  # the organisation's system, reading its referrals
+    system.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+    figures["api list"] = page_ms(system, "/api/v1/referrals", runs)
     figures["audit trail"] = page_ms(coordinator, "/admin/audit", runs)
     figures["coordinator"] = page_ms(coordinator, "/admin/", runs)
     figures["unmatched"] = page_ms(coordinator, "/admin/unmatched", runs)

@@ -436,6 +436,10 @@ class Referral(Model):
             postgresql_where=text(OPEN_REFERRAL),
             sqlite_where=text(OPEN_REFERRAL),
         ),
+        # The API's list in the order of the last change (api/listing.py): everything an
+        # organisation's system may see, and the referrals it sent.
+        Index("ix_referral_updated", "updated_at", "id"),
+        Index("ix_referral_referrer_updated", "referring_organisation_id", "updated_at", "id"),
         # Covers the reports' counts of referrals by month, specialism, state and voivodeship.
         Index("ix_referral_report", "created_at", "specialism", "state", "request_id"),
     )
