@@ -174,6 +174,21 @@ def test_the_count_of_requests_soon_erased_stops_at_the_cap(app, person, coordin
     assert "More than 1 open request will be withdrawn and erased soon" in home
 
 
+def test_requests_soon_erased_are_listed_oldest_first(app, coordinator, monkeypatch):
+    monkeypatch.setitem(app.config, "OPEN_RETENTION_DAYS", 20)
+    monkeypatch.setitem(app.config, "OPEN_RETENTION_WARNING_DAYS", 30)
+    with app.app_context():
+        sent = [
+            lifecycle.submit_request(
+                intake("legal", "housing", phone=f"+48 600 700 80{days}"),
+                now=utcnow() - timedelta(days=days),
+            ).reference
+            for days in (3, 9, 5)
+        ]
+    html = coordinator.get("/admin/retention").get_data(as_text=True)
+    assert sorted(sent, key=html.index) == [sent[1], sent[2], sent[0]]  # 9, 5, 3 days ago
+
+
 def test_a_requests_referrals_are_made_at_its_own_time(app, person):
     """``erasure.open_too_long`` finds old open requests through their open referrals' age."""
     with app.app_context():

@@ -3,15 +3,19 @@ copy of their data for a reference (/admin/copy, recorded as an opening) and its
 (/admin/erase); and the requests soon erased because they stayed open too long
 (/admin/retention)."""
 
+from dataclasses import replace
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import access_log, data_copy, lifecycle, paging
 from ..decorators import coordinator_required
 from ..erasure import erasure_due, open_too_long
+from ..extensions import db
 from ..fields import show_error
 from ..models import HelpRequest, Referral, utcnow
 from ..service_errors import ServiceError
@@ -103,10 +107,14 @@ def retention():
     """Requests still open that will be withdrawn and erased within OPEN_RETENTION_WARNING_DAYS:
     their holders can close them first."""
     within = current_app.config["OPEN_RETENTION_WARNING_DAYS"]
-    query = open_too_long(utcnow(), within_days=within).options(
-        selectinload(HelpRequest.referrals).selectinload(Referral.organisation)
+    ids = paging.page_of(open_too_long(utcnow(), within), paging.requested_page(), RETENTION_PAGE)
+    loaded = db.session.scalars(
+        select(HelpRequest)
+        .where(HelpRequest.id.in_(ids.items))
+        .options(selectinload(HelpRequest.referrals).selectinload(Referral.organisation))
     )
-    page = paging.page_of(query, paging.requested_page(), RETENTION_PAGE)
+    by_id = {help_request.id: help_request for help_request in loaded}
+    page = replace(ids, items=[by_id[request_id] for request_id in ids.items])
     return render_template(
         "admin/retention.html",
         page=page,
