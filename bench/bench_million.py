@@ -1,27 +1,30 @@
 """Growth from 100,000 to 1,000,000 referrals: the same measurements at both sizes, in one run.
 
 Routing one need through the database, the staff inbox of the busiest organisation, a
-referral's page, that organisation's system reading ``GET /api/v1/referrals``, the coordinator's
-pages (home, unmatched queue, requests soon erased, audit trail), the worker's tally job and then
-the coordinator's reports page, the sweep, and the retention purge.
+referral's page, that organisation's system reading ``GET /api/v1/referrals``, an intake, the
+coordinator's pages (home, unmatched queue, requests soon erased, audit trail), the worker's
+tally job and then the coordinator's reports page, the sweep, and the retention purge.
 Data are written with COPY (bench/common.py): 100,000 referrals first, then 900,000 more.
 Targets at a million: routing under 5 ms, the inbox under 150 ms (by time left and urgent first),
-a referral's page, the API's list and the coordinator's pages under 150 ms, reports under 1 s,
-the sweep of ~100,000 open offers under 10 s. Meant for PostgreSQL (``--database-url``); slow
-on SQLite.
+a referral's page, the API's list, an intake and the coordinator's pages under 150 ms, reports
+under 1 s, the sweep of ~100,000 open offers under 10 s. Meant for PostgreSQL
+(``--database-url``); slow on SQLite.
 
 ``.venv/bin/python bench/bench_million.py --database-url URL [--runs N]``; with
 ``BENCH_MEASURE_ONLY=1``, measures once the database an earlier run filled (with the same
 ``BENCH_DATA_KEYS`` and ``BENCH_MATCH_KEY`` set for both runs).
 """
 
+import itertools
 import os
+import random
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 
 from bench_inbox import busiest
+from bench_intake import form
 from common import (
     SPAN_DAYS,
     bulk_referrals,
@@ -38,7 +41,7 @@ from sqlalchemy import delete, func, select, update
 
 from referral import api_tokens, erasure, lifecycle, report_tallies, routing
 from referral.directory import Directory
-from referral.extensions import db
+from referral.extensions import db, limiter
 from referral.handoff import WARSAW, State, warsaw_date
 from referral.models import (
     AnswerTally,
@@ -57,6 +60,7 @@ TARGETS = {
     "inbox, urgent": 150,
     "referral page": 150,
     "api list": 150,
+    "intake": 150,
     "audit trail": 150,
     "coordinator": 150,
     "unmatched": 150,
@@ -103,6 +107,16 @@ def measure(app, runs: int, now: datetime) -> dict[str, float]:
     system = app.test_client()  # the organisation's system, reading its referrals
     system.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
     figures["api list"] = page_ms(system, "/api/v1/referrals", runs)
+    # A person never seen before asks for two kinds of help (the duplicate checks find nothing
+    # and must not read every request to learn it).
+    limiter.enabled = False  # one address posts them all
+    person, numbers = app.test_client(), itertools.count(500_000 + time.time_ns() % 400_000)
+
+    def intake():
+        answer = person.post("/uk/request", data=form(random.Random(0), next(numbers)))
+        assert answer.status_code == 200 and b'class="reference"' in answer.data
+
+    figures["intake"] = median_ms(intake, runs * 4)
     figures["audit trail"] = page_ms(coordinator, "/admin/audit", runs)
     figures["coordinator"] = page_ms(coordinator, "/admin/", runs)
     figures["unmatched"] = page_ms(coordinator, "/admin/unmatched", runs)
