@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask import current_app
-from sqlalchemy import Select, func, select, union
+from sqlalchemy import Select, select, union
 from sqlalchemy.orm import selectinload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -183,12 +183,7 @@ def _earlier_open_request(data: IntakeData) -> str | None:
         select(HelpRequest.id).where(HelpRequest.with_contact(phone=data.phone, email=data.email))
     ]
     if len(words := name_keys(data.name)) >= 2:
-        same.append(
-            select(NameKey.request_id)
-            .where(NameKey.key.in_(words))
-            .group_by(NameKey.request_id)
-            .having(func.count() == len(words))
-        )
+        same.append(NameKey.requests_with_all(words))
     # The candidates first, each set by its index, then the newest of them: with the two as one
     # OR, PostgreSQL walked the requests newest first looking for a match, and a person never
     # seen before (most of them) cost a walk through all of them: 2.4 s at a million.

@@ -19,13 +19,16 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Text,
     UniqueConstraint,
     column,
     event,
     false,
+    func,
     or_,
+    select,
     text,
     true,
 )
@@ -824,6 +827,16 @@ class NameKey(Model):
         ForeignKey("request.id", ondelete="CASCADE"), primary_key=True
     )
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    @classmethod
+    def requests_with_all(cls, keys: set[str]) -> Select:
+        """The ids of the requests whose name holds every one of these words' ``keys``."""
+        return (
+            select(cls.request_id)
+            .where(cls.key.in_(keys))
+            .group_by(cls.request_id)
+            .having(func.count() == len(keys))
+        )
 
 
 # --- the reports' tally of unmatched demand (referral/report_tallies.py; speed) -----------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
 from ..access import visible_referrals
@@ -128,12 +128,7 @@ def _found(text: str) -> list[int]:
     else:
         found = select(HelpRequest.id).where(HelpRequest.reference == normalise_reference(text))
         if keys := name_keys(text):
-            named = (
-                select(NameKey.request_id)
-                .where(NameKey.key.in_(keys))
-                .group_by(NameKey.request_id)
-                .having(func.count() == len(keys))
-            )
+            named = NameKey.requests_with_all(keys)
             return list(db.session.scalars(found.union(named).limit(COUNT_CAP)))
     return list(db.session.scalars(found.limit(COUNT_CAP)))
 
