@@ -159,4 +159,4 @@ def erasure_due(request: HelpRequest) -> Erasure | None:
 
 def count_open_too_long(now: datetime, within_days: int) -> tuple[int, bool]:
     """How many requests ``open_too_long`` finds, up to COUNT_CAP, and whether there are more."""
-    return capped_count(open_too_long(now, within_days).order_by(None))
+    return capped_count(open_too_long(now, within_days))

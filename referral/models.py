@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -41,6 +41,11 @@ from .personal_data import Encrypted, match_key, name_keys
 
 # A referral still open, as a partial index's condition (migration 0015 writes the same).
 OPEN_REFERRAL = "state IN ({})".format(", ".join(f"'{state}'" for state in sorted(OPEN_STATES)))
+
+
+def _only_where(condition: str) -> dict[str, Any]:
+    """A partial index's condition, the same on PostgreSQL and SQLite."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
 
 
 def utcnow() -> datetime:
@@ -400,8 +405,7 @@ class Referral(Model):
             "organisation_id",
             "created_at",
             "id",
-            postgresql_where=text("state = 'offered'"),
-            sqlite_where=text("state = 'offered'"),
+            **_only_where("state = 'offered'"),
         ),
         # Urgent first, then by time left (the inbox's third sort): without it, PostgreSQL sorted
         # all of an organisation's open offers (25,000 at a million referrals) for each page.
@@ -411,16 +415,14 @@ class Referral(Model):
             column("urgent").desc(),
             "deadline_at",
             "id",
-            postgresql_where=text("state = 'offered'"),
-            sqlite_where=text("state = 'offered'"),
+            **_only_where("state = 'offered'"),
         ),
         Index(
             "ix_referral_org_cases",
             "organisation_id",
             "updated_at",
             "id",
-            postgresql_where=text("state IN ('accepted', 'in_progress')"),
-            sqlite_where=text("state IN ('accepted', 'in_progress')"),
+            **_only_where("state IN ('accepted', 'in_progress')"),
         ),
         # The coordinator's unmatched queue: urgent first, then the longest waiting.
         Index(
@@ -428,16 +430,14 @@ class Referral(Model):
             column("urgent").desc(),
             "created_at",
             "id",
-            postgresql_where=text("state = 'unmatched'"),
-            sqlite_where=text("state = 'unmatched'"),
+            **_only_where("state = 'unmatched'"),
         ),
         # The requests open too long (erasure.open_too_long): open referrals by age.
         Index(
             "ix_referral_open_created",
             "created_at",
             "request_id",
-            postgresql_where=text(OPEN_REFERRAL),
-            sqlite_where=text(OPEN_REFERRAL),
+            **_only_where(OPEN_REFERRAL),
         ),
         # The API's list in the order of the last change (api/listing.py): everything an
         # organisation's system may see, and the referrals it sent.

@@ -46,14 +46,14 @@ def requested_page(name: str = "page") -> int:
 
 def capped_count(query: Select) -> tuple[int, bool]:
     """How many rows ``query`` gives, counted up to COUNT_CAP, and whether it gives more."""
-    counted = query.limit(COUNT_CAP + 1).subquery()
+    counted = query.order_by(None).limit(COUNT_CAP + 1).subquery()
     total = db.session.scalar(select(func.count()).select_from(counted)) or 0
     return min(total, COUNT_CAP), total > COUNT_CAP
 
 
 def page_of(query: Select, number: int, per_page: int) -> Page:
     """One page of ``query``'s rows: a count up to COUNT_CAP, then the page itself."""
-    total, capped = capped_count(query.order_by(None))
+    total, capped = capped_count(query)
     number = clamp(number, total, per_page)
     items = db.session.scalars(query.limit(per_page).offset((number - 1) * per_page)).all()
     return Page(list(items), total, number, per_page, capped)
