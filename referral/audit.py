@@ -36,7 +36,7 @@ from .models import (
     SignInEvent,
     User,
 )
-from .paging import Page, capped_count, clamp
+from .paging import Page, capped_count, clamp, window
 from .personal_data import keyring
 
 PER_PAGE = 50
@@ -311,12 +311,10 @@ def page(f: AuditFilter, number: int) -> Page:
     parts = _parts(f)
     total, capped = capped_count(select(_union(parts)))
     number = clamp(number, total, PER_PAGE)
-    trail = _union([_newest(part, number * PER_PAGE) for part in parts])
+    limit, offset = window(number, total, PER_PAGE)
+    trail = _union([_newest(part, offset + limit) for part in parts])
     rows = db.session.execute(
-        select(trail)
-        .order_by(trail.c.at.desc(), trail.c.id.desc())
-        .limit(PER_PAGE)
-        .offset((number - 1) * PER_PAGE)
+        select(trail).order_by(trail.c.at.desc(), trail.c.id.desc()).limit(limit).offset(offset)
     ).all()
     return Page(list(rows), total, number, PER_PAGE, capped)
 

@@ -38,6 +38,13 @@ def clamp(number: int, total: int, per_page: int) -> int:
     return max(1, min(number, page_count(total, per_page)))
 
 
+def window(number: int, total: int, per_page: int) -> tuple[int, int]:
+    """The LIMIT and OFFSET of page ``number``: its last page stops at ``total``, so that a list
+    counted up to the cap never shows rows past the count it gives."""
+    offset = (number - 1) * per_page
+    return max(0, min(per_page, total - offset)), offset
+
+
 def requested_page(name: str = "page") -> int:
     """The page asked for in the query string; anything that is not a plain number is page 1."""
     value = request.args.get(name, "")
@@ -55,5 +62,6 @@ def page_of(query: Select, number: int, per_page: int) -> Page:
     """One page of ``query``'s rows: a count up to COUNT_CAP, then the page itself."""
     total, capped = capped_count(query)
     number = clamp(number, total, per_page)
-    items = db.session.scalars(query.limit(per_page).offset((number - 1) * per_page)).all()
+    limit, offset = window(number, total, per_page)
+    items = db.session.scalars(query.limit(limit).offset(offset)).all()
     return Page(list(items), total, number, per_page, capped)

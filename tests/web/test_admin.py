@@ -462,7 +462,7 @@ def test_audit_counts_up_to_the_cap_and_pages_through_the_newest_of_every_kind(
     app, client, coordinator, monkeypatch
 ):
     monkeypatch.setattr(paging, "COUNT_CAP", 6)
-    monkeypatch.setattr(audit, "PER_PAGE", 3)
+    monkeypatch.setattr(audit, "PER_PAGE", 4)  # the last page stops at the cap: 4 + 2
     for city in ("wroclaw", "krakow", "warszawa"):
         client.post("/login", data={"email": "staff@pfm.example", "password": "wrong"})
         submit(app, "legal", city)
