@@ -107,8 +107,8 @@ class Config:
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
 
     # Messages to the person (referral/person_messages.py, referral/sms.py): text messages go
-    # through SMS_BACKEND, "log" (written to the log, the number and the link masked: for
-    # development) or "smsapi" (SMSAPI.pl's REST API at SMSAPI_URL, with the API token
+    # through SMS_BACKEND, "log" (the log gets the number masked and the length, never the text:
+    # for development) or "smsapi" (SMSAPI.pl's REST API at SMSAPI_URL, with the API token
     # SMSAPI_TOKEN and the sender name SMSAPI_SENDER registered there; empty: the account's).
     SMS_BACKEND = os.environ.get("SMS_BACKEND", "log")
     SMSAPI_URL = os.environ.get("SMSAPI_URL", "https://api.smsapi.pl")

@@ -4,6 +4,7 @@ or asks for another time, and staff see each step; the place and the person's wo
 with the request."""
 
 import json
+import logging
 from datetime import datetime, timedelta
 
 import icalendar
@@ -296,3 +297,19 @@ def test_the_copy_tells_the_person_each_step_in_their_own_words_not_the_staffs(
         {"code": "proposed", "label": proposed},
         {"code": "confirmed", "label": confirmed},
     ]
+
+
+def test_the_log_sender_writes_no_word_of_the_text_only_its_size(
+    app, login_as, staff, caplog
+):
+    """SMS_BACKEND=log (the default until a gateway is set): the appointment's place is
+    encrypted at rest and must not end up in the log in clear, nor any word of the message."""
+    referral_id = accepted_case_without_email(app)
+    assert propose(login_as("nomada"), referral_id).status_code == 302
+    assert app.config["SMS_BACKEND"] == "log"
+    caplog.set_level(logging.INFO, logger="referral.sms")
+    with app.app_context():
+        assert sms.deliver_pending().sent == 1
+    [line] = [record.getMessage() for record in caplog.records if record.name == "referral.sms"]
+    assert "Kanarkowa" not in line and "10:30" not in line
+    assert line.startswith("sms to +48…200 (2 part(s), ") and line.endswith(" characters)")
