@@ -47,6 +47,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     log_redaction.init_app()
     app.url_map.converters["lang"] = i18n.LanguageConverter
     app.url_map.converters["int"] = urls.IdConverter
+    app.jinja_env.globals["query_args"] = urls.query_args
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))

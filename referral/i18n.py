@@ -5,6 +5,7 @@ from flask_babel import format_date, format_datetime, get_locale, gettext, lazy_
 from flask_login import current_user
 from werkzeug.routing import AnyConverter
 
+from .urls import query_args
 from .vocabulary import UI_LANGUAGES
 
 LANGUAGE_NAMES = {"pl": "Polski", "uk": "Українська", "en": "English"}
@@ -46,7 +47,7 @@ def switch_language_url(code: str) -> str | None:
     """The same page in another language, for pages whose URL carries it (``/<lang>/...``)."""
     if not getattr(g, "lang", None) or request.endpoint is None:
         return None
-    args = {**(request.view_args or {}), **request.args.to_dict(), "lang": code}
+    args = {**(request.view_args or {}), **query_args(), "lang": code}
     return url_for(request.endpoint, **args)
 
 

@@ -8,6 +8,7 @@ a path on this site, so a link cannot send a person who just signed in to a look
 
 from urllib.parse import urlsplit
 
+from flask import request
 from werkzeug.routing import IntegerConverter
 
 MAX_ID = 2**31 - 1
@@ -33,3 +34,10 @@ def same_site_path(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
+
+
+def query_args() -> dict[str, str]:
+    """The query string's arguments, to build this page's address again with ``url_for``: without
+    the keys it reads as its own (``_method``, ``_external``, ``_scheme``, ``_anchor``), which
+    typed into an address broke the page or pointed its links at another scheme."""
+    return {key: value for key, value in request.args.items() if not key.startswith("_")}

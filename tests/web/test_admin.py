@@ -482,6 +482,8 @@ def test_audit_counts_up_to_the_cap_and_pages_through_the_newest_of_every_kind(
         (2, 6, True),  # past the cap: its last page
     ]
     assert "More than 6 entries." in text(coordinator.get("/admin/audit"))
+    pager = coordinator.get("/admin/audit?_method=POST&_anchor=x").get_data(as_text=True)
+    assert 'href="/admin/audit?page=2" rel="next"' in pager  # url_for's own keys left out
     assert "3 entries." in text(coordinator.get("/admin/audit?kind=referral"))
 
 

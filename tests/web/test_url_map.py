@@ -120,3 +120,15 @@ def test_a_token_page_form_works_over_https_though_it_sends_no_referrer(app, cli
         app.config["WTF_CSRF_ENABLED"] = False
     assert response.status_code == 200
     assert "Withdraw" in response.get_data(as_text=True)
+
+
+def test_query_keys_that_url_for_reads_as_its_own_are_ignored(app, visitors):
+    """A page rebuilds its own address (the language switch, the pager, the audit's CSV link) from
+    the query: keys ``url_for`` takes as arguments (``_method``, ``_external``, ``_scheme``,
+    ``_anchor``) made every public page answer 500, or a link to another host's scheme."""
+    query = "?_method=POST&_external=1&_scheme=javascript&_anchor=x&kind=sign_in"
+    for rule in routes(app):
+        for who, client in visitors.items():
+            response = client.get(path_of(rule) + query)
+            assert response.status_code < 500, (rule.rule, who)
+            assert b"javascript:" not in response.data, (rule.rule, who)
