@@ -89,7 +89,9 @@ def test_the_message_is_encrypted_at_rest_and_erased_with_the_request(ctx, direc
     assert person_messages.messages_of(submitted.request) == []
 
 
-def test_the_log_sender_masks_the_number_and_writes_no_word_of_the_message(app, ctx, directory, caplog):
+def test_the_log_sender_masks_the_number_and_writes_no_word_of_the_message(
+    app, ctx, directory, caplog
+):
     submitted = submit(email=None)
     with caplog.at_level(logging.INFO, logger="referral"):
         assert sms.deliver_pending().sent == 1

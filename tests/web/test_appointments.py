@@ -299,9 +299,7 @@ def test_the_copy_tells_the_person_each_step_in_their_own_words_not_the_staffs(
     ]
 
 
-def test_the_log_sender_writes_no_word_of_the_text_only_its_size(
-    app, login_as, staff, caplog
-):
+def test_the_log_sender_writes_no_word_of_the_text_only_its_size(app, login_as, staff, caplog):
     """SMS_BACKEND=log (the default until a gateway is set): the appointment's place is
     encrypted at rest and must not end up in the log in clear, nor any word of the message."""
     referral_id = accepted_case_without_email(app)
