@@ -137,13 +137,22 @@ def set_password(user: User, password: str) -> None:
     rotate_session_token(user)
 
 
-def change_password(user: User, current: str, new: str) -> bool:
-    """Set a new password if ``current`` is right; every other session of the user ends."""
-    if not verify_password(user.password_hash, current, current_app.config["ARGON2_PROFILE"]):
-        return False
-    set_password(user, new)
+def change_password(user: User, current: str, new: str) -> SignInResult:
+    """Set a new password if ``current`` is right; every other session of the user ends. The
+    current password is checked as at sign-in, counted first against the account's attempts
+    (a lock refuses it unchecked) and recorded in the audit: a stolen session must not be a way
+    to guess the password and keep the account."""
+    row_key = _password_key(normalise_email(user.email))
+    attempt = throttle.claim(row_key)
+    ok = attempt.allowed and verify_password(
+        user.password_hash, current, current_app.config["ARGON2_PROFILE"]
+    )
+    _record(user.email, user, success=ok, kind="password_change")
+    if ok:
+        throttle.clear(row_key)
+        set_password(user, new)
     db.session.commit()
-    return True
+    return SignInResult(user=user if ok else None, locked_minutes=attempt.locked_minutes)
 
 
 def create_user(

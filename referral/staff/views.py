@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import access, access_log, accounts, explain, lifecycle, timeline
+from ..auth.views import lock_message
 from ..directory import covered_city_choices
 from ..extensions import db
 from ..fields import show_error, text_of
@@ -347,12 +348,16 @@ def profile_offer_mail():
 def profile_password():
     form = PasswordForm()
     if form.validate_on_submit():
-        if accounts.change_password(
+        changed = accounts.change_password(
             current_user, form.current.data or "", form.password.data or ""
-        ):
+        )
+        if changed.user:
             # The new session token signed every other device out; keep this one signed in.
             login_user(current_user._get_current_object())
             flash(_("Your password was changed. Other devices were signed out."), "success")
             return redirect(url_for(".profile"))
-        show_error(form.current, _("The current password is not correct."))
+        if changed.locked_minutes:
+            show_error(form.current, lock_message(changed.locked_minutes))
+        else:
+            show_error(form.current, _("The current password is not correct."))
     return _render_profile(password_form=form, status=400)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from referral import lifecycle
+from referral import accounts, lifecycle
 from referral.extensions import db
 from referral.handoff import Action
 from referral.models import Note, Referral, ReferralEvent, utcnow
@@ -389,6 +389,27 @@ def test_password_change_with_wrong_current_password_changes_nothing(app, login_
     assert response.status_code == 400
     assert "The current password is not correct." in text_of(response)
     assert nomada.get("/staff/").status_code == 200
+
+
+def test_the_current_password_cannot_be_guessed_from_a_stolen_session(app, login_as, coordinator):
+    """Wrong current passwords count against the account's sign-in attempts: after
+    SIGN_IN_MAX_FAILURES the right one is refused too, and each try is in the audit."""
+    nomada = login_as("nomada")
+    new = "a long new password"
+
+    def change(current):
+        data = {"current": current, "password": new, "repeat": new}
+        return nomada.post("/staff/profile/password", data=data)
+
+    most = app.config["SIGN_IN_MAX_FAILURES"]
+    answers = [change(f"guess {i}").status_code for i in range(most)]
+    locked = change(DEMO_PASSWORD)
+    assert answers == [400] * most and locked.status_code == 400
+    assert "Too many failed attempts. Please try again in" in text_of(locked)
+    with app.app_context():
+        assert accounts.sign_in("staff@nomada.example", new).user is None  # nothing changed
+    audit = text_of(coordinator.get("/admin/audit?kind=sign_in"))
+    assert audit.count("Wrong current password at a password change") == most + 1
 
 
 def test_new_passwords_must_match_and_be_long_enough(login_as):
