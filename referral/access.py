@@ -6,7 +6,7 @@ Every query for referrals, from a staff page or through an organisation's API to
 
 from typing import Protocol
 
-from sqlalchemy import Select, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
 
 from .handoff import State
 from .models import Note, Referral, ReferralEvent
@@ -57,6 +57,16 @@ def may_see_personal_data(user: Actor, referral: Referral) -> bool:
         return True
     org = user.organisation_id
     return org is not None and org in (referral.organisation_id, referral.referring_organisation_id)
+
+
+def sees_person_of(user: Actor) -> ColumnElement[bool]:
+    """``may_see_personal_data`` as a condition on referrals, for a query."""
+    if user.is_coordinator:
+        return true()
+    org = user.organisation_id
+    if org is None:
+        return false()
+    return or_(Referral.organisation_id == org, Referral.referring_organisation_id == org)
 
 
 def may_see_note(user: Actor, note: Note) -> bool:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import counters, duplicates, handoff, notifications, person_messages, routing, webhooks
-from .access import Actor
+from .access import Actor, sees_person_of
 from .directory import Directory, need_of
 from .erasure import erase, has_open_need, leave_no_trace, open_too_long
 from .extensions import db
@@ -199,6 +199,21 @@ def _earlier_open_request(data: IntakeData) -> str | None:
     )
 
 
+def duplicate_seen_by(user: Actor, request: HelpRequest) -> str | None:
+    """The reference of the earlier request this one may duplicate, for whoever may see that
+    request's person too (its holder or sender, the coordinator): to anyone else it would tell
+    that a person of this name or number asked for help elsewhere."""
+    earlier = request.possible_duplicate_of
+    if earlier is None or user.is_coordinator:
+        return earlier
+    seen = (
+        select(Referral.id)
+        .join(HelpRequest, HelpRequest.id == Referral.request_id)
+        .where(HelpRequest.reference == earlier, sees_person_of(user))
+    )
+    return earlier if db.session.scalar(seen.limit(1)) is not None else None
+
+
 def submit_from_person(
     data: IntakeData, now: datetime | None = None
 ) -> tuple[SubmittedRequest | None, list[Referral]]:
@@ -212,7 +227,7 @@ def submit_from_person(
     joined = [_ask_again(need.referral_id, data.description, now) for need in split.joined.values()]
     for request_id in split.earlier_requests:
         # A fresh link to the contact given then; nothing about it is shown on this screen.
-        person_messages.send_fresh_link(db.session.get_one(HelpRequest, request_id))
+        person_messages.send_fresh_link(db.session.get_one(HelpRequest, request_id), now=now)
     if not split.new:
         db.session.commit()
         return None, joined

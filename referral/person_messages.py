@@ -173,9 +173,21 @@ def send_status_link(request: HelpRequest, token: str, *, channel: str | None = 
     return _link(request, token, Kind.STATUS_LINK, channel)
 
 
-def send_fresh_link(request: HelpRequest, channel: str | None = None) -> int:
+def send_fresh_link(
+    request: HelpRequest, channel: str | None = None, now: datetime | None = None
+) -> int:
     """Replace the request's status token (every older link stops working) and queue the new
-    link to the contacts given then, or to ``channel`` only. The caller commits."""
+    link to the contacts given then, or to ``channel`` only; at most once per request every
+    FRESH_LINK_EVERY_MINUTES, whoever asks (the lost-link page, a request sent again), so that
+    nobody can flood a person's phone nor keep killing their link. The caller commits."""
+    recently = (now or utcnow()) - timedelta(minutes=current_app.config["FRESH_LINK_EVERY_MINUTES"])
+    just_sent = select(OutboxMessage.id).where(
+        OutboxMessage.request_id == request.id,
+        OutboxMessage.kind == Kind.FRESH_LINK,
+        OutboxMessage.created_at > recently,
+    )
+    if db.session.scalar(just_sent.limit(1)) is not None:
+        return 0
     token = new_token()
     request.status_token_hash = token_hash(token)
     return _link(request, token, Kind.FRESH_LINK, channel)
@@ -284,8 +296,7 @@ LOST_LINK_REQUESTS = 3  # the newest requests given one contact that get a new l
 
 def send_fresh_links_to(contact: str, now: datetime | None = None) -> int:
     """ "I lost my link": a new link for each request not erased (the newest few) that was given
-    this phone number or e-mail, to that channel only, at most once per request every
-    FRESH_LINK_EVERY_MINUTES. Matched on the keyed hash, never by decrypting. Commits; gives how
+    this phone number or e-mail, to that channel only (``send_fresh_link``). Matched on the keyed hash, never by decrypting. Commits; gives how
     many messages were written (the page does not say)."""
     now = now or utcnow()
     channel = EMAIL if normalised_email(contact) else SMS
@@ -300,15 +311,6 @@ def send_fresh_links_to(contact: str, now: datetime | None = None) -> int:
         .order_by(HelpRequest.id.desc())
         .limit(LOST_LINK_REQUESTS)
     ).all()
-    recently = now - timedelta(minutes=current_app.config["FRESH_LINK_EVERY_MINUTES"])
-    written = 0
-    for request in found:
-        just_sent = select(OutboxMessage.id).where(
-            OutboxMessage.request_id == request.id,
-            OutboxMessage.kind == Kind.FRESH_LINK,
-            OutboxMessage.created_at > recently,
-        )
-        if db.session.scalar(just_sent.limit(1)) is None:
-            written += send_fresh_link(request, channel)
+    written = sum(send_fresh_link(request, channel, now) for request in found)
     db.session.commit()
     return written

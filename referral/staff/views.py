@@ -145,6 +145,7 @@ def _render_referral(referral: Referral, submitted: dict | None = None, status: 
         may_add_note=access.may_add_note(current_user, referral),
         notes=notes,
         reasons=explain.stored_reasons(referral),
+        duplicate_of=lifecycle.duplicate_seen_by(current_user, referral.request),
     )
     words = any(event.text for event in referral.events)
     if referral.request.erased_at is None and (personal or notes or words):

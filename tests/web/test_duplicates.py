@@ -9,6 +9,7 @@ from referral import lifecycle
 from referral.extensions import db
 from referral.models import HelpRequest, Referral
 
+from ..helpers import intake
 from .test_public import post_intake
 
 
@@ -92,3 +93,52 @@ def test_only_the_needs_still_open_join_the_others_make_a_new_request(app, clien
         first, second = requests_by_id()
         assert [r.specialism for r in second.referrals] == ["psychological"]
         assert second.possible_duplicate_of == first.reference
+
+
+def test_sending_a_request_again_and_again_sends_one_fresh_link(app, client, directory):
+    """Anyone who knows a person's number could send the form again and again: each time a
+    fresh link, killing the one before, went to the person's phone. At most one fresh link
+    per FRESH_LINK_EVERY_MINUTES, as on the lost-link page."""
+    from referral.models import OutboxMessage
+
+    first = post_intake(client, "en", needs=["legal"], phone="+48 601 111 111")
+    link = re.search(r"/en/status/[\w-]{40,}", first.get_data(as_text=True)).group()
+    stranger = app.test_client()
+    for attempt in range(5):
+        post_intake(stranger, "en", needs=["legal"], phone="601111111", description=f"{attempt}")
+    with app.app_context():
+        kinds = db.session.scalars(select(OutboxMessage.kind)).all()
+    assert kinds.count("person_fresh_link") == 1  # one SMS (the only contact given)
+    assert client.get(link).status_code == 404  # replaced once, by the link in that message
+
+
+def test_a_possible_duplicate_is_named_only_to_those_who_see_the_earlier_request(
+    app, client, staff, login_as
+):
+    """A caseworker of another organisation typing a name must not learn that a person of that
+    name has an open request elsewhere, nor its reference; the earlier request's holder and the
+    coordinator do see it."""
+    post_intake(client, "en", needs=["legal"], name="Iryna Bondarenko", phone="+48 601 111 111")
+    with app.app_context():
+        from referral.models import User
+
+        [earlier] = requests_by_id()
+        earlier_holder = earlier.referrals[0].organisation.slug
+        caseworker = next(
+            u
+            for u in db.session.scalars(select(User).where(User.organisation_id.is_not(None)))
+            if u.organisation.slug != earlier_holder
+        )
+        later = lifecycle.submit_request(
+            intake("legal", name="bondarenko IRYNA", phone="+48 699 999 999"),
+            submitted_by=caseworker,
+        )
+        referral_id, slug = later.request.referrals[0].id, caseworker.organisation.slug
+        assert later.request.possible_duplicate_of == earlier.reference
+
+    def page_of(who: str) -> str:
+        return login_as(who).get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+
+    assert "Iryna" in page_of(slug) or "bondarenko" in page_of(slug)  # it sees its own person
+    assert earlier.reference not in page_of(slug)
+    assert earlier.reference in page_of("coordinator")
