@@ -296,8 +296,9 @@ LOST_LINK_REQUESTS = 3  # the newest requests given one contact that get a new l
 
 def send_fresh_links_to(contact: str, now: datetime | None = None) -> int:
     """ "I lost my link": a new link for each request not erased (the newest few) that was given
-    this phone number or e-mail, to that channel only (``send_fresh_link``). Matched on the keyed hash, never by decrypting. Commits; gives how
-    many messages were written (the page does not say)."""
+    this phone number or e-mail, to that channel only (``send_fresh_link``). Matched on the keyed
+    hash, never by decrypting. Commits; gives how many messages were written (the page does not
+    say)."""
     now = now or utcnow()
     channel = EMAIL if normalised_email(contact) else SMS
     given = (
