@@ -47,6 +47,7 @@ def erase(request: HelpRequest, now: datetime) -> None:
     request.languages = []
     request.safe_to_message = request.interpreter_needed = False
     request.status_token_hash = token_hash(new_token())  # the person's link opens nothing now
+    request.submission_hash = None  # a hash of what they typed, salted, but still of it
     request.erased_at = now
     referral_ids = select(Referral.id).where(Referral.request_id == request.id)
     for model in (Note, EventText, Appointment):

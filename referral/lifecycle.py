@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from flask import current_app
 from sqlalchemy import Select, select, union
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -84,6 +85,7 @@ class IntakeData:
     description: str | None = None
     urgent: bool = False
     residence_status: str | None = None
+    submission_hash: str | None = None  # the public form's, once sent (``submit_from_person``)
 
 
 @dataclass
@@ -136,6 +138,7 @@ def submit_request(
         submitted_by_token_id=_account_and_token(submitted_by)[1],
         referring_organisation_id=submitted_by.organisation_id if submitted_by else None,
         possible_duplicate_of=earlier,
+        submission_hash=data.submission_hash,
     )
     referrals = [
         Referral(
@@ -221,8 +224,10 @@ def submit_from_person(
     open with them joins that referral (its holder reads the new words, "asked again") instead of
     making a second offer (``duplicates``), and a fresh status link goes to the contact given in
     the earlier request; the other needs make a new request. Returns the new request (None when
-    every need joined) and the referrals joined."""
+    every need joined) and the referrals joined. The same form sent again (a reload, a double
+    tap) is refused with ALREADY_SENT and the reference of the request it made."""
     now = now or utcnow()
+    _refuse_if_sent(data.submission_hash)
     split = duplicates.split_needs(data.needs, _open_needs(data))
     joined = [_ask_again(need.referral_id, data.description, now) for need in split.joined.values()]
     for request_id in split.earlier_requests:
@@ -231,7 +236,21 @@ def submit_from_person(
     if not split.new:
         db.session.commit()
         return None, joined
-    return submit_request(replace(data, needs=split.new), now=now), joined
+    try:
+        return submit_request(replace(data, needs=split.new), now=now), joined
+    except IntegrityError:
+        # Sent twice at once: the other one was written first.
+        db.session.rollback()
+        _refuse_if_sent(data.submission_hash)
+        raise
+
+
+def _refuse_if_sent(submission_hash: str | None) -> None:
+    if submission_hash is None:
+        return
+    sent = select(HelpRequest.reference).where(HelpRequest.submission_hash == submission_hash)
+    if (reference := db.session.scalar(sent)) is not None:
+        raise ServiceError(ServiceError.ALREADY_SENT, reference)
 
 
 def _open_needs(data: IntakeData) -> list[duplicates.OpenNeed]:

@@ -322,6 +322,9 @@ class HelpRequest(Model):
     reference: Mapped[str] = mapped_column(String(7), unique=True)
     # Erasure replaces it with the hash of a token nobody holds: the person's link stops working.
     status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The hash of the public form's one-time token (``IntakeForm.submission_hash``): the same form
+    # sent twice is one request.
+    submission_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     language: Mapped[str] = mapped_column(String(2))
     city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"), index=True)

@@ -30,6 +30,8 @@ class ServiceError(Exception):
     # A request must say where and what.
     UNKNOWN_PLACE = "unknown_place"
     NO_NEEDS = "no_needs"
+    # The same intake form, sent again (its argument: the request's reference).
+    ALREADY_SENT = "already_sent"
     # Nothing is held about the person any more.
     ALREADY_ERASED = "already_erased"
     # The directory and the accounts.
@@ -48,6 +50,7 @@ class ServiceError(Exception):
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(code if not detail else f"{code}: {detail}")
         self.code = code
+        self.detail = detail
 
 
 def get_or_refuse(model: type[Row], row_id: Any) -> Row:

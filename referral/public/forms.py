@@ -5,6 +5,7 @@ Field names are an interface (docs/design.md): ``needs``, ``city``, ``voivodeshi
 ``description``, ``urgency``, ``residence_status``, ``consent``.
 """
 
+import hashlib
 import re
 from typing import cast
 
@@ -250,6 +251,16 @@ class IntakeForm(ContactChecks, FlaskForm):
     def is_spam(self) -> bool:
         return bool(self.homepage.data)
 
+    def submission_hash(self) -> str | None:
+        """The same form sent again (a reload of the confirmation, a double tap) gives the same
+        hash: its CSRF token, signed anew each time the page is shown, and everything in it. None
+        without a token (CSRF off)."""
+        token = getattr(self, "csrf_token", None)
+        if token is None or not token.data:
+            return None
+        sent = sorted((field.name, str(field.data)) for field in self if field.name != "csrf_token")
+        return hashlib.sha256(repr((token.data, sent)).encode()).hexdigest()
+
     def validate_voivodeship(self, field):
         if self.city.data == OTHER_CITY and not field.data:
             raise ValidationError(_l("Your city is not in the list: choose its voivodeship."))
@@ -273,6 +284,7 @@ class IntakeForm(ContactChecks, FlaskForm):
             description=self.description.data or None,
             urgent=self.urgency.data == Urgency.URGENT,
             residence_status=self.residence_status.data or None,
+            submission_hash=self.submission_hash(),
         )
 
 

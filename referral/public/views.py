@@ -122,9 +122,14 @@ def submit_intake():
         return render_template("public/received.html")
     if not form.validate_on_submit():
         return _intake_page(form)
-    submitted, joined = lifecycle.submit_from_person(
-        form.to_intake(g.lang, current_app.config["CONSENT_VERSION"])
-    )
+    try:
+        submitted, joined = lifecycle.submit_from_person(
+            form.to_intake(g.lang, current_app.config["CONSENT_VERSION"])
+        )
+    except ServiceError as refused:
+        if refused.code != ServiceError.ALREADY_SENT:
+            raise
+        return render_template("public/already_sent.html", reference=refused.detail)
     asked_again = [referral.specialism for referral in joined]
     if submitted is None:
         return render_template("public/still_open.html", asked_again=asked_again)

@@ -10,7 +10,7 @@ from referral.extensions import db
 from referral.models import HelpRequest, Referral
 
 from ..helpers import intake
-from .test_public import post_intake
+from .test_public import post_intake, status_path
 
 
 def requests_by_id() -> list[HelpRequest]:
@@ -142,3 +142,58 @@ def test_a_possible_duplicate_is_named_only_to_those_who_see_the_earlier_request
     assert "Iryna" in page_of(slug) or "bondarenko" in page_of(slug)  # it sees its own person
     assert earlier.reference not in page_of(slug)
     assert earlier.reference in page_of("coordinator")
+
+
+def test_the_same_form_sent_twice_is_one_request_and_keeps_its_link(app, client, directory):
+    """Reloading the confirmation (or tapping Send twice) posts the same form again: it joined
+    the request just made as "asked again" and a fresh link replaced the one on the screen. The
+    form's CSRF token, new with every page shown, now says it was sent already."""
+    from referral.models import FromPerson, OutboxMessage
+
+    from ..helpers import csrf_token_of
+    from .test_public import VALID
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        token = csrf_token_of(client.get("/uk/request").get_data(as_text=True))
+        form = {**VALID, "csrf_token": token}
+        first = client.post("/uk/request", data=form).get_data(as_text=True)
+        again = client.post("/uk/request", data=form)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    with app.app_context():
+        [request] = requests_by_id()
+        reference = request.reference
+        assert db.session.scalar(select(func.count()).select_from(FromPerson)) == 0
+        kinds = db.session.scalars(select(OutboxMessage.kind)).all()
+    assert again.status_code == 200 and "person_fresh_link" not in kinds
+    html = again.get_data(as_text=True)
+    assert "Ви вже надіслали цей запит" in html and reference in html
+    assert client.get(status_path(first)).status_code == 200  # the link shown first still works
+
+
+def test_the_same_form_sent_twice_at_once_is_one_request(app, ctx, directory, monkeypatch):
+    """Two posts of one form at the same moment: both find nothing sent yet, the second is
+    refused by the unique hash at its commit, and nothing of it is kept."""
+    import pytest
+
+    from referral.models import OutboxMessage
+    from referral.service_errors import ServiceError
+
+    data = intake("legal", submission_hash="f" * 64)
+    first = lifecycle.submit_from_person(data)[0]
+    real_check, checks = lifecycle._refuse_if_sent, []
+
+    def not_yet_committed(submission_hash):
+        checks.append(submission_hash)
+        if len(checks) > 1:
+            real_check(submission_hash)
+
+    monkeypatch.setattr(lifecycle, "_refuse_if_sent", not_yet_committed)
+    monkeypatch.setattr(lifecycle, "_open_needs", lambda data: [])
+    messages = db.session.scalar(select(func.count()).select_from(OutboxMessage))
+    with pytest.raises(ServiceError) as refused:
+        lifecycle.submit_from_person(data)
+    assert (refused.value.code, refused.value.detail) == ("already_sent", first.reference)
+    assert len(requests_by_id()) == 1
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == messages

@@ -1,0 +1,24 @@
+"""The intake form a request came from, by the hash of its one-time token: the same form sent
+twice (a reload of the confirmation, a double tap) is one request
+
+Revision ID: 0017
+Revises: 0016
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0017"
+down_revision = "0016"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column("request", sa.Column("submission_hash", sa.String(64), nullable=True))
+    op.create_index("ix_request_submission_hash", "request", ["submission_hash"], unique=True)
+
+
+def downgrade():
+    op.drop_index("ix_request_submission_hash", table_name="request")
+    op.drop_column("request", "submission_hash")
