@@ -46,15 +46,32 @@ def current_referral() -> Referral:
 
 
 def rate_limit_key() -> str:
-    """Per token (its hash: the limiter's storage never holds a working token), else per
-    address."""
+    """Per token on the routes that need one (its hash: the limiter's storage never holds a
+    working token), else per address: the public routes check no token, and a made-up one would
+    have had a bucket of its own at every call."""
+    view = current_app.view_functions.get(request.endpoint or "")
     secret = api_tokens.bearer_token(request.headers.get("Authorization"))
-    if secret:
+    if secret and not getattr(view, "open_to_all", False):
         return f"api-token:{token_hash(secret)}"
+    return _address_key()
+
+
+def _address_key() -> str:
     return f"api-address:{request.remote_addr}"
 
 
+def _refused(answer) -> bool:
+    return bool(answer.status_code == 401)
+
+
 limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key)(bp)
+# Calls with a token that opens nothing count per address too: guessing tokens is limited.
+limiter.limit(
+    lambda: current_app.config["API_RATE_LIMIT"],
+    key_func=_address_key,
+    deduct_when=_refused,
+    scope="api-refused",
+)(bp)
 
 
 @bp.before_request

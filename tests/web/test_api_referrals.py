@@ -1,6 +1,7 @@
 """The referral API with an organisation's token: who gets in, what each organisation sees, the
 actions through the same use cases, notes, referring a person, problems, audit, rate limit."""
 
+import secrets
 from datetime import timedelta
 
 import pytest
@@ -361,3 +362,22 @@ def test_the_rate_limit_counts_each_token_apart(app, limited_app, tokens):
     assert limited.get_json()["code"] == "rate_limited"
     assert limited.content_type == "application/problem+json"
     assert client.get(LIST, headers=bearer(tokens["pfm"])).status_code == 200
+
+
+def test_made_up_tokens_share_their_address_limit(app, limited_app, tokens):
+    """A bucket per token is for real tokens: a made-up one each call had a bucket of its own,
+    so guesses (each a 401 and a lookup) and the public directory were never limited."""
+    limited_app.config["API_RATE_LIMIT"] = "3 per minute"
+
+    def calls(address: str, path: str, token: str | None = None) -> list[int]:
+        client = limited_app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return [
+            client.get(path, headers=bearer(token or secrets.token_urlsafe(32))).status_code
+            for _ in range(4)
+        ]
+
+    assert calls("10.0.0.1", LIST) == [401, 401, 401, 429]
+    assert calls("10.0.0.2", "/api/v1/hsds/organizations") == [200, 200, 200, 429]
+    # A real token's calls count against the token, wherever they come from.
+    assert calls("10.0.0.3", LIST, tokens["nomada"]) == [200, 200, 200, 429]
