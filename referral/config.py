@@ -40,6 +40,9 @@ class Config:
     SIGN_IN_RATE_LIMIT = os.environ.get("SIGN_IN_RATE_LIMIT", "10 per minute; 100 per hour")
     FORGOT_PASSWORD_HOURS = 1
     FORGOT_PASSWORD_EVERY_MINUTES = 5
+    # Every answer of /login/forgot takes at least this long: a known address also makes a link
+    # and its mail, and the difference in time told which addresses have accounts.
+    FORGOT_PASSWORD_SECONDS = float(os.environ.get("FORGOT_PASSWORD_SECONDS", "0.5"))
     PASSWORD_RESET_HOURS = int(os.environ.get("PASSWORD_RESET_HOURS", "72"))
 
     # Working hours to answer an offer, by urgency, where the environment overrides the defaults
@@ -137,3 +140,4 @@ class TestConfig(Config):
     DATA_KEYS = "ij7eie9y8uenglanIjnTLLk7fr_ZP90kzICiMDFPbbw="
     MATCH_KEY = "test-match-key-test-match-key-0123456789"
     STATUS_LOST_SECONDS = 0.0
+    FORGOT_PASSWORD_SECONDS = 0.0

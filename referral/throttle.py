@@ -1,4 +1,5 @@
-"""The sign-in throttle: a few attempts per account, then a lock that grows each time.
+"""The sign-in throttle: a few attempts per account, then a lock that grows each time; and a floor
+under the time of answers that must not tell what they found (``taking_at_least``).
 
 An attempt is counted *before* the password or code is checked, in one INSERT ... ON CONFLICT
 DO UPDATE statement that also decides whether it may go ahead; the count is committed before the
@@ -9,6 +10,9 @@ sign-in form (Flask-Limiter) keeps one address from trying many accounts.
 
 import hashlib
 import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -87,3 +91,12 @@ def claim(row_key: str, now: datetime | None = None) -> Attempt:
 def clear(row_key: str) -> None:
     """After a success (or a new password): the count and the lock history start again."""
     db.session.execute(delete(SignInThrottle).where(SignInThrottle.key == row_key))
+
+
+@contextmanager
+def taking_at_least(seconds: float) -> Iterator[None]:
+    """An answer that must not tell by its time whether something was found (an account, a
+    request) takes at least ``seconds``: the slower path's work hides behind the floor."""
+    started = time.monotonic()
+    yield
+    time.sleep(max(0.0, seconds - (time.monotonic() - started)))

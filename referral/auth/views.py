@@ -15,6 +15,7 @@ from ..models import User
 from ..security_headers import holds_secret
 from ..service_errors import ServiceError
 from ..session_security import mark_signed_in
+from ..throttle import taking_at_least
 from ..urls import same_site_path
 from ..vocabulary import UI_LANGUAGES
 from . import bp
@@ -139,10 +140,12 @@ def code():
 @bp.route("/login/forgot", methods=["GET", "POST"])
 @limiter.limit(_sign_in_limit, methods=["POST"])
 def forgot():
-    """The same answer whether or not the address has an account."""
+    """The same answer, taking at least FORGOT_PASSWORD_SECONDS, whether or not the address has
+    an account."""
     form = ForgotForm()
     if form.validate_on_submit():
-        accounts.send_password_link(form.email.data)
+        with taking_at_least(current_app.config["FORGOT_PASSWORD_SECONDS"]):
+            accounts.send_password_link(form.email.data)
         return render_template(
             "auth/forgot_sent.html", hours=current_app.config["FORGOT_PASSWORD_HOURS"]
         )

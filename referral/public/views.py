@@ -30,6 +30,7 @@ from ..models import HelpRequest
 from ..promises import Promises
 from ..security_headers import holds_secret
 from ..service_errors import ServiceError
+from ..throttle import taking_at_least
 from ..vocabulary import ContactChannel, Specialism, Urgency
 from . import bp
 from .forms import ContactForm, IntakeForm, LostLinkForm, MessageForm, WithdrawForm
@@ -299,7 +300,6 @@ def status_lost():
     form = LostLinkForm()
     if not form.validate_on_submit():
         return render_template("public/status_lost.html", form=form, asked=False)
-    started = time.monotonic()
-    person_messages.send_fresh_links_to(form.contact.data or "")
-    time.sleep(max(0.0, current_app.config["STATUS_LOST_SECONDS"] - (time.monotonic() - started)))
+    with taking_at_least(current_app.config["STATUS_LOST_SECONDS"]):
+        person_messages.send_fresh_links_to(form.contact.data or "")
     return render_template("public/status_lost.html", form=form, asked=True)

@@ -370,3 +370,19 @@ def test_the_gunicorn_access_log_the_project_ships_redacts_tokens(app, tmp_path)
         log, _ = server.communicate(timeout=10)
     assert "/uk/status/…" in log and "/reset/…" in log and "/uk/status/…/withdraw" in log
     assert token not in log
+
+
+def test_forgot_password_takes_as_long_for_an_address_without_an_account(app, client, staff):
+    """A known address also makes a link and its mail: without a floor on the answer's time,
+    the difference (about 1.5 ms) told which addresses have accounts."""
+    app.config["FORGOT_PASSWORD_SECONDS"] = 0.3
+    try:
+        times = []
+        for email in (VICTIM, "nobody@example.org"):
+            started = time.monotonic()
+            response = client.post("/login/forgot", data={"email": email})
+            times.append(time.monotonic() - started)
+            assert response.status_code == 200
+    finally:
+        app.config["FORGOT_PASSWORD_SECONDS"] = 0.0
+    assert min(times) >= 0.3
