@@ -1,7 +1,17 @@
 """Language choice, locale-aware formatting and the language switcher."""
 
+from datetime import UTC, datetime
+
+from babel.dates import format_skeleton
 from flask import Flask, g, request, session, url_for
-from flask_babel import format_date, format_datetime, get_locale, gettext, lazy_gettext
+from flask_babel import (
+    format_date,
+    format_datetime,
+    get_locale,
+    get_timezone,
+    gettext,
+    lazy_gettext,
+)
 from flask_login import current_user
 from werkzeug.routing import AnyConverter
 
@@ -51,6 +61,19 @@ def switch_language_url(code: str) -> str | None:
     return url_for(request.endpoint, **args)
 
 
+def moment(value: datetime) -> str:
+    """A moment people read without doubt: the day and the month in words, the 24-hour time, and
+    the year when it is not this one ("2 grudnia, 17:00", "December 2, 17:00"). Babel's short
+    formats wrote 12/2/26, 5:00 PM in English, which people in Poland read as 12 February, and
+    02.12.26 in Ukrainian. The ``datetime`` filter's ``short`` is this."""
+    locale, zone = get_locale(), get_timezone()
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
+    day = "MMMMd" if local.year == datetime.now(zone).year else "yMMMMd"
+    return str(locale.datetime_formats["medium"]).format(
+        format_skeleton("Hm", local, locale=locale), format_skeleton(day, local, locale=locale)
+    )
+
+
 def label(member) -> str:
     """A vocabulary member's label, translated into the current locale."""
     return gettext(member.label)
@@ -65,7 +88,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         label=label,
         specialism_label=specialism_label,
-        datetime=lambda value, fmt="medium": format_datetime(value, fmt) if value else "",
+        datetime=lambda value, fmt="medium": (
+            "" if not value else moment(value) if fmt == "short" else format_datetime(value, fmt)
+        ),
         date=lambda value, fmt="medium": format_date(value, fmt) if value else "",
     )
     app.jinja_env.globals.update(

@@ -1,5 +1,7 @@
 """Three languages: the URL carries the language on public pages, the browser picks the first."""
 
+import re
+
 import pytest
 
 
@@ -58,3 +60,27 @@ def test_not_found_page_is_translated(client, directory):
 def test_staff_pages_use_the_users_language(app, login_as):
     client = login_as("homo-faber")
     assert '<html lang="pl">' in client.get("/staff/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("lang", "month"), [("en", "December"), ("pl", "grudnia"), ("uk", "грудня")]
+)
+def test_a_deadline_names_its_month_in_words(app, client, directory, lang, month):
+    """The short formats wrote 12/2/26, 5:00 PM in English (read in Poland as 12 February) and
+    02.12.26 in Ukrainian; a deadline now says "2 grudnia, 17:00" and the like."""
+    from datetime import UTC, datetime
+
+    from referral.i18n import moment
+
+    with app.test_request_context(f"/{lang}/"):
+        from flask_babel import force_locale
+
+        with force_locale(lang):
+            text = moment(datetime(2030, 12, 2, 16, 0, tzinfo=UTC))
+    assert month in text and "17:00" in text and "PM" not in text
+    assert "2030" in text  # another year than this one is said
+
+    from .test_public import post_intake
+
+    page = post_intake(client, lang, needs=["legal"], city="wroclaw").get_data(as_text=True)
+    assert not re.search(r"\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b", page)  # the offer's deadline
