@@ -170,3 +170,13 @@ def test_100_posts_from_one_address_hit_the_limit_and_lose_no_accepted_request(
     assert re.search(r"Please try again in \d+ minutes?\.", html)
     assert "Retry-After" in page.headers
     assert client.get("/en/request").status_code == 200  # reading the form is never limited
+
+
+def test_a_refused_form_is_announced_and_leads_to_the_first_choice(client, directory):
+    """Without JavaScript: the page's title begins with "Error:" (read first by a screen reader),
+    the summary takes the focus, and a group's error leads to its first box, not the fieldset."""
+    html = post_intake(client, "uk", needs=None).get_data(as_text=True)
+    assert re.search(r"<title>Помилка: Звернутися по допомогу", html)
+    summary = re.search(r'<div class="error-summary"[^>]*>', html).group()
+    assert "autofocus" in summary
+    assert 'href="#needs-0"' in html and 'id="needs-0"' in html
