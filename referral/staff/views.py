@@ -1,7 +1,7 @@
 """Staff pages: the inbox, the referral page with its actions and notes, referring a person, and
 the profile. Every referral is looked up through ``access.visible_referrals``: others get 404."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale, format_timedelta
@@ -63,11 +63,23 @@ def staff_helpers():
 
 
 def time_left(deadline: datetime | None) -> tuple[str, bool]:
-    """("3 hours", False) left, or ("2 hours", True) overdue: the answer deadline in words."""
+    """("37 hours", False) left, or ("2 hours", True) overdue: the answer deadline in words,
+    cut down to the unit shown (a unit from two of it up), never rounded up: Babel's rounding
+    said "2 days" when 37 hours were left."""
     if deadline is None:
         return "", False
     delta = deadline - utcnow()
-    return format_timedelta(abs(delta)), delta.total_seconds() < 0
+    return format_timedelta(_cut_down(abs(delta)), threshold=2), delta.total_seconds() < 0
+
+
+_UNITS = (timedelta(days=1), timedelta(hours=1), timedelta(minutes=1))
+
+
+def _cut_down(span: timedelta) -> timedelta:
+    for unit in _UNITS:
+        if span >= 2 * unit:
+            return (span // unit) * unit
+    return span
 
 
 def waiting(since: datetime) -> str:

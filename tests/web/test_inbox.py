@@ -137,3 +137,22 @@ def test_the_referral_page_opens_with_the_decision_panel(app, login_as):
     refused = act(app, nomada, referral_id, "decline")
     assert refused.status_code == 400
     assert '<details class="decide-decline" open>' in text_of(refused)
+
+
+@pytest.mark.parametrize(
+    ("hours", "shown"),
+    [
+        (37, "37 hours"),
+        (47.9, "47 hours"),
+        (60, "2 days"),
+        (1.5, "90 minutes"),
+        (0.2, "12 minutes"),
+    ],
+)
+def test_the_time_left_is_never_more_than_there_is(app, hours, shown):
+    """Rounded, 37 hours left read "2 days"; the time left is now cut down to the unit shown."""
+    from referral.staff.views import time_left
+
+    with app.test_request_context("/staff/"):
+        left, overdue = time_left(utcnow() + timedelta(hours=hours, seconds=30))
+    assert (left, overdue) == (shown, False)
