@@ -2,6 +2,8 @@
 cards on a phone, destructive buttons that look destructive, and every staff and admin page in
 Polish checked by axe-core (issue 14)."""
 
+import re
+
 import pytest
 
 from referral import lifecycle
@@ -72,7 +74,7 @@ def test_the_inbox_becomes_cards_on_a_phone(app, base_url, staff, new_page):
     row = page.locator("#offered ~ div tbody tr").first
     box = row.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
-    assert "Zostało: 2 dni" in row.inner_text()  # the time left, in sight
+    assert re.search(r"Zostało: \d+ \w+", row.inner_text())  # the time left, in sight
 
 
 def test_destructive_buttons_look_destructive_not_like_the_main_action(app, base_url, new_page):

@@ -42,10 +42,10 @@ def test_ukrainian_pages_name_the_organisation_in_the_nominative_beside_its_poli
     html = post_intake(client, lang="uk", **LUBLIN).get_data(as_text=True)
     assert HOMO_FABER_UK in html
     assert "Передано організації" not in html
-    assert "координатор консорціуму відповість протягом 2 робочих днів" in html
+    assert "Координатор консорціуму відповість протягом 2 робочих днів" in html
     status = client.get(status_path(html)).get_data(as_text=True)
     assert HOMO_FABER_UK in status
-    assert "координатор консорціуму відповість протягом 2 робочих днів" in status
+    assert "Координатор консорціуму відповість протягом 2 робочих днів" in status
 
 
 def test_the_coordinators_answer_time_is_a_setting(app, client, directory):
@@ -54,7 +54,7 @@ def test_the_coordinators_answer_time_is_a_setting(app, client, directory):
         html = post_intake(client, lang="pl", **LUBLIN).get_data(as_text=True)
     finally:
         app.config["COORDINATOR_ANSWER_DAYS"] = 2
-    assert "koordynator konsorcjum odpowie w ciągu 5 dni roboczych" in html
+    assert "Koordynator konsorcjum odpowie w ciągu 5 dni roboczych" in html
 
 
 def test_urgent_unmatched_need_points_to_112_and_alerts_every_coordinator_at_once(
