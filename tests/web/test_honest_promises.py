@@ -64,6 +64,7 @@ def test_urgent_unmatched_need_points_to_112_and_alerts_every_coordinator_at_onc
         client, lang="en", urgency="urgent", name="Olena Kovalenko", **LUBLIN
     ).get_data(as_text=True)
     assert "If you are in danger now, call 112" in html
+    assert "You marked it urgent, so the coordinator was told at once." in html
     with app.app_context():
         housing = db.session.scalar(select(Referral).where(Referral.specialism == "housing"))
         reference = housing.request.reference
