@@ -61,14 +61,15 @@ def switch_language_url(code: str) -> str | None:
     return url_for(request.endpoint, **args)
 
 
-def moment(value: datetime) -> str:
+def moment(value: datetime, year: bool = False) -> str:
     """A moment people read without doubt: the day and the month in words, the 24-hour time, and
-    the year when it is not this one ("2 grudnia, 17:00", "December 2, 17:00"). Babel's short
-    formats wrote 12/2/26, 5:00 PM in English, which people in Poland read as 12 February, and
-    02.12.26 in Ukrainian. The ``datetime`` filter's ``short`` is this."""
+    the year when it is not this one or ``year`` asks ("2 grudnia, 17:00", "December 2, 17:00").
+    Babel's short formats wrote 12/2/26, 5:00 PM in English, which people in Poland read as
+    12 February, and 02.12.26 in Ukrainian; its long ones add seconds and "+0100". The
+    ``datetime`` filter's ``short`` is this; the ``moment`` filter too, with ``year``."""
     locale, zone = get_locale(), get_timezone()
     local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
-    day = "MMMMd" if local.year == datetime.now(zone).year else "yMMMMd"
+    day = "MMMMd" if local.year == datetime.now(zone).year and not year else "yMMMMd"
     return str(locale.datetime_formats["medium"]).format(
         format_skeleton("Hm", local, locale=locale), format_skeleton(day, local, locale=locale)
     )
@@ -88,6 +89,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         label=label,
         specialism_label=specialism_label,
+        moment=lambda value, year=False: moment(value, year) if value else "",
         datetime=lambda value, fmt="medium": (
             "" if not value else moment(value) if fmt == "short" else format_datetime(value, fmt)
         ),

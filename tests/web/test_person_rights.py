@@ -6,6 +6,7 @@ settings."""
 import csv
 import io
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -282,3 +283,10 @@ def test_an_api_answer_without_the_person_is_no_opening(app, client, person):
             db.session.scalars(select(DataAccess).where(DataAccess.api_token_id.is_not(None))).all()
             == []
         )
+
+
+def test_the_copy_gives_its_times_as_people_read_them(client, person):
+    """Not "1 грудня 2026 р., 03:52:21 +0100": the day, the month in words, the year, the time."""
+    page = client.get(f"{person.path}/copy").get_data(as_text=True)
+    assert not re.search(r"\d\d:\d\d:\d\d|[+-]\d{4}\b", page)
+    assert re.search(r"\d{1,2} \w+ \d{4}|\w+ \d{1,2}, \d{4}", page)
