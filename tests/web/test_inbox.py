@@ -137,3 +137,14 @@ def test_the_referral_page_opens_with_the_decision_panel(app, login_as):
     refused = act(app, nomada, referral_id, "decline")
     assert refused.status_code == 400
     assert '<details class="decide-decline" open>' in text_of(refused)
+
+
+def test_a_place_not_in_the_list_shows_its_voivodeship(app, login_as):
+    [referral_id] = submit(app, city=None, voivodeship="02")
+    _state, holder = placement(app, referral_id)
+    staff = login_as(holder)
+    [row] = rows_of(section(text_of(staff.get("/staff/")), "offered"))
+    assert "Lower Silesian" in row and "Other place" not in row
+    page = text_of(staff.get(f"/staff/referrals/{referral_id}"))
+    panel = page[page.index('class="decision"') : page.index('aria-labelledby="person"')]
+    assert "Lower Silesian" in panel and "Other place" not in panel
