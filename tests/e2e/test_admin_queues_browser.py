@@ -97,3 +97,17 @@ def test_the_public_directory_with_contact_reads_well(base_url, new_page):
     page.goto(f"{base_url}/pl/organisations")
     assert page.locator("text=ul. Krakowskie Przedmieście 39B, Lublin").is_visible()
     assert serious_violations(page) == []
+
+
+def test_the_unmatched_queue_does_not_scroll_sideways_on_a_phone(
+    live_app, base_url, coordinator_codes, new_page
+):
+    with live_app.app_context():
+        lifecycle.submit_request(intake("psychological", city_slug="chelm"))
+        db.session.remove()
+
+    page = new_page(locale="pl-PL")  # 360 px wide
+    sign_in_as_coordinator(page, base_url, coordinator_codes)
+    page.goto(f"{base_url}/admin/unmatched")
+    assert page.locator("main tbody tr").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
