@@ -199,3 +199,18 @@ def test_the_withdrawn_page_keeps_its_button_and_link_apart_on_a_phone(app, base
     button = page.locator("main a.button").bounding_box()
     home = page.locator("main a.button ~ a").bounding_box()
     assert apart(button, home)
+
+
+def test_the_colleague_to_assign_fits_the_decision_panel_on_a_phone(app, base_url, staff, new_page):
+    referral_id, _ = refer(app)
+    with app.app_context():
+        user("staff@nomada.example").name = "Aleksandra Konstantynopolitańczykiewiczówna-Wierzbicka"
+        db.session.commit()
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    page.goto(f"{base_url}/staff/referrals/{referral_id}")
+    panel = page.locator(".decision").bounding_box()
+    select = page.locator(".decide-accept select").bounding_box()
+    assert panel["x"] <= select["x"]
+    assert select["x"] + select["width"] <= panel["x"] + panel["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
