@@ -214,3 +214,25 @@ def test_the_colleague_to_assign_fits_the_decision_panel_on_a_phone(app, base_ur
     assert panel["x"] <= select["x"]
     assert select["x"] + select["width"] <= panel["x"] + panel["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+@pytest.mark.parametrize("language", ["pl", "uk", "en"])
+def test_the_inbox_filters_show_their_choices_whole_on_a_laptop(
+    app, base_url, staff, new_page, language
+):
+    with app.app_context():
+        user("staff@nomada.example").language = language
+        db.session.commit()
+    page = new_page(viewport=LAPTOP)
+    sign_in(page, base_url, "staff@nomada.example")
+    # Each select against the widest of its choices, in its own font, with room for the arrow.
+    cut = page.evaluate(
+        """[...document.querySelectorAll('.filters select')].filter(select => {
+             const context = document.createElement('canvas').getContext('2d');
+             context.font = getComputedStyle(select).font;
+             const widths = [...select.options].map(o => context.measureText(o.text).width);
+             const widest = Math.max(...widths);
+             return select.clientWidth < widest + 30;
+           }).map(select => select.name)"""
+    )
+    assert cut == []
