@@ -1,8 +1,11 @@
 """Language choice, locale-aware formatting and the language switcher."""
 
+import re
+
 from flask import Flask, g, request, session, url_for
 from flask_babel import format_date, format_datetime, get_locale, gettext, lazy_gettext
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.routing import AnyConverter
 
 from .urls import query_args
@@ -57,6 +60,18 @@ def switch_language_url(code: str) -> str | None:
     return url_for(request.endpoint, **args)
 
 
+# "+380 67 123 45 67": a phone number written in groups, as the hints give their examples.
+PHONE_NUMBER = re.compile(r"\+\d+(?: \d+)+")
+
+
+def phone_numbers_whole(text: str) -> str:
+    """The phone numbers in a translated text joined by no-break spaces: one never breaks across
+    lines on a phone (the examples are inside the sentence, so markup cannot wrap them)."""
+    whole = PHONE_NUMBER.sub(lambda number: number.group().replace(" ", "\u00a0"), str(text))
+    # Markup stays markup: only spaces between digits changed.
+    return Markup(whole) if isinstance(text, Markup) else whole  # noqa: S704  # nosec
+
+
 def label(member) -> str:
     """A vocabulary member's label, translated into the current locale."""
     return gettext(member.label)
@@ -71,6 +86,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         label=label,
         specialism_label=specialism_label,
+        phone_numbers_whole=phone_numbers_whole,
         datetime=lambda value, fmt="medium": format_datetime(value, fmt) if value else "",
         date=lambda value, fmt="medium": format_date(value, fmt) if value else "",
     )
