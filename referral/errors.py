@@ -2,6 +2,7 @@
 
 import logging
 import traceback
+from contextlib import nullcontext
 
 from flask import Flask, g, render_template, session
 from flask_babel import force_locale
@@ -12,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from .api import problems
 from .extensions import db, login_manager
-from .i18n import browser_language
+from .i18n import browser_language, path_language
 from .vocabulary import UI_LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,11 @@ def init_app(app: Flask) -> None:
     def http_error(error):
         if problems.is_api_request():
             return problems.from_http_error(error)
-        return render_template("errors/error.html", error=error), error.code
+        # A URL under /<lang>/ that matched no page (/uk/requst) still says its language.
+        language = getattr(g, "lang", None) or path_language()
+        with force_locale(language) if language else nullcontext():
+            page = render_template("errors/error.html", error=error)
+        return page, error.code
 
     def database_unavailable(error):
         """A page that needs no database: not the signed-in user, not their language from it."""

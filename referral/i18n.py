@@ -39,6 +39,12 @@ def browser_language() -> str:
     return "en"
 
 
+def path_language() -> str | None:
+    """The language a public URL starts with (``/uk/...``), even one that matched no page."""
+    first = request.path.lstrip("/").split("/", 1)[0]
+    return first if first in UI_LANGUAGES else None
+
+
 def select_locale() -> str:
     if getattr(g, "lang", None):
         return g.lang

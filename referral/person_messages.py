@@ -263,11 +263,15 @@ def _channel_of(request: HelpRequest) -> ContactChannel | None:
 def messages_of(request: HelpRequest) -> list[OutboxMessage]:
     """The messages written to the person about this request, oldest first: for staff, their
     kind, channel and times only (the address and body, which may hold a status link, are left
-    unread)."""
+    unread). Only the person's own kinds: staff mail tied to the request ("person_wrote") is
+    not theirs."""
     return list(
         db.session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.request_id == request.id, OutboxMessage.kind.like("person_%"))
+            .where(
+                OutboxMessage.request_id == request.id,
+                OutboxMessage.kind.in_([str(kind) for kind in KIND_LABELS]),
+            )
             .options(load_only(*SHOWN_TO_STAFF))
             .order_by(OutboxMessage.id)
         )

@@ -160,6 +160,7 @@ def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Par
             .join(on_page, Referral.id == on_page.c.id)
             .options(
                 joinedload(Referral.request).joinedload(HelpRequest.city),
+                joinedload(Referral.request).joinedload(HelpRequest.voivodeship),
                 joinedload(Referral.organisation),
                 joinedload(Referral.referring_organisation),
                 joinedload(Referral.assigned_user),

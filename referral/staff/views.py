@@ -167,6 +167,7 @@ def _render_referral(referral: Referral, submitted: dict | None = None, status: 
 
 _FULL_PAGE = (
     selectinload(Referral.request).undefer_group("personal").selectinload(HelpRequest.city),
+    selectinload(Referral.request).selectinload(HelpRequest.voivodeship),
     selectinload(Referral.organisation),
     selectinload(Referral.referring_organisation),
     selectinload(Referral.assigned_user),

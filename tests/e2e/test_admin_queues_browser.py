@@ -97,3 +97,44 @@ def test_the_public_directory_with_contact_reads_well(base_url, new_page):
     page.goto(f"{base_url}/pl/organisations")
     assert page.locator("text=ul. Krakowskie Przedmieście 39B, Lublin").is_visible()
     assert serious_violations(page) == []
+
+
+def test_the_unmatched_queue_does_not_scroll_sideways_on_a_phone(
+    live_app, base_url, coordinator_codes, new_page
+):
+    with live_app.app_context():
+        lifecycle.submit_request(intake("psychological", city_slug="chelm"))
+        db.session.remove()
+
+    page = new_page(locale="pl-PL")  # 360 px wide
+    sign_in_as_coordinator(page, base_url, coordinator_codes)
+    page.goto(f"{base_url}/admin/unmatched")
+    assert page.locator("main tbody tr").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_the_reports_fit_a_laptop_with_charts_in_the_text_size(
+    live_app, base_url, coordinator_codes, new_page
+):
+    with live_app.app_context():
+        lifecycle.submit_request(intake("legal", "housing", "material"))
+        db.session.remove()
+
+    page = new_page(locale="pl-PL", viewport={"width": 1280, "height": 800})
+    sign_in_as_coordinator(page, base_url, coordinator_codes)
+    page.goto(f"{base_url}/admin/reports")
+    cut = page.evaluate(
+        "[...document.querySelectorAll('main .table-scroll')]"
+        ".filter(e => e.scrollWidth > e.clientWidth).map(e => e.getAttribute('aria-label'))"
+    )
+    assert cut == []  # the month-by-need table too
+    # The charts' labels, drawn 13 units high in a picture 400 wide, as large as they are shown.
+    label_sizes = page.evaluate(
+        "[...document.querySelectorAll('main svg.chart')]"
+        ".map(s => 13 * s.getBoundingClientRect().width / s.viewBox.baseVal.width)"
+    )
+    assert label_sizes and all(12 <= size <= 17 for size in label_sizes), label_sizes
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    assert [v["id"] for v in violations if v["id"] == "landmark-unique"] == []

@@ -157,3 +157,84 @@ def test_every_staff_and_admin_page_in_polish_passes_axe(
         ],
     )
     assert found == []
+
+
+def apart(first: dict, second: dict, gap: float = 8) -> bool:
+    """Two boxes that neither overlap nor touch: one beside or below the other by ``gap``."""
+    return (
+        first["x"] + first["width"] + gap <= second["x"]
+        or second["x"] + second["width"] + gap <= first["x"]
+        or first["y"] + first["height"] + gap <= second["y"]
+        or second["y"] + second["height"] + gap <= first["y"]
+    )
+
+
+def test_the_sent_referral_page_fits_a_phone(base_url, staff, new_page):
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    sign_in(page, base_url, "staff@pfm.example")
+    page.goto(f"{base_url}/staff/referrals/new")
+    page.check("input[name=needs][value=legal]")
+    page.select_option("select[name=city]", "wroclaw")
+    page.fill("input[name=phone]", "+48 512 345 678")
+    page.select_option("select[name=person_language]", "uk")
+    page.check("input[name=consent]")
+    page.click("form.referral-form > button[type=submit]")
+    link = page.locator(".status-link")
+    link.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    box = link.bounding_box()
+    label = page.locator("dl.summary dt").last.bounding_box()
+    assert label["y"] + label["height"] <= box["y"]  # the grey box does not cover its label
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    button, back = page.locator("main .actions > *").all()
+    assert apart(button.bounding_box(), back.bounding_box())
+
+
+def test_the_withdrawn_page_keeps_its_button_and_link_apart_on_a_phone(app, base_url, new_page):
+    _, status = refer(app)
+    page = new_page(viewport=PHONE, locale="uk-UA")
+    page.goto(f"{base_url}{status}")
+    page.click("form button.danger")
+    page.wait_for_url("**/withdraw")
+    page.click("form button.danger")
+    page.locator("div.flash-success").wait_for()
+    button = page.locator("main a.button").bounding_box()
+    home = page.locator("main a.button ~ a").bounding_box()
+    assert apart(button, home)
+
+
+def test_the_colleague_to_assign_fits_the_decision_panel_on_a_phone(app, base_url, staff, new_page):
+    referral_id, _ = refer(app)
+    with app.app_context():
+        user("staff@nomada.example").name = "Aleksandra Konstantynopolitańczykiewiczówna-Wierzbicka"
+        db.session.commit()
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    page.goto(f"{base_url}/staff/referrals/{referral_id}")
+    panel = page.locator(".decision").bounding_box()
+    select = page.locator(".decide-accept select").bounding_box()
+    assert panel["x"] <= select["x"]
+    assert select["x"] + select["width"] <= panel["x"] + panel["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+@pytest.mark.parametrize("language", ["pl", "uk", "en"])
+def test_the_inbox_filters_show_their_choices_whole_on_a_laptop(
+    app, base_url, staff, new_page, language
+):
+    with app.app_context():
+        user("staff@nomada.example").language = language
+        db.session.commit()
+    page = new_page(viewport=LAPTOP)
+    sign_in(page, base_url, "staff@nomada.example")
+    # Each select against the widest of its choices, in its own font, with room for the arrow.
+    cut = page.evaluate(
+        """[...document.querySelectorAll('.filters select')].filter(select => {
+             const context = document.createElement('canvas').getContext('2d');
+             context.font = getComputedStyle(select).font;
+             const widths = [...select.options].map(o => context.measureText(o.text).width);
+             const widest = Math.max(...widths);
+             return select.clientWidth < widest + 30;
+           }).map(select => select.name)"""
+    )
+    assert cut == []

@@ -57,6 +57,18 @@ def test_not_found_page_is_translated(client, directory):
     assert "Сторінку не знайдено" in page.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    ("lang", "title"), [("uk", "Сторінку не знайдено"), ("pl", "Nie znaleziono strony")]
+)
+def test_not_found_page_under_a_language_speaks_it_whatever_the_browser(
+    client, directory, lang, title
+):
+    page = client.get(f"/{lang}/requst", headers={"Accept-Language": "en"})
+    assert page.status_code == 404
+    html = page.get_data(as_text=True)
+    assert f'<html lang="{lang}">' in html and title in html
+
+
 def test_staff_pages_use_the_users_language(app, login_as):
     client = login_as("homo-faber")
     assert '<html lang="pl">' in client.get("/staff/").get_data(as_text=True)

@@ -156,3 +156,14 @@ def test_the_time_left_is_never_more_than_there_is(app, hours, shown):
     with app.test_request_context("/staff/"):
         left, overdue = time_left(utcnow() + timedelta(hours=hours, seconds=30))
     assert (left, overdue) == (shown, False)
+
+
+def test_a_place_not_in_the_list_shows_its_voivodeship(app, login_as):
+    [referral_id] = submit(app, city=None, voivodeship="02")
+    _state, holder = placement(app, referral_id)
+    staff = login_as(holder)
+    [row] = rows_of(section(text_of(staff.get("/staff/")), "offered"))
+    assert "Lower Silesian" in row and "Other place" not in row
+    page = text_of(staff.get(f"/staff/referrals/{referral_id}"))
+    panel = page[page.index('class="decision"') : page.index('aria-labelledby="person"')]
+    assert "Lower Silesian" in panel and "Other place" not in panel

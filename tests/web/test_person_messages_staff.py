@@ -2,7 +2,9 @@
 
 import pytest
 
-from referral import mailer
+from referral import lifecycle, mailer
+from referral.extensions import db
+from referral.models import Referral
 
 from .staff_steps import english_staff, latest_referral, refer  # noqa: F401 - fixture
 
@@ -32,3 +34,16 @@ def test_staff_without_the_personal_data_do_not_see_the_messages(app, login_as):
     referral_id, _version = latest_referral(app)
     html = login_as("hfpc").get(f"/staff/referrals/{referral_id}")
     assert 'id="person-messages"' not in html.get_data(as_text=True)
+
+
+def test_the_mail_to_staff_when_the_person_writes_is_not_a_message_to_the_person(app, login_as):
+    refer(login_as("pfm"))
+    referral_id, _version = latest_referral(app)
+    with app.app_context():
+        referral = db.session.get(Referral, referral_id)
+        holder = referral.organisation.slug
+        lifecycle.write_to_holder(referral.request, referral_id, "Please call after 17:00.")
+    html = login_as(holder).get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    section = html.split('id="person-messages"')[1].split("</section>")[0]
+    assert "Private status link" in section
+    assert "person_wrote" not in section

@@ -81,6 +81,16 @@ def test_request_form_explains_each_need_and_what_urgent_means(client, directory
     assert 'href="/en/privacy"' in html
 
 
+@pytest.mark.parametrize("lang", ["pl", "uk", "en"])
+def test_the_example_phone_numbers_do_not_break_across_lines(client, directory, lang):
+    html = client.get(f"/{lang}/request").get_data(as_text=True)
+    hint = html.split('id="phone-hint">')[1].split("</p>")[0]
+    assert "+48\u00a0512\u00a0345\u00a0678" in hint
+    assert "+380\u00a067\u00a0123\u00a045\u00a067" in hint
+    consent = html.split('id="consent-hint">')[1].split("</p>")[0]
+    assert f'<a href="/{lang}/privacy">' in consent  # a hint's markup stays markup
+
+
 def test_a_request_makes_one_referral_per_need_each_routed_at_once(client, ctx, directory):
     post_intake(client)
     [request] = stored_requests()
