@@ -170,7 +170,7 @@ def _write(request: HelpRequest, kind: str, template: str, to: dict[str, str], *
 def send_status_link(request: HelpRequest, token: str, *, channel: str | None = None) -> int:
     """Queue the status link (``token``, which only the caller knows: the database keeps its
     hash) to every contact the person gave, or to ``channel`` only. Gives how many messages."""
-    return _link(request, token, Kind.STATUS_LINK, channel)
+    return _link(request, token, Kind.STATUS_LINK, _reachable(request, channel))
 
 
 def send_fresh_link(
@@ -179,7 +179,11 @@ def send_fresh_link(
     """Replace the request's status token (every older link stops working) and queue the new
     link to the contacts given then, or to ``channel`` only; at most once per request every
     FRESH_LINK_EVERY_MINUTES, whoever asks (the lost-link page, a request sent again), so that
-    nobody can flood a person's phone nor keep killing their link. The caller commits."""
+    nobody can flood a person's phone nor keep killing their link. Where no message can go (a
+    landline, no e-mail) the link stays as it is: replaced, it would be lost. The caller commits."""
+    to = _reachable(request, channel)
+    if not to:
+        return 0
     recently = (now or utcnow()) - timedelta(minutes=current_app.config["FRESH_LINK_EVERY_MINUTES"])
     just_sent = select(OutboxMessage.id).where(
         OutboxMessage.request_id == request.id,
@@ -190,13 +194,18 @@ def send_fresh_link(
         return 0
     token = new_token()
     request.status_token_hash = token_hash(token)
-    return _link(request, token, Kind.FRESH_LINK, channel)
+    return _link(request, token, Kind.FRESH_LINK, to)
 
 
-def _link(request: HelpRequest, token: str, kind: Kind, channel: str | None) -> int:
+def _reachable(request: HelpRequest, channel: str | None) -> dict[str, str]:
+    """The contacts given, or ``channel`` alone."""
     to = contacts(request)
     if channel is not None:
         to = {channel: to[channel]} if channel in to else {}
+    return to
+
+
+def _link(request: HelpRequest, token: str, kind: Kind, to: dict[str, str]) -> int:
     return _write(request, kind, kind, to, status_url=status_url(request.language, token))
 
 

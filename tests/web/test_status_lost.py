@@ -111,3 +111,17 @@ def test_asking_is_rate_limited_per_address(limited_app, directory):
 @pytest.mark.parametrize("page", ["/en/", "/en/status/not-a-token"])
 def test_the_home_page_and_the_not_found_page_lead_to_it(client, directory, page):
     assert 'href="/en/status/lost"' in client.get(page).get_data(as_text=True)
+
+
+def test_a_number_no_message_can_reach_leaves_the_link_working(app, client, directory):
+    """A landline takes no text message: the link was replaced all the same, and no message
+    told the person the new one, so anyone knowing the number could kill it at will, unlimited
+    (the limit counts the messages written)."""
+    from .test_public import post_intake, status_path
+
+    landline = "+48 22 123 45 67"
+    sent = post_intake(client, "en", needs=["legal"], phone=landline, email="")
+    path = status_path(sent.get_data(as_text=True))
+    client.post("/en/status/lost", data={"contact": landline})
+    post_intake(app.test_client(), "en", needs=["legal"], phone=landline, email="")
+    assert client.get(path).status_code == 200
