@@ -18,6 +18,7 @@ from .models import (
     Organisation,
     PasswordReset,
     RecoveryCode,
+    Referral,
     SignInEvent,
     User,
     utcnow,
@@ -220,6 +221,13 @@ def change_role(user_id: int, role: str, organisation_id: int | None, by: User |
     user = _user(user_id)
     _check_role(role, organisation_id)
     before = {"role": user.role, "organisation_id": user.organisation_id}
+    if organisation_id != user.organisation_id:
+        # The cases assigned to them stay with their organisation, for a colleague to take.
+        db.session.execute(
+            update(Referral)
+            .where(Referral.assigned_user_id == user.id)
+            .values(assigned_user_id=None, version=Referral.version + 1)
+        )
     user.role = role
     user.organisation_id = organisation_id
     after = {"role": user.role, "organisation_id": user.organisation_id}

@@ -7,6 +7,7 @@ its request, so that erasing the request deletes it, sent or not.
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeGuard
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -130,10 +131,22 @@ def unmatched(referral: Referral, tried: bool) -> None:
     _to_caseworker("unmatched_caseworker", referral, tried=tried)
 
 
+def works_for(user: User | None, organisation_id: int | None) -> TypeGuard[User]:
+    """Mail about a case goes to a person while they work on it: an active account of that
+    organisation (one who left, or moved to another member, hears no more of it)."""
+    return (
+        user is not None
+        and user.active
+        and organisation_id is not None
+        and user.organisation_id == organisation_id
+    )
+
+
 def _to_caseworker(kind: str, referral: Referral, **context) -> None:
-    """The caseworker who submitted the request, if one did, in their language."""
+    """The caseworker who submitted the request, if one did and still works there, in their
+    language."""
     caseworker = referral.request.submitted_by
-    if caseworker:
+    if caseworker and works_for(caseworker, referral.referring_organisation_id):
         _queue(kind, caseworker.email, caseworker.language, referral=referral, **context)
 
 
@@ -170,7 +183,7 @@ def person_wrote(referral: Referral) -> None:
     if org is not None:
         _queue("person_wrote", org.email, "pl", referral=referral)
     colleague = referral.assigned_user
-    if colleague is not None and colleague.active:
+    if colleague is not None and works_for(colleague, referral.organisation_id):
         _queue("person_wrote", colleague.email, colleague.language, referral=referral)
 
 

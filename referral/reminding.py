@@ -104,7 +104,7 @@ def send_digests(now: datetime) -> int:
 
 def _holder_addresses(referral: Referral, assigned_first: bool = False) -> list[tuple[str, str]]:
     assigned = referral.assigned_user
-    if assigned_first and assigned is not None and assigned.active:
+    if assigned_first and notifications.works_for(assigned, referral.organisation_id):
         return [(assigned.email, assigned.language)]
     return notifications.holder_recipients(referral.organisation) if referral.organisation else []
 

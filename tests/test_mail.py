@@ -200,3 +200,33 @@ def test_a_savepoint_rolled_back_forgets_only_the_mails_queued_inside_it(ctx, st
     kinds = [m.kind for m in pending()]
     assert kinds.count("person_wrote") == 1
     assert "unmatched_caseworker" not in kinds
+
+
+# --- who hears about a case -----------------------------------------------------------------------
+
+
+def test_a_caseworker_no_longer_active_hears_nothing_more_of_the_case(ctx, staff, smtp_server):
+    referral_id = refer()
+    user("staff@pfm.example").active = False  # left the organisation
+    db.session.commit()
+    nomada_acts(referral_id, Action.ACCEPT)
+    assert "staff@pfm.example" not in [m.to_address for m in pending()]
+
+
+def test_a_colleague_moved_to_another_organisation_leaves_its_cases_behind(ctx, staff, smtp_server):
+    from referral import accounts
+    from referral.models import Organisation
+
+    nomada = user("staff@nomada.example").organisation
+    colleague = accounts.create_user("olga@nomada.example", "x" * 16, "Olga", nomada.id)
+    db.session.commit()
+    referral_id = refer()
+    nomada_acts(referral_id, Action.ACCEPT, assignee_id=colleague.id)
+    other = db.session.scalar(db.select(Organisation).where(Organisation.slug == "pfm"))
+    accounts.change_role(colleague.id, "staff", other.id, by=None)
+    referral = db.session.get(Referral, referral_id)
+    assert referral.assigned_user_id is None  # no longer theirs to work on
+    notifications.person_wrote(referral)
+    db.session.commit()
+    addresses = [m.to_address for m in pending() if m.kind == "person_wrote"]
+    assert addresses == [nomada.email]
