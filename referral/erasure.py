@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, Select, delete, func, select
+from sqlalchemy import CursorResult, Select, delete, func, select, update
 
 from . import outbox
 from .extensions import db
@@ -48,6 +48,13 @@ def erase(request: HelpRequest, now: datetime) -> None:
     request.safe_to_message = request.interpreter_needed = False
     request.status_token_hash = token_hash(new_token())  # the person's link opens nothing now
     request.submission_hash = None  # a hash of what they typed, salted, but still of it
+    # "Possible duplicate" says two people shared a name, phone or e-mail: gone with either.
+    request.possible_duplicate_of = None
+    db.session.execute(
+        update(HelpRequest)
+        .where(HelpRequest.possible_duplicate_of == request.reference)
+        .values(possible_duplicate_of=None)
+    )
     request.erased_at = now
     referral_ids = select(Referral.id).where(Referral.request_id == request.id)
     for model in (Note, EventText, Appointment):

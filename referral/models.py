@@ -316,7 +316,15 @@ class HelpRequest(Model):
     __tablename__ = "request"
 
     # The reports read only the voivodeship of a request: this spares them its wide rows.
-    __table_args__ = (Index("ix_request_voivodeship", "id", "voivodeship_teryt"),)
+    __table_args__ = (
+        Index("ix_request_voivodeship", "id", "voivodeship_teryt"),
+        # Erasure forgets every "possible duplicate of" its reference (a few rows among millions).
+        Index(
+            "ix_request_possible_duplicate_of",
+            "possible_duplicate_of",
+            **_only_where("possible_duplicate_of IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(7), unique=True)

@@ -197,3 +197,20 @@ def test_the_same_form_sent_twice_at_once_is_one_request(app, ctx, directory, mo
     assert (refused.value.code, refused.value.detail) == ("already_sent", first.reference)
     assert len(requests_by_id()) == 1
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == messages
+
+
+def test_erasure_forgets_that_two_requests_looked_alike(app, client, directory):
+    """"Possible duplicate of ABC-123" says two people shared a name, phone or e-mail: a fact
+    drawn from personal data, erased with either request."""
+    post_intake(client, "en", needs=["legal"], name="Iryna Bondarenko", phone="+48 601 111 111")
+    post_intake(client, "en", needs=["legal"], name="Bondarenko Iryna", phone="+48 602 222 222")
+    with app.app_context():
+        first, second = requests_by_id()
+        assert second.possible_duplicate_of == first.reference
+        lifecycle.withdraw_request(first)
+        assert requests_by_id()[1].possible_duplicate_of is None
+        post_intake(client, "en", needs=["legal"], name="Olga Nowak", phone="+48 603 333 333")
+        post_intake(client, "en", needs=["legal"], name="Nowak Olga", phone="+48 604 444 444")
+        fourth = requests_by_id()[3]
+        lifecycle.withdraw_request(fourth)
+        assert requests_by_id()[3].possible_duplicate_of is None
