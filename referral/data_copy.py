@@ -22,7 +22,7 @@ from .erasure import erasure_due
 from .handoff import Outcome, State
 from .i18n import current_language
 from .models import HelpRequest, Organisation, Referral, utcnow
-from .vocabulary import ContactChannel, LabelledEnum, ResidenceStatus, Specialism
+from .vocabulary import N_, ContactChannel, LabelledEnum, ResidenceStatus, Specialism
 
 
 def _coded(vocabulary: type[LabelledEnum], code: str | None) -> dict | None:
@@ -36,6 +36,22 @@ def _coded(vocabulary: type[LabelledEnum], code: str | None) -> dict | None:
 
 def _organisation(org: Organisation | None, language: str) -> str | None:
     return org.name_in(language) if org else None
+
+
+# Each need's state as the status page tells it to the person, not the staff's word ("Offered").
+STATE_TO_THE_PERSON: dict[str, str] = {
+    State.NEW: N_("Received"),
+    State.OFFERED: N_("Passed to an organisation"),
+    State.ACCEPTED: N_("Accepted by the organisation"),
+    State.IN_PROGRESS: N_("The organisation is working on it"),
+    State.CLOSED: N_("Closed"),
+    State.UNMATCHED: N_("Looking for an organisation"),
+    State.WITHDRAWN: N_("Withdrawn"),
+}
+
+
+def _state_to_the_person(code: str) -> dict:
+    return {"code": code, "label": _(STATE_TO_THE_PERSON[code])}
 
 
 def _step_to_the_person(code: str) -> dict:
@@ -99,7 +115,7 @@ def copy_of(request: HelpRequest) -> dict:
         "needs": [
             {
                 "need": _coded(Specialism, referral.specialism),
-                "state": _coded(State, referral.state),
+                "state": _state_to_the_person(referral.state),
                 "organisation": _organisation(referral.organisation, language),
                 "received_at": referral.created_at,
                 "offered_at": referral.offered_at,

@@ -290,3 +290,13 @@ def test_the_copy_gives_its_times_as_people_read_them(client, person):
     page = client.get(f"{person.path}/copy").get_data(as_text=True)
     assert not re.search(r"\d\d:\d\d:\d\d|[+-]\d{4}\b", page)
     assert re.search(r"\d{1,2} \w+ \d{4}|\w+ \d{1,2}, \d{4}", page)
+
+
+def test_the_copy_names_each_need_s_state_as_the_status_page_does(client, person):
+    """The copy said "Offered" / "Запропоновано", the staff's word, where the status page says
+    "Passed to"; it speaks to the person now, its code still the staff's."""
+    copy = json.loads(client.get(f"{person.path}/copy.json").get_data(as_text=True))
+    (need,) = copy["needs"]
+    assert need["state"] == {"code": "accepted", "label": "Accepted by the organisation"}
+    page = client.get(f"{person.path}/copy").get_data(as_text=True)
+    assert "Accepted by the organisation" in page
