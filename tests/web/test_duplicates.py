@@ -200,7 +200,7 @@ def test_the_same_form_sent_twice_at_once_is_one_request(app, ctx, directory, mo
 
 
 def test_erasure_forgets_that_two_requests_looked_alike(app, client, directory):
-    """"Possible duplicate of ABC-123" says two people shared a name, phone or e-mail: a fact
+    """ "Possible duplicate of ABC-123" says two people shared a name, phone or e-mail: a fact
     drawn from personal data, erased with either request."""
     post_intake(client, "en", needs=["legal"], name="Iryna Bondarenko", phone="+48 601 111 111")
     post_intake(client, "en", needs=["legal"], name="Bondarenko Iryna", phone="+48 602 222 222")
