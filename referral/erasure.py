@@ -65,6 +65,9 @@ def erase(request: HelpRequest, now: datetime) -> None:
     db.session.execute(
         delete(FromPerson).where(FromPerson.request_id == request.id, FromPerson.body.is_not(None))
     )
+    db.session.execute(
+        update(FromPerson).where(FromPerson.request_id == request.id).values(submission_hash=None)
+    )
 
 
 def leave_no_trace() -> None:

@@ -229,7 +229,10 @@ def submit_from_person(
     now = now or utcnow()
     _refuse_if_sent(data.submission_hash)
     split = duplicates.split_needs(data.needs, _open_needs(data))
-    joined = [_ask_again(need.referral_id, data.description, now) for need in split.joined.values()]
+    joined = [
+        _ask_again(need.referral_id, data.description, now, data.submission_hash)
+        for need in split.joined.values()
+    ]
     for request_id in split.earlier_requests:
         # A fresh link to the contact given then; nothing about it is shown on this screen.
         person_messages.send_fresh_link(db.session.get_one(HelpRequest, request_id), now=now)
@@ -246,11 +249,16 @@ def submit_from_person(
 
 
 def _refuse_if_sent(submission_hash: str | None) -> None:
+    """ALREADY_SENT with the reference of the request the form made, or none when its every
+    need joined an open one (nothing of that request is shown)."""
     if submission_hash is None:
         return
     sent = select(HelpRequest.reference).where(HelpRequest.submission_hash == submission_hash)
     if (reference := db.session.scalar(sent)) is not None:
         raise ServiceError(ServiceError.ALREADY_SENT, reference)
+    joined = select(FromPerson.id).where(FromPerson.submission_hash == submission_hash)
+    if db.session.scalar(joined.limit(1)) is not None:
+        raise ServiceError(ServiceError.ALREADY_SENT)
 
 
 def _open_needs(data: IntakeData) -> list[duplicates.OpenNeed]:
@@ -266,7 +274,9 @@ def _open_needs(data: IntakeData) -> list[duplicates.OpenNeed]:
     return [duplicates.OpenNeed(*row) for row in rows]
 
 
-def _ask_again(referral_id: int, words: str | None, now: datetime) -> Referral:
+def _ask_again(
+    referral_id: int, words: str | None, now: datetime, submission_hash: str | None
+) -> Referral:
     """The new request's words join the open referral; whoever holds it is told."""
     referral = db.session.get_one(Referral, referral_id)
     db.session.add(
@@ -277,6 +287,7 @@ def _ask_again(referral_id: int, words: str | None, now: datetime) -> Referral:
             kind=FromPersonKind.ASKED_AGAIN,
             body=words or None,
             created_at=now,
+            submission_hash=submission_hash,
         )
     )
     if referral.organisation_id is not None:

@@ -818,6 +818,9 @@ class FromPerson(Model):
     body: Mapped[str | None] = mapped_column(Encrypted)
     changed: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The public form whose words joined the need (``asked_again``), as ``HelpRequest``'s: a form
+    # whose every need joined made no request to hold it.
+    submission_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
     referral: Mapped[Referral | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship()

@@ -214,3 +214,28 @@ def test_erasure_forgets_that_two_requests_looked_alike(app, client, directory):
         fourth = requests_by_id()[3]
         lifecycle.withdraw_request(fourth)
         assert requests_by_id()[3].possible_duplicate_of is None
+
+
+def test_a_form_that_only_joined_open_needs_sent_again_adds_nothing(app, client, directory):
+    """A form whose every need joined the person's open request made no request to keep its
+    hash: reloading the page added its words to the case again and mailed the holder again."""
+    from referral.models import FromPerson, OutboxMessage
+
+    from ..helpers import csrf_token_of
+    from .test_public import VALID
+
+    post_intake(client, "uk", needs=["legal"], phone="+48 601 111 111")
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        token = csrf_token_of(client.get("/uk/request").get_data(as_text=True))
+        form = {**VALID, "needs": ["legal"], "phone": "601 111 111", "csrf_token": token}
+        joined = client.post("/uk/request", data=form).get_data(as_text=True)
+        again = client.post("/uk/request", data=form).get_data(as_text=True)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert "ваш попередній запит досі відкритий" in joined
+    assert "Ви вже надіслали цей запит" in again
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(FromPerson)) == 1
+        kinds = db.session.scalars(select(OutboxMessage.kind)).all()
+    assert kinds.count("person_wrote") == 1
