@@ -70,6 +70,8 @@ class Promises:
     def _members(self) -> list[ContactPoint]:
         return nationwide_members()
 
-    def contact_points(self, specialism: str) -> list[ContactPoint]:
-        """The nationwide members, those that help with this need first."""
-        return sorted(self._members, key=lambda point: specialism not in point.specialisms)
+    def contact_points(self, specialism: str) -> tuple[list[ContactPoint], bool]:
+        """The nationwide members that help with this need, and True; when none does, every
+        nationwide member (for the person's other questions), and False."""
+        helping = [point for point in self._members if specialism in point.specialisms]
+        return (helping, True) if helping else (self._members, False)

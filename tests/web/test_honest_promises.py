@@ -31,8 +31,10 @@ def test_confirmation_says_need_by_need_whom_it_went_to_and_that_housing_went_to
         "No organisation has taken this yet. We are looking for one: the consortium’s "
         "coordinator answers within 2 working days." in text
     )
-    # The public contact points that exist: members helping anywhere in Poland.
-    assert "these members of the consortium help people anywhere in Poland" in text
+    # The public contact points that exist: members helping anywhere in Poland, none of them with
+    # housing: "for other questions", not as if they could help with it.
+    assert "For other questions, these members of the consortium help people anywhere" in text
+    assert "Meanwhile" not in text
     assert "https://interwencjaprawna.pl/" in html and "https://hfhr.pl/" in html
 
 
