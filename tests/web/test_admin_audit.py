@@ -94,3 +94,13 @@ def test_reset_2fa_on_the_command_line_is_audited_and_ends_sessions(app, login_a
     assert events(app)[-1][:2] == ("two_factor_reset", None)
     unknown = app.test_cli_runner().invoke(args=["reset-2fa", "nobody@nowhere.example"])
     assert unknown.exit_code != 0 and "No user" in unknown.output
+
+
+def test_the_trail_s_referral_column_is_one_referral_not_the_app_s_name(app, coordinator):
+    """The msgid "Referral" is the app's name too ("Skierowania" in Polish): the column has a
+    context of its own, so it reads "Skierowanie"."""
+    with app.app_context():
+        user("coordinator@konsorcjum.example").language = "pl"
+        db.session.commit()
+    page = coordinator.get("/admin/audit").get_data(as_text=True)
+    assert ">Skierowanie</th>" in page
