@@ -217,15 +217,23 @@ def duplicate_seen_by(user: Actor, request: HelpRequest) -> str | None:
     return earlier if db.session.scalar(seen.limit(1)) is not None else None
 
 
-def submit_from_person(
-    data: IntakeData, now: datetime | None = None
-) -> tuple[SubmittedRequest | None, list[Referral]]:
+@dataclass
+class FromThePublicForm:
+    """What a public form made: the new request (None when every need joined an open one), the
+    open referrals its words joined, and whether a fresh link went to the contact given then
+    (not within FRESH_LINK_EVERY_MINUTES of the last, nor where no message can go)."""
+
+    submitted: SubmittedRequest | None
+    joined: list[Referral]
+    relinked: bool = False
+
+
+def submit_from_person(data: IntakeData, now: datetime | None = None) -> FromThePublicForm:
     """The public form: a need asked again from the same phone number or e-mail while it is still
     open with them joins that referral (its holder reads the new words, "asked again") instead of
     making a second offer (``duplicates``), and a fresh status link goes to the contact given in
-    the earlier request; the other needs make a new request. Returns the new request (None when
-    every need joined) and the referrals joined. The same form sent again (a reload, a double
-    tap) is refused with ALREADY_SENT and the reference of the request it made."""
+    the earlier request; the other needs make a new request. The same form sent again (a reload,
+    a double tap) is refused with ALREADY_SENT and the reference of the request it made."""
     now = now or utcnow()
     _refuse_if_sent(data.submission_hash)
     split = duplicates.split_needs(data.needs, _open_needs(data))
@@ -233,14 +241,17 @@ def submit_from_person(
         _ask_again(need.referral_id, data.description, now, data.submission_hash)
         for need in split.joined.values()
     ]
+    relinked = False
     for request_id in split.earlier_requests:
         # A fresh link to the contact given then; nothing about it is shown on this screen.
-        person_messages.send_fresh_link(db.session.get_one(HelpRequest, request_id), now=now)
+        earlier = db.session.get_one(HelpRequest, request_id)
+        relinked |= person_messages.send_fresh_link(earlier, now=now) > 0
     if not split.new:
         db.session.commit()
-        return None, joined
+        return FromThePublicForm(None, joined, relinked)
     try:
-        return submit_request(replace(data, needs=split.new), now=now), joined
+        submitted = submit_request(replace(data, needs=split.new), now=now)
+        return FromThePublicForm(submitted, joined, relinked)
     except IntegrityError:
         # Sent twice at once: the other one was written first.
         db.session.rollback()

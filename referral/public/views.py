@@ -124,21 +124,25 @@ def submit_intake():
     if not form.validate_on_submit():
         return _intake_page(form)
     try:
-        submitted, joined = lifecycle.submit_from_person(
+        made = lifecycle.submit_from_person(
             form.to_intake(g.lang, current_app.config["CONSENT_VERSION"])
         )
     except ServiceError as refused:
         if refused.code != ServiceError.ALREADY_SENT:
             raise
         return render_template("public/already_sent.html", reference=refused.detail)
-    asked_again = [referral.specialism for referral in joined]
+    asked_again = [referral.specialism for referral in made.joined]
+    submitted = made.submitted
     if submitted is None:
-        return render_template("public/still_open.html", asked_again=asked_again)
+        return render_template(
+            "public/still_open.html", asked_again=asked_again, relinked=made.relinked
+        )
     # Rendered on the POST response rather than redirected: the status token then travels only in
     # this page to this person, never in a Location header, a flash message or the session.
     return render_template(
         "public/confirmation.html",
         asked_again=asked_again,
+        relinked=made.relinked,
         reference=submitted.reference,
         status_url=url_for("public.status", token=submitted.status_token, _external=True),
         help_request=submitted.request,

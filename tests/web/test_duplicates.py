@@ -181,7 +181,7 @@ def test_the_same_form_sent_twice_at_once_is_one_request(app, ctx, directory, mo
     from referral.service_errors import ServiceError
 
     data = intake("legal", submission_hash="f" * 64)
-    first = lifecycle.submit_from_person(data)[0]
+    first = lifecycle.submit_from_person(data).submitted
     real_check, checks = lifecycle._refuse_if_sent, []
 
     def not_yet_committed(submission_hash):
@@ -239,3 +239,20 @@ def test_a_form_that_only_joined_open_needs_sent_again_adds_nothing(app, client,
         assert db.session.scalar(select(func.count()).select_from(FromPerson)) == 1
         kinds = db.session.scalars(select(OutboxMessage.kind)).all()
     assert kinds.count("person_wrote") == 1
+
+
+def test_the_page_says_a_new_link_went_only_when_one_did(app, client, directory):
+    """A landline takes no text and no e-mail was given: no new link went, and the page said one
+    had; it says now that the link from then still works (it does)."""
+    landline = {"phone": "+48 22 123 45 67", "email": "", "contact_channel": "phone"}
+    first = post_intake(client, "en", needs=["legal"], **landline).get_data(as_text=True)
+    again = post_intake(app.test_client(), "en", needs=["legal"], **landline)
+    html = again.get_data(as_text=True)
+    assert "your earlier request is still open" in html
+    assert "We sent a new link" not in html
+    assert "The link to your status page that you got then still works." in html
+    assert client.get(status_path(first)).status_code == 200
+    mobile = post_intake(app.test_client(), "en", needs=["legal"], phone="+48 601 111 111")
+    assert "We sent a new link" not in mobile.get_data(as_text=True)  # a first request
+    again = post_intake(app.test_client(), "en", needs=["legal"], phone="+48 601 111 111")
+    assert "We sent a new link" in again.get_data(as_text=True)
