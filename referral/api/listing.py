@@ -61,7 +61,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 def referrals_page(token: ApiToken, query: ListQuery) -> ReferralPage:
     """One page in the order of the last change, oldest first: a system that keeps the last
-    ``next_cursor`` (or ``updated_since``) sees every change, a referral changed meanwhile again
+    ``resume_cursor`` (or ``updated_since``) sees every change, a referral changed meanwhile again
     on a later page."""
     org = token.organisation_id
     statement = access.visible_referrals(token)
@@ -98,9 +98,11 @@ def referrals_page(token: ApiToken, query: ListQuery) -> ReferralPage:
     ).all()
     more = len(rows) > query.limit
     rows = rows[: query.limit]
+    end = encode_cursor(rows[-1]) if rows else query.cursor
     return ReferralPage(
         items=[summary(referral) for referral in rows],
-        next_cursor=encode_cursor(rows[-1]) if more else None,
+        next_cursor=end if more else None,
+        resume_cursor=end,
     )
 
 

@@ -100,6 +100,10 @@ class ReferralSummary(BaseModel):
 class ReferralPage(BaseModel):
     items: list[ReferralSummary]
     next_cursor: str | None = Field(description="Ask again with it for more; none at the end.")
+    resume_cursor: str | None = Field(
+        description="Where this answer ended, on every page: keep it and ask again with it later"
+        " for only what changed since. None when nothing was listed and no cursor was given."
+    )
 
 
 class Person(BaseModel):

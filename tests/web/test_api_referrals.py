@@ -123,6 +123,24 @@ def test_the_cursor_walks_every_referral_once_and_a_changed_one_comes_again(app,
     assert [item["id"] for item in page["items"]] == [made[4], made[0]]
 
 
+def test_polling_from_the_resume_cursor_gives_only_what_changed_since(app, client, tokens):
+    """A list that fits one page gave no cursor at all, and the last page's cursor gave that page
+    again: ``resume_cursor`` is where the answer ended, whatever the page."""
+    made = [referral_to(app, referrer="pfm") for _ in range(3)]
+    page = client.get(f"{LIST}?limit=50", headers=bearer(tokens["pfm"])).get_json()
+    assert [item["id"] for item in page["items"]] == made and page["next_cursor"] is None
+
+    def since(cursor: str) -> dict:
+        return client.get(f"{LIST}?cursor={cursor}", headers=bearer(tokens["pfm"])).get_json()
+
+    quiet = since(page["resume_cursor"])
+    assert quiet["items"] == [] and quiet["resume_cursor"] == page["resume_cursor"]
+    act(client, tokens["nomada"], made[1], "accept")
+    changed = since(page["resume_cursor"])
+    assert [item["id"] for item in changed["items"]] == [made[1]]
+    assert since(changed["resume_cursor"])["items"] == []
+
+
 def test_a_cursor_that_was_not_given_out_is_a_400(client, tokens):
     answer = client.get(f"{LIST}?cursor=not-a-cursor", headers=bearer(tokens["pfm"]))
     assert answer.status_code == 400 and answer.get_json()["code"] == "invalid_cursor"
