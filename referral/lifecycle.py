@@ -85,7 +85,8 @@ class IntakeData:
     description: str | None = None
     urgent: bool = False
     residence_status: str | None = None
-    submission_hash: str | None = None  # the public form's, once sent (``submit_from_person``)
+    # The public form's, or an API call's Idempotency-Key's: a request made once (``refuse_if_sent``).
+    submission_hash: str | None = None
 
 
 @dataclass
@@ -160,8 +161,14 @@ def submit_request(
     with db.session.no_autoflush:
         for referral in referrals:
             _reroute(referral, Step(Action.ROUTE, _SYSTEM), directory, now)
-    with _kept_loaded():
-        db.session.commit()
+    try:
+        with _kept_loaded():
+            db.session.commit()
+    except IntegrityError:
+        # The same form or call sent twice at once: the other one was written first.
+        db.session.rollback()
+        refuse_if_sent(data.submission_hash)
+        raise
     return SubmittedRequest(request=request, status_token=token, reference=reference)
 
 
@@ -235,7 +242,7 @@ def submit_from_person(data: IntakeData, now: datetime | None = None) -> FromThe
     the earlier request; the other needs make a new request. The same form sent again (a reload,
     a double tap) is refused with ALREADY_SENT and the reference of the request it made."""
     now = now or utcnow()
-    _refuse_if_sent(data.submission_hash)
+    refuse_if_sent(data.submission_hash)
     split = duplicates.split_needs(data.needs, _open_needs(data))
     joined = [
         _ask_again(need.referral_id, data.description, now, data.submission_hash)
@@ -249,19 +256,14 @@ def submit_from_person(data: IntakeData, now: datetime | None = None) -> FromThe
     if not split.new:
         db.session.commit()
         return FromThePublicForm(None, joined, relinked)
-    try:
-        submitted = submit_request(replace(data, needs=split.new), now=now)
-        return FromThePublicForm(submitted, joined, relinked)
-    except IntegrityError:
-        # Sent twice at once: the other one was written first.
-        db.session.rollback()
-        _refuse_if_sent(data.submission_hash)
-        raise
+    submitted = submit_request(replace(data, needs=split.new), now=now)
+    return FromThePublicForm(submitted, joined, relinked)
 
 
-def _refuse_if_sent(submission_hash: str | None) -> None:
-    """ALREADY_SENT with the reference of the request the form made, or none when its every
-    need joined an open one (nothing of that request is shown)."""
+def refuse_if_sent(submission_hash: str | None) -> None:
+    """ALREADY_SENT with the reference of the request the form (or API call) made, or none when
+    its every need joined an open one (nothing of that request is shown). Before a request is
+    made with a ``submission_hash``; ``submit_request`` refuses one sent twice at once."""
     if submission_hash is None:
         return
     sent = select(HelpRequest.reference).where(HelpRequest.submission_hash == submission_hash)

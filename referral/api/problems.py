@@ -36,6 +36,10 @@ PROBLEMS = {
         409,
         _l("This is not possible in the referral's present state. Nothing was changed."),
     ),
+    ServiceError.ALREADY_SENT: (
+        409,
+        _l("A request was already made with this Idempotency-Key. Nothing more was made."),
+    ),
     "too_large": (413, _l("The request is too large.")),
     "unsupported_media_type": (415, _l("Send the request body as JSON.")),
     "invalid_request": (422, _l("The request does not match the API description.")),
@@ -85,6 +89,9 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(
         default=None, description="For `invalid_request`: each field that did not fit."
     )
+    reference: str | None = Field(
+        default=None, description="For `already_sent`: the reference of the request made first."
+    )
 
 
 class ApiProblem(Exception):
@@ -96,10 +103,12 @@ class ApiProblem(Exception):
         *,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
+        reference: str | None = None,
     ) -> None:
         super().__init__(code)
         self.code = code if code in PROBLEMS else "server_error"
         self.errors = errors
+        self.reference = reference
         self.headers = headers or {}
 
 
@@ -112,6 +121,7 @@ def response(problem: ApiProblem) -> Response:
             status=status,
             code=problem.code,
             errors=problem.errors,
+            reference=problem.reference,
         )
     answer = current_app.response_class(
         json.dumps(body.model_dump(exclude_none=True)), status=status, mimetype=MEDIA_TYPE

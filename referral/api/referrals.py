@@ -11,6 +11,7 @@ from flask import current_app, request
 from .. import access, lifecycle
 from ..handoff import Action
 from ..lifecycle import IntakeData
+from ..passwords import token_hash
 from ..service_errors import ServiceError
 from ..vocabulary import ContactChannel
 from . import bp
@@ -140,17 +141,31 @@ def add_note(referral_id: int):
     return note_out(note), 201
 
 
+def _idempotency_hash() -> str | None:
+    """The call's ``Idempotency-Key``, the caller's organisation's own: hashed with it, as the
+    public form's token is (``request.submission_hash``)."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        return None
+    if len(key) > 200:
+        raise ApiProblem("bad_request")
+    return token_hash(f"api|{current_token().organisation_id}|{key}")
+
+
 @bp.post("/v1/requests")
 @spectree.validate(
     json=NewRequest,
-    resp=answers(HTTP_201=SubmittedRequest, HTTP_403=Problem, HTTP_415=Problem),
+    resp=answers(HTTP_201=SubmittedRequest, HTTP_403=Problem, HTTP_409=Problem, HTTP_415=Problem),
     tags=[TAG],
 )
 def submit_request():
     """Refer a person
 
     As a caseworker does on the staff page: one referral per need, each routed at once to the
-    organisation that covers it. The answer holds the person's status link, once.
+    organisation that covers it. The answer holds the person's status link, once. With an
+    `Idempotency-Key` header (any string of up to 200 characters, new for each person referred),
+    a call sent again (after a timeout, say) makes nothing more: 409 `already_sent`, with the
+    `reference` of the request the first call made.
     """
     body: NewRequest = _validated("json")
     channel = body.contact_channel or (ContactChannel.PHONE if body.phone else ContactChannel.EMAIL)
@@ -173,11 +188,13 @@ def submit_request():
         description=body.description,
         urgent=body.urgent,
         residence_status=str(body.residence_status) if body.residence_status else None,
+        submission_hash=_idempotency_hash(),
     )
     try:
+        lifecycle.refuse_if_sent(intake.submission_hash)
         submitted = lifecycle.submit_request(intake, submitted_by=current_token())
     except ServiceError as error:
-        raise ApiProblem(error.code) from None
+        raise ApiProblem(error.code, reference=error.detail or None) from None
     help_request = submitted.request
     return SubmittedRequest(
         reference=help_request.reference,

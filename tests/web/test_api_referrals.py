@@ -5,7 +5,7 @@ import secrets
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from referral.extensions import db
 from referral.models import ApiCall, ApiToken, HelpRequest, Note, ReferralEvent, utcnow
@@ -317,6 +317,27 @@ def test_a_caseworkers_system_refers_a_person_and_gets_the_status_link_once(app,
         assert request.phone == "+48600100200" and request.submitted_by_id is None
         assert request.submitted_by_token_id is not None
         assert request.referring_organisation.slug == "pfm"
+
+
+def test_a_referral_retried_with_its_idempotency_key_is_made_once(app, client, tokens):
+    """After a timeout a system cannot tell whether its call got through: sent again with the
+    same Idempotency-Key it makes nothing more and learns the reference made first."""
+    body = {"needs": ["legal"], "city": "wroclaw", "language": "pl", "phone": "600100200"}
+    body["consent"] = True
+
+    def refer(key: str, token: str = tokens["pfm"]):
+        headers = {**bearer(token), "Idempotency-Key": key}
+        return client.post("/api/v1/requests", json=body, headers=headers)
+
+    first = refer("case-4711")
+    again = refer("case-4711")
+    assert (first.status_code, again.status_code) == (201, 409)
+    assert again.get_json()["code"] == "already_sent"
+    assert again.get_json()["reference"] == first.get_json()["reference"]
+    assert refer("case-4712").status_code == 201  # another person
+    assert refer("case-4711", tokens["nomada"]).status_code == 201  # another organisation's key
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(HelpRequest)) == 3
 
 
 @pytest.mark.parametrize(

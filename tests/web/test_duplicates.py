@@ -182,14 +182,14 @@ def test_the_same_form_sent_twice_at_once_is_one_request(app, ctx, directory, mo
 
     data = intake("legal", submission_hash="f" * 64)
     first = lifecycle.submit_from_person(data).submitted
-    real_check, checks = lifecycle._refuse_if_sent, []
+    real_check, checks = lifecycle.refuse_if_sent, []
 
     def not_yet_committed(submission_hash):
         checks.append(submission_hash)
         if len(checks) > 1:
             real_check(submission_hash)
 
-    monkeypatch.setattr(lifecycle, "_refuse_if_sent", not_yet_committed)
+    monkeypatch.setattr(lifecycle, "refuse_if_sent", not_yet_committed)
     monkeypatch.setattr(lifecycle, "_open_needs", lambda data: [])
     messages = db.session.scalar(select(func.count()).select_from(OutboxMessage))
     with pytest.raises(ServiceError) as refused:
