@@ -85,7 +85,7 @@ class IntakeData:
     description: str | None = None
     urgent: bool = False
     residence_status: str | None = None
-    # The public form's, or an API call's Idempotency-Key's: a request made once (``refuse_if_sent``).
+    # The public form's, or an API call's Idempotency-Key's: made once (``refuse_if_sent``).
     submission_hash: str | None = None
 
 
