@@ -1,7 +1,8 @@
 """gunicorn settings: ``gunicorn -c gunicorn.conf.py 'referral:create_app()'`` (docs/deploy.md).
 
 Workers from the cores, timeouts, and the access log on standard output with status and password
-tokens redacted (``referral.log_redaction``): a log line shows ``/uk/status/…``, never the token.
+tokens and query strings redacted (``referral.log_redaction``): a log line shows ``/uk/status/…``
+and ``/staff/?…``, never the token nor what was searched.
 Each setting can be changed on the command line (``-w 4``) or through gunicorn's environment
 variables (``WEB_CONCURRENCY``, ``GUNICORN_CMD_ARGS``).
 """
@@ -31,11 +32,14 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"
 
 class RedactingLogger(Logger):
     """gunicorn's logger whose access-log fields (request line, path, query, referrer, headers)
-    have tokens redacted."""
+    have tokens and query strings redacted (``referral.log_redaction``)."""
 
     def atoms(self, resp, req, environ, request_time):
         fields = super().atoms(resp, req, environ, request_time)
-        return {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
+        redacted = {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
+        if redacted.get("q"):  # the query string alone, without its "?"
+            redacted["q"] = "…"
+        return redacted
 
 
 logger_class = RedactingLogger

@@ -1,15 +1,19 @@
-"""Tokens out of access logs: a status or password link's token becomes ``…`` in every request
-line the server logs (werkzeug here, gunicorn through ``gunicorn.conf.py``)."""
+"""Tokens and queries out of access logs: a status or password link's token becomes ``…`` in
+every request line the server logs (werkzeug here, gunicorn through ``gunicorn.conf.py``), and so
+does every query string: the staff inbox searches by name, phone or e-mail with a GET form, and a
+``next=`` carries that search on to the sign-in page."""
 
 import logging
 import re
 
 # /uk/status/<token>, /uk/status/<token>/withdraw, /reset/<token>
 TOKEN_IN_PATH = re.compile(r"(/(?:status|reset)/)[^/?#\s\"]+")
+# /staff/?reference=Olena…: a query, whatever it holds
+QUERY = re.compile(r"\?[^\s\"#]+")
 
 
 def redact(text: str) -> str:
-    return TOKEN_IN_PATH.sub(r"\1…", text)
+    return QUERY.sub("?…", TOKEN_IN_PATH.sub(r"\1…", text))
 
 
 class RedactTokens(logging.Filter):

@@ -362,7 +362,13 @@ def test_the_gunicorn_access_log_the_project_ships_redacts_tokens(app, tmp_path)
             time.sleep(0.1)
         assert address, "gunicorn did not start"
         token = "Zq" + "y" * 41
-        for path in (f"/uk/status/{token}", f"/reset/{token}", f"/uk/status/{token}/withdraw"):
+        search = "/staff/?reference=Olena%20Zqx-Canary&page=2"  # the inbox's search, a GET
+        for path in (
+            f"/uk/status/{token}",
+            f"/reset/{token}",
+            f"/uk/status/{token}/withdraw",
+            search,
+        ):
             with contextlib.suppress(urllib.error.HTTPError):
                 urllib.request.urlopen(address + path, timeout=10).close()  # noqa: S310
     finally:
@@ -370,6 +376,7 @@ def test_the_gunicorn_access_log_the_project_ships_redacts_tokens(app, tmp_path)
         log, _ = server.communicate(timeout=10)
     assert "/uk/status/…" in log and "/reset/…" in log and "/uk/status/…/withdraw" in log
     assert token not in log
+    assert "/staff/?…" in log and "Zqx-Canary" not in log
 
 
 def test_forgot_password_takes_as_long_for_an_address_without_an_account(app, client, staff):
