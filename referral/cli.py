@@ -44,9 +44,26 @@ def init_app(app: Flask) -> None:
         db.session.commit()
         click.echo("Database is up to date.")
 
+    @app.cli.command("load-directory")
+    def load_directory():
+        """Load the cities and the consortium directory, no account (safe to run again)."""
+        seed.load_places()
+        seed.load_directory()
+        db.session.commit()
+        click.echo(
+            "Cities and the consortium's members loaded. Give each member its real intake"
+            " e-mail at /admin/organisations: the shipped ones are examples."
+        )
+
     @app.cli.command("seed-demo")
     def seed_demo():
-        """Load the cities, the consortium directory and demo accounts (safe to run again)."""
+        """Load the cities, the consortium directory and demo accounts (safe to run again);
+        refused on a site at an https PUBLIC_URL: the accounts' password is in the README."""
+        if str(app.config["PUBLIC_URL"]).startswith("https://"):
+            raise click.ClickException(
+                "seed-demo makes accounts whose password is public, a coordinator among them:"
+                " not on a real site. Use load-directory, then create-user."
+            )
         logins = seed.seed_demo()
         click.echo(f"Demo logins (password: {seed.DEMO_PASSWORD}):")
         for login in logins:

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from referral import lifecycle
+from referral.config import TestConfig
 from referral.extensions import db
 from referral.models import City, Coverage, Organisation, Referral, User, Voivodeship, utcnow
 from referral.passwords import verify_password
@@ -210,3 +211,21 @@ def test_seed_demo_twice_gives_the_same_directory_and_accounts(app, cli):
         assert after_first["User"] == after_first["Organisation"] + 1
     assert "coordinator@konsorcjum.example" in first.output
     assert "staff@nomada.example" in first.output
+
+
+def test_a_real_site_loads_the_directory_without_the_demo_accounts(app, cli):
+    """The directory's only loader made ten accounts with the README's password, a coordinator
+    among them: on a site at an https address it refuses, and load-directory loads no account."""
+    app.config["PUBLIC_URL"] = "https://referral.example.org"
+    try:
+        refused = cli("seed-demo")
+        loaded = cli("load-directory")
+    finally:
+        app.config["PUBLIC_URL"] = TestConfig.PUBLIC_URL
+    assert refused.exit_code != 0 and "load-directory" in refused.output
+    assert loaded.exit_code == 0, loaded.output
+    with app.app_context():
+        loaded_counts = counts()
+    assert loaded_counts["Organisation"] == 9 and loaded_counts["City"] > 0
+    assert loaded_counts["User"] == 0
+    assert "/admin/organisations" in loaded.output  # where to give their real addresses
