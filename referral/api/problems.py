@@ -74,7 +74,9 @@ CODE_OF_STATUS = {
 
 
 class FieldError(BaseModel):
-    location: str = Field(description="Where: `body.version`, `query.limit`…")
+    location: str = Field(
+        description="Which field, by its name (`version`, `limit`), or `body` for the whole body."
+    )
     message: str
 
 

@@ -248,6 +248,25 @@ def test_a_body_that_does_not_fit_is_a_422_naming_the_fields_without_echoing_the
 
 
 @pytest.mark.parametrize(
+    ("content_type", "body", "status", "code"),
+    [
+        ("application/json", '{"version":', 400, "bad_request"),
+        ("text/plain", '{"version": 1}', 415, "unsupported_media_type"),
+    ],
+)
+def test_a_body_that_cannot_be_read_is_said_so_not_field_by_field(
+    client, app, tokens, content_type, body, status, code
+):
+    """Broken JSON, or JSON sent as text, was answered 422 "Field required" for every field."""
+    answer = client.post(
+        f"{LIST}/{referral_to(app)}/accept",
+        data=body,
+        headers={**bearer(tokens["nomada"]), "Content-Type": content_type},
+    )
+    assert (answer.status_code, answer.get_json()["code"]) == (status, code)
+
+
+@pytest.mark.parametrize(
     ("language", "title"),
     [
         ("pl", "Potrzebny jest ważny token API."),
