@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from flask import url_for
 from sqlalchemy import and_, or_
@@ -23,6 +23,7 @@ from ..service_errors import ServiceError
 from ..vocabulary import ContactChannel, ResidenceStatus, Specialism
 from .problems import ApiProblem
 from .schemas import (
+    ApiAction,
     ListQuery,
     NoteOut,
     OrganisationRef,
@@ -33,7 +34,7 @@ from .schemas import (
 )
 
 # The actions a system can take through the API: those of the staff page.
-API_ACTIONS = ("accept", "decline", "start", "hand_back", "close", "withdraw")
+API_ACTIONS = get_args(ApiAction)
 
 
 # --- the cursor: where the previous page ended, in the order (updated_at, id) --------------------
@@ -200,7 +201,7 @@ def detail(token: ApiToken, referral_id: int) -> ReferralDetail:
         **summary(referral).model_dump(),
         city=request.city.slug if request.city else None,
         voivodeship=request.voivodeship_teryt,
-        allowed_actions=sorted(action for action in allowed if action in API_ACTIONS),
+        allowed_actions=[action for action in API_ACTIONS if action in allowed],
         personal_data=personal_data,
         person=_person(request) if personal_data == "shown" else None,
         notes=notes,

@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from ..handoff import Action, DeclineReason, Outcome, State
+from ..handoff import DeclineReason, Outcome, State
 from ..personal_data import normalised_phone
 from ..public.forms import DESCRIPTION_MAX, UNREADABLE
 from ..vocabulary import SPOKEN_LANGUAGES, ContactChannel, ResidenceStatus, Specialism
@@ -26,6 +26,11 @@ TEXT_MAX = 2000
 
 SpokenLanguage = Literal[SPOKEN_LANGUAGES]  # type: ignore[valid-type]  # a tuple of codes
 UiLanguage = Literal["pl", "uk", "en"]
+
+
+# The steps an organisation's system takes through the API (the system's own, routing and
+# expiry, are not among them).
+ApiAction = Literal["accept", "decline", "start", "hand_back", "close", "withdraw"]
 
 
 class Strict(BaseModel):
@@ -134,7 +139,10 @@ class NoteOut(BaseModel):
 class ReferralDetail(ReferralSummary):
     city: str | None = Field(description="The city's slug, when the person gave one.")
     voivodeship: str = Field(description="The voivodeship's TERYT code.")
-    allowed_actions: list[Action] = Field(description="What this token's organisation may do now.")
+    allowed_actions: list[ApiAction] = Field(
+        description="What this token's organisation may do now, each a `POST` to"
+        " `/api/v1/referrals/{id}/<action>` (`hand_back`: `/hand-back`)."
+    )
     personal_data: Literal["shown", "not_yours", "erased"]
     person: Person | None
     notes: list[NoteOut]
