@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StrictInt,
     field_validator,
 )
 
@@ -152,7 +153,8 @@ class ReferralDetail(ReferralSummary):
 
 
 class VersionBody(Strict):
-    version: int = Field(ge=1, le=2**31 - 1, description="The `version` you read.")
+    # An integer as read, not "1": a system that sends a string has misread the referral.
+    version: StrictInt = Field(ge=1, le=2**31 - 1, description="The `version` you read.")
 
 
 class DeclineBody(VersionBody):
