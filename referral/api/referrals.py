@@ -30,7 +30,7 @@ from .schemas import (
     SubmittedRequest,
     VersionBody,
 )
-from .spec import answers, spectree
+from .spec import answers, answers_to_a_body, spectree
 
 TAG = "referrals"
 
@@ -105,13 +105,7 @@ def _action_view(action: Action, body_model: type[VersionBody], summary_line: st
     view.__name__ = f"{action.value}_referral"
     return spectree.validate(
         json=body_model,
-        resp=answers(
-            HTTP_200=ReferralDetail,
-            HTTP_403=Problem,
-            HTTP_409=Problem,
-            HTTP_400=Problem,
-            HTTP_415=Problem,
-        ),
+        resp=answers_to_a_body(HTTP_200=ReferralDetail, HTTP_409=Problem),
         tags=[TAG],
         operation_id=f"{action.value}_referral",
     )(view)
@@ -129,7 +123,7 @@ for _action, (_body, _summary) in ACTIONS.items():
 @bp.post("/v1/referrals/<int:referral_id>/notes")
 @spectree.validate(
     json=NoteBody,
-    resp=answers(HTTP_201=NoteOut, HTTP_403=Problem, HTTP_400=Problem, HTTP_415=Problem),
+    resp=answers_to_a_body(HTTP_201=NoteOut),
     tags=[TAG],
 )
 def add_note(referral_id: int):
@@ -161,13 +155,7 @@ def _idempotency_hash() -> str | None:
 @bp.post("/v1/requests")
 @spectree.validate(
     json=NewRequest,
-    resp=answers(
-        HTTP_201=SubmittedRequest,
-        HTTP_403=Problem,
-        HTTP_409=Problem,
-        HTTP_400=Problem,
-        HTTP_415=Problem,
-    ),
+    resp=answers_to_a_body(HTTP_201=SubmittedRequest, HTTP_409=Problem),
     tags=[TAG],
 )
 def submit_request():

@@ -77,6 +77,12 @@ def answers(**models: Any) -> Response:
     return Response(**{**COMMON_PROBLEMS, **models})
 
 
+def answers_to_a_body(**models: Any) -> Response:
+    """An operation that reads a JSON body and changes something: also a body that cannot be
+    read (400) or is not JSON (415), and a read-only token (403)."""
+    return answers(HTTP_400=Problem, HTTP_403=Problem, HTTP_415=Problem, **models)
+
+
 def document() -> dict:
     """The document as served: problems as ``application/problem+json``."""
     spec = copy.deepcopy(spectree.spec)
