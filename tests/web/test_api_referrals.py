@@ -247,13 +247,6 @@ def test_a_body_that_does_not_fit_is_a_422_naming_the_fields_without_echoing_the
     assert form.status_code == 415 and form.get_json()["code"] == "unsupported_media_type"
 
 
-@pytest.mark.parametrize(
-    ("content_type", "body", "status", "code"),
-    [
-        ("application/json", '{"version":', 400, "bad_request"),
-        ("text/plain", '{"version": 1}', 415, "unsupported_media_type"),
-    ],
-)
 def test_a_version_must_be_the_integer_read(client, app, tokens):
     referral_id = referral_to(app)
     answer = client.post(
@@ -262,6 +255,13 @@ def test_a_version_must_be_the_integer_read(client, app, tokens):
     assert answer.status_code == 422 and answer.get_json()["errors"][0]["location"] == "version"
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "code"),
+    [
+        ("application/json", '{"version":', 400, "bad_request"),
+        ("text/plain", '{"version": 1}', 415, "unsupported_media_type"),
+    ],
+)
 def test_a_body_that_cannot_be_read_is_said_so_not_field_by_field(
     client, app, tokens, content_type, body, status, code
 ):
