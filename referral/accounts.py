@@ -4,6 +4,7 @@ written to the audit (``AdminEvent``) in the same transaction."""
 
 import functools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -143,16 +144,28 @@ def change_password(user: User, current: str, new: str) -> SignInResult:
     current password is checked as at sign-in, counted first against the account's attempts
     (a lock refuses it unchecked) and recorded in the audit: a stolen session must not be a way
     to guess the password and keep the account."""
-    row_key = _password_key(normalise_email(user.email))
-    attempt = throttle.claim(row_key)
-    ok = attempt.allowed and verify_password(
-        user.password_hash, current, current_app.config["ARGON2_PROFILE"]
+    profile = current_app.config["ARGON2_PROFILE"]
+    result = _checked(
+        user,
+        _password_key(normalise_email(user.email)),
+        "password_change",
+        lambda: verify_password(user.password_hash, current, profile),
     )
-    _record(user.email, user, success=ok, kind="password_change")
-    if ok:
-        throttle.clear(row_key)
+    if result.user:
         set_password(user, new)
     db.session.commit()
+    return result
+
+
+def _checked(user: User, row_key: str, kind: str, check: Callable[[], bool]) -> SignInResult:
+    """A secret of a known account checked: the attempt counted first (a lock refuses it
+    unchecked), recorded in the audit as ``kind``, the count cleared by a success. The caller
+    commits."""
+    attempt = throttle.claim(row_key)
+    ok = attempt.allowed and check()
+    _record(user.email, user, success=ok, kind=kind)
+    if ok:
+        throttle.clear(row_key)
     return SignInResult(user=user if ok else None, locked_minutes=attempt.locked_minutes)
 
 
@@ -401,18 +414,11 @@ def reset_two_factor(email: str, by: User | None) -> User:
 def check_code(user: User, code: str) -> SignInResult:
     """The second sign-in step: a code from the app or a recovery code, counted per account
     before it is checked, like passwords."""
-    row_key = two_factor.throttle_key(user)
-    attempt = throttle.claim(row_key)
-    if not attempt.allowed:
-        _record(user.email, user, success=False, kind="two_factor")
-        db.session.commit()
-        return SignInResult(locked_minutes=attempt.locked_minutes)
-    ok = two_factor.verify(user, code)
-    _record(user.email, user, success=ok, kind="two_factor")
-    if ok:
-        throttle.clear(row_key)
+    result = _checked(
+        user, two_factor.throttle_key(user), "two_factor", lambda: two_factor.verify(user, code)
+    )
     db.session.commit()
-    return SignInResult(user=user if ok else None)
+    return result
 
 
 def send_password_link(email: str) -> None:
