@@ -96,13 +96,14 @@ def authenticate():
 
 @bp.before_request
 def readable_body():
-    """A body that is not JSON (415), or JSON that does not parse (400), is said so before the
-    schema is checked: both were answered 422 "Field required", field by field."""
-    if request.method in SAFE_METHODS or not request.content_length:
+    """Every call that changes something sends JSON: another body (415), or JSON that does not
+    parse (400), is said so before the schema is checked, which answered 422 "Field required"
+    field by field (and did not look at a form's body at all)."""
+    if request.method in SAFE_METHODS:
         return
     if not request.is_json:
         raise ApiProblem("unsupported_media_type")
-    if request.get_json(silent=True) is None:
+    if request.content_length and request.get_json(silent=True) is None:
         raise ApiProblem("bad_request")
 
 
