@@ -97,8 +97,7 @@ def make_app(database_url: str | None = None) -> Flask:
     )
     with app.app_context():
         upgrade()
-        seed.load_places()
-        seed.load_directory()
+        seed.load_consortium()
         db.session.commit()
     return app
 

@@ -47,8 +47,7 @@ def init_app(app: Flask) -> None:
     @app.cli.command("load-directory")
     def load_directory():
         """Load the cities and the consortium directory, no account (safe to run again)."""
-        seed.load_places()
-        seed.load_directory()
+        seed.load_consortium()
         db.session.commit()
         click.echo(
             "Cities and the consortium's members loaded. Give each member its real intake"

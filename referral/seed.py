@@ -108,9 +108,15 @@ def load_demo_accounts() -> list[DemoLogin]:
     return logins
 
 
-def seed_demo() -> list[DemoLogin]:
+def load_consortium() -> None:
+    """The places, then the consortium's members and what they cover: a site's first data, with
+    no account (``flask load-directory``); the caller commits."""
     load_places()
     load_directory()
+
+
+def seed_demo() -> list[DemoLogin]:
+    load_consortium()
     logins = load_demo_accounts()
     db.session.commit()
     return logins

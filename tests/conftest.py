@@ -107,8 +107,7 @@ def ctx(app):
 def directory(app):
     """The consortium's demo directory, cities and voivodeships (the files the project ships)."""
     with app.app_context():
-        seed.load_places()
-        seed.load_directory()
+        seed.load_consortium()
         db.session.commit()
 
 

@@ -56,8 +56,7 @@ def live_app(request):
     for app in app_on(request.param):
         with app.app_context():
             empty_tables()
-            seed.load_places()
-            seed.load_directory()
+            seed.load_consortium()
             token = api_tokens.issue(org("nomada").id, "schemathesis", False, by=None).secret
             for _ in range(3):
                 lifecycle.submit_request(intake("legal"))

@@ -42,8 +42,7 @@ def postgres_url():
     app = create_app(type("Settings", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url}))
     with app.app_context():
         upgrade()
-        seed.load_places()
-        seed.load_directory()
+        seed.load_consortium()
         db.session.commit()
         db.engine.dispose()
     yield url
@@ -229,8 +228,7 @@ def test_intake_keeps_working_when_redis_goes_away(redis_server, tmp_path, capfd
     )
     with app.app_context():
         upgrade()
-        seed.load_places()
-        seed.load_directory()
+        seed.load_consortium()
         db.session.commit()
     client = app.test_client()
     form = {"needs": "legal", "city": "wroclaw", "phone": "+48512345678", "consent": "y"}
