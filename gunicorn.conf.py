@@ -7,6 +7,7 @@ Each setting can be changed on the command line (``-w 4``) or through gunicorn's
 variables (``WEB_CONCURRENCY``, ``GUNICORN_CMD_ARGS``).
 """
 
+import logging
 import multiprocessing
 import os
 
@@ -24,6 +25,10 @@ keepalive = 5  # seconds an idle keep-alive connection from nginx stays open
 # Replace each worker after a while (and not all at once): memory never creeps up.
 max_requests = 5000
 max_requests_jitter = 500
+
+# systemd's signals manage the server: no control socket (gunicorn 25.1 and later put one in the
+# home directory, which the unit keeps read-only).
+control_socket_disable = True
 
 accesslog = "-"
 # The default format plus the time taken (%(M)s, milliseconds).
@@ -45,8 +50,23 @@ class RedactingLogger(Logger):
 logger_class = RedactingLogger
 
 
+class ToErrorLog(logging.Handler):
+    """Hands the app's log records (``referral.*``, flask-limiter's "falling back to in-memory
+    storage") to gunicorn's error log, which has them in its own place and format, and follows
+    its reopening (USR1) and reloads (HUP). Without it they went nowhere."""
+
+    def __init__(self, error_log: logging.Logger) -> None:
+        super().__init__()
+        self.error_log = error_log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.error_log.handle(record)
+
+
 def on_starting(server):
     """Tell the app how many workers share this machine's memory: with more than one, a rate
     limit kept in memory would count per worker, and the app refuses to start (referral.limits).
-    """
+    And send the app's log to the error log, at gunicorn's ``--log-level``."""
     os.environ["WEB_CONCURRENCY"] = str(server.cfg.workers)
+    logging.getLogger().addHandler(ToErrorLog(server.log.error_log))
+    logging.getLogger().setLevel(server.log.loglevel)

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,12 @@ def test_worker_stops_gracefully_on_sigterm(postgres_url):
 # --- several web servers -----------------------------------------------------------------------
 
 
+@dataclass
+class Gunicorn:
+    url: str
+    error_log: str = ""  # what it wrote to its standard error, once stopped
+
+
 @contextmanager
 def gunicorn(env: dict[str, str], workers: int = 2):
     port = free_port()
@@ -145,6 +152,7 @@ def gunicorn(env: dict[str, str], workers: int = 2):
         stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
+    running = Gunicorn(url)
     try:
         for _ in range(150):
             try:
@@ -153,10 +161,11 @@ def gunicorn(env: dict[str, str], workers: int = 2):
             except OSError:
                 assert server.poll() is None, server.stderr.read().decode()
                 time.sleep(0.2)
-        yield url
+        yield running
     finally:
         server.terminate()
-        server.wait(30)
+        _, errors = server.communicate(timeout=30)
+        running.error_log = errors.decode()
 
 
 def submit_form(url: str, person: int = 0) -> int:
@@ -187,7 +196,7 @@ def test_two_web_servers_share_the_intake_limit_through_redis(postgres_url):
         DATABASE_URL=postgres_url, REDIS_URL=redis_url, INTAKE_RATE_LIMIT="10 per hour"
     )
     with gunicorn(env) as first, gunicorn(env) as second:
-        answers = [submit_form(first if i % 2 else second, i) for i in range(30)]
+        answers = [submit_form((first if i % 2 else second).url, i) for i in range(30)]
     assert answers.count(200) == 10 and answers.count(429) == 20, answers
     app = create_app(type("Settings", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": postgres_url}))
     with app.app_context():
@@ -241,3 +250,28 @@ def test_intake_keeps_working_when_redis_goes_away(redis_server, tmp_path, capfd
     assert client.get("/healthz").json["limit_store"] == "unreachable"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(HelpRequest)) == 2
+
+
+def test_gunicorns_error_log_says_when_the_limits_fall_back(postgres_url, redis_server):
+    """The operator learns from the error log that limits are counted per process for now: the
+    app's warnings (and flask-limiter's) reach gunicorn's error log, nothing configuring Python's
+    logging for them."""
+    redis_url, stop_redis = redis_server
+    env = environment(DATABASE_URL=postgres_url, REDIS_URL=redis_url)
+    with gunicorn(env, workers=1) as server:
+        assert submit_form(server.url, 900) == 200
+        stop_redis()
+        time.sleep(0.5)
+        assert submit_form(server.url, 901) == 200
+    assert "falling back to in-memory storage" in server.error_log
+    assert "512345901" not in server.error_log
+
+
+def test_gunicorn_opens_no_control_socket(postgres_url):
+    """systemd's signals manage the server: gunicorn's control socket (25.1 and later) would be
+    one more way in, and the unit keeps the home directory where it goes read-only (an error at
+    every start)."""
+    with gunicorn(environment(DATABASE_URL=postgres_url), workers=1) as server:
+        pass
+    assert "Booting worker" in server.error_log
+    assert "Control" not in server.error_log
