@@ -5,6 +5,9 @@ never send one message twice; a failed message is kept and retried later with ex
 back-off. A message is deleted only when the request it is about is erased (even while it is being
 sent). A crash between the SMTP hand-over and marking the message sent can repeat it once: the
 stable Message-ID lets mail clients drop the duplicate.
+
+Each mail says it was written by a machine (RFC 3834's ``Auto-Submitted``, and Exchange's own
+header): staff mailboxes' out-of-office replies do not come back to the sender.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import smtplib
 from datetime import datetime
 from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -28,7 +33,10 @@ def _email(message: OutboxMessage) -> EmailMessage:
     email["From"] = config["MAIL_SENDER"]
     email["To"] = message.to_address
     email["Subject"] = message.subject
-    email["Message-ID"] = f"<outbox-{message.id}@{config['MAIL_SERVER']}>"
+    email["Date"] = format_datetime(message.created_at)  # when written, whatever the retries
+    email["Message-ID"] = _message_id(message)
+    email["Auto-Submitted"] = "auto-generated"
+    email["X-Auto-Response-Suppress"] = "OOF, AutoReply"
     email.set_content(message.body)
     if message.calendar:
         email.add_attachment(
@@ -38,6 +46,14 @@ def _email(message: OutboxMessage) -> EmailMessage:
             params={"method": "PUBLISH"},
         )
     return email
+
+
+def _message_id(message: OutboxMessage) -> str:
+    """The same at every attempt; of this site (its public host); and with the time it was
+    written, since a database restored from a backup gives the outbox's ids again, and a mail
+    client drops a message whose Message-ID it has seen."""
+    site = urlsplit(current_app.config["PUBLIC_URL"]).hostname
+    return f"<outbox-{message.id}.{message.created_at:%Y%m%d%H%M%S%f}@{site}>"
 
 
 def _error_of(error: Exception) -> str:

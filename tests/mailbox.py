@@ -14,8 +14,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# RFC 5322, 3.6: a message has exactly one of each; strict servers refuse one without.
+REQUIRED_ONCE = ("Date", "From", "Message-ID")
+
+
 class Mailbox:
-    """An aiosmtpd handler: accepts every message, or refuses all with ``reply`` (e.g. a 451)."""
+    """An aiosmtpd handler: accepts every well-formed message, or refuses all with ``reply``
+    (e.g. a 451). Like a strict mail server, it refuses a message without its Date, its From or
+    its Message-ID (554)."""
 
     def __init__(self, reply: str = "250 Message accepted for delivery") -> None:
         self.reply = reply
@@ -24,6 +30,8 @@ class Mailbox:
     async def handle_DATA(self, server, session, envelope):
         if self.reply.startswith("250"):
             message = message_from_bytes(envelope.content, policy=policy.default)
+            if any(len(message.get_all(name, [])) != 1 for name in REQUIRED_ONCE):
+                return "554 5.6.0 Message lacks a required header"
             message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
             self.messages.append(message)
         return self.reply

@@ -230,3 +230,28 @@ def test_a_colleague_moved_to_another_organisation_leaves_its_cases_behind(ctx, 
     db.session.commit()
     addresses = [m.to_address for m in pending() if m.kind == "person_wrote"]
     assert addresses == [nomada.email]
+
+
+def test_a_mail_says_when_it_was_written_and_that_nobody_should_answer_it(
+    app, ctx, staff, smtp_server
+):
+    """Date: when it was written (a retry hours later still says then). Auto-Submitted and
+    Exchange's suppression: staff mailboxes' out-of-office replies do not come back. Message-ID:
+    of this site, and new after a database restored from a backup gives the outbox's ids again
+    (mail clients drop a second message of a Message-ID they have seen)."""
+    refer()
+    [written] = pending()
+    assert mailer.deliver_pending().sent == 1
+    [offer] = smtp_server.messages
+    assert abs(offer["Date"].datetime - written.created_at) < timedelta(seconds=1)
+    assert offer["Auto-Submitted"] == "auto-generated"
+    assert offer["X-Auto-Response-Suppress"] == "OOF, AutoReply"
+    site = app.config["PUBLIC_URL"].split("://")[1].split(":")[0].split("/")[0]
+    assert offer["Message-ID"].startswith(f"<outbox-{written.id}.")
+    assert offer["Message-ID"].endswith(f"@{site}>")
+
+    written.created_at += timedelta(hours=1)  # the same id, written again after a restore
+    written.sent_at = None
+    db.session.commit()
+    mailer.deliver_pending()
+    assert smtp_server.messages[1]["Message-ID"] != offer["Message-ID"]
