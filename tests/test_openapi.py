@@ -22,6 +22,7 @@ from referral.extensions import db
 
 from .databases import KINDS, app_on, empty_tables
 from .helpers import intake, org
+from .web.api_steps import bearer, referral_to, token_for
 
 CHECKS = [
     not_a_server_error,
@@ -47,6 +48,47 @@ def test_the_reference_page_describes_every_operation_and_problem(client):
             assert f"{method.upper()} {path}" in page
     assert 'id="problem-stale_version"' in page
     assert "<script" not in page
+
+
+def documented(client) -> list[tuple[str, str, dict]]:
+    """(method, path, operation) of every operation in the document."""
+    document = client.get("/api/v1/openapi.json").get_json()
+    return [
+        (method, path, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+def test_each_operation_lists_only_the_answers_it_can_give(client):
+    """Reads listed 413 and 422 (and every operation 405 and 406), which they cannot answer: a
+    read sends no body, a path's other methods are other operations, and JSON comes whatever
+    Accept asks."""
+    for method, path, operation in documented(client):
+        statuses = set(operation["responses"])
+        reads_a_query = any(p["in"] == "query" for p in operation.get("parameters", []))
+        assert not statuses & {"405", "406"}, (method, path)
+        assert ("404" in statuses) == ("{referral_id}" in path), (method, path)
+        if method == "get":
+            assert not statuses & {"403", "413", "415"}, (method, path)
+            assert ("422" in statuses) == reads_a_query, (method, path)
+        else:
+            assert {"400", "403", "413", "415", "422"} <= statuses, (method, path)
+
+
+def test_reads_answer_as_their_document_says(app, client, directory):
+    """A query that does not fit is a 422 naming the parameter; a read with no query ignores one,
+    and a body sent with a read is not read, so never too large."""
+    headers = bearer(token_for(app, "nomada"))
+    limit = client.get("/api/v1/referrals?limit=0", headers=headers)
+    assert (limit.status_code, limit.get_json()["code"]) == (422, "invalid_request")
+    assert [e["location"] for e in limit.get_json()["errors"]] == ["limit"]
+    one = f"/api/v1/referrals/{referral_to(app)}"
+    assert client.get(f"{one}?limit=0", headers=headers).status_code == 200
+    large = "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    for url in ("/api/v1/referrals", one):
+        sent = client.get(url, data=large, headers={**headers, "Content-Type": "application/json"})
+        assert sent.status_code == 200, url
 
 
 @pytest.fixture(scope="module", params=KINDS)

@@ -30,7 +30,7 @@ from .schemas import (
     SubmittedRequest,
     VersionBody,
 )
-from .spec import answers, answers_to_a_body, spectree
+from .spec import NO_SUCH_REFERRAL, answers, answers_to_a_body, spectree
 
 TAG = "referrals"
 
@@ -43,7 +43,13 @@ def _validated(part: str) -> Any:
 
 @bp.get("/v1/referrals")
 @spectree.validate(
-    query=ListQuery, resp=answers(HTTP_200=ReferralPage, HTTP_400=Problem), tags=[TAG]
+    query=ListQuery,
+    resp=answers(
+        HTTP_200=ReferralPage,
+        HTTP_400=(Problem, "A cursor the API did not give out (invalid_cursor)"),
+        HTTP_422=(Problem, "A query parameter that does not fit (invalid_request)"),
+    ),
+    tags=[TAG],
 )
 def list_referrals():
     """List the referrals your organisation may see
@@ -55,7 +61,7 @@ def list_referrals():
 
 
 @bp.get("/v1/referrals/<int:referral_id>")
-@spectree.validate(resp=answers(HTTP_200=ReferralDetail), tags=[TAG])
+@spectree.validate(resp=answers(HTTP_200=ReferralDetail, HTTP_404=NO_SUCH_REFERRAL), tags=[TAG])
 def get_referral(referral_id: int):
     """Read one referral
 
@@ -102,7 +108,9 @@ def _action_view(action: Action, body_model: type[VersionBody], summary_line: st
     view.__name__ = f"{action.value}_referral"
     return spectree.validate(
         json=body_model,
-        resp=answers_to_a_body(HTTP_200=ReferralDetail, HTTP_409=Problem),
+        resp=answers_to_a_body(
+            HTTP_200=ReferralDetail, HTTP_404=NO_SUCH_REFERRAL, HTTP_409=Problem
+        ),
         tags=[TAG],
         operation_id=f"{action.value}_referral",
     )(view)
@@ -120,7 +128,7 @@ for _action, (_body, _summary) in ACTIONS.items():
 @bp.post("/v1/referrals/<int:referral_id>/notes")
 @spectree.validate(
     json=NoteBody,
-    resp=answers_to_a_body(HTTP_201=NoteOut),
+    resp=answers_to_a_body(HTTP_201=NoteOut, HTTP_404=NO_SUCH_REFERRAL),
     tags=[TAG],
 )
 def add_note(referral_id: int):

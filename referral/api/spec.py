@@ -59,36 +59,53 @@ spectree = SpecTree(
     security={"token": []},
 )
 
-# Every answer an authenticated call can get besides its own.
-COMMON_PROBLEMS = {
+# What any call with a token can be answered, whatever it asks: no token that opens anything
+# (401), too many calls (429), a failure on our side (500, 503). A call to a method a path does not
+# have (405) is no operation's answer, and the API answers JSON whatever Accept asks (no 406).
+ANY_CALL = {
     "HTTP_401": Problem,
-    "HTTP_404": Problem,
-    "HTTP_405": Problem,
-    "HTTP_406": Problem,
-    "HTTP_413": Problem,
     "HTTP_429": Problem,
     "HTTP_500": Problem,
     "HTTP_503": Problem,
 }
+# The 404 of an operation whose address names a referral (``/referrals/{referral_id}...``).
+NO_SUCH_REFERRAL = (Problem, "No such referral, or not one your organisation may see")
 
 
 def answers(**models: Any) -> Response:
-    """The documented answers of an operation: its own, and the common problems."""
-    return Response(**{**COMMON_PROBLEMS, **models})
+    """The documented answers of an operation: its own, and those of any call. A read sends no
+    body, so nothing about one (400, 413, 415) is among them."""
+    return Response(**{**ANY_CALL, **models})
 
 
 def answers_to_a_body(**models: Any) -> Response:
     """An operation that reads a JSON body and changes something: also a body that cannot be
-    read (400) or is not JSON (415), and a read-only token (403)."""
-    return answers(HTTP_400=Problem, HTTP_403=Problem, HTTP_415=Problem, **models)
+    read (400), is too large (413), is not JSON (415) or does not fit its schema (422), and a
+    read-only token (403)."""
+    return answers(
+        HTTP_400=Problem,
+        HTTP_403=Problem,
+        HTTP_413=Problem,
+        HTTP_415=Problem,
+        HTTP_422=Problem,
+        **models,
+    )
 
 
 def document() -> dict:
-    """The document as served: problems as ``application/problem+json``."""
+    """The document as served: problems as ``application/problem+json``; and no 422 on an
+    operation that reads neither a query nor a body, which spectree adds to every operation (its
+    validation error) though nothing there can fail to fit."""
     spec = copy.deepcopy(spectree.spec)
     for operations in spec["paths"].values():
         for operation in operations.values():
-            for status, answer in operation["responses"].items():
+            responses = operation["responses"]
+            reads_input = "requestBody" in operation or any(
+                parameter["in"] == "query" for parameter in operation.get("parameters", [])
+            )
+            if not reads_input:
+                responses.pop("422", None)
+            for status, answer in responses.items():
                 content = answer.get("content", {})
                 if int(status) >= 400 and "application/json" in content:
                     answer["content"] = {MEDIA_TYPE: content["application/json"]}
