@@ -4,11 +4,9 @@ from ``DATABASE_URL`` or a throw-away database on the local server (skipped when
 
 import os
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
@@ -18,7 +16,8 @@ from referral import create_app
 from referral.config import TestConfig
 from referral.extensions import db
 
-POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
+from .helpers import drop_postgres_database, new_postgres_database
+
 KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
@@ -28,15 +27,7 @@ def _postgres_url():
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgresql"):
         return url, None
-    name = f"referral_test_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(
-            f"{POSTGRES_SERVER}/postgres", autocommit=True, connect_timeout=3
-        ) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError:
-        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", name
+    return new_postgres_database("referral_test")
 
 
 def empty_tables() -> None:
@@ -61,5 +52,4 @@ def app_on(kind: str) -> Iterator[Flask]:
         empty_tables()
         db.engine.dispose()
     if throwaway:
-        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{throwaway}" WITH (FORCE)')
+        drop_postgres_database(throwaway)
