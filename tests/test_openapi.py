@@ -3,6 +3,7 @@ operation with generated requests, on SQLite and on PostgreSQL, and checks that 
 server error and that each one's status, media type, headers and body are those documented."""
 
 import itertools
+import re
 
 import pytest
 import schemathesis
@@ -89,6 +90,34 @@ def test_reads_answer_as_their_document_says(app, client, directory):
     for url in ("/api/v1/referrals", one):
         sent = client.get(url, data=large, headers={**headers, "Content-Type": "application/json"})
         assert sent.status_code == 200, url
+
+
+# Each operation's id: a verb and what it acts on, in snake_case. Code generators name their
+# methods after them, so they change only with the API's version.
+OPERATION_IDS = {
+    ("get", "/api/v1/referrals"): "list_referrals",
+    ("get", "/api/v1/referrals/{referral_id}"): "get_referral",
+    ("post", "/api/v1/referrals/{referral_id}/accept"): "accept_referral",
+    ("post", "/api/v1/referrals/{referral_id}/decline"): "decline_referral",
+    ("post", "/api/v1/referrals/{referral_id}/start"): "start_referral",
+    ("post", "/api/v1/referrals/{referral_id}/hand-back"): "hand_back_referral",
+    ("post", "/api/v1/referrals/{referral_id}/close"): "close_referral",
+    ("post", "/api/v1/referrals/{referral_id}/withdraw"): "withdraw_referral",
+    ("post", "/api/v1/referrals/{referral_id}/notes"): "add_note",
+    ("post", "/api/v1/requests"): "submit_request",
+}
+
+
+def test_every_operation_has_a_stable_id_in_one_scheme(client):
+    """Two ids were spectree's defaults from the path (get__api_v1_referrals_{referral_id}),
+    beside accept_referral and the other actions' verb and noun."""
+    ids = {
+        (method, path): operation.get("operationId")
+        for method, path, operation in documented(client)
+    }
+    assert ids == OPERATION_IDS
+    assert len(set(ids.values())) == len(ids)
+    assert all(re.fullmatch(r"[a-z]+(_[a-z]+)+", operation_id) for operation_id in ids.values())
 
 
 @pytest.fixture(scope="module", params=KINDS)

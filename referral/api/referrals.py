@@ -33,6 +33,8 @@ from .schemas import (
 from .spec import NO_SUCH_REFERRAL, answers, answers_to_a_body, spectree
 
 TAG = "referrals"
+# Each operation names its id, a verb and a noun in snake_case (accept_referral, add_note): code
+# generators name their methods after it, so it stays as it is whatever the view is called.
 
 
 def _validated(part: str) -> Any:
@@ -50,6 +52,7 @@ def _validated(part: str) -> Any:
         HTTP_422=(Problem, "A query parameter that does not fit (invalid_request)"),
     ),
     tags=[TAG],
+    operation_id="list_referrals",
 )
 def list_referrals():
     """List the referrals your organisation may see
@@ -61,7 +64,11 @@ def list_referrals():
 
 
 @bp.get("/v1/referrals/<int:referral_id>")
-@spectree.validate(resp=answers(HTTP_200=ReferralDetail, HTTP_404=NO_SUCH_REFERRAL), tags=[TAG])
+@spectree.validate(
+    resp=answers(HTTP_200=ReferralDetail, HTTP_404=NO_SUCH_REFERRAL),
+    tags=[TAG],
+    operation_id="get_referral",
+)
 def get_referral(referral_id: int):
     """Read one referral
 
@@ -130,6 +137,7 @@ for _action, (_body, _summary) in ACTIONS.items():
     json=NoteBody,
     resp=answers_to_a_body(HTTP_201=NoteOut, HTTP_404=NO_SUCH_REFERRAL),
     tags=[TAG],
+    operation_id="add_note",
 )
 def add_note(referral_id: int):
     """Add a note
@@ -162,6 +170,7 @@ def _idempotency_hash() -> str | None:
     json=NewRequest,
     resp=answers_to_a_body(HTTP_201=SubmittedRequest, HTTP_409=Problem),
     tags=[TAG],
+    operation_id="submit_request",
 )
 def submit_request():
     """Refer a person
