@@ -5,7 +5,7 @@ import os
 from flask import Flask
 
 from .config import Config
-from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .extensions import babel, csrf, db, login_manager, migrate
 
 
 def create_app(config: type | dict | None = None) -> Flask:
@@ -52,7 +52,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     csrf.init_app(app)
-    limiter.init_app(app)
+    limits.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     login_manager.init_app(app)
     i18n.init_app(app)

@@ -4,11 +4,20 @@ The counts live in Redis (``REDIS_URL``) whenever more than one process serves t
 kept in each process's memory lets each of four workers take the whole limit. The app refuses to
 start such a production configuration. When Redis goes away, Flask-Limiter logs a warning and
 counts in memory until it answers again: intake keeps working, with limits per process.
+
+Every answer a limit counts carries the limit's ``X-RateLimit-Limit``, ``-Remaining`` and
+``-Reset``; ``Retry-After`` only a refusal (429) or an outage (503).
 """
 
 import os
 
-from flask import Flask
+from flask import Flask, Response
+
+from .extensions import limiter
+
+# The answers RFC 9110 gives Retry-After a meaning with, besides a redirect (where it would delay
+# following it): how long to wait before asking again.
+RETRY_AFTER_STATUSES = (429, 503)
 
 
 class SharedLimitsRequired(RuntimeError):
@@ -34,3 +43,18 @@ def check_store(app: Flask) -> None:
             f"{workers()} workers would each keep their own rate-limit counts: set REDIS_URL "
             "(or RATELIMIT_STORAGE_URI) to a store they share, or run one worker."
         )
+
+
+def init_app(app: Flask) -> None:
+    """The limiter, and Retry-After only with a 429 or a 503: Flask-Limiter sends it with every
+    answer it counts (until the window's end), and no setting of its own keeps it to a refusal.
+    Flask runs the app's ``after_request`` functions last registered first, so this one,
+    registered before the limiter's, runs after it."""
+    app.after_request(_retry_after_only_to_wait)
+    limiter.init_app(app)
+
+
+def _retry_after_only_to_wait(response: Response) -> Response:
+    if response.status_code not in RETRY_AFTER_STATUSES:
+        response.headers.pop("Retry-After", None)
+    return response

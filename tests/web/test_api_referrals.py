@@ -430,6 +430,21 @@ def test_the_rate_limit_counts_each_token_apart(app, limited_app, tokens):
     assert client.get(LIST, headers=bearer(tokens["pfm"])).status_code == 200
 
 
+def test_retry_after_comes_with_a_refusal_only(app, limited_app, tokens):
+    """Flask-Limiter sent Retry-After with every answer it counted, where RFC 9110 gives it a
+    meaning only with 429 and 503 (and a redirect, whose following it would delay); the limit's
+    own headers stay on every answer."""
+    limited_app.config["API_RATE_LIMIT"] = "2 per minute"
+    client = limited_app.test_client()
+    answers = [client.get(LIST, headers=bearer(tokens["nomada"])) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert [answer.headers["X-RateLimit-Remaining"] for answer in answers] == ["1", "0", "0"]
+    assert not any("Retry-After" in answer.headers for answer in answers[:2])
+    assert 0 < int(answers[2].headers["Retry-After"]) <= 60
+    public = client.get("/api/v1/hsds/organizations")
+    assert public.status_code == 200 and "Retry-After" not in public.headers
+
+
 def test_made_up_tokens_share_their_address_limit(app, limited_app, tokens):
     """A bucket per token is for real tokens: a made-up one each call had a bucket of its own,
     so guesses (each a 401 and a lookup) and the public directory were never limited."""

@@ -93,11 +93,15 @@ def test_a_correct_sign_in_starts_the_count_again(app, staff):
 
 def test_one_address_trying_many_accounts_is_slowed_down(limited_app, staff):
     client = limited_app.test_client()
-    codes = [
-        sign_in(client, f"someone{i}@example.org", "guess", address="203.0.113.50").status_code
+    answers = [
+        sign_in(client, f"someone{i}@example.org", "guess", address="203.0.113.50")
         for i in range(12)
     ]
+    codes = [answer.status_code for answer in answers]
     assert codes[:10] == [200] * 10 and codes[10:] == [429, 429]
+    # How long to wait, with the refusal only (it came with every page the limit counted).
+    assert not any("Retry-After" in answer.headers for answer in answers[:10])
+    assert all(answer.headers["Retry-After"].isdigit() for answer in answers[10:])
     assert client.get("/login").status_code == 200  # reading the form is never limited
     assert sign_in(client, VICTIM, DEMO_PASSWORD, address="198.51.100.8").status_code == 302
 
