@@ -23,6 +23,12 @@ from .models import City, Organisation, Voivodeship, utcnow
 from .routing import Scope
 from .vocabulary import Specialism
 
+# The HSDS API's root names the version and the OpenAPI document the API follows: the canonical
+# one of HSDS 3.0 (its paths, of which we serve the directory's), as the specification's example
+# does. No HSDS profile is used, so the root names none.
+VERSION = "3.0"
+OPENAPI_URL = "https://raw.githubusercontent.com/openreferral/specification/3.0/schema/openapi.json"
+
 NAMESPACE = uuid.UUID("6f0c2a7e-3d52-4b8e-9a51-2f4c1f9e7b10")
 TAXONOMY_ID = str(uuid.uuid5(NAMESPACE, "taxonomy:specialism"))
 TAXONOMY_VERSION = "1"
@@ -64,6 +70,17 @@ def taxonomy_term(specialism: Specialism, language: str) -> dict:
             "taxonomy_detail": taxonomy(language),
             "language": language,
         }
+
+
+def taxonomies(language: str) -> list[dict]:
+    """The one taxonomy of our own: the specialisms."""
+    return [taxonomy(language)]
+
+
+def taxonomy_terms(language: str) -> list[dict]:
+    """Every specialism as a term, in the order of the form: the ``taxonomy_term_id`` a service's
+    attribute links and a client filters services by."""
+    return [taxonomy_term(specialism, language) for specialism in Specialism]
 
 
 def organization(org: Organisation, language: str) -> dict:

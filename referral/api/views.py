@@ -18,8 +18,11 @@ def index():
     return {
         "links": {
             "self": url_for("api.index", _external=True),
+            "hsds": url_for("api.hsds_root", _external=True),
             "hsds_organizations": url_for("api.hsds_organizations", _external=True),
             "hsds_services": url_for("api.hsds_services", _external=True),
+            "hsds_taxonomies": url_for("api.hsds_taxonomies", _external=True),
+            "hsds_taxonomy_terms": url_for("api.hsds_taxonomy_terms", _external=True),
             "referrals": url_for("api.list_referrals", _external=True),
             "openapi": url_for("api.openapi", _external=True),
             "reference": url_for("api.reference", _external=True),
@@ -41,6 +44,12 @@ def _paged(items: list[dict]) -> dict:
     if not 1 <= page <= MAX_ID or not 1 <= per_page <= MAX_PER_PAGE:
         abort(400, f"page must be from 1 to {MAX_ID} and per_page from 1 to {MAX_PER_PAGE}")
     return hsds.paged(items, page, per_page)
+
+
+@bp.get("/v1/hsds/")
+@open_to_all
+def hsds_root():
+    return {"version": hsds.VERSION, "openapi_url": hsds.OPENAPI_URL}
 
 
 @bp.get("/v1/hsds/organizations")
@@ -74,6 +83,34 @@ def hsds_services():
 @open_to_all
 def hsds_service(id: str):
     return _one(hsds.services(_language()), id)
+
+
+@bp.get("/v1/hsds/taxonomies")
+@open_to_all
+def hsds_taxonomies():
+    return _paged(hsds.taxonomies(_language()))
+
+
+@bp.get("/v1/hsds/taxonomies/<id>")
+@open_to_all
+def hsds_taxonomy(id: str):
+    return _one(hsds.taxonomies(_language()), id)
+
+
+@bp.get("/v1/hsds/taxonomy_terms")
+@open_to_all
+def hsds_taxonomy_terms():
+    terms = hsds.taxonomy_terms(_language())
+    taxonomy_id = request.args.get("taxonomy_id")
+    if taxonomy_id:
+        terms = [term for term in terms if term["taxonomy_id"] == taxonomy_id]
+    return _paged(terms)
+
+
+@bp.get("/v1/hsds/taxonomy_terms/<id>")
+@open_to_all
+def hsds_taxonomy_term(id: str):
+    return _one(hsds.taxonomy_terms(_language()), id)
 
 
 def _one(items: list[dict], id: str) -> dict:

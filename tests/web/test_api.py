@@ -52,8 +52,9 @@ def assert_valid(name: str, instance: dict) -> None:
 
 def all_pages(client, url: str, per_page: int) -> list[dict]:
     contents, page = [], 1
+    joint = "&" if "?" in url else "?"
     while True:
-        body = client.get(f"{url}?page={page}&per_page={per_page}").get_json()
+        body = client.get(f"{url}{joint}page={page}&per_page={per_page}").get_json()
         assert set(body) == PAGE_KEYS
         contents += body["contents"]
         if body["last_page"]:
@@ -164,3 +165,64 @@ def test_services_filter_by_organization(client, directory):
     only = client.get(f"/api/v1/hsds/services?per_page=200&organization_id={nomada}").get_json()
     assert only["total_items"] == 3  # legal, psychological, information
     assert {s["organization_id"] for s in only["contents"]} == {nomada}
+
+
+# --- the root and the taxonomy ------------------------------------------------------------------
+
+
+def test_the_hsds_root_names_its_version_and_the_api_it_follows(client):
+    root = client.get("/api/v1/hsds/")
+    assert root.status_code == 200
+    assert root.get_json() == {
+        "version": "3.0",
+        "openapi_url": "https://raw.githubusercontent.com/openreferral/specification/3.0/schema/openapi.json",
+    }
+    links = client.get("/api/v1/").get_json()["links"]
+    assert links["hsds"].endswith("/api/v1/hsds/")
+
+
+@pytest.mark.parametrize(("lang", "legal"), [("pl", "Pomoc prawna"), ("uk", "Правова допомога")])
+def test_the_taxonomy_and_its_terms_are_valid_hsds_in_the_asked_language(
+    client, directory, lang, legal
+):
+    [taxonomy] = all_pages(client, f"/api/v1/hsds/taxonomies?lang={lang}", per_page=1)
+    assert_valid("taxonomy", taxonomy)
+    assert client.get(f"/api/v1/hsds/taxonomies/{taxonomy['id']}?lang={lang}").get_json() == (
+        taxonomy
+    )
+    terms = all_pages(client, f"/api/v1/hsds/taxonomy_terms?lang={lang}", per_page=4)
+    assert len(terms) == 9  # one per need
+    for term in terms:
+        assert_valid("taxonomy_term", term)
+        assert term["taxonomy_id"] == taxonomy["id"] and term["language"] == lang
+    by_code = {term["code"]: term for term in terms}
+    assert by_code["legal"]["name"] == legal
+    one = client.get(f"/api/v1/hsds/taxonomy_terms/{by_code['legal']['id']}?lang={lang}")
+    assert one.get_json() == by_code["legal"]
+    for missing in ("/taxonomies/not-an-id", "/taxonomy_terms/not-an-id"):
+        assert client.get(f"/api/v1/hsds{missing}").status_code == 404
+
+
+def test_the_terms_listed_are_those_services_can_be_filtered_by(client, directory):
+    """A client filtering services by taxonomy_term_id had no list of the terms to use."""
+    terms = client.get("/api/v1/hsds/taxonomy_terms?per_page=200").get_json()["contents"]
+    services = client.get("/api/v1/hsds/services?per_page=200").get_json()["contents"]
+    used = {a["taxonomy_term_id"] for s in services for a in s["attributes"]}
+    assert used <= {term["id"] for term in terms}
+    for term in terms:
+        found = client.get(f"/api/v1/hsds/services?per_page=200&taxonomy_term_id={term['id']}")
+        codes = {a["value"] for s in found.get_json()["contents"] for a in s["attributes"]}
+        assert codes <= {term["code"]}
+    legal = next(term for term in terms if term["code"] == "legal")
+    legal_services = client.get(f"/api/v1/hsds/services?taxonomy_term_id={legal['id']}")
+    assert legal_services.get_json()["total_items"] > 0
+
+
+def test_terms_filter_by_taxonomy_and_page_as_the_rest(client, directory):
+    taxonomy_id = client.get("/api/v1/hsds/taxonomies").get_json()["contents"][0]["id"]
+    mine = client.get(f"/api/v1/hsds/taxonomy_terms?taxonomy_id={taxonomy_id}").get_json()
+    assert mine["total_items"] == 9
+    other = client.get("/api/v1/hsds/taxonomy_terms?taxonomy_id=another").get_json()
+    assert (other["total_items"], other["empty"]) == (0, True)
+    assert client.get("/api/v1/hsds/taxonomy_terms?per_page=0").status_code == 400
+    assert client.get("/api/v1/hsds/taxonomies?lang=de").status_code == 400
