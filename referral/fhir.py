@@ -14,12 +14,10 @@ from .handoff import Action, DeclineReason, Outcome, State
 from .models import Organisation, Referral, ReferralEvent
 from .vocabulary import Specialism
 
-SDOH_TASK_PROFILE = (
-    "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/SDOHCC-TaskForReferralManagement"
-)
-SDOH_SERVICE_REQUEST_PROFILE = (
-    "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/SDOHCC-ServiceRequest"
-)
+# The guide's shape, not its profiles: no meta.profile. Its referral Task requires a requester (a
+# PractitionerRole or an Organization) that a person who asked through the public form does not
+# have, and it binds the outcome (Task.output) and the need (ServiceRequest.code, with a required
+# SDOH category) to US procedure codes, where ours are our own code systems (docs/api.md).
 SDOH_TEMPORARY_CODES = (
     "http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes"
 )
@@ -98,7 +96,6 @@ def task(referral: Referral, viewer_id: int | None, base: str, language: str, la
     resource: dict = {
         "resourceType": "Task",
         "id": str(referral.id),
-        "meta": {"profile": [SDOH_TASK_PROFILE]},
         "status": "rejected" if rejection else TASK_STATUS[State(referral.state)],
         "businessStatus": {"text": label(State(referral.state).label)},
         "intent": "order",
@@ -142,7 +139,6 @@ def service_request(
     resource: dict = {
         "resourceType": "ServiceRequest",
         "id": str(referral.id),
-        "meta": {"profile": [SDOH_SERVICE_REQUEST_PROFILE]},
         "status": SERVICE_REQUEST_STATUS.get(State(referral.state), "active"),
         "intent": "order",
         "priority": "urgent" if referral.urgent else "routine",

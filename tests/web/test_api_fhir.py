@@ -86,3 +86,17 @@ def test_fhir_keeps_the_same_tokens_and_isolation(app, client, tokens):
             client.get(f"/api/fhir/{resource}/999999", headers=bearer(tokens["pfm"])).status_code
             == 404
         )
+
+
+def test_a_self_referral_claims_no_profile_it_does_not_meet(app, client, tokens):
+    """The SDOHCC referral Task requires a requester (a PractitionerRole or an Organization),
+    which a person who asked through the public form does not have, and the guide binds the
+    outcome and the need to US procedure codes where ours are our own: the resources claimed its
+    profiles all the same."""
+    referral_id = referral_to(app)  # no referrer: the person asked themselves
+    asked = task(client, tokens["nomada"], referral_id)
+    assert asked.requester is None
+    assert asked.meta is None
+    assert service_request(client, tokens["nomada"], referral_id).meta is None
+    referred = task(client, tokens["nomada"], referral_to(app, referrer="pfm"))
+    assert referred.requester.identifier.value == "pfm" and referred.meta is None
