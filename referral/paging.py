@@ -46,9 +46,10 @@ def window(number: int, total: int, per_page: int) -> tuple[int, int]:
 
 
 def requested_page(name: str = "page") -> int:
-    """The page asked for in the query string; anything that is not a plain number is page 1."""
+    """The page asked for in the query string; anything that is not a plain number is page 1
+    (superscripts such as ``²`` are digits to ``str.isdigit``, not to ``int``)."""
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) <= 9 else 1
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else 1
 
 
 def capped_count(query: Select) -> tuple[int, bool]:

@@ -102,6 +102,18 @@ def test_a_page_number_too_big_shows_a_page_not_an_error(app, visitors, big):
             assert response.status_code < 500, (rule.rule, who)
 
 
+@pytest.mark.parametrize("number", ["²", "١٢", "３", "-1", "1e9", "٣" * 12])
+def test_a_page_number_in_other_digits_shows_the_first_page(app, visitors, number):
+    """Superscripts, Arabic-Indic and full-width digits are digits to ``str.isdigit`` but not to
+    ``int``: ``?page=²`` made every paged list (the inbox, the unmatched queue, the audit, the
+    retention list) answer 500."""
+    names = ("page", "offered_page", "cases_page", "sent_page")
+    for rule in routes(app):
+        for who, client in visitors.items():
+            response = client.get(path_of(rule), query_string=dict.fromkeys(names, number))
+            assert response.status_code < 500, (rule.rule, who)
+
+
 def test_a_token_page_form_works_over_https_though_it_sends_no_referrer(app, client, directory):
     """No-referrer pages post their forms without a Referer: the CSRF token must be enough."""
     from ..helpers import csrf_token_of
