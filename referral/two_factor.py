@@ -64,8 +64,10 @@ def _normalise(code: str) -> str:
 
 
 def _accept_totp(user: User, code: str) -> bool:
-    """The code matches a step near now that is later than the last one accepted: take it."""
-    if not (user.totp_secret and len(code) == 6 and code.isdigit()):
+    """The code matches a step near now that is later than the last one accepted: take it.
+    Six digits of another script (``²``, ``١``) are digits to ``str.isdigit`` but no code, and
+    ``hmac.compare_digest`` refuses to compare them."""
+    if not (user.totp_secret and len(code) == 6 and code.isascii() and code.isdigit()):
         return False
     totp = pyotp.TOTP(user.totp_secret)
     now = utcnow()

@@ -84,6 +84,27 @@ def test_codes_are_throttled_like_passwords(app, staff):
     assert client.get("/staff/").status_code == 302
 
 
+def test_six_digits_of_another_script_are_a_wrong_code_not_an_error(app, login_as):
+    """Superscript or Arabic-Indic digits pass ``str.isdigit``; comparing them with the app's code
+    raised TypeError (``hmac.compare_digest`` takes ASCII only): a 500 at sign-in, at enrolment
+    and at the renewal of recovery codes."""
+    others = ("²²²²²²", "١٢٣٤٥٦")
+    enrolling = login_as("nomada")
+    for code in others:
+        wrong = enrolling.post("/staff/profile/2fa", data={"code": code})
+        assert wrong.status_code == 400 and 'id="code-error"' in text(wrong)
+    codes, _totp = enrolled(app)
+    client = app.test_client()
+    password_step(client)
+    for code in others:
+        wrong = client.post("/login/code", data={"code": code})
+        assert wrong.status_code == 200 and "This code is not correct" in text(wrong)
+    client = signed_in_with_a_recovery_code(app, codes)
+    for code in others:
+        wrong = client.post("/staff/profile/2fa/recovery-codes", data={"code": code})
+        assert wrong.status_code == 400 and 'id="code-error"' in text(wrong)
+
+
 def test_the_code_step_needs_the_password_step_first(client, staff):
     response = client.post("/login/code", data={"code": "123456"})
     assert response.headers["Location"] == "/login"
