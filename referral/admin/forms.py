@@ -1,5 +1,7 @@
 """The coordinator's forms: organisations, coverage, staff accounts, routing by hand, filters."""
 
+from datetime import date
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -328,14 +330,38 @@ class EraseForm(FlaskForm):
     )
 
 
+# The days a period may start and end on: 0001-01-01 and 9999-12-31 parse as dates, but the day
+# before or after them and their time in UTC, which the counting takes, do not exist.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def _within_the_years(form, field):
+    if field.data and not FIRST_DAY <= field.data <= LAST_DAY:
+        raise ValidationError(
+            _l(
+                "Enter a date between the years %(first)d and %(last)d.",
+                first=FIRST_DAY.year,
+                last=LAST_DAY.year,
+            )
+        )
+
+
+def _period_day(label) -> DateField:
+    return DateField(
+        label,
+        validators=[Optional(), _within_the_years],
+        render_kw={"min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()},
+    )
+
+
 class PeriodForm(FlaskForm):
-    """The date range of the reports (a GET form: no CSRF)."""
+    """The date range of the reports and of the audit trail (a GET form: no CSRF)."""
 
     class Meta:
         csrf = False
 
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("To"), validators=[Optional()])
+    start = _period_day(_l("From"))
+    end = _period_day(_l("To"))
 
     def validate_end(self, field):
         if field.data and self.start.data and field.data < self.start.data:

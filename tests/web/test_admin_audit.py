@@ -83,6 +83,16 @@ def test_the_audit_page_and_csv_show_administrative_actions(app, coordinator):
     assert rows[1][13] == '{"active": true}' and rows[1][14] == '{"active": false}'
 
 
+def test_a_date_at_the_calendar_s_end_gets_a_message_not_a_crash(app, coordinator):
+    """0001-01-01 has no time in UTC and 9999-12-31 no next day: the trail and its CSV were a
+    500 with either."""
+    for period in ("start=0001-01-01", "end=9999-12-31"):
+        page = coordinator.get(f"/admin/audit?{period}")
+        assert page.status_code == 200
+        assert "Enter a date between the years 2000 and 2099." in page.get_data(as_text=True)
+        assert coordinator.get(f"/admin/audit.csv?{period}").status_code < 500
+
+
 def test_reset_2fa_on_the_command_line_is_audited_and_ends_sessions(app, login_as):
     email = "coordinator@konsorcjum.example"
     signed_in = login_as("coordinator")

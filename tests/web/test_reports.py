@@ -174,6 +174,18 @@ def test_a_wrong_date_range_gets_a_message_not_a_crash(coordinator, staff):
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("period", ["start=0001-01-01", "end=9999-12-31", "start=9999-12-31"])
+def test_a_date_at_the_calendar_s_end_gets_a_message_not_a_crash(coordinator, staff, period):
+    """The first and the last day Python knows parse as dates; the day before or after them, or
+    their time in UTC, which the counting takes, does not exist: every report and CSV was a 500."""
+    response = coordinator.get(f"/admin/reports?{period}")
+    assert response.status_code == 200
+    assert "Enter a date between the years 2000 and 2099." in response.get_data(as_text=True)
+    assert 'min="2000-01-01"' in response.get_data(as_text=True)
+    for key in report_tables.BUILDERS:
+        assert coordinator.get(f"/admin/reports/{key}.csv?{period}").status_code == 200
+
+
 def read_csv(response) -> list[list[str]]:
     assert response.headers["Content-Type"].startswith("text/csv")
     assert response.headers["Content-Disposition"].startswith("attachment; filename=")
