@@ -94,6 +94,7 @@ class SubmittedRequest:
     request: HelpRequest
     status_token: str  # shown once to the person; only its hash is stored
     reference: str = ""  # the request's, kept: reading it after the commit would ask again
+    link_sent_by: tuple[str, ...] = ()  # the channels the status link went by, if any
 
 
 def submit_request(
@@ -154,7 +155,8 @@ def submit_request(
         for specialism in dict.fromkeys(data.needs)
     ]
     db.session.add_all([request, *referrals])
-    person_messages.send_status_link(request, token)  # the only moment the plain token exists
+    # The only moment the plain token exists.
+    link_sent_by = person_messages.send_status_link(request, token)
     directory = Directory.load(now)
     # Everything is written at commit, in one flush (organisations in key order), the referrals
     # already routed; their offer mails follow, once the referrals have their ids.
@@ -169,7 +171,7 @@ def submit_request(
         db.session.rollback()
         refuse_if_sent(data.submission_hash)
         raise
-    return SubmittedRequest(request=request, status_token=token, reference=reference)
+    return SubmittedRequest(request, token, reference, link_sent_by)
 
 
 @contextmanager

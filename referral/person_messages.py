@@ -167,10 +167,13 @@ def _write(request: HelpRequest, kind: str, template: str, to: dict[str, str], *
     return len(to)
 
 
-def send_status_link(request: HelpRequest, token: str, *, channel: str | None = None) -> int:
+def send_status_link(request: HelpRequest, token: str) -> tuple[str, ...]:
     """Queue the status link (``token``, which only the caller knows: the database keeps its
-    hash) to every contact the person gave, or to ``channel`` only. Gives how many messages."""
-    return _link(request, token, Kind.STATUS_LINK, _reachable(request, channel))
+    hash) to every contact the person gave, whether or not it is safe to message them (the link
+    is their one way back in). Gives the channels it went by: the confirmation names them."""
+    to = _reachable(request, None)
+    _link(request, token, Kind.STATUS_LINK, to)
+    return tuple(to)
 
 
 def send_fresh_link(

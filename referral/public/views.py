@@ -145,6 +145,7 @@ def submit_intake():
         relinked=made.relinked,
         reference=submitted.reference,
         status_url=url_for("public.status", token=submitted.status_token, _external=True),
+        link_sent_by=submitted.link_sent_by,
         help_request=submitted.request,
         channel=_channel(submitted.request),
         promises=_promises(),

@@ -156,6 +156,39 @@ def test_confirmation_shows_the_reference_the_status_link_and_what_happens_next(
     assert "Keep this link." in html and "What happens next" in html
 
 
+@pytest.mark.parametrize(
+    ("contact", "sent_by"),
+    [
+        (
+            {"phone": "+48 512 345 678", "email": "olena@example.com"},
+            "by text message and by e-mail",
+        ),
+        ({"phone": "+48 512 345 678", "email": ""}, "by text message"),
+        ({"phone": "", "email": "olena@example.com", "contact_channel": "email"}, "by e-mail"),
+    ],
+)
+def test_confirmation_says_where_else_the_link_went_and_to_delete_it_where_unsafe(
+    client, directory, contact, sent_by
+):
+    """A person who said it is not safe to message them learns that their link went to their
+    phone or mailbox all the same (issue 13: the link reaches everyone), and to delete it."""
+    html = post_intake(client, lang="en", safe_to_message=None, **contact).get_data(as_text=True)
+    assert f"We also sent this link to you {sent_by}." in html
+    assert "If someone near you may read your messages" in html
+    someone_else = {
+        k: v.replace("678", "679").replace("olena", "oksana") for k, v in contact.items()
+    }
+    safe = post_intake(client, lang="en", **someone_else).get_data(as_text=True)
+    assert f"We also sent this link to you {sent_by}." in safe
+    assert "If someone near you may read" not in safe
+
+
+def test_a_landline_gets_no_link_by_message_and_the_confirmation_promises_none(client, directory):
+    html = post_intake(client, lang="en", phone="+48 71 123 45 67").get_data(as_text=True)
+    assert "Keep this link." in html
+    assert "We also sent this link" not in html
+
+
 def test_status_page_names_the_organisation_of_each_need_in_the_page_language(client, directory):
     path = sent_request(client, "uk")
     html = client.get(path).get_data(as_text=True)
