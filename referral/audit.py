@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     cast,
     false,
+    func,
     literal,
     null,
     or_,
@@ -121,6 +122,7 @@ def _referral_events(f: AuditFilter):
         *_no_changes(),
         ReferralEvent.api_token_id,
         cast(null(), Integer).label("status"),
+        *_no_request(),
     ).outerjoin(EventText, EventText.event_id == ReferralEvent.id)
     if f.organisation_id:
         query = query.where(
@@ -154,6 +156,7 @@ def _sign_ins(f: AuditFilter):
         cast(SignInEvent.success, Integer).label("success"),
         *_no_changes(),
         *_no_call(),
+        *_no_request(),
     )
     if f.organisation_id:
         query = query.where(SignInEvent.organisation_id == f.organisation_id)
@@ -184,6 +187,12 @@ def _no_call():
     return cast(null(), Integer).label("api_token_id"), cast(null(), Integer).label("status")
 
 
+def _no_request():
+    """The request of an opening (a copy or the caseworker's page names no referral); the other
+    kinds name their request through their referral, if any."""
+    return (cast(null(), Integer).label("request_id"),)
+
+
 def _admin_events(f: AuditFilter):
     query = select(
         literal("admin").label("kind"),
@@ -202,6 +211,7 @@ def _admin_events(f: AuditFilter):
         AdminEvent.before,
         AdminEvent.after,
         *_no_call(),
+        *_no_request(),
     )
     if f.organisation_id:
         query = query.where(AdminEvent.organisation_id == f.organisation_id)
@@ -230,6 +240,7 @@ def _api_calls(f: AuditFilter):
         *_no_changes(),
         ApiCall.api_token_id,
         ApiCall.status,
+        *_no_request(),
     )
     if f.organisation_id:
         query = query.where(ApiCall.organisation_id == f.organisation_id)
@@ -260,6 +271,7 @@ def _accesses(f: AuditFilter):
         *_no_changes(),
         DataAccess.api_token_id,
         cast(null(), Integer).label("status"),
+        DataAccess.request_id,
     )
     if f.organisation_id:
         query = query.where(DataAccess.organisation_id == f.organisation_id)
@@ -274,7 +286,7 @@ def _accesses(f: AuditFilter):
 
 def _parts(f: AuditFilter) -> list[Select]:
     """The filtered trail's parts, one query for each kind of entry (kind, id, at, user_id, ...,
-    email, success, subject_id, before, after, api_token_id, status)."""
+    email, success, subject_id, before, after, api_token_id, status, request_id)."""
     parts = []
     if f.kind in ("", "referral"):
         parts.append(_referral_events(f))
@@ -322,12 +334,16 @@ def page(f: AuditFilter, number: int) -> Page:
 def every_row(f: AuditFilter):
     """The whole filtered trail, newest first, fetched in batches (for the CSV export). Each row
     carries its referral's ``reference`` and need (``specialism``), joined in the same query:
-    names a coordinator can use outside the app, never the referral's number."""
+    names a coordinator can use outside the app, never the referral's number; an opening of a
+    whole request (a copy, the caseworker's page after referring) carries its reference."""
     trail = entries(f)
     result = db.session.execute(
         select(trail, HelpRequest.reference, Referral.specialism)
         .outerjoin(Referral, Referral.id == trail.c.referral_id)
-        .outerjoin(HelpRequest, HelpRequest.id == Referral.request_id)
+        .outerjoin(
+            HelpRequest,
+            HelpRequest.id == func.coalesce(Referral.request_id, trail.c.request_id),
+        )
         .order_by(trail.c.at.desc(), trail.c.id.desc()),
         execution_options={"yield_per": 1000},
     )

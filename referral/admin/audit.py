@@ -65,6 +65,9 @@ def audit_trail():
             {row.referral_id for row in page.items if row.referral_id}
             | ({form.referral_id.data} if form.referral_id.data else set())
         ),
+        requests=request_references(
+            {row.request_id for row in page.items if row.request_id and not row.referral_id}
+        ),
         every_referral={k: v for k, v in request.args.items() if k not in ("referral_id", "page")},
         users={u.id: u for u in db.session.scalars(select(User))},
         organisations={o.id: o for o in db.session.scalars(select(Organisation))},
@@ -85,6 +88,15 @@ def referral_names(referral_ids: set[int]) -> dict[int, tuple[str, str]]:
         .where(Referral.id.in_(referral_ids))
     )
     return {referral_id: (reference, need) for referral_id, reference, need in rows}
+
+
+def request_references(request_ids: set[int]) -> dict[int, str]:
+    """The reference of each request: whose data an opening of a whole request (a copy, the
+    caseworker's page after referring) showed."""
+    rows = db.session.execute(
+        select(HelpRequest.id, HelpRequest.reference).where(HelpRequest.id.in_(request_ids))
+    )
+    return {request_id: reference for request_id, reference in rows}
 
 
 def _api_token_names() -> dict[int, str]:

@@ -300,3 +300,30 @@ def test_the_copy_names_each_need_s_state_as_the_status_page_does(client, person
     assert need["state"] == {"code": "accepted", "label": "Accepted by the organisation"}
     page = client.get(f"{person.path}/copy").get_data(as_text=True)
     assert "Accepted by the organisation" in page
+
+
+def test_the_audit_names_the_request_of_an_opening_made_without_a_referral(
+    app, person, coordinator, login_as
+):
+    """A copy of a person's data and the caseworker's page after referring are openings of the
+    request, not of one referral: the trail and its CSV named no request for them, so the
+    coordinator read "Made a copy of the person's data" without learning whose."""
+    theirs = reference(app)
+    coordinator.get("/admin/copy", query_string={"reference": theirs})
+    refer(login_as("pfm"), city="krakow")
+    with app.app_context():
+        referred = db.session.scalar(
+            select(HelpRequest.reference).where(HelpRequest.reference != theirs)
+        )
+    html = coordinator.get("/admin/audit", query_string={"kind": "access"}).get_data(as_text=True)
+    rows = re.findall(r"<tr>.*?</tr>", html, re.S)
+    copied = next(row for row in rows if "Made a copy of the person's data" in row)
+    submitted = next(row for row in rows if "Referred the person" in row)
+    assert theirs in copied and referred not in copied
+    assert referred in submitted and theirs not in submitted
+    export = coordinator.get("/admin/audit.csv", query_string={"kind": "access"})
+    lines = list(csv.reader(io.StringIO(export.get_data(as_text=True))))
+    assert {(line[1], line[2]) for line in lines[1:]} >= {
+        (Page.COPY, theirs),
+        (Page.SUBMITTED, referred),
+    }
