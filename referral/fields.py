@@ -1,12 +1,41 @@
-"""Form pieces the blueprints share: the checkbox list and choices drawn from a vocabulary."""
+"""Form pieces the blueprints share: the base of every form, the checkbox list and choices drawn
+from a vocabulary."""
 
+import re
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
-from wtforms import Field, SelectMultipleField
+from flask_wtf import FlaskForm
+from wtforms import Field, PasswordField, SelectMultipleField, StringField
+from wtforms.validators import StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .vocabulary import LabelledEnum
+
+# Werkzeug decodes invalid UTF-8 to U+FFFD; control characters have no place in what people type
+# (and PostgreSQL refuses NUL in text).
+UNREADABLE = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def readable(form, field):
+    if field.data and UNREADABLE.search(field.data):
+        raise StopValidation(
+            _l("Some characters could not be read. Please type this again without them.")
+        )
+
+
+class Form(FlaskForm):
+    """Every form of the app: each text field is ``readable`` before its own checks, so that a NUL
+    or a byte that was not UTF-8 is an error next to the field, never a value for the database
+    (PostgreSQL refused NUL in a name or a search with a 500). Passwords are only hashed: any
+    character a password manager makes is theirs."""
+
+    class Meta(FlaskForm.Meta):
+        def bind_field(self, form, unbound_field, options):
+            field = super().bind_field(form, unbound_field, options)
+            if isinstance(field, StringField) and not isinstance(field, PasswordField):
+                field.validators = [readable, *field.validators]
+            return field
 
 
 class CheckboxListField(SelectMultipleField):

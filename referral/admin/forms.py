@@ -3,7 +3,6 @@
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -29,14 +28,14 @@ from wtforms.validators import (
 from wtforms.widgets import HiddenInput
 
 from ..contact import DAYS, clock_time
-from ..fields import CheckboxListField, choices_of, optional_int, show_error, text_of
+from ..fields import CheckboxListField, Form, choices_of, optional_int, show_error, text_of
 from ..i18n import LANGUAGE_NAMES
 from ..routing import Scope
 from ..urls import MAX_ID
 from ..vocabulary import UI_LANGUAGES, Role, Specialism
 
 
-class OrganisationForm(FlaskForm):
+class OrganisationForm(Form):
     slug = StringField(
         _l("Short name in addresses"),
         validators=[
@@ -181,7 +180,7 @@ for _day in DAYS:
     setattr(OrganisationForm, f"closes_{_day}", StringField(_l("Closes at")))
 
 
-class CoverageForm(FlaskForm):
+class CoverageForm(Form):
     specialism = SelectField(
         _l("Specialism"),
         choices=choices_of(Specialism),
@@ -218,11 +217,11 @@ class CoverageForm(FlaskForm):
         )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button that confirms what the page describes: only the CSRF token is sent."""
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = RadioField(
         _l("Role"),
         choices=choices_of(Role),
@@ -254,7 +253,7 @@ class UserForm(RoleForm):
     )
 
 
-class QueueFilterForm(FlaskForm):
+class QueueFilterForm(Form):
     """The unmatched queue's filters, read from the query string (a GET form: no CSRF)."""
 
     class Meta:
@@ -285,7 +284,7 @@ class QueueFilterForm(FlaskForm):
     )
 
 
-class RouteForm(FlaskForm):
+class RouteForm(Form):
     organisation_id = RadioField(
         _l("Offer it to"), coerce=int, validators=[InputRequired(_l("Choose an organisation."))]
     )
@@ -311,7 +310,7 @@ def _reference_field() -> StringField:
     )
 
 
-class CopyForm(FlaskForm):
+class CopyForm(Form):
     """The reference of the person asking for a copy of their data (a GET form: no CSRF)."""
 
     class Meta:
@@ -320,7 +319,7 @@ class CopyForm(FlaskForm):
     reference = _reference_field()
 
 
-class EraseForm(FlaskForm):
+class EraseForm(Form):
     """Erasing a person's data when they ask in person or by letter."""
 
     reference = _reference_field()
@@ -354,7 +353,7 @@ def _period_day(label) -> DateField:
     )
 
 
-class PeriodForm(FlaskForm):
+class PeriodForm(Form):
     """The date range of the reports and of the audit trail (a GET form: no CSRF)."""
 
     class Meta:
@@ -400,7 +399,7 @@ class AuditFilterForm(PeriodForm):
     )
 
 
-class ApiTokenForm(FlaskForm):
+class ApiTokenForm(Form):
     name = StringField(
         _l("Name of the system"),
         validators=[
@@ -411,7 +410,7 @@ class ApiTokenForm(FlaskForm):
     read_only = BooleanField(_l("It may only read, not change referrals"))
 
 
-class WebhookForm(FlaskForm):
+class WebhookForm(Form):
     url = URLField(
         _l("Address of the receiver"),
         validators=[

@@ -1,8 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from ..fields import Form
 from ..passwords import PASSWORD_MIN_LENGTH
 
 
@@ -18,7 +18,7 @@ def _email_field():
     )
 
 
-class SignInForm(FlaskForm):
+class SignInForm(Form):
     email = _email_field()
     password = PasswordField(
         _l("Password"),
@@ -30,7 +30,7 @@ class SignInForm(FlaskForm):
     )
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(Form):
     """Choosing a password through a one-time link."""
 
     password = PasswordField(
@@ -52,7 +52,7 @@ class NewPasswordForm(FlaskForm):
     )
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     """The second sign-in step, and the confirmation of enrolment."""
 
     code = StringField(
@@ -65,5 +65,5 @@ class CodeForm(FlaskForm):
     )
 
 
-class ForgotForm(FlaskForm):
+class ForgotForm(Form):
     email = _email_field()

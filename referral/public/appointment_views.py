@@ -5,19 +5,19 @@ response, like the rest of the status pages: the status link never travels in a 
 from flask import Response, abort, current_app, flash
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
 from .. import appointments
 from ..extensions import limiter
+from ..fields import Form
 from ..security_headers import holds_secret
 from ..service_errors import ServiceError
 from . import bp
 from .views import _request_or_404, status
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     words = TextAreaField(
         _l("When would suit you? (optional)"),
         validators=[Length(max=appointments.WORDS_MAX)],

@@ -6,12 +6,10 @@ Field names are an interface (docs/design.md): ``needs``, ``city``, ``voivodeshi
 """
 
 import hashlib
-import re
 from typing import cast
 
 from babel import Locale
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -26,12 +24,11 @@ from wtforms.validators import (
     Email,
     Length,
     Optional,
-    StopValidation,
     ValidationError,
 )
 
 from ..directory import city_choices, collation_key, voivodeship_choices
-from ..fields import CheckboxListField, choices_of
+from ..fields import UNREADABLE, CheckboxListField, Form, choices_of  # noqa: F401 (the API reads it here)
 from ..lifecycle import Contact, IntakeData
 from ..personal_data import normalised_email, normalised_phone
 from ..vocabulary import SPOKEN_LANGUAGES, ContactChannel, ResidenceStatus, Specialism, Urgency
@@ -42,9 +39,6 @@ DESCRIPTION_MAX = 2000
 COMMON_LANGUAGES = ("uk", "ru", "pl", "en", "be")
 # Regions tried in turn for numbers typed without a country code.
 PHONE_CHANNELS = set(ContactChannel) - {ContactChannel.EMAIL}
-# Werkzeug decodes invalid UTF-8 to U+FFFD; control characters have no place in what people type
-# (and PostgreSQL refuses NUL in text).
-UNREADABLE = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 FALSE_VALUES = (False, "false", "", "0", "no", "off", "n")
 
 
@@ -59,13 +53,6 @@ class FromList:
         values = field.data if isinstance(field.data, list) else [field.data]
         if any(value not in offered for value in values if value):
             raise ValidationError(self.message)
-
-
-def readable(form, field):
-    if field.data and UNREADABLE.search(field.data):
-        raise StopValidation(
-            _l("Some characters could not be read. Please type this again without them.")
-        )
 
 
 def strip(value):
@@ -133,7 +120,7 @@ class ContactChecks:
         )
 
 
-class IntakeForm(ContactChecks, FlaskForm):
+class IntakeForm(ContactChecks, Form):
     needs = CheckboxListField(
         _l("What do you need help with?"),
         choices=choices_of(Specialism),
@@ -171,13 +158,13 @@ class IntakeForm(ContactChecks, FlaskForm):
     name = StringField(
         _l("A name or nickname"),
         filters=[strip],
-        validators=[readable, Length(max=200, message=_l("This name is too long."))],
+        validators=[Length(max=200, message=_l("This name is too long."))],
         render_kw={"autocomplete": "nickname"},
     )
     phone = StringField(
         _l("Phone number"),
         filters=[strip],
-        validators=[readable, Length(max=40, message=_l("This phone number is too long."))],
+        validators=[Length(max=40, message=_l("This phone number is too long."))],
         render_kw={"type": "tel", "autocomplete": "tel", "inputmode": "tel"},
     )
     email = EmailField(
@@ -185,7 +172,6 @@ class IntakeForm(ContactChecks, FlaskForm):
         filters=[strip],
         validators=[
             Optional(),
-            readable,
             Length(max=254, message=_l("This e-mail is too long.")),
             Email(_l("This does not look like an e-mail address. Please check it.")),
         ],
@@ -206,7 +192,6 @@ class IntakeForm(ContactChecks, FlaskForm):
         _l("Tell us briefly about your situation"),
         filters=[strip, unix_newlines],
         validators=[
-            readable,
             Length(
                 max=DESCRIPTION_MAX,
                 message=_l("Please shorten your text to %(max)d characters.", max=DESCRIPTION_MAX),
@@ -288,13 +273,13 @@ class IntakeForm(ContactChecks, FlaskForm):
         )
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     """Two steps: the first post asks "are you sure?", the second (``confirmed=yes``) withdraws."""
 
     confirmed = HiddenField()
 
 
-class ContactForm(ContactChecks, FlaskForm):
+class ContactForm(ContactChecks, Form):
     """How to reach the person, changed through the status link: the intake's fields and checks."""
 
     # The class attributes are WTForms' unbound fields; typed as the fields a form instance has.
@@ -304,7 +289,7 @@ class ContactForm(ContactChecks, FlaskForm):
     safe_to_message = cast(BooleanField, IntakeForm.safe_to_message)
 
 
-class MessageForm(FlaskForm):
+class MessageForm(Form):
     """The person's message for the organisation holding one of their needs (``holding``: the
     needs an organisation holds now, as (referral id, label))."""
 
@@ -318,7 +303,6 @@ class MessageForm(FlaskForm):
         filters=[strip, unix_newlines],
         validators=[
             DataRequired(_l("Write your message first.")),
-            readable,
             Length(
                 max=DESCRIPTION_MAX,
                 message=_l("Please shorten your text to %(max)d characters.", max=DESCRIPTION_MAX),
@@ -332,7 +316,7 @@ class MessageForm(FlaskForm):
         self.referral_id.choices = holding
 
 
-class LostLinkForm(FlaskForm):
+class LostLinkForm(Form):
     """``/<lang>/status/lost``: the phone number or e-mail given in the request."""
 
     contact = StringField(
@@ -340,7 +324,6 @@ class LostLinkForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(_l("Enter the phone number or e-mail you gave.")),
-            readable,
             Length(max=254, message=_l("This is too long for a phone number or an e-mail.")),
         ],
         render_kw={"autocomplete": "email"},

@@ -6,14 +6,13 @@ from flask import flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, ValidationError
 from wtforms.widgets import DateTimeLocalInput
 
 from .. import appointments
 from ..appointments import PLACE_MAX, Kind
-from ..fields import choices_of, text_of
+from ..fields import Form, choices_of, text_of
 from ..handoff import WARSAW
 from ..models import utcnow
 from ..service_errors import ServiceError
@@ -41,7 +40,7 @@ def _place_for_kind(form, field) -> None:
         raise ValidationError(_l("Please give the link to join, starting with https://."))
 
 
-class AppointmentForm(FlaskForm):
+class AppointmentForm(Form):
     starts_at: datetime
 
     when = StringField(

@@ -1,7 +1,6 @@
 """Staff forms: inbox filters, the actions on a referral, notes and the profile."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -20,7 +19,7 @@ from wtforms.validators import (
 from wtforms.widgets import HiddenInput
 
 from ..auth.forms import NewPasswordForm
-from ..fields import choices_of, text_of
+from ..fields import Form, choices_of, text_of
 from ..handoff import DeclineReason, Outcome, State
 from ..i18n import LANGUAGE_NAMES
 from ..public.forms import OTHER_CITY, PHONE_CHANNELS, IntakeForm
@@ -31,7 +30,7 @@ TEXT_MAX = 2000
 NOTE_MAX = 5000
 
 
-class InboxFilterForm(FlaskForm):
+class InboxFilterForm(Form):
     """Read from the query string: a GET form has nothing to protect with a CSRF token."""
 
     class Meta:
@@ -59,7 +58,7 @@ class InboxFilterForm(FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """Every action posts the version the user saw: acting on an old page loses, not overwrites."""
 
     version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
@@ -102,7 +101,7 @@ class CloseForm(ActionForm):
     )
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     body = TextAreaField(
         _l("Note"),
         validators=[DataRequired(_l("Please write the note.")), Length(max=NOTE_MAX)],
@@ -111,13 +110,13 @@ class NoteForm(FlaskForm):
     shared = BooleanField(_l("Share this note with the other organisation"))
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     language = SelectField(
         _l("Interface language"), choices=[(code, LANGUAGE_NAMES[code]) for code in UI_LANGUAGES]
     )
 
 
-class OfferMailForm(FlaskForm):
+class OfferMailForm(Form):
     offer_mail = SelectField(
         _l("E-mails about offers to your organisation"), choices=choices_of(OfferMail)
     )

@@ -154,6 +154,30 @@ def test_capacity_that_is_not_a_number_is_refused_next_to_the_field(app, coordin
     assert 'id="capacity-error"' in text(response)
 
 
+UNREADABLE = "Some characters could not be read. Please type this again without them."
+
+
+def test_a_nul_typed_in_any_field_is_an_error_on_that_field(app, coordinator):
+    """PostgreSQL refuses NUL in text: an organisation's name, an API token's name and the
+    reference looked up in the audit trail or for a copy of a person's data answered 500 with one
+    (every text field of every form is checked now, as the public forms' were)."""
+    with app.app_context():
+        nomada_id = org("nomada").id
+    form = organisation_form(app, "nomada", name_en="Nomada\x00")
+    response = coordinator.post(f"/admin/organisations/{nomada_id}", data=form)
+    assert response.status_code == 200 and 'id="name_en-error"' in text(response)
+    assert UNREADABLE in text(response) and 'value="Stowarzyszenie Nomada"' in text(response)
+    token = coordinator.post(
+        f"/admin/organisations/{nomada_id}/api-tokens/new", data={"name": "CRM\x00"}
+    )
+    assert token.status_code == 400 and UNREADABLE in text(token)
+    for page in ("/admin/audit", "/admin/copy"):
+        response = coordinator.get(page, query_string={"reference": "KX7-94M\x00"})
+        assert response.status_code in (200, 400) and UNREADABLE in text(response), page
+    with app.app_context():
+        assert org("nomada").name_en == "Nomada Association"
+
+
 def test_a_new_organisation_with_coverage_gets_the_next_matching_request(app, coordinator):
     response = coordinator.post(
         "/admin/organisations/new",

@@ -38,6 +38,16 @@ def test_huge_email_is_refused_with_a_message_not_a_crash(client, staff):
     assert "This e-mail is too long." in response.get_data(as_text=True)
 
 
+def test_a_nul_in_the_e_mail_is_refused_with_a_message_not_a_crash(client, staff):
+    """PostgreSQL refuses NUL in text: the forgotten-password form answered 500 with one."""
+    response = sign_in(client, "staff@nomada.example\x00", "whatever")
+    assert response.status_code == 200
+    assert "Some characters could not be read." in response.get_data(as_text=True)
+    forgot = client.post("/login/forgot", data={"email": "staff@nomada.example\x00"})
+    assert forgot.status_code == 200
+    assert "Some characters could not be read." in forgot.get_data(as_text=True)
+
+
 def test_cookie_copied_before_sign_out_no_longer_works(app, client, staff):
     sign_in(client, "staff@pfm.example", DEMO_PASSWORD)
     stolen = client.get_cookie("session").value

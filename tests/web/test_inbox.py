@@ -78,6 +78,14 @@ def test_staff_find_a_person_by_name_in_either_alphabet(app, login_as, typed):
     assert (reference_of(app, other) in offered) == (typed == "Олена")
 
 
+def test_a_search_with_a_nul_says_so_on_the_field(app, login_as):
+    """PostgreSQL refuses NUL in text: the inbox answered 500 to a search with one."""
+    response = login_as("nomada").get("/staff/", query_string={"reference": "Olena\x00"})
+    assert response.status_code == 200
+    assert 'id="reference-error"' in text_of(response)
+    assert "Some characters could not be read." in text_of(response)
+
+
 def test_a_name_finds_nothing_for_an_organisation_that_passed_the_referral_on(app, login_as):
     [referral_id] = submit(app, name="Olena Kovalenko")
     holder = placement(app, referral_id)[1]
