@@ -39,15 +39,19 @@ def record(
     referrals: Iterable[Referral | tuple[int, int | None]],
 ) -> None:
     """``viewer`` (a staff member, or an organisation's system) saw the personal data of these
-    referrals (or (request id, referral id) pairs) on ``page``, now; one transaction."""
+    referrals (or (request id, referral id) pairs) on ``page``, now; one transaction. The
+    opening is the viewer's organisation's, or the consortium's (None) for a coordinator."""
     now = utcnow()
     by_token = isinstance(viewer, ApiToken)
+    # A coordinator sees every person through the role, never through the organisation their
+    # account may also name: the opening is the consortium's (None), not that organisation's.
+    organisation_id = None if viewer.is_coordinator else viewer.organisation_id
     rows = [
         {
             "at": now,
             "user_id": None if by_token else viewer.id,
             "api_token_id": viewer.id if by_token else None,
-            "organisation_id": viewer.organisation_id,
+            "organisation_id": organisation_id,
             "request_id": item.request_id if isinstance(item, Referral) else item[0],
             "referral_id": item.id if isinstance(item, Referral) else item[1],
             "page": page.value,

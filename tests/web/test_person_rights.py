@@ -17,7 +17,7 @@ from referral.extensions import db
 from referral.handoff import Action
 from referral.models import DataAccess, HelpRequest
 
-from ..helpers import user
+from ..helpers import org, user
 from .api_steps import bearer, token_for
 from .staff_steps import refer
 
@@ -72,6 +72,27 @@ def test_the_person_sees_which_organisations_opened_their_data_never_who(
         assert holder.organisation.name_en in html
         assert holder.name not in html and holder.email not in html
     assert "The consortium's coordinator" in html
+
+
+def test_a_coordinator_who_also_belongs_to_an_organisation_opens_as_the_coordinator(
+    app, client, person, coordinator
+):
+    """A coordinator's account may name an organisation too; their openings were recorded as that
+    organisation's, so the person read that an organisation which never had their need opened
+    their data, and the trail counted it among that organisation's openings."""
+    with app.app_context():
+        account = user("coordinator@konsorcjum.example")
+        account.organisation_id = org("sip").id
+        db.session.commit()
+        sip = org("sip").name_en
+    coordinator.get(f"/staff/referrals/{person.referral_id}")
+    coordinator.get("/admin/copy", query_string={"reference": reference(app)})
+    assert accesses(app)[1:] == [
+        ("coordinator@konsorcjum.example", None, Page.REFERRAL),
+        ("coordinator@konsorcjum.example", None, Page.COPY),
+    ]
+    html = client.get(person.path).get_data(as_text=True)
+    assert "The consortium's coordinator" in html and sip not in html
 
 
 def test_an_organisation_that_saw_neither_the_person_nor_words_about_them_is_not_recorded(
