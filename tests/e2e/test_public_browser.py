@@ -5,6 +5,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from referral.extensions import db
 from referral.models import HelpRequest
@@ -83,6 +84,32 @@ def test_a_ukrainian_speaker_asks_for_help_by_keyboard_and_withdraws(app, base_u
     with app.app_context():
         request = db.session.scalar(db.select(HelpRequest))
         assert request.erased_at is not None and request.name is None and request.phone is None
+
+
+def test_each_error_of_a_refused_request_leads_to_its_field_which_names_it(base_url, new_page):
+    """By keyboard and with a screen reader: the summary has the focus, each of its links leads to
+    a field that is marked invalid and is described by its message, a group's choices too."""
+    page = new_page(locale="uk-UA")
+    page.goto(f"{base_url}/uk/request")
+    tab_to(page, "form.intake button[type=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.title().startswith("Помилка:")
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    errors = summary.locator("a").all_inner_texts()
+    assert len(errors) == 4  # a need, the city, a phone or an e-mail, the agreement
+    for position, error in enumerate(errors):
+        summary.focus()
+        for _ in range(position + 1):
+            page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+        field = page.locator(":focus")
+        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(field).to_have_accessible_description(re.compile(re.escape(error)))
+    # One need is enough: not one of the nine says it is required, the group's legend does.
+    assert page.locator("input[name=needs][required]").count() == 0
+    assert "(обов’язково)" in page.locator("fieldset#needs legend").inner_text()
 
 
 def test_the_form_is_sent_with_javascript_turned_off(base_url, new_page):
