@@ -68,7 +68,12 @@ def init_app(app: Flask) -> None:
         # Log the type and the stack only: exception messages can quote what a person typed.
         stack = "".join(traceback.format_tb(error.__traceback__))
         log.error("unhandled %s\n%s", type(error).__name__, stack)
-        if problems.is_api_request():
+        # A write the database refused leaves the session unusable until it is rolled back: the
+        # page below reads the signed-in user, and raised again (the server's bare 500).
+        try:
             db.session.rollback()
+        except DATABASE_DOWN:
+            log.debug("rollback failed too")
+        if problems.is_api_request():
             return problems.response(problems.ApiProblem("server_error"))
         return render_template("errors/error.html", error=None), 500

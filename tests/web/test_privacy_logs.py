@@ -7,13 +7,13 @@ import urllib.request
 
 import pytest
 
-from referral import lifecycle
+from referral import api_tokens, lifecycle
 from referral.extensions import db
 from referral.handoff import Action
-from referral.models import OutboxMessage, Referral
+from referral.models import ApiToken, OutboxMessage, Referral
 
 from ..e2e.server import serving
-from ..helpers import user
+from ..helpers import org, user
 from .test_public import post_intake, status_path
 
 CANARY = {
@@ -88,6 +88,27 @@ def test_an_unexpected_failure_shows_and_logs_nothing_that_was_typed(
     assert leaks(response.get_data(as_text=True)) == []
     assert "RuntimeError" in log_text(every_log_line)
     assert leaks(log_text(every_log_line)) == []
+
+
+def test_a_database_error_while_writing_still_gets_the_error_page(app, coordinator, monkeypatch):
+    """A write the database refused left the session waiting for a rollback: the error page, which
+    reads the signed-in user, raised again (PendingRollbackError), and the visitor got the bare
+    "Internal Server Error" of the server instead of the page in their language. PostgreSQL
+    refused a NUL in an API token's name so."""
+
+    def refused(organisation_id, name, read_only, by):
+        db.session.add(ApiToken(organisation_id=organisation_id, name=name))  # no hash: NOT NULL
+        db.session.flush()
+
+    monkeypatch.setattr(api_tokens, "issue", refused)
+    with app.app_context():
+        nomada_id = org("nomada").id
+    response = coordinator.post(
+        f"/admin/organisations/{nomada_id}/api-tokens/new", data={"name": "CRM"}
+    )
+    assert response.status_code == 500
+    assert "Sorry, this did not work." in response.get_data(as_text=True)
+    assert coordinator.get("/admin/").status_code == 200  # and the next request works
 
 
 def test_the_server_request_log_carries_no_personal_data(app, directory, every_log_line):
