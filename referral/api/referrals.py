@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app, request
 
-from .. import access, lifecycle
+from .. import access, access_log, lifecycle
 from ..handoff import Action
 from ..lifecycle import IntakeData
 from ..passwords import token_hash
@@ -210,8 +210,11 @@ def submit_request():
     except ServiceError as error:
         raise ApiProblem(error.code, reference=error.detail or None) from None
     help_request = submitted.request
-    return SubmittedRequest(
+    answer = SubmittedRequest(
         reference=help_request.reference,
         status_url=status_url(help_request.language, submitted.status_token),
         referrals=[summary(referral) for referral in help_request.referrals],
-    ), 201
+    )
+    # The person's status link, as on the caseworker's page after referring: recorded alike.
+    access_log.record(current_token(), access_log.Page.SUBMITTED, [(help_request.id, None)])
+    return answer, 201

@@ -57,6 +57,26 @@ def test_the_caseworkers_page_after_referring_a_person_is_recorded(app, login_as
     assert accesses(app) == [("staff@pfm.example", "pfm", Page.SUBMITTED)]
 
 
+def test_a_system_referring_a_person_is_recorded_as_the_caseworkers_page_is(app, client, staff):
+    """The API's answer to a referral holds the person's status link, as the caseworker's page
+    does; the page was recorded, the answer not, so a person referred through the API never read
+    that the referring organisation had been given their link."""
+    body = {"needs": ["legal"], "city": "wroclaw", "language": "uk", "phone": "600100200"}
+    token = token_for(app, "pfm")
+    answer = client.post("/api/v1/requests", json={**body, "consent": True}, headers=bearer(token))
+    assert answer.status_code == 201, answer.get_json()
+    with app.app_context():
+        (opening,) = db.session.scalars(select(DataAccess)).all()
+        request_id = db.session.scalar(select(HelpRequest.id))
+        assert (opening.page, opening.user_id, opening.organisation.slug) == (
+            Page.SUBMITTED,
+            None,
+            "pfm",
+        )
+        assert (opening.request_id, opening.referral_id) == (request_id, None)
+        assert opening.api_token_id is not None
+
+
 def test_the_person_sees_which_organisations_opened_their_data_never_who(
     app, client, person, coordinator
 ):
