@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from .. import report_tables
 from ..decorators import coordinator_required
 from ..directory import voivodeship_choices
+from ..fields import show_error
 from ..handoff import warsaw_date
 from ..i18n import current_language
 from ..models import utcnow
@@ -19,9 +20,14 @@ def _report() -> tuple[ReportForm, report_tables.Report]:
     form = ReportForm(request.args)
     language = current_language()
     form.voivodeship.choices = [("", _("All of Poland")), *voivodeship_choices(language)]
-    period = Period.last_12_months(warsaw_date(utcnow()))
+    default = period = Period.last_12_months(warsaw_date(utcnow()))
     if request.args and form.validate():
         period = Period(form.start.data or period.start, form.end.data or period.end)
+        if period.end < period.start:
+            # One end alone, beyond the other's default: an end a year ago, a start after today.
+            given = form.end if form.end.data else form.start
+            show_error(given, _("The end date must not be before the start date."))
+            period = default
     elif not request.args:
         form.start.data, form.end.data = period.start, period.end
     # A voivodeship not in the list (an edited address) is all of Poland, as the list shows.

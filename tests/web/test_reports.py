@@ -174,6 +174,19 @@ def test_a_wrong_date_range_gets_a_message_not_a_crash(coordinator, staff):
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("period", ["end=2020-01-01", "start=2099-01-01"])
+def test_one_end_alone_beyond_the_other_s_default_gets_a_message_not_a_crash(
+    coordinator, staff, period
+):
+    """An end alone before the default start (a year ago), or a start alone after the default end
+    (today), made a period that ends before it starts: the page and every CSV answered 500."""
+    response = coordinator.get(f"/admin/reports?{period}")
+    assert response.status_code == 200
+    assert "The end date must not be before the start date." in response.get_data(as_text=True)
+    for key in report_tables.BUILDERS:
+        assert coordinator.get(f"/admin/reports/{key}.csv?{period}").status_code == 200
+
+
 @pytest.mark.parametrize("period", ["start=0001-01-01", "end=9999-12-31", "start=9999-12-31"])
 def test_a_date_at_the_calendar_s_end_gets_a_message_not_a_crash(coordinator, staff, period):
     """The first and the last day Python knows parse as dates; the day before or after them, or
