@@ -159,7 +159,7 @@ class IntakeForm(ContactChecks, Form):
         _l("A name or nickname"),
         filters=[strip],
         validators=[Length(max=200, message=_l("This name is too long."))],
-        render_kw={"autocomplete": "nickname"},
+        render_kw={"autocomplete": "name"},
     )
     phone = StringField(
         _l("Phone number"),

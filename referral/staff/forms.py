@@ -174,6 +174,9 @@ class ReferralForm(IntakeForm):
         super().__init__(*args, language=language, **kwargs)
         for name, text in CASEWORKER_LABELS.items():
             self[name].label.text = text
+        # About someone else: the browser is not to fill in the caseworker's own details.
+        for name in ("name", "phone", "email"):
+            self[name].render_kw = {**(self[name].render_kw or {}), "autocomplete": "off"}
         self.city.choices = [("", _l("Choose the person's city")), *self.city.choices[1:]]  # type: ignore[index]
         self.city.validators = [
             DataRequired(_l("Choose the person's city, or “Other / not in the list”.")),

@@ -112,6 +112,18 @@ def test_each_error_of_a_refused_request_leads_to_its_field_which_names_it(base_
     assert "(обов’язково)" in page.locator("fieldset#needs legend").inner_text()
 
 
+def test_the_browser_may_fill_in_the_persons_own_name_phone_and_email(base_url, new_page):
+    """WCAG 1.3.5: the fields about the person say what they hold, so that a phone fills them in
+    (browsers keep no nickname to fill in); a phone number gets the keyboard of digits."""
+    page = new_page(locale="uk-UA")
+    page.goto(f"{base_url}/uk/request")
+    attributes = "e => [e.autocomplete, e.inputMode]"
+    assert page.locator("input[name=name]").evaluate(attributes) == ["name", ""]
+    assert page.locator("input[name=phone]").evaluate(attributes) == ["tel", "tel"]
+    assert page.locator("input[name=email]").evaluate(attributes) == ["email", ""]
+    assert page.locator("input[name=email]").get_attribute("type") == "email"
+
+
 def test_the_form_is_sent_with_javascript_turned_off(base_url, new_page):
     page = new_page(java_script_enabled=False)
     page.goto(f"{base_url}/en/request")

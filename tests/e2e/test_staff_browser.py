@@ -190,6 +190,18 @@ def test_the_sent_referral_page_fits_a_phone(base_url, staff, new_page):
     assert apart(button.bounding_box(), back.bounding_box())
 
 
+def test_the_caseworkers_browser_does_not_offer_their_own_details_for_the_person(
+    base_url, staff, new_page
+):
+    """The caseworker's form is about someone else: "name", "tel" and "email" would have the
+    browser fill in the caseworker's own name, number and address for the person's."""
+    page = new_page(locale="pl-PL")
+    sign_in(page, base_url, "staff@pfm.example")
+    page.goto(f"{base_url}/staff/referrals/new")
+    for name in ("name", "phone", "email"):
+        assert page.locator(f"input[name={name}]").get_attribute("autocomplete") == "off", name
+
+
 def test_the_withdrawn_page_keeps_its_button_and_link_apart_on_a_phone(app, base_url, new_page):
     _, status = refer(app)
     page = new_page(viewport=PHONE, locale="uk-UA")
