@@ -719,15 +719,19 @@ class Contact:
 def change_contact(
     request: HelpRequest, contact: Contact, now: datetime | None = None
 ) -> list[str]:
-    """The person changes how to be reached: the matching hashes follow (``HelpRequest``), and the
-    change is recorded by field name, without values, for the organisations and the audit.
-    Returns the fields that changed."""
+    """The person changes how to be reached: the matching hashes follow (``HelpRequest``), the
+    messages not sent yet follow (``person_messages.forget_unsent``), and the change is recorded
+    by field name, without values, for the organisations and the audit. Returns the fields that
+    changed."""
     if request.erased_at is not None:
         raise ServiceError(ServiceError.ALREADY_ERASED)
     changed = [name for name in CONTACT_FIELDS if getattr(request, name) != getattr(contact, name)]
     if changed:
         for name in changed:
             setattr(request, name, getattr(contact, name))
+        person_messages.forget_unsent(
+            request, no_longer_safe="safe_to_message" in changed and not contact.safe_to_message
+        )
         db.session.add(
             FromPerson(
                 request_id=request.id,

@@ -272,22 +272,32 @@ def _channel_of(request: HelpRequest) -> ContactChannel | None:
         return None
 
 
-def messages_of(request: HelpRequest) -> list[OutboxMessage]:
-    """The messages written to the person about this request, oldest first: for staff, their
-    kind, channel and times only (the address and body, which may hold a status link, are left
-    unread). Only the person's own kinds: staff mail tied to the request ("person_wrote") is
-    not theirs."""
-    return list(
-        db.session.scalars(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.request_id == request.id,
-                OutboxMessage.kind.in_([str(kind) for kind in KIND_LABELS]),
-            )
-            .options(load_only(*SHOWN_TO_STAFF))
-            .order_by(OutboxMessage.id)
-        )
+def _to_the_person(request: HelpRequest):
+    """The messages written to the person about this request: only the person's own kinds, as
+    staff mail tied to the request ("person_wrote") is not theirs."""
+    return select(OutboxMessage).where(
+        OutboxMessage.request_id == request.id,
+        OutboxMessage.kind.in_([str(kind) for kind in KIND_LABELS]),
     )
+
+
+def messages_of(request: HelpRequest) -> list[OutboxMessage]:
+    """The messages written to the person, oldest first: for staff, their kind, channel and
+    times only (the address and body, which may hold a status link, are left unread)."""
+    shown = _to_the_person(request).options(load_only(*SHOWN_TO_STAFF))
+    return list(db.session.scalars(shown.order_by(OutboxMessage.id)))
+
+
+def forget_unsent(request: HelpRequest, *, no_longer_safe: bool) -> None:
+    """The person changed how to reach them: a message not sent yet goes nowhere they no longer
+    give (a phone lost, or read by someone else), and, once it is no longer safe to message them,
+    none written while it was. What it said stays on their status page."""
+    given = contacts(request)
+    for message in db.session.scalars(
+        _to_the_person(request).where(OutboxMessage.sent_at.is_(None))
+    ):
+        if no_longer_safe or given.get(message.channel) != message.to_address:
+            db.session.delete(message)
 
 
 SHOWN_TO_STAFF = (

@@ -265,3 +265,42 @@ def test_every_text_message_fits_two_parts_in_every_language(app, ctx, staff, la
             assert sms.segments(body) <= 2, body
     finally:
         app.config["PUBLIC_URL"] = "http://127.0.0.1:5000"
+
+
+def pending_to_person(request: HelpRequest) -> list[OutboxMessage]:
+    return db.session.scalars(
+        db.select(OutboxMessage).where(
+            OutboxMessage.request_id == request.id,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.kind.in_(list(person_messages.Kind)),
+        )
+    ).all()
+
+
+def test_a_message_not_sent_yet_goes_nowhere_the_person_no_longer_gives(
+    ctx, directory, smtp_server, sms_gateway
+):
+    """The person changes their phone (the old one lost, or read by someone else) while the
+    gateway was down: the link still waiting for the old number is not sent to it."""
+    request = submit().request
+    mailer.deliver_pending()  # the e-mail went; the text waits
+    [waiting] = pending_to_person(request)
+    assert waiting.channel == "sms"
+    contact = lifecycle.Contact("+48 600 100 300", EMAIL, request.contact_channel, True)
+    assert lifecycle.change_contact(request, contact) == ["phone"]
+    deliver()
+    assert sms_gateway.to(NUMBER) == [] and pending_to_person(request) == []
+    assert len(person_mail(smtp_server)) == 1  # what went stays in the history
+
+
+def test_a_message_not_sent_yet_is_not_sent_once_it_is_no_longer_safe(ctx, staff, sms_gateway):
+    """Its words were written while it was safe to message the person (who helps, when)."""
+    request = submit(email=None).request
+    sms.deliver_pending()
+    lifecycle.act(request.referrals[0].id, user("staff@nomada.example"), Action.ACCEPT)
+    assert [m.kind for m in pending_to_person(request)] == ["person_accepted"]
+    contact = lifecycle.Contact(request.phone, None, request.contact_channel, False)
+    assert lifecycle.change_contact(request, contact) == ["safe_to_message"]
+    sms.deliver_pending()
+    assert pending_to_person(request) == []
+    assert len(sms_gateway.to(NUMBER)) == 1  # the link, sent before
