@@ -3,12 +3,17 @@ and checked by axe-core for accessibility."""
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
+from referral import appointments, lifecycle
 from referral.extensions import db
-from referral.models import HelpRequest
+from referral.handoff import Action
+from referral.models import HelpRequest, Referral, utcnow
+
+from ..helpers import intake, user
 
 REFERENCE = re.compile(r"[A-Z0-9]{3}-[A-Z0-9]{3}")
 
@@ -122,6 +127,65 @@ def test_the_browser_may_fill_in_the_persons_own_name_phone_and_email(base_url, 
     assert page.locator("input[name=phone]").evaluate(attributes) == ["tel", "tel"]
     assert page.locator("input[name=email]").evaluate(attributes) == ["email", ""]
     assert page.locator("input[name=email]").get_attribute("type") == "email"
+
+
+def in_sight(page, locator) -> bool:
+    box = locator.bounding_box()
+    return (
+        box is not None
+        and box["y"] >= 0
+        and box["y"] + box["height"] <= page.viewport_size["height"]
+    )
+
+
+def press_and_wait(page, key: str) -> None:
+    with page.expect_navigation():
+        page.keyboard.press(key)
+
+
+def test_each_answer_on_the_status_page_takes_the_focus_in_sight(app, base_url, staff, new_page):
+    """Writing to the organisation, changing the contact and confirming the appointment, by
+    keyboard on a phone: the page opens on what happened, which has the focus (a screen reader
+    reads it), not 2,000 pixels below it with the focus nowhere."""
+    with app.app_context():
+        submitted = lifecycle.submit_request(intake("legal"))
+        referral_id = submitted.request.referrals[0].id
+        holder = user("staff@nomada.example")
+        lifecycle.act(referral_id, holder, Action.ACCEPT)
+        referral = db.session.get(Referral, referral_id)
+        appointments.propose(referral, holder, utcnow() + timedelta(days=2), "phone", None)
+        token = submitted.status_token
+        db.session.remove()
+    page = new_page(locale="uk-UA")
+    page.goto(f"{base_url}/uk/status/{token}")
+
+    tab_to(page, "form[action*='/message'] button[type=submit]")
+    press_and_wait(page, "Enter")  # nothing written
+    assert page.title().startswith("Помилка:")
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    assert in_sight(page, summary)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("textarea[name=body]")).to_be_focused()
+    page.keyboard.type("Мені зручніше ввечері.")
+    page.keyboard.press("Tab")
+    press_and_wait(page, "Enter")
+    done = page.locator("main [role=status]", has_text="Дякуємо")
+    expect(done).to_be_focused()
+    assert in_sight(page, done)
+
+    tab_to(page, "input[name=email]")
+    page.keyboard.type("olena@example.com")
+    tab_to(page, "form.contact-form button[type=submit]")
+    press_and_wait(page, "Enter")
+    expect(page.locator("main [role=status]", has_text="Дякуємо")).to_be_focused()
+
+    tab_to(page, ".appointment form[action$='/confirm'] button")
+    press_and_wait(page, "Enter")
+    flash = page.locator("main .flash-success")
+    expect(flash).to_be_focused()
+    assert in_sight(page, flash)
 
 
 def test_the_form_is_sent_with_javascript_turned_off(base_url, new_page):

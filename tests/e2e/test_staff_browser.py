@@ -5,6 +5,7 @@ Polish checked by axe-core (issue 14)."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from referral import lifecycle
 from referral.extensions import db
@@ -12,7 +13,7 @@ from referral.models import Organisation, Referral, User
 from referral.seed import DEMO_PASSWORD
 
 from ..helpers import intake, user
-from .test_public_browser import serious_violations
+from .test_public_browser import press_and_wait, serious_violations, tab_to
 
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 360, "height": 640}
@@ -64,6 +65,34 @@ def test_the_decision_panel_shows_the_facts_and_both_answers_above_the_fold(
     assert above_the_fold(page, ".decide-decline summary", viewport)
     page.click(".decide-decline summary")
     assert page.locator("select[name=decline-reason]").is_visible()
+
+
+def test_accepting_and_declining_by_keyboard_leave_the_focus_on_what_happened(
+    app, base_url, staff, new_page
+):
+    """The message that says what the action did has the focus on the page the action leads to,
+    so that a screen reader reads it; it was a live region drawn with the page, which none reads."""
+    first, _ = refer(app)
+    second, _ = refer(app)
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    page.goto(f"{base_url}/staff/referrals/{first}")
+    tab_to(page, ".decide-accept button[type=submit]")
+    press_and_wait(page, "Enter")
+    accepted = page.locator("main .flash-success[role=status]")
+    expect(accepted).to_be_focused()
+    assert accepted.inner_text() == "Przyjęto skierowanie."
+
+    page.goto(f"{base_url}/staff/referrals/{second}")
+    tab_to(page, ".decide-decline summary")
+    page.keyboard.press("Enter")  # opens the reasons
+    page.keyboard.press("Tab")
+    expect(page.locator("select[name=decline-reason]")).to_be_focused()
+    page.keyboard.press("ArrowDown")  # the first reason
+    tab_to(page, ".decide-decline button[type=submit]")
+    press_and_wait(page, "Enter")
+    page.wait_for_url("**/staff/")
+    expect(page.locator("main .flash-success[role=status]")).to_be_focused()
 
 
 def test_the_inbox_becomes_cards_on_a_phone(app, base_url, staff, new_page):
