@@ -32,6 +32,8 @@ from .vocabulary import N_, LabelledEnum
 
 # How long the calendar entry lasts: the person's calendar needs an end.
 LENGTH = timedelta(hours=1)
+# How far ahead a time may be proposed (the form refuses a later one).
+AHEAD_AT_MOST = timedelta(days=366)
 PLACE_MAX = 500
 WORDS_MAX = 500
 # Proposals are made while the organisation holds an accepted case.

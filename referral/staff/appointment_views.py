@@ -29,6 +29,9 @@ def _future_time(form, field) -> None:
         raise ValidationError(_l("Please give the date and the time.")) from None
     if moment <= utcnow():
         raise ValidationError(_l("Please choose a time that has not passed."))
+    if moment > utcnow() + appointments.AHEAD_AT_MOST:
+        # A mistyped year; and 9999-12-31 23:59 has no hour after it for the calendar file.
+        raise ValidationError(_l("Please choose a time within the next year."))
     form.starts_at = moment
 
 

@@ -128,6 +128,9 @@ def test_asking_for_another_time_keeps_the_words_for_the_holder_and_erasure_take
     [
         ({"when": "2020-01-01T10:00"}, "Please choose a time that has not passed."),
         ({"when": "tomorrow"}, "Please give the date and the time."),
+        # The last minute Python knows has no hour after it for the calendar file: it was a 500.
+        ({"when": "9999-12-31T23:59"}, "Please choose a time within the next year."),
+        ({"when": "2062-01-15T10:00"}, "Please choose a time within the next year."),
         ({"place": ""}, "Please give the address where you will meet."),
         ({"kind": "online", "place": "meet me"}, "Please give the link to join"),
     ],
