@@ -95,6 +95,70 @@ def test_accepting_and_declining_by_keyboard_leave_the_focus_on_what_happened(
     expect(page.locator("main .flash-success[role=status]")).to_be_focused()
 
 
+def follow_the_summary(page, position: int = 0):
+    """From the error summary, which has the focus, to the field its nth link names."""
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    for _ in range(position + 1):
+        page.keyboard.press("Tab")
+    message = page.locator(":focus").inner_text()
+    page.keyboard.press("Enter")
+    field = page.locator(":focus")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_accessible_description(re.compile(re.escape(message)))
+    return field
+
+
+def test_a_refused_decline_or_note_says_so_and_leads_to_the_field(app, base_url, staff, new_page):
+    """A decline without a reason and an empty note, by keyboard: the title says "Błąd", the
+    error summary at the top has the focus, its link leads to the field. The page used to come
+    back at its top, the note's message 3,000 pixels below, with nothing said."""
+    referral_id, _ = refer(app)
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    page.goto(f"{base_url}/staff/referrals/{referral_id}")
+    tab_to(page, ".decide-decline summary")
+    page.keyboard.press("Enter")
+    tab_to(page, ".decide-decline button[type=submit]")
+    press_and_wait(page, "Enter")
+    assert page.title().startswith("Błąd:")
+    assert follow_the_summary(page).get_attribute("name") == "decline-reason"
+
+    tab_to(page, "section[aria-labelledby=notes] button[type=submit]")
+    press_and_wait(page, "Enter")
+    assert page.title().startswith("Błąd:")
+    assert follow_the_summary(page).get_attribute("name") == "body"
+
+
+def test_a_refused_sign_in_says_so_and_has_the_focus(base_url, staff, coordinator_codes, new_page):
+    """A wrong password, then a wrong code: the title says "Błąd" and the message has the focus
+    (it was a role=alert drawn with the page, which no screen reader reads out)."""
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    page.goto(f"{base_url}/login")
+    tab_to(page, "input[name=email]")
+    page.keyboard.type("coordinator@konsorcjum.example")
+    page.keyboard.press("Tab")
+    page.keyboard.type("not the password")
+    press_and_wait(page, "Enter")
+    assert page.title().startswith("Błąd:")
+    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.locator(".error-summary")).to_contain_text("Nieprawidłowy e-mail lub hasło.")
+
+    tab_to(page, "input[name=password]")
+    page.keyboard.type(DEMO_PASSWORD)
+    press_and_wait(page, "Enter")
+    page.wait_for_url("**/login/code")
+    tab_to(page, "input[name=code]")
+    page.keyboard.type("000000")
+    press_and_wait(page, "Enter")
+    assert page.title().startswith("Błąd:")
+    assert follow_the_summary(page).get_attribute("name") == "code"
+    page.keyboard.press("Control+A")  # the wrong code is still there
+    page.keyboard.type(coordinator_codes.pop())
+    press_and_wait(page, "Enter")
+    page.wait_for_url("**/staff/")
+
+
 def test_the_inbox_becomes_cards_on_a_phone(app, base_url, staff, new_page):
     refer(app)
     page = new_page(viewport=PHONE, locale="pl-PL")
