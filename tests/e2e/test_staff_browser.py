@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from referral import lifecycle
 from referral.extensions import db
+from referral.handoff import Action
 from referral.models import Organisation, Referral, User
 from referral.seed import DEMO_PASSWORD
 
@@ -157,6 +158,34 @@ def test_a_refused_sign_in_says_so_and_has_the_focus(base_url, staff, coordinato
     page.keyboard.type(coordinator_codes.pop())
     press_and_wait(page, "Enter")
     page.wait_for_url("**/staff/")
+
+
+def test_every_stop_of_the_tab_key_on_a_referral_has_a_name(app, base_url, staff, new_page):
+    """Each thing the Tab key stops at on a referral's page (one accepted, with the messages sent
+    to the person) is named for a screen reader: the table of messages scrolled in a box that
+    took the focus as a nameless group."""
+    referral_id, _ = refer(app)
+    with app.app_context():
+        lifecycle.act(referral_id, user("staff@nomada.example"), Action.ACCEPT)
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    page.goto(f"{base_url}/staff/referrals/{referral_id}")
+    assert page.locator("#person-messages ~ .table-scroll").count() == 1
+    stops = 0
+    while stops < 80:
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement === document.body"):
+            break
+        stops += 1
+        # Marked, as :focus does not find a date field whose calendar button has the focus.
+        page.evaluate("document.activeElement.dataset.stop = 'here'")
+        expect(page.locator("[data-stop=here]")).to_have_accessible_name(re.compile(r"\S"))
+        page.evaluate("delete document.activeElement.dataset.stop")
+    assert stops > 20
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    assert [v["id"] for v in violations if v["id"] == "landmark-unique"] == []
 
 
 def test_the_inbox_becomes_cards_on_a_phone(app, base_url, staff, new_page):
