@@ -12,6 +12,7 @@ from referral.extensions import db
 from referral.handoff import Action
 from referral.models import Organisation, Referral, User
 from referral.seed import DEMO_PASSWORD
+from referral.staff import inbox as inbox_queries
 
 from ..helpers import intake, user
 from .test_public_browser import press_and_wait, serious_violations, tab_to
@@ -186,6 +187,37 @@ def test_every_stop_of_the_tab_key_on_a_referral_has_a_name(app, base_url, staff
 
     violations = Axe().run(page).response["violations"]
     assert [v["id"] for v in violations if v["id"] == "landmark-unique"] == []
+
+
+def test_the_inbox_says_its_order_and_names_each_pager(app, base_url, staff, new_page, monkeypatch):
+    """The offers' order, chosen by keyboard, is said on the column it sorts (aria-sort); each
+    part's pages are a navigation named after the part, not three all called "Strony"."""
+    monkeypatch.setattr(inbox_queries, "PAGE_SIZE", 2)
+    for _ in range(3):
+        refer(app)
+    for _ in range(3):
+        referral_id, _ = refer(app)
+        with app.app_context():
+            lifecycle.act(referral_id, user("staff@nomada.example"), Action.ACCEPT)
+    page = new_page(viewport=LAPTOP, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    sorted_by = (
+        "[...document.querySelectorAll('th[aria-sort]')].map(t => [t.innerText, t.ariaSort])"
+    )
+    assert page.evaluate(sorted_by) == [["Pozostały czas", "ascending"]]
+
+    tab_to(page, "select[name=sort]")
+    page.keyboard.press("ArrowDown")  # waiting longest first
+    tab_to(page, "form.filters button[type=submit]")
+    press_and_wait(page, "Enter")
+    assert page.evaluate(sorted_by) == [["Czas oczekiwania", "descending"]]
+
+    pagers = page.locator("nav.pager")
+    expect(pagers).to_have_count(2)
+    expect(pagers.nth(0)).to_have_accessible_name(
+        re.compile(r"^Zaproponowane nam \(3\) Strona 1 z 2")
+    )
+    expect(pagers.nth(1)).to_have_accessible_name(re.compile(r"^Nasze sprawy \(3\) Strona 1 z 2"))
 
 
 def test_the_inbox_becomes_cards_on_a_phone(app, base_url, staff, new_page):
