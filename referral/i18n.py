@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from babel.dates import format_skeleton
-from flask import Flask, g, request, session, url_for
+from flask import Flask, current_app, g, request, session, url_for
 from flask_babel import (
     format_date,
     format_datetime,
@@ -13,7 +13,8 @@ from flask_babel import (
     lazy_gettext,
 )
 from flask_login import current_user
-from werkzeug.routing import AnyConverter
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import AnyConverter, RequestRedirect
 
 from .urls import query_args
 from .vocabulary import UI_LANGUAGES
@@ -64,7 +65,27 @@ def switch_language_url(code: str) -> str | None:
     if not getattr(g, "lang", None) or request.endpoint is None:
         return None
     args = {**(request.view_args or {}), **query_args(), "lang": code}
-    return url_for(request.endpoint, **args)
+    return page_to_show(url_for(request.endpoint, **args))
+
+
+def page_to_show(target: str) -> str:
+    """``target`` (a path on this site, maybe with a query) if it is a page to open, else the
+    nearest page above it: the answer to a form (``/uk/status/<token>/message``,
+    ``/staff/referrals/7/decline``) is at an address that only takes a POST, and the language
+    switch on it led to 405 Method Not Allowed; it now leads to the status page, the referral."""
+    path = target.split("?", 1)[0]
+    adapter = current_app.url_map.bind("localhost")
+    while True:
+        try:
+            adapter.match(path, method="GET")
+        except RequestRedirect:
+            pass
+        except HTTPException:
+            if path.count("/") <= 1:
+                return "/"
+            path = path.rsplit("/", 1)[0] or "/"
+            continue
+        return target if path == target.split("?", 1)[0] else path
 
 
 def moment(value: datetime, year: bool = False) -> str:
@@ -105,6 +126,7 @@ def init_app(app: Flask) -> None:
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         UI_LANGUAGES=UI_LANGUAGES,
         switch_language_url=switch_language_url,
+        page_to_show=page_to_show,
         current_language=current_language,
     )
 

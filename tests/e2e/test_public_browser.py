@@ -188,6 +188,39 @@ def test_each_answer_on_the_status_page_takes_the_focus_in_sight(app, base_url, 
     assert in_sight(page, flash)
 
 
+def test_the_language_switch_on_an_answer_leads_to_the_status_page(app, base_url, new_page):
+    """After writing to the organisation (the page is the answer to a POST), the language links
+    lead to the status page in that language: they led to the address of the form's POST, which
+    answered 405 Method Not Allowed. After withdrawing, the link being dead, to the home page."""
+    with app.app_context():
+        submitted = lifecycle.submit_request(intake("legal"))
+        token, reference = submitted.status_token, submitted.reference
+        db.session.remove()
+    page = new_page(locale="uk-UA")
+    page.goto(f"{base_url}/uk/status/{token}")
+    tab_to(page, "textarea[name=body]")
+    page.keyboard.type("Я можу прийти у вівторок.")
+    page.keyboard.press("Tab")
+    press_and_wait(page, "Enter")
+    for _ in range(30):  # back up to the language links
+        if page.evaluate("document.activeElement.matches('a[hreflang=pl]')"):
+            break
+        page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.lang") == "pl"
+    with page.expect_navigation() as navigation:
+        page.keyboard.press("Enter")
+    assert navigation.value.status == 200
+    assert page.url == f"{base_url}/pl/status/{token}"
+    assert page.locator("html").get_attribute("lang") == "pl"
+    assert reference in page.locator("h1").inner_text()
+
+    tab_to(page, "form button.danger")
+    press_and_wait(page, "Enter")  # are you sure?
+    tab_to(page, "form button.danger")
+    press_and_wait(page, "Enter")
+    assert page.get_attribute("a[hreflang=en]", "href") == "/en/"
+
+
 def test_the_form_is_sent_with_javascript_turned_off(base_url, new_page):
     page = new_page(java_script_enabled=False)
     page.goto(f"{base_url}/en/request")

@@ -132,6 +132,25 @@ def test_a_refused_decline_or_note_says_so_and_leads_to_the_field(app, base_url,
     assert follow_the_summary(page).get_attribute("name") == "body"
 
 
+def test_the_language_switch_on_a_refused_decline_shows_the_referral(
+    app, base_url, staff, new_page
+):
+    """The switch on the answer to a refused decline came back to the decline's address, which
+    only takes a POST: 405 Method Not Allowed. It shows the referral's page in English."""
+    referral_id, _ = refer(app)
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    page.goto(f"{base_url}/staff/referrals/{referral_id}")
+    page.click(".decide-decline summary")
+    page.click(".decide-decline button[type=submit]")
+    page.wait_for_url(f"**/staff/referrals/{referral_id}/decline")
+    with page.expect_navigation() as navigation:
+        page.click(".language-switcher button[lang=en]")
+    assert navigation.value.status == 200
+    assert page.url == f"{base_url}/staff/referrals/{referral_id}"
+    assert page.locator("html").get_attribute("lang") == "en"
+
+
 def test_a_refused_sign_in_says_so_and_has_the_focus(base_url, staff, coordinator_codes, new_page):
     """A wrong password, then a wrong code: the title says "Błąd" and the message has the focus
     (it was a role=alert drawn with the page, which no screen reader reads out)."""
