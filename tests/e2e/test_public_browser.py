@@ -221,6 +221,20 @@ def test_the_language_switch_on_an_answer_leads_to_the_status_page(app, base_url
     assert page.get_attribute("a[hreflang=en]", "href") == "/en/"
 
 
+def test_a_polish_address_on_the_ukrainian_directory_is_read_as_polish(base_url, new_page):
+    """An organisation's street address is written in Polish whatever the page's language: marked
+    lang=pl, a screen reader reads "ul. Krakowskie Przedmieście" with a Polish voice, not spelled
+    out by a Ukrainian one. The language links say theirs too."""
+    page = new_page(locale="uk-UA")
+    page.goto(f"{base_url}/uk/organisations")
+    assert page.locator("html").get_attribute("lang") == "uk"
+    address = page.get_by_text("ul. Krakowskie Przedmieście 39B")
+    assert address.evaluate("e => e.closest('[lang]').lang") == "pl"
+    languages = page.locator(".language-switcher a")
+    assert [a.get_attribute("lang") for a in languages.all()] == ["pl", "uk", "en"]
+    assert [a.get_attribute("hreflang") for a in languages.all()] == ["pl", "uk", "en"]
+
+
 def test_the_form_is_sent_with_javascript_turned_off(base_url, new_page):
     page = new_page(java_script_enabled=False)
     page.goto(f"{base_url}/en/request")
