@@ -296,7 +296,11 @@ class MessageForm(Form):
     referral_id = SelectField(
         _l("Which need is it about?"),
         validate_choice=False,
-        validators=[FromList(_l("Choose the need from the list."))],
+        validators=[
+            # FromList checks only a value given: without one the view's int() failed.
+            DataRequired(_l("Choose the need from the list.")),
+            FromList(_l("Choose the need from the list.")),
+        ],
     )
     body = TextAreaField(
         _l("Your message"),

@@ -132,6 +132,16 @@ def test_no_message_form_for_a_need_nobody_holds_and_a_forged_one_is_refused(
         assert db.session.scalars(select(FromPerson)).all() == []
 
 
+def test_a_message_without_its_need_is_refused_on_the_form(client, directory):
+    """A post without ``referral_id`` (the page edited, a client that drops the field) passed the
+    check of the list, which only looked at a value given, and answered 500."""
+    path = sent_request(client, "pl", needs=["legal"])
+    response = client.post(f"{path}/message", data={"body": "Dzień dobry"})
+    assert response.status_code == 400
+    assert "Wybierz potrzebę z listy." in response.get_data(as_text=True)
+    assert "Dzień dobry" in response.get_data(as_text=True)  # what was typed stays
+
+
 def test_an_empty_message_is_refused_with_a_translated_error(client, directory):
     path = sent_request(client, "pl", needs=["legal"])
     response = client.post(f"{path}/message", data={"referral_id": "1", "body": "  "})
