@@ -143,7 +143,8 @@ def route_by_hand(referral_id: int):
             org = organisations[form.organisation_id.data]
             flash(_("Offered to %(name)s.", name=org.name_in(current_language())), "success")
         if request.args.get("back") == "referral":
-            return redirect(url_for("staff.referral", referral_id=referral.id) + "#route-by-hand")
+            # At the top, where the message says what happened and takes the focus.
+            return redirect(url_for("staff.referral", referral_id=referral.id))
         return redirect(url_for("admin.route_by_hand", referral_id=referral.id))
     page = render_template(
         "admin/route.html",

@@ -2,6 +2,10 @@
 routed by hand from its page, the audit found by a reference, coverage removed after the question.
 Every page passes axe-core (no serious or critical violation)."""
 
+import re
+
+from playwright.sync_api import expect
+
 from referral import lifecycle
 from referral.extensions import db
 from referral.models import Coverage
@@ -9,7 +13,7 @@ from referral.seed import DEMO_PASSWORD
 
 from ..conftest import COORDINATOR
 from ..helpers import intake, org
-from .test_public_browser import serious_violations
+from .test_public_browser import in_sight, press_and_wait, serious_violations, tab_to
 
 
 def sign_in_as_coordinator(page, base_url, codes):
@@ -90,6 +94,48 @@ def test_the_coordinator_works_through_the_unmatched_queue(
     with live_app.app_context():
         assert db.session.get(Coverage, coverage_id) is None
         db.session.remove()
+
+
+def test_the_coordinator_routes_by_hand_by_keyboard(
+    live_app, base_url, coordinator_codes, new_page
+):
+    """From the queue to the routing page by keyboard: offering with nothing chosen says so in the
+    title and in a summary with the focus, whose link leads to the first organisation, marked
+    invalid and described by the message (the page came back at its top, the messages under
+    the table of every organisation, the choices saying nothing). Offered from the referral's
+    page, the page opens on "Offered to ...", which has the focus: it opened at the form."""
+    with live_app.app_context():
+        chelm = lifecycle.submit_request(intake("psychological", city_slug="chelm"))
+        referral_id = chelm.request.referrals[0].id
+        db.session.remove()
+    page = new_page(locale="pl-PL")  # 360 px wide
+    sign_in_as_coordinator(page, base_url, coordinator_codes)
+    page.goto(f"{base_url}/admin/unmatched")
+    tab_to(page, "main tbody td a[href$='/route-by-hand']")
+    press_and_wait(page, "Enter")
+    tab_to(page, "main form button[type=submit]")
+    press_and_wait(page, "Enter")
+    assert page.title().startswith("Błąd:")
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    page.keyboard.press("Tab")
+    message = page.locator(":focus").inner_text()
+    page.keyboard.press("Enter")
+    choice = page.locator(":focus")
+    assert choice.get_attribute("type") == "radio"
+    expect(choice).to_have_attribute("aria-invalid", "true")
+    expect(choice).to_have_accessible_description(re.compile(re.escape(message)))
+
+    page.goto(f"{base_url}/staff/referrals/{referral_id}")
+    tab_to(page, "#route-by-hand ~ form input[type=radio]")
+    page.keyboard.press("Space")
+    tab_to(page, "#route-by-hand ~ form textarea[name=reason]")
+    page.keyboard.type("Sesje online po ukraińsku.")
+    page.keyboard.press("Tab")
+    press_and_wait(page, "Enter")
+    offered = page.locator("main .flash-success")
+    expect(offered).to_be_focused()
+    assert in_sight(page, offered)
 
 
 def test_the_public_directory_with_contact_reads_well(base_url, new_page):

@@ -114,7 +114,7 @@ def test_the_coordinator_routes_by_hand_from_the_referral_page(app, coordinator)
         f"/admin/referrals/{referral_id}/route-by-hand?back=referral",
         data={"organisation_id": pfm_id, "reason": "Online sessions.", "version": version},
     )
-    assert response.headers["Location"] == f"/staff/referrals/{referral_id}#route-by-hand"
+    assert response.headers["Location"] == f"/staff/referrals/{referral_id}"  # the message on top
     assert "Offered to Polish Migration Forum Foundation." in text(
         coordinator.get(response.headers["Location"])
     )
