@@ -117,6 +117,23 @@ def test_each_error_of_a_refused_request_leads_to_its_field_which_names_it(base_
     assert "(обов’язково)" in page.locator("fieldset#needs legend").inner_text()
 
 
+def test_enter_in_a_field_sends_the_request_not_a_language_switch(base_url, new_page):
+    """Enter in a field (the "Go" key of a phone's keyboard) sends the form with its default
+    button, the first of its buttons in the page: that was the language switch's "Polski", in the
+    header above, and a Ukrainian speaker who pressed Enter after their number got the form in
+    Polish. It sends the request, here refused: nothing else was filled in."""
+    page = new_page(locale="uk-UA")
+    page.goto(f"{base_url}/uk/request")
+    tab_to(page, "input[name=phone]")
+    page.keyboard.type("+380 67 123 45 67")
+    press_and_wait(page, "Enter")
+    assert page.url == f"{base_url}/uk/request"
+    assert page.locator("html").get_attribute("lang") == "uk"
+    assert page.title().startswith("Помилка:")
+    expect(page.locator(".error-summary")).to_be_focused()
+    assert page.input_value("input[name=phone]") == "+380 67 123 45 67"
+
+
 def test_the_browser_may_fill_in_the_persons_own_name_phone_and_email(base_url, new_page):
     """WCAG 1.3.5: the fields about the person say what they hold, so that a phone fills them in
     (browsers keep no nickname to fill in); a phone number gets the keyboard of digits."""
