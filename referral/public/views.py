@@ -144,7 +144,7 @@ def submit_intake():
         asked_again=asked_again,
         relinked=made.relinked,
         reference=submitted.reference,
-        status_url=url_for("public.status", token=submitted.status_token, _external=True),
+        status_token=submitted.status_token,
         link_sent_by=submitted.link_sent_by,
         help_request=submitted.request,
         channel=_channel(submitted.request),

@@ -183,6 +183,18 @@ def test_confirmation_says_where_else_the_link_went_and_to_delete_it_where_unsaf
     assert "If someone near you may read" not in safe
 
 
+def test_the_confirmations_language_switch_opens_the_status_page_in_that_language(
+    client, directory
+):
+    """The confirmation shows the link once: switching language led to an empty form, and the
+    link was gone from the screen."""
+    html = post_intake(client, lang="uk").get_data(as_text=True)
+    path = status_path(html)
+    token = path.rsplit("/", 1)[1]
+    assert f'href="/pl/status/{token}" lang="pl"' in html
+    assert client.get(f"/pl/status/{token}").status_code == 200
+
+
 def test_a_landline_gets_no_link_by_message_and_the_confirmation_promises_none(client, directory):
     html = post_intake(client, lang="en", phone="+48 71 123 45 67").get_data(as_text=True)
     assert "Keep this link." in html
