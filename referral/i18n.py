@@ -65,7 +65,19 @@ def switch_language_url(code: str) -> str | None:
     if not getattr(g, "lang", None) or request.endpoint is None:
         return None
     args = {**(request.view_args or {}), **query_args(), "lang": code}
-    return page_to_show(url_for(request.endpoint, **args))
+    return _to_come_back_to(url_for(request.endpoint, **args))
+
+
+def this_page() -> str:
+    """Where the staff's language switch brings them back: this page, or the nearest one above
+    it that opens."""
+    return _to_come_back_to(request.full_path.rstrip("?"))
+
+
+def _to_come_back_to(target: str) -> str:
+    # A page got by GET opens in any language as it is (and looking costs a public page a
+    # quarter of its time); only the answer to a form needs the page above it.
+    return target if request.method in ("GET", "HEAD") else page_to_show(target)
 
 
 def page_to_show(target: str) -> str:
@@ -126,7 +138,7 @@ def init_app(app: Flask) -> None:
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         UI_LANGUAGES=UI_LANGUAGES,
         switch_language_url=switch_language_url,
-        page_to_show=page_to_show,
+        this_page=this_page,
         current_language=current_language,
     )
 
