@@ -88,4 +88,4 @@ def propose_appointment(referral_id: int):
         ),
         "success",
     )
-    return redirect(url_for(".referral", referral_id=referral_id, _anchor="appointment"))
+    return redirect(url_for(".referral", referral_id=referral_id))

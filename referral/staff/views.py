@@ -272,7 +272,7 @@ def notes(referral_id: int):
         return _render_referral(referral, {"notes": form}, status=400)
     lifecycle.add_note(referral, current_user, text_of(form.body), shared=form.shared.data)
     flash(_("Your note was added."), "success")
-    return redirect(url_for(".referral", referral_id=referral_id, _anchor="notes"))
+    return redirect(url_for(".referral", referral_id=referral_id))
 
 
 # --- referring a person --------------------------------------------------------------------------

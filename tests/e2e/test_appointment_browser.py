@@ -4,6 +4,8 @@ serious on either page."""
 
 from datetime import timedelta
 
+from playwright.sync_api import expect
+
 from referral import lifecycle
 from referral.extensions import db
 from referral.handoff import WARSAW, Action
@@ -36,7 +38,8 @@ def test_staff_propose_an_appointment_and_the_person_sees_it_on_a_phone(
     form.locator("select[name=kind]").select_option("in_person")
     form.locator("input[name=place]").fill(ADDRESS)
     form.locator("button[type=submit]").click()
-    page.wait_for_url(f"**/staff/referrals/{referral_id}#appointment")
+    page.wait_for_url(f"**/staff/referrals/{referral_id}")
+    expect(page.locator("main .flash-success[role=status]")).to_be_focused()
     assert ADDRESS in page.locator("#appointment").locator("..").inner_text()
     assert serious_violations(page) == []
 

@@ -97,6 +97,20 @@ def test_accepting_and_declining_by_keyboard_leave_the_focus_on_what_happened(
     expect(page.locator("main .flash-success[role=status]")).to_be_focused()
 
 
+def test_a_note_added_leaves_the_focus_on_the_message_that_says_so(app, base_url, staff, new_page):
+    """Added, the note brought the page back scrolled to #notes, the message out of sight, and
+    the fragment kept the browser from giving it the focus: nothing was read out."""
+    referral_id, _ = refer(app)
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    page.goto(f"{base_url}/staff/referrals/{referral_id}")
+    page.fill("textarea[name=body]", "Zadzwonię jutro rano.")
+    page.click("button:has-text('Dodaj notatkę')")
+    added = page.locator("main .flash-success[role=status]")
+    expect(added).to_be_focused()
+    assert "#" not in page.url
+
+
 def follow_the_summary(page, position: int = 0):
     """From the error summary, which has the focus, to the field its nth link names."""
     summary = page.locator(".error-summary")
