@@ -139,6 +139,7 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
         declined_by, holder_slug = first.organisation.slug, holder.organisation.slug
     # The person chooses text messages instead of e-mail, and writes to the holder.
     contact = {"phone": canaries.phone, "email": canaries.email, "contact_channel": "sms"}
+    contact["safe_to_message"] = "y"  # still safe: unticked, the messages waiting would not go
     assert client.post(f"{path}/contact", data=contact).status_code == 200
     written = client.post(
         f"{path}/message", data={"referral_id": referral.id, "body": canaries.person_words}
