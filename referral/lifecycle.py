@@ -104,9 +104,6 @@ def submit_request(
     caseworker, or the token of their organisation's system, that referred the person."""
     now = now or utcnow()
     city = None
-    if "\x00" in (data.city_slug or "") + (data.voivodeship or ""):
-        # An API client's bytes: no place is named so, and PostgreSQL refuses NUL in a look-up.
-        raise ServiceError(ServiceError.UNKNOWN_PLACE)
     if data.city_slug:
         city = db.session.scalar(select(City).where(City.slug == data.city_slug))
         if city is None:

@@ -180,7 +180,9 @@ class NewRequest(Strict):
     page: the person agreed (``consent``) that it is passed on."""
 
     needs: list[Specialism] = Field(min_length=1, max_length=len(Specialism))
-    city: str | None = Field(default=None, max_length=60, description="A city slug.")
+    city: str | None = Field(
+        default=None, max_length=60, pattern=r"^[a-z0-9-]+$", description="A city slug."
+    )
     voivodeship: str | None = Field(
         default=None,
         pattern=r"^[0-9]{2}$",

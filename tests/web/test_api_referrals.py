@@ -372,6 +372,9 @@ def test_a_referral_retried_with_its_idempotency_key_is_made_once(app, client, t
     [
         ({"city": None, "voivodeship": "99"}, "unknown_place"),
         ({"city": "atlantis"}, "unknown_place"),
+        # PostgreSQL refuses NUL in a look-up: it answered 500.
+        ({"city": "wroclaw\x00"}, "invalid_request"),
+        ({"city": None, "voivodeship": "0\x002"}, "invalid_request"),
         ({"phone": None}, "contact_required"),
         ({"consent": False}, "invalid_request"),
         ({"needs": []}, "invalid_request"),
