@@ -17,9 +17,10 @@ from pydantic import (
     field_validator,
 )
 
+from ..fields import UNREADABLE
 from ..handoff import DeclineReason, Outcome, State
 from ..personal_data import normalised_phone
-from ..public.forms import DESCRIPTION_MAX, UNREADABLE
+from ..public.forms import DESCRIPTION_MAX
 from ..vocabulary import SPOKEN_LANGUAGES, ContactChannel, ResidenceStatus, Specialism
 
 MAX_LIMIT = 200

@@ -28,7 +28,7 @@ from wtforms.validators import (
 )
 
 from ..directory import city_choices, collation_key, voivodeship_choices
-from ..fields import UNREADABLE, CheckboxListField, Form, choices_of  # noqa: F401 (the API reads it here)
+from ..fields import CheckboxListField, Form, choices_of
 from ..lifecycle import Contact, IntakeData
 from ..personal_data import normalised_email, normalised_phone
 from ..vocabulary import SPOKEN_LANGUAGES, ContactChannel, ResidenceStatus, Specialism, Urgency
