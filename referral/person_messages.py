@@ -171,7 +171,7 @@ def send_status_link(request: HelpRequest, token: str) -> tuple[str, ...]:
     """Queue the status link (``token``, which only the caller knows: the database keeps its
     hash) to every contact the person gave, whether or not it is safe to message them (the link
     is their one way back in). Gives the channels it went by: the confirmation names them."""
-    to = _reachable(request, None)
+    to = contacts(request)
     _link(request, token, Kind.STATUS_LINK, to)
     return tuple(to)
 
