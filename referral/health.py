@@ -1,7 +1,9 @@
 """``/healthz`` for load balancers and monitoring: JSON, 503 when the database does not answer.
 
 It reports the database, the rate-limit store, the mail outbox's backlog with the age of its
-oldest unsent message, and when the sweep last finished (``flask worker`` or ``flask sweep``).
+oldest unsent message, how many messages it gave up on (``outbox.settle``: refused for good, or
+not delivered for five days), and when the sweep last finished (``flask worker`` or
+``flask sweep``).
 """
 
 import logging
@@ -32,11 +34,13 @@ def init_app(app: Flask) -> None:
         report: dict = {"status": "ok", "database": "ok", "limit_store": _limit_store()}
         try:
             db.session.execute(text("SELECT 1"))
+            unsent = select(func.count(), func.min(OutboxMessage.created_at)).where(
+                OutboxMessage.sent_at.is_(None)
+            )
             pending, oldest = db.session.execute(
-                select(func.count(), func.min(OutboxMessage.created_at)).where(
-                    OutboxMessage.sent_at.is_(None)
-                )
+                unsent.where(OutboxMessage.next_attempt_at.is_not(None))
             ).one()
+            given_up = db.session.scalar(unsent.where(OutboxMessage.next_attempt_at.is_(None)))
             last_sweep = last_finished("sweep")
         except Exception:  # any failure to reach the database means "not ready"
             log.warning("health check: database unreachable")
@@ -46,6 +50,7 @@ def init_app(app: Flask) -> None:
         report["outbox"] = {
             "pending": pending,
             "oldest_pending_seconds": round((now - oldest).total_seconds()) if oldest else None,
+            "given_up": given_up,
         }
         report["last_sweep_at"] = last_sweep.isoformat() if last_sweep else None
         return report

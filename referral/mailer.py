@@ -1,10 +1,11 @@
 """Delivers the outbox's e-mails over SMTP: ``flask --app referral send-mail``.
 
-Each message is claimed before it is sent (``outbox.claim``), so two senders running at once
-never send one message twice; a failed message is kept and retried later with exponential
-back-off. A message is deleted only when the request it is about is erased (even while it is being
-sent). A crash between the SMTP hand-over and marking the message sent can repeat it once: the
-stable Message-ID lets mail clients drop the duplicate.
+Each message is claimed before it is sent (``outbox.claim``), so two senders running at once never
+send one message twice; a failed message is kept and retried later with exponential back-off, unless
+the server refused it for good (a 5xx reply to its recipient or its content, RFC 5321's "do not
+repeat") or it is five days old. A message is deleted only when the request it is about is erased
+(even while it is being sent). A crash between the SMTP hand-over and marking the message sent can
+repeat it once: the stable Message-ID lets mail clients drop the duplicate.
 
 Each mail says it was written by a machine (RFC 3834's ``Auto-Submitted``, and Exchange's own
 header): staff mailboxes' out-of-office replies do not come back to the sender.
@@ -62,6 +63,14 @@ def _error_of(error: Exception) -> str:
     return f"{type(error).__name__}" + (f" {code}" if code else "")
 
 
+def _refused_for_good(error: Exception) -> bool:
+    """A 5xx reply to the recipient or to the message itself: sending it again cannot mend it.
+    A refused sender is the site's own setting, not the message's: that is tried again."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPDataError) and error.smtp_code >= 500
+
+
 def _connect() -> smtplib.SMTP:
     config = current_app.config
     smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=SMTP_TIMEOUT)
@@ -88,7 +97,13 @@ def deliver_pending(now: datetime | None = None) -> Delivery:
                 try:
                     smtp.send_message(_email(message))
                 except (OSError, smtplib.SMTPException) as error:
-                    settle(message, _error_of(error), now, delivery)
+                    settle(
+                        message,
+                        _error_of(error),
+                        now,
+                        delivery,
+                        for_good=_refused_for_good(error),
+                    )
                 else:
                     settle(message, None, now, delivery)
     return delivery

@@ -610,7 +610,8 @@ class OutboxMessage(Model):
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Encrypted)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # None once given up (``outbox.settle``): refused for good, or not delivered for five days.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Claimed by a sender process until this time, so two senders never send one message twice.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -32,6 +32,9 @@ CLAIM_FOR = timedelta(minutes=5)
 BATCH = 50
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=6)
+# As long as a mail server keeps a message it cannot deliver (Postfix's default), then no more
+# tries: staff see it on the referral's page, the operator in /healthz.
+MESSAGE_LIFETIME = timedelta(days=5)
 
 Row = TypeVar("Row", OutboxMessage, WebhookMessage)
 Outbox = type[OutboxMessage] | type[WebhookMessage]
@@ -41,6 +44,10 @@ Outbox = type[OutboxMessage] | type[WebhookMessage]
 class Delivery:
     sent: int = 0
     failed: int = 0
+
+    def __str__(self) -> str:
+        """The worker's record of one run (``worker_job.last_outcome``)."""
+        return f"Sent: {self.sent}, failed (kept, tried again unless given up): {self.failed}"
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -196,25 +203,36 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LONGEST_WAIT)
 
 
-def settle(message: OutboxMessage, error: str | None, now: datetime, delivery: Delivery) -> None:
+def settle(
+    message: OutboxMessage,
+    error: str | None,
+    now: datetime,
+    delivery: Delivery,
+    *,
+    for_good: bool = False,
+) -> None:
     """Record how sending one message went (``error``: None when it went, else the kind of
     failure, never what the server answered: it can quote the address) and commit at once, so a
     crash later does not forget what was sent. A failed message is kept and tried again later,
-    each time waiting longer (``retry_delay``)."""
+    each time waiting longer (``retry_delay``), unless the receiving side refused it for good
+    (``for_good``: trying again cannot mend it) or it is MESSAGE_LIFETIME old: then it has no
+    next attempt."""
     if error is None:
         message.sent_at = utcnow()
         delivery.sent += 1
     else:
         message.attempts += 1
         message.last_error = error[:300]
-        message.next_attempt_at = now + retry_delay(message.attempts)
+        given_up = for_good or now - message.created_at >= MESSAGE_LIFETIME
+        message.next_attempt_at = None if given_up else now + retry_delay(message.attempts)
         delivery.failed += 1
         log.warning(
-            "%s %s not delivered (%s), attempt %d",
+            "%s %s not delivered (%s), attempt %d%s",
             message.channel,
             message.id,
             message.last_error,
             message.attempts,
+            ", no more tries" if given_up else "",
         )
     message.claimed_until = None
     try:

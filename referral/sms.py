@@ -6,7 +6,8 @@
   bearer token, the sender name ``SMSAPI_SENDER``), used by Polish organisations.
 
 Each message is claimed before it is sent (``outbox.claim``), so two senders never send one twice;
-a failed one is kept and tried again later, each time waiting longer (``outbox.settle``). What a
+a failed one is kept and tried again later, each time waiting longer (``outbox.settle``), unless
+the gateway refused the number itself (``REFUSED_FOR_GOOD``) or it is five days old. What a
 gateway answers is never recorded (it can quote the number): only the kind of failure.
 
 ``segments`` counts what a text costs: GSM-7 texts take 160 characters in one message and 153 a
@@ -75,6 +76,11 @@ def masked(number: str) -> str:
 # A sender takes (number in E.164, text) and gives None when the message went, else why not.
 Send = Callable[[str, str], str | None]
 
+# Failures that trying again cannot mend: SMSAPI's "no correct phone numbers" (the number given
+# cannot take a text). The gateway's other errors (its token, the account's credit) are the
+# site's to mend, so those messages wait and are tried again.
+REFUSED_FOR_GOOD = frozenset({"SMSAPI error 13"})
+
 
 def _log_send(number: str, text: str) -> str | None:
     """The development sender: which number (masked) and how long, never a word of the text, which
@@ -129,7 +135,8 @@ def deliver_pending(now: datetime | None = None) -> Delivery:
     with SENDERS[current_app.config["SMS_BACKEND"]]() as send:
         while messages := claim(OutboxMessage, now, OutboxMessage.channel == SMS):
             for message in messages:
-                settle(message, send(message.to_address, message.body), now, delivery)
+                error = send(message.to_address, message.body)
+                settle(message, error, now, delivery, for_good=error in REFUSED_FOR_GOOD)
     return delivery
 
 

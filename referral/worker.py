@@ -64,24 +64,21 @@ def _sweep() -> str:
 def _send_mail() -> str:
     from .mailer import deliver_pending
 
-    delivery = deliver_pending()
-    return f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}"
+    return str(deliver_pending())
 
 
 @register("send_sms", every=timedelta(seconds=15))
 def _send_sms() -> str:
     from .sms import deliver_pending
 
-    delivery = deliver_pending()
-    return f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}"
+    return str(deliver_pending())
 
 
 @register("send_webhooks", every=timedelta(seconds=15))
 def _send_webhooks() -> str:
     from .webhooks import deliver_pending
 
-    delivery = deliver_pending()
-    return f"Sent: {delivery.sent}, failed (will retry later): {delivery.failed}"
+    return str(deliver_pending())
 
 
 @register("tally", every=timedelta(minutes=10))

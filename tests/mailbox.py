@@ -21,11 +21,20 @@ REQUIRED_ONCE = ("Date", "From", "Message-ID")
 class Mailbox:
     """An aiosmtpd handler: accepts every well-formed message, or refuses all with ``reply``
     (e.g. a 451). Like a strict mail server, it refuses a message without its Date, its From or
-    its Message-ID (554)."""
+    its Message-ID (554), and a recipient in ``unknown`` (550, no such mailbox)."""
 
     def __init__(self, reply: str = "250 Message accepted for delivery") -> None:
         self.reply = reply
         self.messages: list[EmailMessage] = []
+        self.unknown: set[str] = set()
+        self.refused: list[str] = []  # the recipients refused, each time
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.unknown:
+            self.refused.append(address)
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.reply.startswith("250"):

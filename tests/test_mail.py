@@ -118,6 +118,43 @@ def test_refusing_server_loses_nothing_and_the_message_goes_later(
     assert [m["To"] for m in failing_smtp_server.messages] == ["staff@nomada.example"]
 
 
+def test_a_mailbox_that_does_not_exist_is_not_tried_again(ctx, staff, smtp_server):
+    """A 5xx to the recipient is the server's "do not repeat" (RFC 5321): one attempt, kept
+    with its reason, no next try; the next mail, to an address that works, still goes."""
+    smtp_server.unknown.add("staff@nomada.example")
+    referral_id = refer()
+    now = utcnow()
+    assert mailer.deliver_pending(now) == mailer.Delivery(sent=0, failed=1)
+    [message] = pending()
+    assert (message.attempts, message.last_error) == (1, "SMTPRecipientsRefused")
+    assert message.next_attempt_at is None
+    assert mailer.deliver_pending(now + timedelta(days=1)) == mailer.Delivery()
+    assert smtp_server.refused == ["staff@nomada.example"]
+
+    nomada_acts(referral_id, Action.DECLINE, reason_code="no_capacity")
+    mailer.deliver_pending()
+    assert len(smtp_server.to("staff@hfpc.example")) == 1
+
+
+def test_a_refused_sender_is_the_sites_setting_and_is_tried_again(ctx, staff, smtp_server):
+    refused = mailer.smtplib.SMTPSenderRefused(550, b"not allowed", "referral@example.org")
+    assert not mailer._refused_for_good(refused)
+    assert mailer._refused_for_good(mailer.smtplib.SMTPDataError(554, b"spam"))
+    assert not mailer._refused_for_good(mailer.smtplib.SMTPDataError(451, b"later"))
+
+
+def test_a_mail_not_delivered_for_five_days_is_given_up(ctx, staff, failing_smtp_server):
+    refer()
+    [message] = pending()
+    written = message.created_at
+    mailer.deliver_pending(written + timedelta(days=4, hours=23))
+    assert pending()[0].next_attempt_at is not None
+    mailer.deliver_pending(written + timedelta(days=5, hours=1))
+    [message] = pending()
+    assert (message.attempts, message.next_attempt_at) == (2, None)
+    assert mailer.deliver_pending(written + timedelta(days=30)) == mailer.Delivery()
+
+
 def test_unreachable_server_loses_nothing_and_backs_off(app, ctx, staff):
     from .mailbox import free_port
 

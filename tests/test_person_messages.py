@@ -109,14 +109,26 @@ def test_a_refusing_gateway_loses_nothing_and_backs_off(ctx, directory, sms_gate
     assert message.last_error == "HTTP 401" and message.attempts == 1
     assert sms.deliver_pending(now).failed == 0  # not due yet
 
-    sms_gateway.refuse = (200, {"error": 13, "message": "No correct phone numbers"})
+    sms_gateway.refuse = (200, {"error": 103, "message": "Not enough points"})
     assert sms.deliver_pending(now + timedelta(minutes=2)).failed == 1
     db.session.refresh(message)
-    assert message.last_error == "SMSAPI error 13" and message.attempts == 2
+    assert message.last_error == "SMSAPI error 103" and message.attempts == 2
 
     sms_gateway.refuse = None
     assert sms.deliver_pending(now + timedelta(hours=1)).sent == 1
     assert len(sms_gateway.to(NUMBER)) == 1
+
+
+def test_a_number_the_gateway_refuses_is_not_tried_again(ctx, directory, sms_gateway):
+    submit(email=None)
+    sms_gateway.refuse = (200, {"error": 13, "message": "No correct phone numbers"})
+    now = utcnow()
+    assert sms.deliver_pending(now).failed == 1
+    [message] = person_messages.messages_of(db.session.scalar(db.select(HelpRequest)))
+    assert (message.last_error, message.next_attempt_at) == ("SMSAPI error 13", None)
+    sms_gateway.refuse = None
+    assert sms.deliver_pending(now + timedelta(days=1)) == sms.Delivery()
+    assert sms_gateway.to(NUMBER) == []
 
 
 def test_an_unreachable_gateway_loses_nothing(app, ctx, directory):

@@ -252,7 +252,7 @@ def test_add_webhook_and_send_webhooks_commands(app, directory, receiver):
         lifecycle.submit_request(intake("legal"))
         db.session.remove()
     sent = runner.invoke(args=["send-webhooks"])
-    assert "Sent: 1, failed (will retry later): 0" in sent.output
+    assert "Sent: 1, failed (kept, tried again unless given up): 0" in sent.output
     assert [p["type"] for p in receiver.posts] == ["referral.offered"]
     refused = runner.invoke(args=["add-webhook", "--org", "nomada", "http://example.org/"])
     assert refused.exit_code != 0 and "https://" in refused.output

@@ -15,13 +15,24 @@ def test_health_reports_database_limits_outbox_and_last_sweep(app, client):
         "status": "ok",
         "database": "ok",
         "limit_store": "memory",
-        "outbox": {"pending": 0, "oldest_pending_seconds": None},
+        "outbox": {"pending": 0, "oldest_pending_seconds": None, "given_up": 0},
         "last_sweep_at": None,
     }
 
 
 def test_health_shows_the_outbox_backlog_and_when_the_sweep_last_ran(app, client, directory):
     with app.app_context():
+        given_up = OutboxMessage(
+            kind="offer",
+            to_address="gone@nomada.example",
+            subject="s",
+            body="b",
+            attempts=3,
+            created_at=utcnow() - timedelta(days=7),
+        )
+        db.session.add(given_up)
+        db.session.flush()
+        given_up.next_attempt_at = None  # a week ago: not the backlog, counted apart
         for minutes in (10, 1):
             db.session.add(
                 OutboxMessage(
@@ -45,7 +56,7 @@ def test_health_shows_the_outbox_backlog_and_when_the_sweep_last_ran(app, client
         db.session.commit()
         worker.run_job("sweep")
     report = client.get("/healthz").json
-    assert report["outbox"]["pending"] == 2
+    assert (report["outbox"]["pending"], report["outbox"]["given_up"]) == (2, 1)
     assert 595 <= report["outbox"]["oldest_pending_seconds"] <= 660
     assert report["last_sweep_at"] is not None
 

@@ -29,6 +29,18 @@ def test_the_referral_page_lists_the_messages_to_the_person_without_their_text(
     assert token not in html
 
 
+def test_a_message_given_up_says_so_and_what_to_check(app, login_as, smtp_server):
+    smtp_server.unknown.add("olena@example.com")
+    refer(login_as("pfm"), email="olena@example.com")
+    with app.app_context():
+        mailer.deliver_pending()
+    referral_id, _version = latest_referral(app)
+    html = login_as("nomada").get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    section = html.split('id="person-messages"')[1].split("</section>")[0]
+    assert "Not delivered after 1 attempt; given up" in section
+    assert "Check the contact details with the person." in section
+
+
 def test_staff_without_the_personal_data_do_not_see_the_messages(app, login_as):
     refer(login_as("pfm"))
     referral_id, _version = latest_referral(app)
