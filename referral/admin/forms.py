@@ -29,10 +29,10 @@ from wtforms.widgets import HiddenInput
 
 from ..contact import DAYS, clock_time
 from ..fields import CheckboxListField, Form, choices_of, optional_int, show_error, text_of
-from ..i18n import LANGUAGE_NAMES
+from ..i18n import LANGUAGE_CHOICES
 from ..routing import Scope
 from ..urls import MAX_ID
-from ..vocabulary import UI_LANGUAGES, Role, Specialism
+from ..vocabulary import Role, Specialism
 
 
 class OrganisationForm(Form):
@@ -249,7 +249,7 @@ class UserForm(RoleForm):
     )
     language = SelectField(
         _l("Language of the interface"),
-        choices=[(code, LANGUAGE_NAMES[code]) for code in UI_LANGUAGES],
+        choices=LANGUAGE_CHOICES,
     )
 
 

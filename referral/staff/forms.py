@@ -21,10 +21,10 @@ from wtforms.widgets import HiddenInput
 from ..auth.forms import NewPasswordForm
 from ..fields import Form, choices_of, text_of
 from ..handoff import DeclineReason, Outcome, State
-from ..i18n import LANGUAGE_NAMES
+from ..i18n import LANGUAGE_CHOICES
 from ..public.forms import OTHER_CITY, PHONE_CHANNELS, IntakeForm
 from ..reminders import OfferMail
-from ..vocabulary import UI_LANGUAGES, ContactChannel, Specialism
+from ..vocabulary import ContactChannel, Specialism
 
 TEXT_MAX = 2000
 NOTE_MAX = 5000
@@ -111,9 +111,7 @@ class NoteForm(Form):
 
 
 class LanguageForm(Form):
-    language = SelectField(
-        _l("Interface language"), choices=[(code, LANGUAGE_NAMES[code]) for code in UI_LANGUAGES]
-    )
+    language = SelectField(_l("Interface language"), choices=LANGUAGE_CHOICES)
 
 
 class OfferMailForm(Form):
@@ -156,8 +154,7 @@ class ReferralForm(IntakeForm):
     homepage = None  # type: ignore[assignment]  # WTForms drops a field set to None: no robots here
     person_language = SelectField(
         _l("Language for the person's status page and e-mails"),
-        choices=[("", _l("Choose a language"))]
-        + [(code, LANGUAGE_NAMES[code]) for code in UI_LANGUAGES],
+        choices=[("", _l("Choose a language")), *LANGUAGE_CHOICES],
         validators=[DataRequired(_l("Choose the language the person reads best."))],
     )
     consent = BooleanField(

@@ -146,6 +146,20 @@ def test_the_browser_may_fill_in_the_persons_own_name_phone_and_email(base_url, 
     assert page.locator("input[name=email]").get_attribute("type") == "email"
 
 
+def test_every_box_to_tick_on_the_form_is_a_target_of_24_pixels(base_url, new_page):
+    """WCAG 2.5.8: each checkbox and radio button, in a group of choices or alone (consent, safe
+    to message), is at least 24 by 24 CSS pixels on a phone."""
+    page = new_page(locale="uk-UA")
+    page.goto(f"{base_url}/uk/request")
+    sizes = page.locator("form.intake input[type=checkbox], form.intake input[type=radio]")
+    boxes = sizes.evaluate_all(
+        "inputs => inputs.map(i => [i.name, i.getBoundingClientRect().width,"
+        " i.getBoundingClientRect().height])"
+    )
+    assert {name for name, *_ in boxes} >= {"needs", "consent", "safe_to_message"}
+    assert [box for box in boxes if min(box[1:]) < 24] == []
+
+
 def in_sight(page, locator) -> bool:
     box = locator.bounding_box()
     return (

@@ -360,6 +360,14 @@ def test_staff_choose_their_interface_language(app, login_as):
     assert 'lang="uk"' in text_of(nomada.get("/staff/"))
 
 
+def test_each_language_in_a_list_is_named_in_itself_and_marked_so(login_as):
+    """WCAG 3.1.2: a screen reader reads "Українська" on the Polish page with a Ukrainian voice."""
+    pfm = login_as("pfm")
+    for page in (text_of(pfm.get("/staff/profile")), text_of(pfm.get("/staff/referrals/new"))):
+        assert re.search(r'<option lang="uk"[^>]*value="uk"[^>]*>Українська</option>', page)
+        assert re.search(r'<option lang="pl"[^>]*value="pl"[^>]*>Polski</option>', page)
+
+
 def test_password_change_keeps_this_device_and_signs_out_the_others(app, login_as):
     here, elsewhere = login_as("nomada"), app.test_client()
     elsewhere.set_cookie("session", here.get_cookie("session").value)
