@@ -11,6 +11,12 @@ from .staff_steps import english_staff, latest_referral, refer  # noqa: F401 - f
 pytestmark = pytest.mark.usefixtures("english_staff")
 
 
+def messages_section(client, referral_id: int) -> tuple[str, str]:
+    """The referral page as ``client`` sees it, and its section of messages to the person."""
+    html = client.get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    return html, html.split('id="person-messages"')[1].split("</section>")[0]
+
+
 def test_the_referral_page_lists_the_messages_to_the_person_without_their_text(
     app, login_as, smtp_server
 ):
@@ -20,8 +26,7 @@ def test_the_referral_page_lists_the_messages_to_the_person_without_their_text(
     with app.app_context():
         mailer.deliver_pending()
     referral_id, _version = latest_referral(app)
-    html = login_as("nomada").get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
-    section = html.split('id="person-messages"')[1].split("</section>")[0]
+    html, section = messages_section(login_as("nomada"), referral_id)
     assert "Private status link" in section
     assert "E-mail" in section and "SMS" in section
     assert "Sent " in section and "Waiting to be sent" in section
@@ -35,8 +40,7 @@ def test_a_message_given_up_says_so_and_what_to_check(app, login_as, smtp_server
     with app.app_context():
         mailer.deliver_pending()
     referral_id, _version = latest_referral(app)
-    html = login_as("nomada").get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
-    section = html.split('id="person-messages"')[1].split("</section>")[0]
+    _html, section = messages_section(login_as("nomada"), referral_id)
     assert "Not delivered after 1 attempt; given up" in section
     assert "Check the contact details with the person." in section
 
@@ -55,7 +59,6 @@ def test_the_mail_to_staff_when_the_person_writes_is_not_a_message_to_the_person
         referral = db.session.get(Referral, referral_id)
         holder = referral.organisation.slug
         lifecycle.write_to_holder(referral.request, referral_id, "Please call after 17:00.")
-    html = login_as(holder).get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
-    section = html.split('id="person-messages"')[1].split("</section>")[0]
+    _html, section = messages_section(login_as(holder), referral_id)
     assert "Private status link" in section
     assert "person_wrote" not in section
