@@ -31,6 +31,7 @@ class Page(LabelledEnum):
     EXPORT = "export", N_("Exported the audit trail")
     COPY = "copy", N_("Made a copy of the person's data")
     API = "api", N_("Read it through the API")
+    STATUS_LINK = "status_link", N_("Opened the person's own pages through their link")
 
 
 def record(

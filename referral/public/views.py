@@ -184,7 +184,7 @@ def _status_page(
         contact_form = ContactForm(formdata=None, obj=found)
     if message_form is None:
         message_form = _message_form(found, formdata=None)
-    return render_template(
+    page = render_template(
         "public/status.html",
         help_request=found,
         token=token,
@@ -196,7 +196,17 @@ def _status_page(
         done=done,
         erasure=erasure_due(found),
         openings=access_log.openings(found),
-    ), status
+    )
+    _record_if_staff(found)
+    return page, status
+
+
+def _record_if_staff(found: HelpRequest) -> None:
+    """A staff member signed in here (the caseworker handed the person's link at the referral)
+    opening the person's own pages is a look at their data like any other; the person's own
+    looks are theirs, and not recorded."""
+    if current_user.is_authenticated:
+        access_log.record(current_user, access_log.Page.STATUS_LINK, [(found.id, None)])
 
 
 def _message_form(found: HelpRequest, **kwargs) -> MessageForm:
@@ -262,18 +272,22 @@ def withdraw(token):
 @holds_secret
 def data_copy_page(token):
     found = _request_or_404(token)
-    return render_template(
+    page = render_template(
         "copy.html",
         copy=data_copy.copy_of(found),
         json_url=url_for("public.data_copy_json", token=token),
     )
+    _record_if_staff(found)
+    return page
 
 
 @bp.get("/<lang:lang>/status/<token>/copy.json")
 @holds_secret
 def data_copy_json(token):
     found = _request_or_404(token)
-    return data_copy.json_download(data_copy.copy_of(found))
+    download = data_copy.json_download(data_copy.copy_of(found))
+    _record_if_staff(found)
+    return download
 
 
 @bp.get("/<lang:lang>/organisations")

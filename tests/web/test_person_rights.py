@@ -77,6 +77,23 @@ def test_a_system_referring_a_person_is_recorded_as_the_caseworkers_page_is(app,
         assert opening.api_token_id is not None
 
 
+def test_staff_who_open_a_persons_own_pages_through_their_link_are_recorded(
+    app, client, person, login_as
+):
+    """The caseworker who referred the person was given their link; opening the status page or
+    its copy later, signed in, is a look at the person's data like any other. The person
+    opening their own pages is not recorded."""
+    before = accesses(app)
+    assert client.get(person.path).status_code == 200
+    assert client.get(f"{person.path}/copy").status_code == 200
+    assert accesses(app) == before
+    pfm = login_as("pfm")
+    assert pfm.get(person.path).status_code == 200
+    assert pfm.get(f"{person.path}/copy.json").status_code == 200
+    assert accesses(app)[len(before) :] == [("staff@pfm.example", "pfm", Page.STATUS_LINK)] * 2
+    assert "Polish Migration Forum" in client.get(person.path).get_data(as_text=True)
+
+
 def test_the_person_sees_which_organisations_opened_their_data_never_who(
     app, client, person, coordinator
 ):
