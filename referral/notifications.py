@@ -6,17 +6,18 @@ its request, so that erasing the request deletes it, sent or not.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeGuard
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from . import outbox, person_messages
 from .extensions import db
-from .models import Appointment, Organisation, Referral, User
+from .models import Appointment, Organisation, OutboxMessage, Referral, User
 from .reminders import OfferMail
 from .sms import SMS
 from .vocabulary import Role
@@ -67,6 +68,40 @@ def _queue(
     base = current_app.config["PUBLIC_URL"].rstrip("/")
     referral_url = base + page.replace("{id}", outbox.REFERRAL_ID)
     _write(kind, to_address, language, referral=referral, referral_url=referral_url, **context)
+
+
+@dataclass
+class Undelivered:
+    """What the outbox gave up on (``outbox.settle``) since a time: each mail to staff or to an
+    organisation, newest first (at most UNDELIVERED_SHOWN), and how many messages to people."""
+
+    staff_mail: list[OutboxMessage]
+    to_people: int
+
+
+UNDELIVERED_SHOWN = 100
+
+
+def undelivered(since: datetime) -> Undelivered:
+    """For the coordinator, who keeps the addresses right: a staff member's or an
+    organisation's address that the mail server refuses. A person's messages are counted only:
+    their addresses are personal data, shown to no one, and the holder of each case sees its
+    messages on the referral's page."""
+    given_up = select(OutboxMessage).where(
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.next_attempt_at.is_(None),
+        OutboxMessage.created_at >= since,
+    )
+    to_a_person = person_messages.to_a_person()
+    staff_mail = db.session.scalars(
+        given_up.where(~to_a_person)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .limit(UNDELIVERED_SHOWN)
+    ).all()
+    to_people = db.session.scalar(
+        select(func.count()).select_from(given_up.where(to_a_person).subquery())
+    )
+    return Undelivered(list(staff_mail), to_people or 0)
 
 
 def password_link(user: User, link: str, hours: int) -> None:

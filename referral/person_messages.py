@@ -272,13 +272,15 @@ def _channel_of(request: HelpRequest) -> ContactChannel | None:
         return None
 
 
+def to_a_person():
+    """An outbox row is a message to a person by its kind: staff mail tied to a request
+    ("person_wrote") is not theirs."""
+    return OutboxMessage.kind.in_([str(kind) for kind in KIND_LABELS])
+
+
 def _to_the_person(request: HelpRequest):
-    """The messages written to the person about this request: only the person's own kinds, as
-    staff mail tied to the request ("person_wrote") is not theirs."""
-    return select(OutboxMessage).where(
-        OutboxMessage.request_id == request.id,
-        OutboxMessage.kind.in_([str(kind) for kind in KIND_LABELS]),
-    )
+    """The messages written to the person about this request."""
+    return select(OutboxMessage).where(OutboxMessage.request_id == request.id, to_a_person())
 
 
 def messages_of(request: HelpRequest) -> list[OutboxMessage]:

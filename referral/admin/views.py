@@ -1,5 +1,7 @@
 """The coordinator's start page and what every admin page shares (labels, number format)."""
 
+from datetime import timedelta
+
 from flask import current_app, render_template
 from flask_babel import format_decimal
 from flask_babel import gettext as _
@@ -7,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from .. import erasure, explain, timeline
+from .. import erasure, explain, notifications, timeline
 from ..access import visible_referrals
 from ..decorators import coordinator_required
 from ..extensions import db
@@ -75,5 +77,36 @@ def index():
         utcnow(), current_app.config["OPEN_RETENTION_WARNING_DAYS"]
     )
     return render_template(
-        "admin/index.html", unmatched=unmatched, soon_erased=soon_erased, soon_erased_capped=capped
+        "admin/index.html",
+        unmatched=unmatched,
+        soon_erased=soon_erased,
+        soon_erased_capped=capped,
+        undelivered=len(_undelivered().staff_mail),
+        undelivered_days=UNDELIVERED_DAYS,
+    )
+
+
+# How far back the coordinator's list of mail given up reaches.
+UNDELIVERED_DAYS = 30
+
+# Why a mail was given up, from the kind of failure kept (``mailer._error_of``).
+WHY_UNDELIVERED = {
+    "SMTPRecipientsRefused": _l("The mail server says this address does not exist."),
+    "SMTPDataError": _l("The mail server refused the message."),
+}
+
+
+def _undelivered() -> notifications.Undelivered:
+    return notifications.undelivered(utcnow() - timedelta(days=UNDELIVERED_DAYS))
+
+
+@bp.get("/undelivered")
+@coordinator_required
+def undelivered():
+    """Mail to staff and organisations given up: an address to correct in the directory."""
+    return render_template(
+        "admin/undelivered.html",
+        undelivered=_undelivered(),
+        days=UNDELIVERED_DAYS,
+        why=WHY_UNDELIVERED,
     )

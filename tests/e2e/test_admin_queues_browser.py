@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from referral import lifecycle
 from referral.extensions import db
-from referral.models import Coverage
+from referral.models import Coverage, OutboxMessage
 from referral.seed import DEMO_PASSWORD
 
 from ..conftest import COORDINATOR
@@ -35,10 +35,25 @@ def test_the_coordinator_works_through_the_unmatched_queue(
         nomada = org("nomada")
         coverage_id = next(c.id for c in nomada.coverage if c.specialism == "psychological")
         nomada_id = nomada.id
+        refused = OutboxMessage(
+            kind="offer",
+            to_address="intake@gone.example",
+            subject=f"Nowe skierowanie {reference} czeka na odpowiedź",
+            body="-",
+            attempts=1,
+            last_error="SMTPRecipientsRefused",
+        )
+        db.session.add(refused)
+        db.session.flush()
+        refused.next_attempt_at = None  # given up
+        db.session.commit()
         db.session.remove()
 
     page = new_page(locale="pl-PL", viewport={"width": 1366, "height": 768})
     sign_in_as_coordinator(page, base_url, coordinator_codes)
+    page.goto(f"{base_url}/admin/undelivered")
+    assert page.locator("main tbody th").all_inner_texts() == ["intake@gone.example"]
+    assert serious_violations(page) == []
     page.goto(f"{base_url}/admin/unmatched")
     assert page.locator("main tbody tr").count() == 2
     assert serious_violations(page) == []

@@ -563,3 +563,40 @@ def test_history_and_audit_give_a_decline_reason_in_words(app, coordinator):
         html = text(coordinator.get(page))
         assert "We have no capacity now" in html
         assert "no_capacity" not in html
+
+
+def test_the_coordinator_reads_which_mail_was_given_up_to_correct_the_address(
+    app, coordinator, login_as, smtp_server
+):
+    """An organisation's address the mail server refuses: its offers never arrive, and only the
+    coordinator, who keeps the addresses, can mend it. A person's address is never shown."""
+    from referral import mailer
+
+    from .staff_steps import refer
+
+    smtp_server.unknown.update({"staff@nomada.example", "olena@example.com"})
+    refer(login_as("pfm"), email="olena@example.com", contact_channel="email")
+    with app.app_context():
+        mailer.deliver_pending()
+    page = coordinator.get("/admin/undelivered").get_data(as_text=True)
+    row = re.search(
+        r"<tr>\s*<td>[^<]*</td>\s*<th scope=\"row\">staff@nomada.example</th>.*?</tr>", page, re.S
+    )
+    assert row and re.search(r"[A-Z0-9]{3}-[A-Z0-9]{3}", row[0])  # the offer's subject
+    assert "The mail server says this address does not exist." in row[0]
+    assert "olena@example.com" not in page
+    assert "1 message to a person was not delivered either." in page
+    home = coordinator.get("/admin/").get_data(as_text=True)
+    assert "1 mail to staff or an organisation was not delivered in the last 30 days" in home
+    assert login_as("nomada").get("/admin/undelivered").status_code == 404  # as every admin page
+
+
+def test_mail_still_being_tried_or_sent_is_not_listed_as_undelivered(
+    app, coordinator, login_as, smtp_server
+):
+    from .staff_steps import refer
+
+    refer(login_as("pfm"))
+    page = coordinator.get("/admin/undelivered").get_data(as_text=True)
+    assert "All mail to staff and organisations was delivered." in page
+    assert "not delivered either" not in page
