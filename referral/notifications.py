@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import outbox, person_messages
 from .extensions import db
+from .mailer import EMAIL
 from .models import Appointment, Organisation, OutboxMessage, Referral, User
 from .reminders import OfferMail
 from .sms import SMS
@@ -88,6 +89,7 @@ def undelivered(since: datetime) -> Undelivered:
     their addresses are personal data, shown to no one, and the holder of each case sees its
     messages on the referral's page."""
     given_up = select(OutboxMessage).where(
+        OutboxMessage.channel.in_((EMAIL, SMS)),  # each named: ix_outbox_pending serves the look
         OutboxMessage.sent_at.is_(None),
         OutboxMessage.next_attempt_at.is_(None),
         OutboxMessage.created_at >= since,
