@@ -278,6 +278,22 @@ def to_a_person():
     return OutboxMessage.kind.in_([str(kind) for kind in KIND_LABELS])
 
 
+def not_arriving(request: HelpRequest) -> set[str]:
+    """The channels ("email", "sms") whose newest message to the contact given now was given up
+    (refused for good, or undelivered for five days: ``outbox.settle``): the status page asks
+    the person to check that address or number."""
+    given = contacts(request)
+    newest: dict[str, OutboxMessage] = {}
+    for message in db.session.scalars(_to_the_person(request).order_by(OutboxMessage.id)):
+        if given.get(message.channel) == message.to_address:
+            newest[message.channel] = message
+    return {
+        channel
+        for channel, message in newest.items()
+        if message.sent_at is None and message.next_attempt_at is None
+    }
+
+
 def _to_the_person(request: HelpRequest):
     """The messages written to the person about this request."""
     return select(OutboxMessage).where(OutboxMessage.request_id == request.id, to_a_person())

@@ -196,6 +196,7 @@ def _status_page(
         done=done,
         erasure=erasure_due(found),
         openings=access_log.openings(found),
+        not_arriving=person_messages.not_arriving(found),
     )
     _record_if_staff(found)
     return page, status

@@ -147,3 +147,23 @@ def test_an_empty_message_is_refused_with_a_translated_error(client, directory):
     response = client.post(f"{path}/message", data={"referral_id": "1", "body": "  "})
     assert response.status_code == 400
     assert "Najpierw napisz wiadomość." in response.get_data(as_text=True)
+
+
+def test_the_status_page_asks_the_person_to_check_an_address_our_mail_cannot_reach(
+    app, client, directory, smtp_server
+):
+    """The mail server says the address does not exist: the person, back on their status page,
+    reads that our e-mails do not arrive, beside the form to correct it; once corrected, not."""
+    from referral import mailer
+
+    smtp_server.unknown.add("olena@example.org")
+    path = sent_request(client, "en", needs=["legal"], email="olena@example.org")
+    with app.app_context():
+        mailer.deliver_pending()
+    warning = "Our e-mails to you do not arrive. Please check your e-mail address below."
+    page = client.get(path).get_data(as_text=True)
+    assert warning in page
+    assert page.index(warning) > page.index('id="contact"')  # beside the form
+    assert "Our text messages to you do not arrive" not in page
+    corrected = client.post(f"{path}/contact", data={**NEW_CONTACT, "safe_to_message": "y"})
+    assert warning not in corrected.get_data(as_text=True)
