@@ -125,6 +125,11 @@ class Config:
     # request in this many minutes; every answer takes at least STATUS_LOST_SECONDS.
     STATUS_LOST_RATE_LIMIT = os.environ.get("STATUS_LOST_RATE_LIMIT", "5 per hour")
     FRESH_LINK_EVERY_MINUTES = int(os.environ.get("FRESH_LINK_EVERY_MINUTES", "10"))
+    # The status link and fresh links to one phone or e-mail, whichever request they are about:
+    # typing someone's number into the form again and again does not flood their phone.
+    LINK_MESSAGES_PER_CONTACT = os.environ.get("LINK_MESSAGES_PER_CONTACT", "3 per hour; 6 per day")
+    # The person's messages to the organisation (each one mails it): per address, and per request.
+    STATUS_MESSAGE_RATE_LIMIT = os.environ.get("STATUS_MESSAGE_RATE_LIMIT", "10 per hour")
     STATUS_LOST_SECONDS = float(os.environ.get("STATUS_LOST_SECONDS", "0.5"))
 
 

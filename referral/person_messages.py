@@ -29,17 +29,19 @@ itself when ``short`` is set, which it is when the full text would take more tha
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from flask import Flask, current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from limits import parse_many
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
 from . import outbox
-from .extensions import db
+from .extensions import db, limiter
 from .handoff import Outcome, State
 from .models import HelpRequest, OutboxMessage, Referral, utcnow
 from .passwords import new_token, token_hash
@@ -50,6 +52,8 @@ from .vocabulary import ContactChannel
 EMAIL = "email"
 CHANNELS = (EMAIL, SMS)
 SMS_MAX_PARTS = 2
+
+log = logging.getLogger(__name__)
 
 
 class Kind(StrEnum):
@@ -171,7 +175,7 @@ def send_status_link(request: HelpRequest, token: str) -> tuple[str, ...]:
     """Queue the status link (``token``, which only the caller knows: the database keeps its
     hash) to every contact the person gave, whether or not it is safe to message them (the link
     is their one way back in). Gives the channels it went by: the confirmation names them."""
-    to = contacts(request)
+    to = _within_budget(request, contacts(request))
     _link(request, token, Kind.STATUS_LINK, to)
     return tuple(to)
 
@@ -195,6 +199,9 @@ def send_fresh_link(
     )
     if db.session.scalar(just_sent.limit(1)) is not None:
         return 0
+    to = _within_budget(request, to)
+    if not to:  # the old link keeps working: replaced, it would be lost
+        return 0
     token = new_token()
     request.status_token_hash = token_hash(token)
     return _link(request, token, Kind.FRESH_LINK, to)
@@ -206,6 +213,32 @@ def _reachable(request: HelpRequest, channel: str | None) -> dict[str, str]:
     if channel is not None:
         to = {channel: to[channel]} if channel in to else {}
     return to
+
+
+def _within_budget(request: HelpRequest, to: dict[str, str]) -> dict[str, str]:
+    """The contacts among ``to`` (the request's) that may get one more link:
+    LINK_MESSAGES_PER_CONTACT to one phone or e-mail, whichever request the link is about (the form
+    sent with someone's number again and again, each request withdrawn and erased; the lost-link
+    page), so that nobody can flood a person through us. Counted in the rate limits' store (Redis:
+    across processes and erasures) by the contact's keyed hash, never the contact; with the limits
+    off, or their store unreachable, every link goes."""
+    if not limiter.enabled:
+        return to
+    limits = parse_many(current_app.config["LINK_MESSAGES_PER_CONTACT"])
+    prefix = current_app.config["RATELIMIT_KEY_PREFIX"]  # as the limiter's own keys
+    keys = {SMS: request.phone_match, EMAIL: request.email_match}
+    allowed = {}
+    for channel, address in to.items():
+        if (key := keys[channel]) is None:  # never: a contact given has its keyed hash
+            continue
+        try:
+            within = all([limiter.limiter.hit(limit, prefix, "link-to", key) for limit in limits])
+        except Exception:  # the store went away: a person's link matters more than the count
+            log.warning("link budget not counted: the rate limits' store did not answer")
+            within = True
+        if within:
+            allowed[channel] = address
+    return allowed
 
 
 def _link(request: HelpRequest, token: str, kind: Kind, to: dict[str, str]) -> int:

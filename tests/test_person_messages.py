@@ -316,3 +316,25 @@ def test_a_message_not_sent_yet_is_not_sent_once_it_is_no_longer_safe(ctx, staff
     sms.deliver_pending()
     assert pending_to_person(request) == []
     assert len(sms_gateway.to(NUMBER)) == 1  # the link, sent before
+
+
+def test_one_phone_gets_at_most_three_links_an_hour_whoever_asks(limited_app, directory):
+    """Typing someone's number into the form, again and again, withdrawing each request (which
+    erases it and its messages), must not flood their phone: the links to one contact are
+    counted by its keyed hash, whichever request they are about, in the limits' store."""
+    from .sms_gateway import gateway_for
+
+    with gateway_for(limited_app) as gateway, limited_app.app_context():
+        sent_by = []
+        for need in ("legal", "housing", "language", "employment", "information"):
+            submitted = lifecycle.submit_request(intake(need, phone=PHONE, email=None))
+            sent_by.append(submitted.link_sent_by)
+            sms.deliver_pending()
+            lifecycle.withdraw_request(submitted.request)
+        assert len(gateway.to(NUMBER)) == 3
+        assert sent_by == [("sms",)] * 3 + [()] * 2  # the confirmation says so
+        kept = lifecycle.submit_request(intake("legal", phone=PHONE, email=EMAIL))
+        assert kept.link_sent_by == ("email",)  # another contact has its own count
+        # The lost-link page: within the budget, nothing is replaced: the link still opens.
+        assert person_messages.send_fresh_link(kept.request, "sms") == 0
+        assert lifecycle.find_request_by_token(kept.status_token) is not None

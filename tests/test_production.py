@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
@@ -243,6 +244,9 @@ def test_intake_keeps_working_when_redis_goes_away(redis_server, tmp_path, capfd
     form = {"needs": "legal", "city": "wroclaw", "phone": "+48512345678", "consent": "y"}
     assert client.post("/en/request", data=form).status_code == 200
     assert client.get("/healthz").json["limit_store"] == "ok"
+    # The status link's count for that phone is in Redis too, by the number's keyed hash only.
+    budget = [k for k in redis.Redis.from_url(redis_url).keys("*") if b"link-to" in k]
+    assert len(budget) == 2 and not any(b"512345678" in k for k in budget)  # an hour, a day
     stop_redis()
     time.sleep(0.5)
     assert client.post("/en/request", data={**form, "phone": "+48512345679"}).status_code == 200

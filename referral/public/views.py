@@ -1,5 +1,6 @@
 """Public pages: anonymous, phone first, the language in the URL (``/uk/...``)."""
 
+import hashlib
 import logging
 import math
 import time
@@ -239,7 +240,15 @@ def change_contact(token):
     return _status_page(found, token, done=done)
 
 
+def _this_status_link() -> str:
+    """The rate limits' key of one request's status link: a hash of it, never the link."""
+    token = (request.view_args or {}).get("token", "")
+    return "status:" + hashlib.sha256(f"limits|{token}".encode()).hexdigest()
+
+
 @bp.post("/<lang:lang>/status/<token>/message")
+@limiter.limit(lambda: current_app.config["STATUS_MESSAGE_RATE_LIMIT"])
+@limiter.limit(lambda: current_app.config["STATUS_MESSAGE_RATE_LIMIT"], key_func=_this_status_link)
 @holds_secret
 def write_message(token):
     found = _request_or_404(token)

@@ -167,3 +167,25 @@ def test_the_status_page_asks_the_person_to_check_an_address_our_mail_cannot_rea
     assert "Our text messages to you do not arrive" not in page
     corrected = client.post(f"{path}/contact", data={**NEW_CONTACT, "safe_to_message": "y"})
     assert warning not in corrected.get_data(as_text=True)
+
+
+def test_messages_to_the_organisation_are_limited_per_address_and_per_request(
+    app, limited_app, directory
+):
+    """Each message mails the organisation: ten an hour from one address, and ten an hour for one
+    request whatever the address (a shared link, many machines)."""
+    client = limited_app.test_client()
+    path = sent_request(client, "en", needs=["legal"])
+    with app.app_context():
+        referral_id = db.session.scalar(select(Referral.id))
+
+    def write(n: int, address: str = "127.0.0.1") -> int:
+        data = {"referral_id": referral_id, "body": f"Message {n}"}
+        return client.post(
+            f"{path}/message", data=data, environ_base={"REMOTE_ADDR": address}
+        ).status_code
+
+    assert [write(n) for n in range(11)] == [200] * 10 + [429]
+    assert write(11, address="198.51.100.7") == 429
+    with app.app_context():
+        assert len(db.session.scalars(select(FromPerson)).all()) == 10
