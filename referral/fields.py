@@ -3,6 +3,7 @@ from a vocabulary."""
 
 import re
 from collections.abc import Iterable
+from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -13,8 +14,13 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from .vocabulary import LabelledEnum
 
 # Werkzeug decodes invalid UTF-8 to U+FFFD; control characters have no place in what people type
-# (and PostgreSQL refuses NUL in text).
-UNREADABLE = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# (and PostgreSQL refuses NUL in text); JSON can carry a lone surrogate ("\udfff" in the API's
+# input), which cannot be encoded, so neither encrypted nor stored.
+UNREADABLE = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+# The days a period or a moment asked for may fall on: 0001-01-01 and 9999-12-31 parse, but the
+# day before or after them and their time in UTC, which the counting takes, do not exist.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
 def readable(form, field):

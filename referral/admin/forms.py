@@ -1,6 +1,5 @@
 """The coordinator's forms: organisations, coverage, staff accounts, routing by hand, filters."""
 
-from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
@@ -28,7 +27,16 @@ from wtforms.validators import (
 from wtforms.widgets import HiddenInput
 
 from ..contact import DAYS, clock_time
-from ..fields import CheckboxListField, Form, choices_of, optional_int, show_error, text_of
+from ..fields import (
+    FIRST_DAY,
+    LAST_DAY,
+    CheckboxListField,
+    Form,
+    choices_of,
+    optional_int,
+    show_error,
+    text_of,
+)
 from ..i18n import LANGUAGE_CHOICES
 from ..routing import Scope
 from ..urls import MAX_ID
@@ -327,11 +335,6 @@ class EraseForm(Form):
         _l("The person asked for this, and I made sure it is them."),
         validators=[DataRequired(_l("Confirm that the person asked for it."))],
     )
-
-
-# The days a period may start and end on: 0001-01-01 and 9999-12-31 parse as dates, but the day
-# before or after them and their time in UTC, which the counting takes, do not exist.
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
 def _within_the_years(form, field):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from .. import access, access_log, lifecycle
 from ..extensions import db
+from ..fields import FIRST_DAY, LAST_DAY
 from ..handoff import Outcome, State
 from ..i18n import current_language
 from ..models import ApiToken, HelpRequest, Note, Organisation, Referral
@@ -45,12 +46,17 @@ def encode_cursor(referral: Referral) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+LARGEST_ID = 2**31 - 1  # PostgreSQL's integer, a referral's id
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         moment, referral_id = json.loads(raw)
         at = datetime.fromisoformat(moment)
-        if at.tzinfo is None or not isinstance(referral_id, int):
+        if at.tzinfo is None or not FIRST_DAY.year <= at.year <= LAST_DAY.year:
+            raise ValueError(cursor)
+        if not isinstance(referral_id, int) or not 0 < referral_id <= LARGEST_ID:
             raise ValueError(cursor)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
         raise ApiProblem("invalid_cursor") from error

@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from ..fields import UNREADABLE
+from ..fields import FIRST_DAY, LAST_DAY, UNREADABLE
 from ..handoff import DeclineReason, Outcome, State
 from ..personal_data import normalised_phone
 from ..public.forms import DESCRIPTION_MAX
@@ -48,6 +48,13 @@ def _readable(value: str) -> str:
     return value.strip()
 
 
+def _within_the_years(value: datetime) -> datetime:
+    """A moment in the years the service can count (its time in UTC must exist)."""
+    if not FIRST_DAY.year <= value.year <= LAST_DAY.year:
+        raise ValueError(f"must be between the years {FIRST_DAY.year} and {LAST_DAY.year}")
+    return value
+
+
 def _not_blank(value: str) -> str:
     if not value:
         raise ValueError("must not be empty")
@@ -69,7 +76,7 @@ class ListQuery(BaseModel):
     )
     state: State | None = None
     need: Specialism | None = None
-    updated_since: AwareDatetime | None = Field(
+    updated_since: Annotated[AwareDatetime, AfterValidator(_within_the_years)] | None = Field(
         default=None, description="Only referrals changed at or after this moment."
     )
     cursor: str | None = Field(

@@ -1,6 +1,8 @@
 """The referral API with an organisation's token: who gets in, what each organisation sees, the
 actions through the same use cases, notes, referring a person, problems, audit, rate limit."""
 
+import base64
+import json
 import secrets
 from datetime import timedelta
 
@@ -144,6 +146,30 @@ def test_polling_from_the_resume_cursor_gives_only_what_changed_since(app, clien
 def test_a_cursor_that_was_not_given_out_is_a_400(client, tokens):
     answer = client.get(f"{LIST}?cursor=not-a-cursor", headers=bearer(tokens["pfm"]))
     assert answer.status_code == 400 and answer.get_json()["code"] == "invalid_cursor"
+
+
+def cursor_of(moment: str, referral_id) -> str:
+    raw = json.dumps([moment, referral_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "query, status, code",
+    [
+        ("updated_since=0001-01-01T00:00:00%2B14:00", 422, "invalid_request"),
+        ("updated_since=9999-12-31T23:59:59-14:00", 422, "invalid_request"),
+        (f"cursor={cursor_of('2024-01-01T00:00:00+00:00', 10**30)}", 400, "invalid_cursor"),
+        (f"cursor={cursor_of('0001-01-01T00:00:00+14:00', 1)}", 400, "invalid_cursor"),
+        (f"cursor={cursor_of('9999-12-31T23:59:59-14:00', 1)}", 400, "invalid_cursor"),
+    ],
+)
+def test_moments_and_ids_beyond_the_service_s_years_are_refused_not_a_500(
+    client, tokens, query, status, code
+):
+    """Python's calendar ends at years 1 and 9999 in UTC, PostgreSQL's integers at 64 bits: a
+    moment there in another zone, or a huge id, made the list answer 500."""
+    answer = client.get(f"{LIST}?{query}", headers=bearer(tokens["pfm"]))
+    assert (answer.status_code, answer.get_json()["code"]) == (status, code)
 
 
 def test_personal_data_goes_to_the_holder_and_the_sender_only(app, client, tokens):
@@ -393,6 +419,23 @@ def test_a_request_that_cannot_be_routed_or_reached_is_a_422(client, tokens, cha
     answer = client.post("/api/v1/requests", json=body, headers=bearer(tokens["pfm"]))
     assert answer.status_code == 422, answer.get_json()
     assert answer.get_json()["code"] == code
+
+
+def test_a_lone_surrogate_in_what_a_system_writes_is_a_422_not_a_500(app, client, tokens):
+    """JSON may escape half of a character ("\\ud800"), which no text can be encrypted or
+    stored as: the encryption failed with a 500."""
+    body = {"needs": ["legal"], "city": "wroclaw", "language": "pl", "phone": "600100200"}
+    for field in ("name", "description"):
+        answer = client.post(
+            "/api/v1/requests",
+            json={**body, "consent": True, field: "Ol\ud800ena"},
+            headers=bearer(tokens["pfm"]),
+        )
+        assert answer.status_code == 422 and answer.get_json()["code"] == "invalid_request"
+    referral_id = referral_to(app, "legal")
+    declined = act(client, tokens["nomada"], referral_id, "decline", reason="other", text="x\udfff")
+    assert declined.status_code == 422 and declined.get_json()["code"] == "invalid_request"
+    assert placement(app, referral_id) == ("offered", "nomada")
 
 
 # --- audit and rate limit -----------------------------------------------------------------------
