@@ -26,6 +26,13 @@ class Actor(Protocol):
     def is_coordinator(self) -> bool: ...
 
 
+def acting_organisation_id(actor: Actor) -> int | None:
+    """The organisation whose step, note, referral or look it is when ``actor`` acts: none for a
+    coordinator, who acts for the consortium by their role, whatever organisation their account
+    also names (its staff would read their notes and see the people they refer)."""
+    return None if actor.is_coordinator else actor.organisation_id
+
+
 def offered_to(organisation_id: int):
     """Referrals ever offered to this organisation (including by a coordinator's hand)."""
     return exists().where(

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import func, insert, select
 
+from .access import acting_organisation_id
 from .extensions import db
 from .models import ApiToken, DataAccess, HelpRequest, Organisation, Referral, User, utcnow
 from .vocabulary import N_, LabelledEnum
@@ -44,9 +45,7 @@ def record(
     opening is the viewer's organisation's, or the consortium's (None) for a coordinator."""
     now = utcnow()
     by_token = isinstance(viewer, ApiToken)
-    # A coordinator sees every person through the role, never through the organisation their
-    # account may also name: the opening is the consortium's (None), not that organisation's.
-    organisation_id = None if viewer.is_coordinator else viewer.organisation_id
+    organisation_id = acting_organisation_id(viewer)
     rows = [
         {
             "at": now,

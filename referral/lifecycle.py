@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import counters, duplicates, handoff, notifications, person_messages, routing, webhooks
-from .access import Actor, sees_person_of
+from .access import Actor, acting_organisation_id, sees_person_of
 from .directory import Directory, need_of
 from .erasure import erase, has_open_need, leave_no_trace, open_too_long
 from .extensions import db
@@ -138,7 +138,7 @@ def submit_request(
         consent_language=data.language,
         submitted_by=submitted_by if isinstance(submitted_by, User) else None,
         submitted_by_token_id=_account_and_token(submitted_by)[1],
-        referring_organisation_id=submitted_by.organisation_id if submitted_by else None,
+        referring_organisation_id=acting_organisation_id(submitted_by) if submitted_by else None,
         possible_duplicate_of=earlier,
         submission_hash=data.submission_hash,
     )
@@ -434,7 +434,9 @@ def _transition(
     after = rule.lands_on(offer_to is not None)
     actor = step.actor
     # The organisation whose step it is: the one it was offered to or held by, else the actor's.
-    step_organisation_id = referral.organisation_id or (actor.organisation_id if actor else None)
+    step_organisation_id = referral.organisation_id or (
+        acting_organisation_id(actor) if actor else None
+    )
     before_holder = referral.organisation_id
     referral.state = after
     referral.updated_at = now
@@ -519,10 +521,10 @@ def parties_of(user: Actor | None, referral: Referral) -> set[Party]:
     parties = set()
     if user.is_coordinator:
         parties.add(Party.COORDINATOR)
-    if user.organisation_id is not None:
-        if user.organisation_id == referral.organisation_id and referral.state in ACTIVE_STATES:
+    if (organisation_id := acting_organisation_id(user)) is not None:
+        if organisation_id == referral.organisation_id and referral.state in ACTIVE_STATES:
             parties.add(Party.HOLDER)
-        if user.organisation_id == referral.referring_organisation_id:
+        if organisation_id == referral.referring_organisation_id:
             parties.add(Party.REFERRER)
     return parties
 
@@ -636,7 +638,7 @@ def add_note(referral: Referral, author: Acting, body: str, shared: bool) -> Not
         referral=referral,
         author_id=account_id,
         api_token_id=token_id,
-        organisation_id=author.organisation_id,
+        organisation_id=acting_organisation_id(author),
         shared=shared,
         body=body,
         created_at=utcnow(),

@@ -12,6 +12,7 @@ from referral.models import Referral
 from .staff_steps import (
     act,
     english_staff,  # noqa: F401 - fixture
+    latest_referral,
     placement,
     refer,
     reference_of,
@@ -158,3 +159,42 @@ def test_done_when(app, login_as, smtp_server):
         "staff@pfm.example",
         "staff@pfm.example",
     ], arrived
+
+
+def test_a_coordinator_whose_account_names_an_organisation_acts_for_the_consortium(
+    app, login_as
+):
+    """A coordinator's account may name an organisation too (sip here). Their notes were that
+    organisation's, read by its staff on a referral it never had; a person they referred was
+    that organisation's to see and withdraw; their steps were its steps, to its webhooks."""
+    from referral.models import Note, ReferralEvent
+
+    from ..helpers import org, user
+
+    with app.app_context():
+        user("coordinator@konsorcjum.example").organisation_id = org("sip").id
+        db.session.commit()
+    coordinator, sip = login_as("coordinator"), login_as("sip")
+
+    refer(login_as("pfm"))
+    offered = latest_referral(app)[0]
+    note = {"body": "For coordinators only: COORD-WORDS", "shared": ""}
+    assert coordinator.post(f"/staff/referrals/{offered}/notes", data=note).status_code == 302
+    unmatched = {"needs": ["psychological"], "city": "chelm"}  # nobody covers it there
+    assert refer(coordinator, **unmatched).status_code == 200
+    referred = latest_referral(app)[0]
+    assert placement(app, referred) == ("unmatched", None)
+    assert act(app, coordinator, referred, "withdraw").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(db.select(Note.organisation_id)) is None
+        request = db.session.get(Referral, referred).request
+        assert request.referring_organisation_id is None
+        step = db.session.scalars(
+            db.select(ReferralEvent).where(ReferralEvent.referral_id == referred)
+        ).all()[-1]
+        assert (step.action, step.organisation_id) == ("withdraw", None)
+    assert sip.get(f"/staff/referrals/{offered}").status_code == 404
+    assert "COORD-WORDS" not in login_as("nomada").get(f"/staff/referrals/{offered}").get_data(
+        as_text=True
+    )
+    assert sip.get(f"/staff/referrals/{referred}").status_code == 404
