@@ -87,8 +87,9 @@ def may_see_note(user: Actor, note: Note) -> bool:
 
 
 def may_add_note(user: Actor, referral: Referral) -> bool:
-    """Only those talking about the person: an organisation that let it go has nothing to add."""
-    return may_see_personal_data(user, referral)
+    """Only those talking about the person: an organisation that let it go has nothing to add,
+    and nobody once the person is erased (no purge would reach the words)."""
+    return may_see_personal_data(user, referral) and referral.request.erased_at is None
 
 
 def may_print_summary(user: Actor, referral: Referral) -> bool:

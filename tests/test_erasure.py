@@ -215,3 +215,35 @@ def test_the_purge_forgets_openings_older_than_their_retention(app, person, monk
     assert "openings of personal data forgotten: 1" in runner.invoke(args=["purge"]).output
     with app.app_context():
         assert db.session.scalars(select(DataAccess)).all() == []
+
+
+def test_no_note_is_written_about_a_person_once_they_are_erased(app, person, login_as, coordinator):
+    """A note written after the erasure would hold words about the person that no purge reaches
+    (it skips requests already erased), shown with no opening recorded: the holder of the closed
+    case, the coordinator and the holder's system may no longer add one."""
+    from .web.api_steps import bearer, token_for
+
+    with app.app_context():
+        referral = db.session.scalar(select(Referral))
+        referral_id, holder = referral.id, referral.organisation.slug
+        lifecycle.act(
+            referral_id, user(f"staff@{holder}.example"), Action.CLOSE, outcome="resolved"
+        )
+    app.config["RETENTION_DAYS"], kept = 0, app.config["RETENTION_DAYS"]
+    try:
+        app.test_cli_runner().invoke(args=["purge"])
+    finally:
+        app.config["RETENTION_DAYS"] = kept
+    note = {"body": "She moved to Prosta 7", "shared": "y"}
+    page = login_as(holder).get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    assert f"/staff/referrals/{referral_id}/notes" not in page  # no form offered
+    for client in (login_as(holder), coordinator):  # refused: the page says why
+        client.post(f"/staff/referrals/{referral_id}/notes", data=note)
+    answer = app.test_client().post(
+        f"/api/v1/referrals/{referral_id}/notes",
+        json={"body": "Phone 600111222", "shared": True},
+        headers=bearer(token_for(app, holder)),
+    )
+    assert answer.get_json()["code"] == "note_not_allowed"
+    with app.app_context():
+        assert db.session.scalars(select(Note)).all() == []
