@@ -56,6 +56,11 @@ def erase(request: HelpRequest, now: datetime) -> None:
         .values(possible_duplicate_of=None)
     )
     request.erased_at = now
+    for referral in request.referrals:  # why it was offered stays, not the languages they speak
+        referral.routing_reasons = [
+            {**reason, "params": {}} if reason["code"] == "speaks" else reason
+            for reason in referral.routing_reasons or []
+        ]
     referral_ids = select(Referral.id).where(Referral.request_id == request.id)
     for model in (Note, EventText, Appointment):
         db.session.execute(delete(model).where(model.referral_id.in_(referral_ids)))

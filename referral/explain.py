@@ -44,6 +44,8 @@ def sentence(code: str, params: dict) -> str:
             )
         return gettext("%(specialism)s — all of Poland, remotely", specialism=p["specialism"])
     if code == "speaks":
+        if not p.get("languages"):  # erased with the person
+            return gettext("Speaks the person's language")
         return gettext(
             "Speaks the person's language: %(languages)s",
             languages=language_names(str(p["languages"]).split(",")),

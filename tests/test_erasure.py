@@ -43,6 +43,12 @@ def assert_erased(app, client, canaries, path):
             ("contact_changed", None)
         ]
         assert db.session.scalars(select(ReferralEvent)).all()  # the coded log stays
+        # Why each was offered stays, without the languages the person shared with the holder.
+        reasons = [r for ref in db.session.scalars(select(Referral)) for r in ref.routing_reasons]
+        assert {r["code"] for r in reasons} >= {"covers", "speaks"}
+        assert [r["params"] for r in reasons if r["code"] == "speaks"] == [{}] * sum(
+            r["code"] == "speaks" for r in reasons
+        )
 
 
 def report_numbers(app) -> list:
