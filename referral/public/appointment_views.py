@@ -14,7 +14,7 @@ from ..fields import Form
 from ..security_headers import holds_secret
 from ..service_errors import ServiceError
 from . import bp
-from .views import _request_or_404, status
+from .views import _record_if_staff, _request_or_404, status
 
 
 class AnswerForm(Form):
@@ -61,8 +61,10 @@ def appointment_calendar(token: str, referral_id: int):
     referral = next((r for r in found.referrals if r.id == referral_id), None)
     if referral is None or referral.appointment is None:
         abort(404)
-    return Response(
+    download = Response(
         appointments.calendar(referral.appointment),
         mimetype="text/calendar",
         headers={"Content-Disposition": 'attachment; filename="appointment.ics"'},
     )
+    _record_if_staff(found)
+    return download

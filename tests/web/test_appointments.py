@@ -314,3 +314,21 @@ def test_the_log_sender_writes_no_word_of_the_text_only_its_size(app, login_as, 
     [line] = [record.getMessage() for record in caplog.records if record.name == "referral.sms"]
     assert "Kanarkowa" not in line and "10:30" not in line
     assert line.startswith("sms to +48…200 (2 part(s), ") and line.endswith(" characters)")
+
+
+def test_staff_who_download_the_persons_calendar_file_through_their_link_are_recorded(
+    app, client, login_as, case
+):
+    """The file says where the person will be; like the status page, opened by someone signed in
+    to a staff account it is a look at their data (the person's own download is not)."""
+    from referral.access_log import Page
+    from referral.models import DataAccess
+
+    referral_id, status = case
+    assert propose(login_as("nomada"), referral_id).status_code == 302
+    assert client.get(f"{status}/appointments/{referral_id}.ics").status_code == 200
+    pfm = login_as("pfm")
+    assert pfm.get(f"{status}/appointments/{referral_id}.ics").status_code == 200
+    with app.app_context():
+        pages = [(a.page, a.organisation.slug) for a in db.session.scalars(select(DataAccess))]
+    assert pages == [(Page.STATUS_LINK, "pfm")]
