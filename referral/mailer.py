@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from .models import OutboxMessage, utcnow
-from .outbox import Delivery, claim, settle
+from .outbox import Delivery, claim, each_still_there, settle
 
 EMAIL = "email"
 SMTP_TIMEOUT = 30
@@ -93,7 +93,7 @@ def deliver_pending(now: datetime | None = None) -> Delivery:
                 settle(message, _error_of(error), now, delivery)
             break
         with smtp:
-            for message in messages:
+            for message in each_still_there(messages):
                 try:
                     smtp.send_message(_email(message))
                 except (OSError, smtplib.SMTPException) as error:

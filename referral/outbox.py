@@ -15,11 +15,13 @@ send one row twice; a sender that dies leaves its claim to expire after CLAIM_FO
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, CursorResult, event, insert, or_, select, update
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -196,6 +198,17 @@ def claim(
     if not claimed:
         return []
     return list(db.session.scalars(select(model).where(model.id.in_(claimed)).order_by(model.id)))
+
+
+def each_still_there(messages: list[OutboxMessage]) -> Iterator[OutboxMessage]:
+    """Each claimed message, read again as its turn comes (each ``settle`` commits, which expires
+    them all): one erased with its request meanwhile is gone, and skipped."""
+    for message in messages:
+        try:
+            db.session.refresh(message)
+        except InvalidRequestError:  # "could not refresh": its row is gone
+            continue
+        yield message
 
 
 def retry_delay(attempts: int) -> timedelta:

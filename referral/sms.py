@@ -28,7 +28,7 @@ import phonenumbers
 from flask import Flask, current_app
 
 from .models import OutboxMessage, utcnow
-from .outbox import Delivery, claim, settle
+from .outbox import Delivery, claim, each_still_there, settle
 from .personal_data import normalised_phone
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def deliver_pending(now: datetime | None = None) -> Delivery:
     delivery = Delivery()
     with SENDERS[current_app.config["SMS_BACKEND"]]() as send:
         while messages := claim(OutboxMessage, now, OutboxMessage.channel == SMS):
-            for message in messages:
+            for message in each_still_there(messages):
                 error = send(message.to_address, message.body)
                 settle(message, error, now, delivery, for_good=error in REFUSED_FOR_GOOD)
     return delivery

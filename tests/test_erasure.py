@@ -253,3 +253,31 @@ def test_no_note_is_written_about_a_person_once_they_are_erased(app, person, log
     assert answer.get_json()["code"] == "note_not_allowed"
     with app.app_context():
         assert db.session.scalars(select(Note)).all() == []
+
+
+def test_another_persons_erasure_during_a_batch_does_not_stop_the_sender(app, directory):
+    """Person B withdraws while the sender hands over person A's mail: B's mail of the same batch
+    is gone, and the sender goes on to C's instead of failing (C's waited for the claim to run
+    out)."""
+    with app.app_context():
+        people = [
+            lifecycle.submit_request(
+                intake("legal", email=f"{who}@example.org", phone=None, contact_channel="email")
+            ).request.id
+            for who in ("a", "b", "c")
+        ]
+
+    class ErasingB(Mailbox):
+        async def handle_DATA(self, server, session, envelope):
+            if "a@example.org" in envelope.rcpt_tos:
+                with app.app_context():
+                    lifecycle.withdraw_request(db.session.get(HelpRequest, people[1]))
+                    db.session.remove()
+            return await super().handle_DATA(server, session, envelope)
+
+    for box in _serve(app, ErasingB()):
+        with app.app_context():
+            delivered = deliver_pending()
+        to_people = [m["To"] for m in box.messages if m["To"].endswith("@example.org")]
+        assert to_people == ["a@example.org", "c@example.org"]
+        assert delivered.failed == 0 and delivered.sent == len(box.messages)
