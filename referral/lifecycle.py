@@ -364,15 +364,16 @@ def withdraw_request(
 def withdraw_requests_open_too_long(now: datetime | None = None) -> int:
     """The system withdraws the open needs of requests sent more than OPEN_RETENTION_DAYS ago and
     erases them: a request nobody closed does not keep a person's data for ever. A request staff
-    keep changing meanwhile waits for the next run."""
-    now = now or utcnow()
+    keep changing meanwhile waits for the next run. Each withdrawal is stamped when it is written
+    (``now`` given: at it), not when the run began: the report tallies count up to ten minutes
+    ago, and a long run's later steps, stamped earlier, would fall behind what they counted."""
     step = Step(Action.WITHDRAW, _SYSTEM, reason_code=OPEN_TOO_LONG)
     erased = 0
     # By id, one request loaded at a time: holding them all, every commit expired every one of
     # them (a backlog of 30,000 took about a tenth of a second a request, and growing).
-    for request_id in db.session.scalars(open_too_long(now)).all():
+    for request_id in db.session.scalars(open_too_long(now or utcnow())).all():
         try:
-            _withdraw_and_erase(db.session.get_one(HelpRequest, request_id), step, now)
+            _withdraw_and_erase(db.session.get_one(HelpRequest, request_id), step, now or utcnow())
         except ServiceError:
             continue
         erased += 1

@@ -281,3 +281,21 @@ def test_another_persons_erasure_during_a_batch_does_not_stop_the_sender(app, di
         to_people = [m["To"] for m in box.messages if m["To"].endswith("@example.org")]
         assert to_people == ["a@example.org", "c@example.org"]
         assert delivered.failed == 0 and delivered.sent == len(box.messages)
+
+
+def test_each_withdrawal_of_the_purge_is_stamped_when_it_is_written(app, directory, monkeypatch):
+    """A long purge stamped every withdrawal with the moment it began: one written more than ten
+    minutes later fell behind what the report tallies had already counted, and was never
+    counted."""
+    with app.app_context():
+        sent = utcnow() - timedelta(days=400)
+        for n in range(2):
+            lifecycle.submit_request(intake("legal", phone=f"+48 600 100 20{n}"), now=sent)
+        began = utcnow()
+        clock = iter([began + timedelta(minutes=minutes) for minutes in (0, 0, 11, 11, 12, 12)])
+        monkeypatch.setattr(lifecycle, "utcnow", lambda: next(clock, began + timedelta(hours=1)))
+        assert lifecycle.withdraw_requests_open_too_long() == 2
+        stamped = db.session.scalars(
+            select(ReferralEvent.at).where(ReferralEvent.action == Action.WITHDRAW)
+        ).all()
+    assert len(stamped) == 2 and max(stamped) - min(stamped) >= timedelta(minutes=10)

@@ -1,6 +1,5 @@
 """The coordinator's forms: organisations, coverage, staff accounts, routing by hand, filters."""
 
-
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,

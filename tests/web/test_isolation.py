@@ -161,9 +161,7 @@ def test_done_when(app, login_as, smtp_server):
     ], arrived
 
 
-def test_a_coordinator_whose_account_names_an_organisation_acts_for_the_consortium(
-    app, login_as
-):
+def test_a_coordinator_whose_account_names_an_organisation_acts_for_the_consortium(app, login_as):
     """A coordinator's account may name an organisation too (sip here). Their notes were that
     organisation's, read by its staff on a referral it never had; a person they referred was
     that organisation's to see and withdraw; their steps were its steps, to its webhooks."""
