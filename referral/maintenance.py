@@ -105,7 +105,9 @@ def _redo_matches() -> int:
 
 
 def _redo_name_keys() -> int:
-    """The hashes of the names' words redone where they differ from what MATCH_KEY gives now."""
+    """The hashes of the names' words redone where they differ from what MATCH_KEY gives now,
+    and only where the name is still the one read, its row locked until the commit: a person
+    erased meanwhile (the app runs beside) must not get the words of their name back."""
     raw = table(HelpRequest.__tablename__, column("id"), column("name", Text))
     redone = 0
     for rows in _batches(raw, "id", "name"):
@@ -119,6 +121,9 @@ def _redo_name_keys() -> int:
         for request_id, token in rows:
             wanted = name_keys(keyring().decrypt(token) if token else None)
             if stored.get(request_id, set()) != wanted:
+                still = select(raw.c.id).where(raw.c.id == request_id, _same(raw.c.name, token))
+                if db.session.scalar(still.with_for_update()) is None:
+                    continue
                 db.session.execute(delete(NameKey).where(NameKey.request_id == request_id))
                 if wanted:
                     db.session.execute(

@@ -168,6 +168,31 @@ def test_rotate_keys_redoes_the_matching_hashes_for_a_new_match_key(app, person,
         assert {k.key for k in request.name_keys} == name_keys(person.canaries.name)
 
 
+def test_rotate_keys_does_not_put_back_the_name_of_a_person_erased_meanwhile(
+    app, client, person, monkeypatch
+):
+    """The person withdraws while rotate-keys holds a batch of names (it runs beside the live
+    app): the words of their name, erased, came back as hashes the staff search finds."""
+    from referral import maintenance
+    from referral.models import NameKey
+
+    batches = maintenance._batches
+
+    def withdrawing_meanwhile(raw, key, *columns):
+        for rows in batches(raw, key, *columns):
+            if columns == ("name",):
+                assert client.post(f"{person.path}/withdraw", data={"confirmed": "yes"})
+            yield rows
+
+    monkeypatch.setattr(maintenance, "_batches", withdrawing_meanwhile)
+    with app.app_context():
+        maintenance._redo_name_keys()
+        db.session.remove()
+    with app.app_context():
+        assert db.session.scalar(select(HelpRequest)).erased_at is not None
+        assert db.session.scalars(select(NameKey)).all() == []
+
+
 # --- backup -----------------------------------------------------------------------------------
 
 
