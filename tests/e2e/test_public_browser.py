@@ -124,6 +124,8 @@ def test_enter_in_a_field_sends_the_request_not_a_language_switch(base_url, new_
     Polish. It sends the request, here refused: nothing else was filled in."""
     page = new_page(locale="uk-UA")
     page.goto(f"{base_url}/uk/request")
+    default = page.locator("button[form=intake-form][hidden]")
+    assert default.count() == 1 and not default.is_visible()  # it was, above the header
     tab_to(page, "input[name=phone]")
     page.keyboard.type("+380 67 123 45 67")
     press_and_wait(page, "Enter")

@@ -180,3 +180,12 @@ def test_a_refused_form_is_announced_and_leads_to_the_first_choice(client, direc
     summary = re.search(r'<div class="error-summary"[^>]*>', html).group()
     assert "autofocus" in summary
     assert 'href="#needs-0"' in html and 'id="needs-0"' in html
+
+
+def test_an_optional_choice_is_not_announced_as_required(client, directory):
+    """A radio button of an optional group carried required="None", which a screen reader
+    announces as required; a required group's carry required."""
+    html = client.get("/uk/request").get_data(as_text=True)
+    assert 'required="None"' not in html
+    channel = re.findall(r'<input[^>]*name="contact_channel"[^>]*>', html)
+    assert channel and not any("required" in tag for tag in channel)
