@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from babel.dates import format_skeleton
+from babel.dates import format_skeleton, get_day_names
 from flask import Flask, current_app, g, request, session, url_for
 from flask_babel import (
     format_date,
@@ -103,17 +103,21 @@ def page_to_show(target: str) -> str:
         return target if path == target.split("?", 1)[0] else path
 
 
-def moment(value: datetime, year: bool = False) -> str:
+def moment(value: datetime, year: bool = False, weekday: bool = False) -> str:
     """A moment people read without doubt: the day and the month in words, the 24-hour time, and
-    the year when it is not this one or ``year`` asks ("2 grudnia, 17:00", "December 2, 17:00").
+    the year when it is not this one or ``year`` asks ("2 grudnia, 17:00", "December 2, 17:00");
+    ``weekday`` adds the day of the week, for an appointment ("piątek, 4 grudnia 2026, 10:30").
     Babel's short formats wrote 12/2/26, 5:00 PM in English, which people in Poland read as
     12 February, and 02.12.26 in Ukrainian; its long ones add seconds and "+0100". The
     ``datetime`` filter's ``short`` is this; the ``moment`` filter too, with ``year``."""
     locale, zone = get_locale(), get_timezone()
     local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
     day = "MMMMd" if local.year == datetime.now(zone).year and not year else "yMMMMd"
+    date_part = format_skeleton(day, local, locale=locale)
+    if weekday:  # in full: the skeletons' nearest pattern shortens it ("pt.", "Fri")
+        date_part = f"{get_day_names('wide', locale=locale)[local.weekday()]}, {date_part}"
     return str(locale.datetime_formats["medium"]).format(
-        format_skeleton("Hm", local, locale=locale), format_skeleton(day, local, locale=locale)
+        format_skeleton("Hm", local, locale=locale), date_part
     )
 
 
@@ -131,7 +135,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         label=label,
         specialism_label=specialism_label,
-        moment=lambda value, year=False: moment(value, year) if value else "",
+        moment=lambda value, year=False, weekday=False: (
+            moment(value, year, weekday) if value else ""
+        ),
         datetime=lambda value, fmt="medium": (
             "" if not value else moment(value) if fmt == "short" else format_datetime(value, fmt)
         ),

@@ -5,6 +5,7 @@ with the request."""
 
 import json
 import logging
+import re
 from datetime import datetime, timedelta
 
 import icalendar
@@ -79,6 +80,13 @@ def test_the_person_sees_it_confirms_it_and_the_holder_hears(
     propose(nomada, referral_id)
     page = client.get(status).get_data(as_text=True)
     assert ADDRESS in page and f"appointments/{referral_id}.ics" in page
+    # The day of the week, the date and the hour, as people say them: no seconds, no zone's name.
+    shown = re.search(r'class="appointment-when"><strong>([^<]*)</strong>', page)[1]
+    weekday = ["понеділок", "вівторок", "середа", "четвер", "пʼятниця", "субота", "неділя"]
+    when = in_three_days()
+    month = shown.split()[2]
+    expected = f"{weekday[when.weekday()]}, {when.day} {month} {when.year} р., 10:30"
+    assert " ".join(shown.replace("\u202f", " ").split()) == expected
     calendar = client.get(f"{status}/appointments/{referral_id}.ics")
     assert calendar.mimetype == "text/calendar"
     assert "Kanarkowa 7/3" in calendar.get_data(as_text=True)
