@@ -108,8 +108,12 @@ def submit_request(
         city = db.session.scalar(select(City).where(City.slug == data.city_slug))
         if city is None:
             raise ServiceError(ServiceError.UNKNOWN_PLACE, data.city_slug)
-    voivodeship = city.voivodeship_teryt if city else data.voivodeship
-    if not voivodeship or (not city and db.session.get(Voivodeship, voivodeship) is None):
+    # A city, or the voivodeship itself (as an object: a mail written before the flush names it).
+    if city is not None:
+        place: dict = {"city": city, "voivodeship_teryt": city.voivodeship_teryt}
+    elif region := db.session.get(Voivodeship, data.voivodeship) if data.voivodeship else None:
+        place = {"voivodeship": region, "voivodeship_teryt": region.teryt}
+    else:
         raise ServiceError(ServiceError.UNKNOWN_PLACE)
     if not data.needs:
         raise ServiceError(ServiceError.NO_NEEDS)
@@ -121,8 +125,7 @@ def submit_request(
         status_token_hash=token_hash(token),
         created_at=now,
         language=data.language,
-        city=city,
-        voivodeship_teryt=voivodeship,
+        **place,
         urgent=data.urgent,
         interpreter_needed=data.interpreter_needed,
         name=data.name or None,

@@ -138,6 +138,20 @@ def test_a_request_in_a_voivodeship_without_a_city_is_routed_there(ctx, staff):
     assert referral.organisation.slug == "homo-faber"
 
 
+def test_a_caseworker_is_told_by_name_of_the_voivodeship_nobody_covers(ctx, staff):
+    """A caseworker's referral with a voivodeship and no city that no organisation covers: the
+    mail to the caseworker names the place, read before the request was written (it failed)."""
+    data = intake("housing", city_slug=None, voivodeship="26")
+    caseworker = user("staff@nomada.example")
+    caseworker.language = "en"
+    (referral,) = lifecycle.submit_request(data, submitted_by=caseworker, now=T0).request.referrals
+    assert referral.state == State.UNMATCHED
+    [mail] = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == "unmatched_caseworker")
+    ).all()
+    assert "(Housing, Holy Cross (Świętokrzyskie))" in mail.body
+
+
 @pytest.mark.parametrize(
     "place",
     [
