@@ -211,7 +211,14 @@ class IntakeForm(ContactChecks, Form):
             "organisations that can help me, so that they can contact me."
         ),
         false_values=FALSE_VALUES,
-        validators=[DataRequired(_l("We can only pass on your request with your agreement."))],
+        validators=[
+            DataRequired(
+                _l(
+                    "We can only pass on your request with your agreement. "
+                    "Tick the box if you agree."
+                )
+            )
+        ],
     )
     # The honeypot: hidden from people, filled in by form-filling robots.
     homepage = StringField(

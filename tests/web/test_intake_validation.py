@@ -37,8 +37,8 @@ def refused(app, client, field: str, **changes) -> str:
     [
         ("needs", {"needs": None}, "Choose at least one kind of help."),
         ("city", {"city": None}, "Choose your city"),
-        ("consent", {"consent": None}, "We can only pass on your request with your agreement."),
-        ("consent", {"consent": "0"}, "We can only pass on your request with your agreement."),
+        ("consent", {"consent": None}, "Tick the box if you agree."),
+        ("consent", {"consent": "0"}, "Tick the box if you agree."),
         ("phone", {"phone": "", "email": ""}, "Give a phone number or an e-mail"),
         ("phone", {"phone": "12"}, "This does not look like a phone number."),
         ("email", {"email": "not-an-address"}, "This does not look like an e-mail address."),
