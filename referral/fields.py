@@ -1,6 +1,7 @@
 """Form pieces the blueprints share: the base of every form, the checkbox list and choices drawn
 from a vocabulary."""
 
+import hashlib
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -42,6 +43,16 @@ class Form(FlaskForm):
             if isinstance(field, StringField) and not isinstance(field, PasswordField):
                 field.validators = [readable, *field.validators]
             return field
+
+    def submission_hash(self) -> str | None:
+        """The same form sent again (a reload of the page that answered it, a double tap) gives
+        the same hash: its CSRF token, signed anew each time the page is shown, and everything in
+        it. None without a token (CSRF off)."""
+        token = getattr(self, "csrf_token", None)
+        if token is None or not token.data:
+            return None
+        sent = sorted((field.name, str(field.data)) for field in self if field.name != "csrf_token")
+        return hashlib.sha256(repr((token.data, sent)).encode()).hexdigest()
 
 
 class CheckboxListField(SelectMultipleField):

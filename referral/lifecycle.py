@@ -757,12 +757,24 @@ def holding(request: HelpRequest) -> list[Referral]:
 
 
 def write_to_holder(
-    request: HelpRequest, referral_id: int, body: str, now: datetime | None = None
+    request: HelpRequest,
+    referral_id: int,
+    body: str,
+    now: datetime | None = None,
+    submission_hash: str | None = None,
 ) -> FromPerson:
-    """The person's message for the organisation holding one of their needs; it is notified."""
+    """The person's message for the organisation holding one of their needs; it is notified.
+    The same form sent again (``submission_hash``: a reload of the answer) is the message it
+    wrote, not a second one nor a second mail."""
     referral = next((r for r in holding(request) if r.id == referral_id), None)
     if referral is None or request.erased_at is not None:
         raise ServiceError(ServiceError.NOT_FOUND, "referral")
+    if submission_hash is not None:
+        sent = select(FromPerson).where(
+            FromPerson.request_id == request.id, FromPerson.submission_hash == submission_hash
+        )
+        if (written := db.session.scalar(sent.limit(1))) is not None:
+            return written
     message = FromPerson(
         request_id=request.id,
         referral=referral,
@@ -770,6 +782,7 @@ def write_to_holder(
         kind=FromPersonKind.MESSAGE,
         body=body,
         created_at=now or utcnow(),
+        submission_hash=submission_hash,
     )
     db.session.add(message)
     notifications.person_wrote(referral)

@@ -5,7 +5,6 @@ Field names are an interface (docs/design.md): ``needs``, ``city``, ``voivodeshi
 ``description``, ``urgency``, ``residence_status``, ``consent``.
 """
 
-import hashlib
 from typing import cast
 
 from babel import Locale
@@ -242,16 +241,6 @@ class IntakeForm(ContactChecks, Form):
     @property
     def is_spam(self) -> bool:
         return bool(self.homepage.data)
-
-    def submission_hash(self) -> str | None:
-        """The same form sent again (a reload of the confirmation, a double tap) gives the same
-        hash: its CSRF token, signed anew each time the page is shown, and everything in it. None
-        without a token (CSRF off)."""
-        token = getattr(self, "csrf_token", None)
-        if token is None or not token.data:
-            return None
-        sent = sorted((field.name, str(field.data)) for field in self if field.name != "csrf_token")
-        return hashlib.sha256(repr((token.data, sent)).encode()).hexdigest()
 
     def validate_voivodeship(self, field):
         if self.city.data == OTHER_CITY and not field.data:

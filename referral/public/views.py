@@ -256,7 +256,12 @@ def write_message(token):
     if not form.validate_on_submit():
         return _status_page(found, token, message_form=form, status=400)
     try:
-        lifecycle.write_to_holder(found, int(form.referral_id.data), form.body.data or "")
+        lifecycle.write_to_holder(
+            found,
+            int(form.referral_id.data),
+            form.body.data or "",
+            submission_hash=form.submission_hash(),
+        )
     except ServiceError:  # the need moved on since the page was shown
         form.body.errors = [_("This need is not with an organisation now. Please look again.")]
         return _status_page(found, token, message_form=form, status=400)

@@ -189,3 +189,38 @@ def test_messages_to_the_organisation_are_limited_per_address_and_per_request(
     assert write(11, address="198.51.100.7") == 429
     with app.app_context():
         assert len(db.session.scalars(select(FromPerson)).all()) == 10
+
+
+def test_a_message_sent_twice_by_a_reload_is_written_and_mailed_once(app, client, directory):
+    """The answer to a message is the POST's own page: reloading it, or going back to it, posts
+    the same form again. The form's CSRF token, new each time the page is shown, says it was
+    sent already; a new message from the page shown again goes as usual."""
+    from ..helpers import csrf_token_of
+
+    path = sent_request(client, "en", needs=["legal"])
+    with app.app_context():
+        referral_id = db.session.scalar(select(Referral.id))
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        form = {
+            "referral_id": referral_id,
+            "body": "I can come on Monday.",
+            "csrf_token": csrf_token_of(client.get(path).get_data(as_text=True)),
+        }
+        first = client.post(f"{path}/message", data=form)
+        again = client.post(f"{path}/message", data=form)
+        shown_again = csrf_token_of(again.get_data(as_text=True))
+        other = client.post(
+            f"{path}/message", data={**form, "body": "Or Tuesday.", "csrf_token": shown_again}
+        )
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert first.status_code == again.status_code == other.status_code == 200
+    assert "The organisation will read your message." in again.get_data(as_text=True)
+    with app.app_context():
+        words = db.session.scalars(select(FromPerson.body).order_by(FromPerson.id)).all()
+        mails = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "person_wrote")
+        ).all()
+    assert words == ["I can come on Monday.", "Or Tuesday."]
+    assert len(mails) == 2
