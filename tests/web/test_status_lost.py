@@ -88,6 +88,10 @@ def test_what_is_not_a_phone_or_an_email_gets_an_error_on_the_form(client, direc
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'class="error"' in html and SAME_ANSWER not in html
+    # As on every form: the title says so first, and a summary that takes the focus leads to it.
+    assert "<title>Error: Lost your link?" in html
+    assert re.search(r'class="error-summary" role="alert"[^>]*autofocus', html)
+    assert 'href="#contact"' in html
 
 
 def test_the_form_is_refused_without_its_csrf_token(app, client, old_link, monkeypatch):
