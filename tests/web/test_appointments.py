@@ -115,6 +115,10 @@ def test_asking_for_another_time_keeps_the_words_for_the_holder_and_erasure_take
     )
     assert answered.status_code == 200
     assert WORDS in nomada.get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    # The time asked to be changed is no longer shown as the appointment, nor offered to save.
+    page = client.get(status).get_data(as_text=True)
+    assert "Ви попросили про інший час замість" in page
+    assert 'class="appointment-when"' not in page and ".ics" not in page
     # A new proposal replaces it; the calendar replaces its entry (a higher SEQUENCE).
     assert (
         propose(nomada, referral_id, kind="online", place="https://meet.example/abc").status_code
