@@ -128,6 +128,8 @@ def test_asking_for_another_time_keeps_the_words_for_the_holder_and_erasure_take
         appointment = db.session.scalar(select(Appointment))
         assert appointment.sequence == 1 and appointment.person_words is None
 
+    asked = client.post(f"{status}/withdraw", data={"confirmed": "no"}).get_data(as_text=True)
+    assert "Вашу зустріч теж буде скасовано." in asked  # the step says what it takes with it
     client.post(f"{status}/withdraw", data={"confirmed": "yes"})
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
