@@ -13,7 +13,7 @@ from typing import TypeGuard
 from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from . import outbox, person_messages
 from .extensions import db
@@ -83,27 +83,44 @@ class Undelivered:
 UNDELIVERED_SHOWN = 100
 
 
-def undelivered(since: datetime) -> Undelivered:
-    """For the coordinator, who keeps the addresses right: a staff member's or an
-    organisation's address that the mail server refuses. A person's messages are counted only:
-    their addresses are personal data, shown to no one, and the holder of each case sees its
-    messages on the referral's page."""
-    given_up = select(OutboxMessage).where(
+def _given_up(since: datetime, to_people: bool):
+    """The messages given up since ``since``, to people or to staff and organisations."""
+    to_a_person = person_messages.to_a_person()
+    return (
         OutboxMessage.channel.in_((EMAIL, SMS)),  # each named: ix_outbox_pending serves the look
         OutboxMessage.sent_at.is_(None),
         OutboxMessage.next_attempt_at.is_(None),
         OutboxMessage.created_at >= since,
+        to_a_person if to_people else ~to_a_person,
     )
-    to_a_person = person_messages.to_a_person()
+
+
+def undelivered(since: datetime) -> Undelivered:
+    """For the coordinator, who keeps the addresses right: a staff member's or an
+    organisation's address that the mail server refuses. A person's messages are counted only:
+    their addresses are personal data, shown to no one, and the holder of each case sees its
+    messages on the referral's page. The mails' bodies are not read (nor decrypted)."""
+    shown = (
+        OutboxMessage.created_at,
+        OutboxMessage.to_address,
+        OutboxMessage.subject,
+        OutboxMessage.attempts,
+        OutboxMessage.last_error,
+    )
     staff_mail = db.session.scalars(
-        given_up.where(~to_a_person)
+        select(OutboxMessage)
+        .where(*_given_up(since, to_people=False))
+        .options(load_only(*shown))
         .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
         .limit(UNDELIVERED_SHOWN)
     ).all()
-    to_people = db.session.scalar(
-        select(func.count()).select_from(given_up.where(to_a_person).subquery())
-    )
-    return Undelivered(list(staff_mail), to_people or 0)
+    return Undelivered(list(staff_mail), undelivered_count(since, to_people=True))
+
+
+def undelivered_count(since: datetime, to_people: bool = False) -> int:
+    """How many messages were given up since ``since``: to staff and organisations, or to people."""
+    counted = select(func.count()).select_from(OutboxMessage)
+    return db.session.scalar(counted.where(*_given_up(since, to_people))) or 0
 
 
 def password_link(user: User, link: str, hours: int) -> None:

@@ -81,7 +81,7 @@ def index():
         unmatched=unmatched,
         soon_erased=soon_erased,
         soon_erased_capped=capped,
-        undelivered=len(_undelivered().staff_mail),
+        undelivered=notifications.undelivered_count(_undelivered_since()),
         undelivered_days=UNDELIVERED_DAYS,
     )
 
@@ -96,8 +96,8 @@ WHY_UNDELIVERED = {
 }
 
 
-def _undelivered() -> notifications.Undelivered:
-    return notifications.undelivered(utcnow() - timedelta(days=UNDELIVERED_DAYS))
+def _undelivered_since():
+    return utcnow() - timedelta(days=UNDELIVERED_DAYS)
 
 
 @bp.get("/undelivered")
@@ -106,7 +106,7 @@ def undelivered():
     """Mail to staff and organisations given up: an address to correct in the directory."""
     return render_template(
         "admin/undelivered.html",
-        undelivered=_undelivered(),
+        undelivered=notifications.undelivered(_undelivered_since()),
         days=UNDELIVERED_DAYS,
         why=WHY_UNDELIVERED,
     )
