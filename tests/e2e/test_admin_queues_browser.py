@@ -81,6 +81,7 @@ def test_the_coordinator_works_through_the_unmatched_queue(
     page.goto(f"{base_url}/admin/audit")
     page.fill("input[name=reference]", reference.lower().replace("-", " "))
     page.click("main form button[type=submit]")
+    page.wait_for_load_state()  # the answer parsed whole, on a loaded machine too
     assert page.locator(f"main tbody a:has-text('{reference}')").count() >= 2
     assert "liczb" not in page.locator("main form").inner_text()
     assert serious_violations(page) == []
