@@ -317,7 +317,14 @@ def not_arriving(request: HelpRequest) -> set[str]:
     the person to check that address or number."""
     given = contacts(request)
     newest: dict[str, OutboxMessage] = {}
-    for message in db.session.scalars(_to_the_person(request).order_by(OutboxMessage.id)):
+    delivery = (
+        OutboxMessage.channel,
+        OutboxMessage.to_address,
+        OutboxMessage.sent_at,
+        OutboxMessage.next_attempt_at,
+    )
+    messages = _to_the_person(request).options(load_only(*delivery)).order_by(OutboxMessage.id)
+    for message in db.session.scalars(messages):
         if given.get(message.channel) == message.to_address:
             newest[message.channel] = message
     return {
