@@ -24,6 +24,11 @@ UNREADABLE = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
+def in_service_years(value: date) -> bool:
+    """A day or a moment (a datetime is a date) in the years between FIRST_DAY and LAST_DAY."""
+    return FIRST_DAY.year <= value.year <= LAST_DAY.year
+
+
 def readable(form, field):
     if field.data and UNREADABLE.search(field.data):
         raise StopValidation(

@@ -32,6 +32,7 @@ from ..fields import (
     CheckboxListField,
     Form,
     choices_of,
+    in_service_years,
     optional_int,
     show_error,
     text_of,
@@ -337,7 +338,7 @@ class EraseForm(Form):
 
 
 def _within_the_years(form, field):
-    if field.data and not FIRST_DAY <= field.data <= LAST_DAY:
+    if field.data and not in_service_years(field.data):
         raise ValidationError(
             _l(
                 "Enter a date between the years %(first)d and %(last)d.",

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from .. import access, access_log, lifecycle
 from ..extensions import db
-from ..fields import FIRST_DAY, LAST_DAY
+from ..fields import in_service_years
 from ..handoff import Outcome, State
 from ..i18n import current_language
 from ..models import ApiToken, HelpRequest, Note, Organisation, Referral
@@ -54,7 +54,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         moment, referral_id = json.loads(raw)
         at = datetime.fromisoformat(moment)
-        if at.tzinfo is None or not FIRST_DAY.year <= at.year <= LAST_DAY.year:
+        if at.tzinfo is None or not in_service_years(at):
             raise ValueError(cursor)
         if not isinstance(referral_id, int) or not 0 < referral_id <= LARGEST_ID:
             raise ValueError(cursor)

@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from ..fields import FIRST_DAY, LAST_DAY, UNREADABLE
+from ..fields import FIRST_DAY, LAST_DAY, UNREADABLE, in_service_years
 from ..handoff import DeclineReason, Outcome, State
 from ..personal_data import normalised_phone
 from ..public.forms import DESCRIPTION_MAX
@@ -50,7 +50,7 @@ def _readable(value: str) -> str:
 
 def _within_the_years(value: datetime) -> datetime:
     """A moment in the years the service can count (its time in UTC must exist)."""
-    if not FIRST_DAY.year <= value.year <= LAST_DAY.year:
+    if not in_service_years(value):
         raise ValueError(f"must be between the years {FIRST_DAY.year} and {LAST_DAY.year}")
     return value
 
