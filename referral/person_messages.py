@@ -43,13 +43,13 @@ from sqlalchemy.orm import load_only
 from . import outbox
 from .extensions import db, limiter
 from .handoff import Outcome, State
+from .mailer import EMAIL
 from .models import HelpRequest, OutboxMessage, Referral, utcnow
 from .passwords import new_token, token_hash
 from .personal_data import normalised_email
 from .sms import SMS, mobile_number, segments
 from .vocabulary import ContactChannel
 
-EMAIL = "email"
 CHANNELS = (EMAIL, SMS)
 SMS_MAX_PARTS = 2
 
