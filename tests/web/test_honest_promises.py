@@ -3,6 +3,7 @@ need nobody took reaches the coordinator at once."""
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from referral import lifecycle
@@ -116,3 +117,45 @@ def test_ukrainian_form_words_urgency_and_residence_as_people_say_them(client, d
         assert words in residence
     polish = client.get("/pl/request").get_data(as_text=True)
     assert "karta pobytu" in polish and "PESEL UKR" in polish and "CUKR" in polish
+
+
+def test_a_need_passed_to_a_remote_member_says_it_helps_remotely_not_its_home_city(
+    client, directory
+):
+    """Legal help in Olsztyn goes to a member in Warsaw that helps all of Poland remotely: the
+    person is not sent to Warsaw by the page."""
+    html = post_intake(client, lang="en", city="olsztyn", needs=["legal"]).get_data(as_text=True)
+    text = " ".join(re.sub(r"<[^>]+>", "", html).split())
+    helsinki = "Helsinki Foundation for Human Rights (Helsińska Fundacja Praw Człowieka)"
+    assert f"Passed to: {helsinki}. They help remotely: by phone, e-mail or online." in text
+    assert "Warsaw" not in text
+    polish = post_intake(
+        client, lang="pl", city="olsztyn", needs=["legal"], phone="+48 600 111 222"
+    )
+    assert "Warszawa" not in " ".join(re.sub(r"<[^>]+>", "", polish.get_data(as_text=True)).split())
+
+
+def test_an_organisation_named_only_in_polish_is_marked_polish_on_a_ukrainian_page(
+    app, client, directory
+):
+    """A screen reader reads a Polish name with Polish sounds, also where no translation exists."""
+    from referral.models import Organisation
+
+    with app.app_context():
+        homo_faber = db.session.scalar(
+            select(Organisation).where(Organisation.slug == "homo-faber")
+        )
+        homo_faber.name_uk = ""
+        db.session.commit()
+    html = post_intake(client, lang="uk", **LUBLIN).get_data(as_text=True)
+    assert 'Передано: <span lang="pl">Stowarzyszenie Homo Faber</span>' in html
+
+
+@pytest.mark.parametrize("path", ["/uk/", "/uk/organisations"])
+def test_the_members_lists_give_each_polish_name_beside_its_translation(client, directory, path):
+    """The newcomer finds the organisation on its door and its website by the Polish name."""
+    html = client.get(path).get_data(as_text=True)
+    assert (
+        'Гельсінський фонд прав людини (<span lang="pl">Helsińska Fundacja Praw Człowieka</span>)'
+        in html
+    )
