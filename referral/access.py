@@ -95,5 +95,5 @@ def may_add_note(user: Actor, referral: Referral) -> bool:
 def may_print_summary(user: Actor, referral: Referral) -> bool:
     """The case summary is for the organisation that holds the case (accepted, started or closed
     by it), not for the sender, one that only saw the offer, nor the coordinator."""
-    org = user.organisation_id
+    org = acting_organisation_id(user)
     return org is not None and org == referral.organisation_id and referral.state in _CASE_STATES

@@ -10,7 +10,7 @@ from referral.extensions import db
 from referral.handoff import Action
 from referral.models import DataAccess, Referral
 
-from ..helpers import intake, user
+from ..helpers import intake, org, user
 
 STORY = "Landlord keeps the deposit"
 
@@ -68,3 +68,13 @@ def test_nobody_but_the_holder_finds_the_summary(app, login_as, coordinator):
 def test_the_print_stylesheet_hides_the_menus_on_paper(client):
     css = client.get("/static/print.css").get_data(as_text=True)
     assert "@media print" in css and ".site-header" in css
+
+
+def test_a_coordinator_whose_account_names_an_organisation_finds_no_summary(app, login_as):
+    """The coordinator acts for the consortium (access.acting_organisation_id), not as the
+    organisation their account also names: the holder's summary is not theirs to print."""
+    referral_id = case(app)
+    with app.app_context():
+        user("coordinator@konsorcjum.example").organisation_id = org("nomada").id
+        db.session.commit()
+    assert login_as("coordinator").get(f"/staff/referrals/{referral_id}/summary").status_code == 404
