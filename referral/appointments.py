@@ -14,10 +14,9 @@ from datetime import datetime, timedelta
 from icalendar import Calendar, Event, vText
 
 from . import notifications
-from .access import Actor
+from .access import Actor, acting_organisation_id
 from .extensions import db
-from .handoff import Party, State
-from .lifecycle import parties_of
+from .handoff import State
 from .models import (
     Appointment,
     AppointmentStep,
@@ -50,6 +49,7 @@ class Step(LabelledEnum):
     PROPOSED = "proposed", N_("Appointment proposed")
     CONFIRMED = "confirmed", N_("The person confirmed the appointment")
     CHANGE_REQUESTED = "change_requested", N_("The person asked for another time")
+    CANCELLED = "cancelled", N_("Appointment cancelled: the case left the organisation")
 
 
 # The same steps told to the person (their copy of their data), in the status page's words: the
@@ -58,6 +58,9 @@ TO_THE_PERSON: dict[str, str] = {
     Step.PROPOSED: N_("The organisation proposed this time."),
     Step.CONFIRMED: N_("You confirmed this time."),
     Step.CHANGE_REQUESTED: N_("You asked for another time."),
+    Step.CANCELLED: N_(
+        "This time was cancelled: this organisation no longer handles your request."
+    ),
 }
 
 
@@ -67,20 +70,38 @@ def is_link(text: str | None) -> bool:
 
 def may_propose(actor: Actor, referral: Referral) -> bool:
     """The organisation holding an accepted or started case."""
-    return referral.state in _OPEN_FOR_APPOINTMENTS and Party.HOLDER in parties_of(actor, referral)
+    holder = acting_organisation_id(actor)
+    return (
+        referral.state in _OPEN_FOR_APPOINTMENTS
+        and holder is not None
+        and holder == referral.organisation_id
+    )
 
 
-def _step(referral: Referral, code: Step, now: datetime, actor: User | None = None) -> None:
+def _step(referral: Referral, code: Step, now: datetime, actor_id: int | None = None) -> None:
     appointment = referral.appointment
     db.session.add(
         AppointmentStep(
             referral=referral,
             at=now,
             code=code,
-            actor_id=actor.id if actor else None,
+            actor_id=actor_id,
             starts_at=appointment.starts_at if appointment else None,
         )
     )
+
+
+def cancel(referral: Referral, now: datetime, actor_id: int | None) -> datetime | None:
+    """The case left the organisation that proposed the appointment (handed back, withdrawn):
+    the time, place and the person's words go with it, its step stays. Gives the time
+    cancelled, for the person's news; called by ``lifecycle`` within the step's transaction."""
+    appointment = referral.appointment
+    if appointment is None:
+        return None
+    _step(referral, Step.CANCELLED, now, actor_id)
+    referral.appointment = None
+    db.session.delete(appointment)
+    return appointment.starts_at
 
 
 def propose(
@@ -117,7 +138,7 @@ def propose(
     appointment.state = Step.PROPOSED
     appointment.person_words = None
     appointment.updated_at = now
-    _step(referral, Step.PROPOSED, now, actor)
+    _step(referral, Step.PROPOSED, now, actor.id)
     db.session.flush()
     notifications.appointment_proposed(referral, appointment, calendar(appointment))
     db.session.commit()

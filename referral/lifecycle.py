@@ -22,7 +22,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import counters, duplicates, handoff, notifications, person_messages, routing, webhooks
+from . import (
+    appointments,
+    counters,
+    duplicates,
+    handoff,
+    notifications,
+    person_messages,
+    routing,
+    webhooks,
+)
 from .access import Actor, acting_organisation_id, sees_person_of
 from .directory import Directory, need_of
 from .erasure import erase, has_open_need, leave_no_trace, open_too_long
@@ -457,6 +466,10 @@ def _transition(
     if after in (State.CLOSED, State.WITHDRAWN):
         referral.closed_at = now
     account_id, token_id = _account_and_token(actor)
+    cancelled = None
+    if before in (State.ACCEPTED, State.IN_PROGRESS) and referral.organisation_id != before_holder:
+        # The holder's appointment is no one else's: it goes with the case (its step stays).
+        cancelled = appointments.cancel(referral, now, account_id)
     event = ReferralEvent(
         referral=referral,
         at=now,
@@ -475,7 +488,7 @@ def _transition(
     )
     db.session.add(event)
     webhooks.stepped(referral, event)
-    person_messages.stepped(referral, before, after, step.reason_code)
+    person_messages.stepped(referral, before, after, step.reason_code, cancelled)
 
 
 def _reroute(

@@ -606,6 +606,9 @@ class OutboxMessage(Model):
     channel: Mapped[str] = mapped_column(String(10), default="email", server_default="email")
     kind: Mapped[str] = mapped_column(String(40))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("request.id"), index=True)
+    # The need a message to the person tells about (none: the whole request, as its status link):
+    # each holder sees on its referral's page only those about its own need.
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"))
     to_address: Mapped[str] = mapped_column(Encrypted)
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Encrypted)

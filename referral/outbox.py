@@ -74,6 +74,7 @@ class _Queued:
         if self.model is OutboxMessage:  # deleted with the request's personal data
             if self.referral is not None:
                 row["request_id"] = self.referral.request_id
+                row["referral_id"] = referral_id
             elif self.request is not None:
                 row["request_id"] = self.request.id
         return row

@@ -17,8 +17,9 @@ The API other modules use:
   the channel they chose. Where it is not safe to message them (``safe_to_message`` unticked), the
   message says only that there is news behind their link (templates ``person_news``).
 - ``send_fresh_links_to(contact)``: "I lost my link" (``/<lang>/status/lost``).
-- ``messages_of(request)``: which messages to the person were written, for the staff's page
-  (``templates/staff/_referral_messages.html``); add a label for a new kind to ``KIND_LABELS``.
+- ``messages_of(referral)``: which messages to the person were written about a need or the whole
+  request, for the staff's page (``templates/staff/_referral_messages.html``); add a label for a
+  new kind to ``KIND_LABELS``.
 
 Templates: ``mail/person_<kind>.subject.txt``, ``mail/person_<kind>.txt`` and
 ``sms/person_<kind>.txt``, given ``reference``, ``language``, ``lost_url`` (and ``status_url``,
@@ -37,7 +38,7 @@ from flask import Flask, current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from limits import parse_many
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import load_only
 
 from . import outbox
@@ -162,6 +163,7 @@ def _write(request: HelpRequest, kind: str, template: str, to: dict[str, str], *
                 subject, body = "", _sms_text(f"sms/{template}.txt", context)
             outbox.put(
                 request=request,
+                referral=context.get("referral"),
                 channel=channel,
                 kind=kind,
                 to_address=address,
@@ -276,10 +278,17 @@ NEWS_OF_STEP = {
 }
 
 
-def stepped(referral: Referral, before: State, after: State, outcome: str | None) -> None:
+def stepped(
+    referral: Referral,
+    before: State,
+    after: State,
+    outcome: str | None,
+    cancelled_appointment: datetime | None = None,
+) -> None:
     """Called by the lifecycle at each step of a referral once routed: tell the person what
     changed for them (nothing at intake: they were just told, nor when they withdrew).
-    ``outcome``: a close's outcome code."""
+    ``outcome``: a close's outcome code; ``cancelled_appointment``: the time of the appointment
+    that went with the organisation the case left."""
     kind = NEWS_OF_STEP.get(after)
     if before == State.NEW or kind is None or before == after == State.UNMATCHED:
         return
@@ -295,6 +304,7 @@ def stepped(referral: Referral, before: State, after: State, outcome: str | None
             contact_days=config["CONTACT_WORKING_DAYS"],
             unmatched_days=config["UNMATCHED_WORKING_DAYS"],
             outcome_words=OUTCOME_WORDS.get(Outcome(outcome)) if outcome in set(Outcome) else None,
+            cancelled_appointment=cancelled_appointment,
         )
 
 
@@ -339,10 +349,15 @@ def _to_the_person(request: HelpRequest):
     return select(OutboxMessage).where(OutboxMessage.request_id == request.id, to_a_person())
 
 
-def messages_of(request: HelpRequest) -> list[OutboxMessage]:
-    """The messages written to the person, oldest first: for staff, their kind, channel and
-    times only (the address and body, which may hold a status link, are left unread)."""
-    shown = _to_the_person(request).options(load_only(*SHOWN_TO_STAFF))
+def messages_of(referral: Referral) -> list[OutboxMessage]:
+    """The messages written to the person about this need or their whole request, oldest first:
+    for staff, their kind, channel and times only (the address and body, which may hold a status
+    link, are left unread). What they were told about another need is its holder's business."""
+    shown = (
+        _to_the_person(referral.request)
+        .where(or_(OutboxMessage.referral_id.is_(None), OutboxMessage.referral_id == referral.id))
+        .options(load_only(*SHOWN_TO_STAFF))
+    )
     return list(db.session.scalars(shown.order_by(OutboxMessage.id)))
 
 

@@ -27,6 +27,17 @@ def submit(language="uk", **details) -> lifecycle.SubmittedRequest:
     return lifecycle.submit_request(intake("legal", language=language, **details))
 
 
+def messages_of(request: HelpRequest) -> list[OutboxMessage]:
+    """Every message written to the person about ``request``, oldest first."""
+    return list(
+        db.session.scalars(
+            db.select(OutboxMessage)
+            .where(OutboxMessage.request_id == request.id, person_messages.to_a_person())
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
 def deliver() -> None:
     mailer.deliver_pending()
     sms.deliver_pending()
@@ -71,9 +82,9 @@ def test_a_caseworkers_client_gets_the_link_too(ctx, staff, smtp_server, sms_gat
 
 def test_only_what_was_given_is_used_and_a_landline_gets_no_sms(ctx, directory):
     landline = submit(email=None, phone="+48 22 628 10 00").request  # a Warsaw landline
-    assert person_messages.messages_of(landline) == []
+    assert messages_of(landline) == []
     mobile = submit(email=None).request
-    assert [m.channel for m in person_messages.messages_of(mobile)] == ["sms"]
+    assert [m.channel for m in messages_of(mobile)] == ["sms"]
 
 
 def test_the_message_is_encrypted_at_rest_and_erased_with_the_request(ctx, directory):
@@ -86,7 +97,7 @@ def test_the_message_is_encrypted_at_rest_and_erased_with_the_request(ctx, direc
         assert submitted.status_token not in body and EMAIL not in to_address
         assert "600" not in to_address
     lifecycle.withdraw_request(submitted.request)
-    assert person_messages.messages_of(submitted.request) == []
+    assert messages_of(submitted.request) == []
 
 
 def test_the_log_sender_masks_the_number_and_writes_no_word_of_the_message(
@@ -105,7 +116,7 @@ def test_a_refusing_gateway_loses_nothing_and_backs_off(ctx, directory, sms_gate
     sms_gateway.refuse = (401, {"error": 101, "message": "Authorization failed for +48600100200"})
     now = utcnow()
     assert sms.deliver_pending(now) == sms.Delivery(sent=0, failed=1)
-    [message] = person_messages.messages_of(db.session.scalar(db.select(HelpRequest)))
+    [message] = messages_of(db.session.scalar(db.select(HelpRequest)))
     assert message.last_error == "HTTP 401" and message.attempts == 1
     assert sms.deliver_pending(now).failed == 0  # not due yet
 
@@ -124,7 +135,7 @@ def test_a_number_the_gateway_refuses_is_not_tried_again(ctx, directory, sms_gat
     sms_gateway.refuse = (200, {"error": 13, "message": "No correct phone numbers"})
     now = utcnow()
     assert sms.deliver_pending(now).failed == 1
-    [message] = person_messages.messages_of(db.session.scalar(db.select(HelpRequest)))
+    [message] = messages_of(db.session.scalar(db.select(HelpRequest)))
     assert (message.last_error, message.next_attempt_at) == ("SMSAPI error 13", None)
     sms_gateway.refuse = None
     assert sms.deliver_pending(now + timedelta(days=1)) == sms.Delivery()
@@ -140,14 +151,14 @@ def test_an_unreachable_gateway_loses_nothing(app, ctx, directory):
         assert sms.deliver_pending().failed == 1
     finally:
         app.config.update(SMS_BACKEND="log", SMSAPI_URL="https://api.smsapi.pl")
-    [message] = person_messages.messages_of(db.session.scalar(db.select(HelpRequest)))
+    [message] = messages_of(db.session.scalar(db.select(HelpRequest)))
     assert message.sent_at is None and message.last_error == "ConnectError"
 
 
 def test_mail_and_sms_senders_leave_each_others_messages_alone(ctx, directory, smtp_server):
     request = submit().request
     assert mailer.deliver_pending().sent == 2  # the offer to nomada, the link to the person
-    assert [m.sent_at is None for m in person_messages.messages_of(request)] == [False, True]
+    assert [m.sent_at is None for m in messages_of(request)] == [False, True]
     assert sms.deliver_pending().sent == 1
     assert {m["To"] for m in smtp_server.messages} == {EMAIL, "intake@nomada.example"}
 
@@ -213,16 +224,14 @@ def test_each_step_that_matters_gets_a_message(ctx, staff):
     nomada_acts(referral_id, Action.DECLINE, reason_code="no_capacity")  # offered to hfpc next
     lifecycle.act(referral_id, user("staff@hfpc.example"), Action.ACCEPT)
     lifecycle.act(referral_id, user("staff@hfpc.example"), Action.CLOSE, outcome="resolved")
-    kinds = [m.kind for m in person_messages.messages_of(submitted.request)]
+    kinds = [m.kind for m in messages_of(submitted.request)]
     assert kinds == [
         "person_status_link",
         "person_passed_on",
         "person_accepted",
         "person_closed",
     ]
-    passed_on, accepted, closed = [
-        m.body for m in person_messages.messages_of(submitted.request)[1:]
-    ]
+    passed_on, accepted, closed = [m.body for m in messages_of(submitted.request)[1:]]
     assert "Helsińska Fundacja Praw Człowieka" in passed_on
     assert "Helsińska Fundacja Praw Człowieka" in accepted
     assert "zamkn" in closed.lower()
@@ -271,7 +280,7 @@ def test_every_text_message_fits_two_parts_in_every_language(app, ctx, staff, la
         request.safe_to_message = False
         person_messages.notify(request, person_messages.Kind.ACCEPTED, referral, **context)
         db.session.commit()  # messages are written to the outbox at the commit
-        bodies = [m.body for m in person_messages.messages_of(request)]
+        bodies = [m.body for m in messages_of(request)]
         assert len(bodies) > len(person_messages.Kind)
         for body in bodies:
             assert sms.segments(body) <= 2, body

@@ -18,6 +18,7 @@ from referral.handoff import WARSAW, Action
 from referral.models import Appointment, AppointmentStep, OutboxMessage, Referral, utcnow
 
 from ..helpers import intake, user
+from .staff_steps import english_staff  # noqa: F401 - fixture
 
 ADDRESS = "ul. Kanarkowa 7/3, Wrocław"
 WORDS = "Po 15:00 w czwartek"
@@ -134,7 +135,8 @@ def test_asking_for_another_time_keeps_the_words_for_the_holder_and_erasure_take
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
         codes = db.session.scalars(select(AppointmentStep.code).order_by(AppointmentStep.id))
-        assert list(codes) == ["proposed", "change_requested", "proposed"]
+        # The withdrawal cancelled it: that step stays too, the time and place are gone.
+        assert list(codes) == ["proposed", "change_requested", "proposed", "cancelled"]
 
 
 @pytest.mark.parametrize(
@@ -346,3 +348,49 @@ def test_staff_who_download_the_persons_calendar_file_through_their_link_are_rec
     with app.app_context():
         pages = [(a.page, a.organisation.slug) for a in db.session.scalars(select(DataAccess))]
     assert pages == [(Page.STATUS_LINK, "pfm")]
+
+
+@pytest.mark.usefixtures("english_staff")
+def test_a_hand_back_cancels_the_appointment_and_the_person_is_told(app, client, login_as, case):
+    """The appointment is the holder's: once the case leaves it, neither the next organisation
+    nor the person reads its address as theirs, and the person knows the time no longer holds."""
+    referral_id, status = case
+    assert propose(login_as("nomada"), referral_id).status_code == 302
+    with app.app_context():
+        lifecycle.act(
+            referral_id, user("staff@nomada.example"), Action.HAND_BACK, reason_code="no_capacity"
+        )
+        referral = db.session.get(Referral, referral_id)
+        successor = referral.organisation.slug
+        assert referral.appointment is None
+        assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
+        codes = [step.code for step in referral.appointment_steps]
+        assert codes == ["proposed", "cancelled"]  # the trail stays
+        [news] = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "person_passed_on")
+        ).all()
+        assert "Зустріч" in news.body and "скасовано" in news.body
+        lifecycle.act(referral_id, user(f"staff@{successor}.example"), Action.ACCEPT)
+    page = login_as(successor).get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    assert ADDRESS not in page
+    assert "Appointment cancelled" in page
+    assert ADDRESS not in client.get(status).get_data(as_text=True)
+
+
+@pytest.mark.usefixtures("english_staff")
+def test_an_organisation_that_let_the_case_go_sees_nothing_of_the_next_holders_appointment(
+    app, login_as, case
+):
+    """The appointment's time, kind, state and the staff member who proposed it are the
+    holder's dealings with the person: an organisation that only saw the offer reads none."""
+    referral_id, _status = case
+    with app.app_context():
+        lifecycle.act(
+            referral_id, user("staff@nomada.example"), Action.HAND_BACK, reason_code="no_capacity"
+        )
+        successor = db.session.get(Referral, referral_id).organisation.slug
+        lifecycle.act(referral_id, user(f"staff@{successor}.example"), Action.ACCEPT)
+    assert propose(login_as(successor), referral_id).status_code == 302
+    page = login_as("nomada").get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    assert 'id="appointment"' not in page
+    assert "Appointment proposed" not in page

@@ -62,3 +62,30 @@ def test_the_mail_to_staff_when_the_person_writes_is_not_a_message_to_the_person
     _html, section = messages_section(login_as(holder), referral_id)
     assert "Private status link" in section
     assert "person_wrote" not in section
+
+
+def test_each_organisation_sees_the_messages_about_its_own_need_and_the_requests_link(
+    app, login_as
+):
+    """Two needs of one request held by two organisations: what the person was told about the
+    other need (accepted by someone else, closed and how) is that organisation's business."""
+    from referral.handoff import Action
+
+    from ..helpers import intake, user
+
+    with app.app_context():
+        request = lifecycle.submit_request(
+            intake("legal", "material", city_slug="warszawa", email="o@example.com")
+        ).request
+        by_need = {referral.specialism: referral for referral in request.referrals}
+        legal, material = by_need["legal"], by_need["material"]
+        material_holder = user(f"staff@{material.organisation.slug}.example")
+        legal_holder, legal_id, material_id = legal.organisation.slug, legal.id, material.id
+        assert legal_holder != material.organisation.slug
+        lifecycle.act(material_id, material_holder, Action.ACCEPT)
+        lifecycle.act(material_id, material_holder, Action.CLOSE, outcome="resolved")
+    _html, section = messages_section(login_as(legal_holder), legal_id)
+    assert "Private status link" in section  # about the whole request: for every holder
+    assert "Accepted" not in section and "Closed" not in section
+    _html, own = messages_section(login_as("coordinator"), material_id)
+    assert "Accepted" in own and "Closed" in own
