@@ -103,8 +103,17 @@ def readable_body():
         return
     if not request.is_json:
         raise ApiProblem("unsupported_media_type")
-    if request.content_length and request.get_json(silent=True) is None:
+    if request.content_length and _json_or_none() is None:
         raise ApiProblem("bad_request")
+
+
+def _json_or_none():
+    """The body's JSON, or None when it does not parse: nested deeper than the parser's stack
+    goes raises RecursionError, not the ValueError ``silent`` catches."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
 
 
 @bp.after_request

@@ -286,12 +286,14 @@ def test_a_version_must_be_the_integer_read(client, app, tokens):
     [
         ("application/json", '{"version":', 400, "bad_request"),
         ("text/plain", '{"version": 1}', 415, "unsupported_media_type"),
+        ("application/json", "[" * 5000 + "]" * 5000, 400, "bad_request"),
     ],
 )
 def test_a_body_that_cannot_be_read_is_said_so_not_field_by_field(
     client, app, tokens, content_type, body, status, code
 ):
-    """Broken JSON, or JSON sent as text, was answered 422 "Field required" for every field."""
+    """Broken JSON, or JSON sent as text, was answered 422 "Field required" for every field;
+    JSON nested deeper than the parser goes, 500."""
     answer = client.post(
         f"{LIST}/{referral_to(app)}/accept",
         data=body,
