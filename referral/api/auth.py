@@ -98,13 +98,28 @@ def authenticate():
 def readable_body():
     """Every call that changes something sends JSON: another body (415), or JSON that does not
     parse (400), is said so before the schema is checked, which answered 422 "Field required"
-    field by field (and did not look at a form's body at all)."""
+    field by field (and did not look at a form's body at all). The body read, not its
+    Content-Length, says whether there is one: a chunked body has none."""
     if request.method in SAFE_METHODS:
         return
     if not request.is_json:
         raise ApiProblem("unsupported_media_type")
-    if request.content_length and _json_or_none() is None:
+    if _whole_body() and _json_or_none() is None:
         raise ApiProblem("bad_request")
+
+
+def _whole_body() -> bytes:
+    """The body, or 413 when it is larger than MAX_CONTENT_LENGTH. Werkzeug refuses a
+    Content-Length above it, but reads a chunked body only up to it and stops without a word:
+    one byte more left unread means the body is too large."""
+    body = request.get_data()
+    if (
+        request.content_length is None
+        and len(body) == request.max_content_length
+        and request.environ["wsgi.input"].read(1)
+    ):
+        raise ApiProblem("too_large")
+    return body
 
 
 def _json_or_none():

@@ -2,6 +2,7 @@
 actions through the same use cases, notes, referring a person, problems, audit, rate limit."""
 
 import base64
+import io
 import json
 import secrets
 from datetime import timedelta
@@ -298,6 +299,30 @@ def test_a_body_that_cannot_be_read_is_said_so_not_field_by_field(
         f"{LIST}/{referral_to(app)}/accept",
         data=body,
         headers={**bearer(tokens["nomada"]), "Content-Type": content_type},
+    )
+    assert (answer.status_code, answer.get_json()["code"]) == (status, code)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"{bad", 400, "bad_request"),
+        (b"[" * 5000 + b"]" * 5000, 400, "bad_request"),
+        (b'{"body": "' + b"a" * 300_000 + b'"}', 413, "too_large"),
+    ],
+)
+def test_a_chunked_body_is_checked_as_one_with_its_length(client, app, tokens, body, status, code):
+    """A chunked body has no Content-Length: it skipped the checks and was answered 422 (gunicorn
+    hands it on whole, saying so with ``wsgi.input_terminated``)."""
+    answer = client.post(
+        f"{LIST}/{referral_to(app)}/accept",
+        input_stream=io.BytesIO(body),
+        environ_overrides={"wsgi.input_terminated": True},
+        headers={
+            **bearer(tokens["nomada"]),
+            "Content-Type": "application/json",
+            "Transfer-Encoding": "chunked",
+        },
     )
     assert (answer.status_code, answer.get_json()["code"]) == (status, code)
 
