@@ -110,7 +110,11 @@ def record_sign_in_step(user: User, success: bool, kind: str) -> None:
 
 def rotate_session_token(user: User) -> str:
     """A new session token; every session cookie issued before stops working. Only its hash is
-    stored: the token itself lives in the session cookie (Flask-Login's user id)."""
+    stored: the token itself lives in the session cookie (Flask-Login's user id). A two-step
+    secret not yet confirmed goes too: whoever saw it in another session (a stolen password)
+    must not hold the factor the owner enrols next."""
+    if not user.two_factor_enabled:
+        user.totp_secret = None
     token = secrets.token_hex(32)
     user.session_token_hash = token_hash(token)
     user.session_token = token
@@ -135,8 +139,12 @@ def end_sessions(user: User) -> None:
 
 
 def set_password(user: User, password: str) -> None:
+    """A new password ends every session and every unused password link: a link handed over or
+    mailed before must not set another password after this one."""
     user.password_hash = hash_password(password, current_app.config["ARGON2_PROFILE"])
     rotate_session_token(user)
+    if user.id is not None:
+        _end_password_links(user, utcnow())
 
 
 def change_password(user: User, current: str, new: str) -> SignInResult:
@@ -191,6 +199,23 @@ def create_user(
     )
     set_password(user, password)
     db.session.add(user)
+    return user
+
+
+def create_account_with_password(
+    email: str,
+    password: str,
+    name: str,
+    organisation_id: int | None,
+    role: str,
+    language: str,
+    by: User | None,
+) -> User:
+    """An account whose password the operator types (``flask create-user``), in the audit as
+    every account made by the coordinator's page; not committed."""
+    user = create_user(email, password, name, organisation_id, role=role, language=language)
+    db.session.flush()
+    audit("user_created", by, user, after=_account_facts(user))
     return user
 
 
@@ -277,9 +302,12 @@ def _user(user_id: int) -> User:
 
 
 def issue_password_reset(user_id: int, by: User | None, now: datetime | None = None) -> str:
-    """A one-time link for the user to set a new password; earlier unused links stop working."""
+    """A one-time link for the user to set a new password; earlier unused links stop working
+    (the coordinator's new link replaces them)."""
     user = _user(user_id)
-    token = _new_password_reset(user, now or utcnow())
+    now = now or utcnow()
+    _end_password_links(user, now)
+    token = _new_password_reset(user, now)
     audit("password_link_issued", by, user)
     db.session.commit()
     return token
@@ -294,7 +322,8 @@ def _end_password_links(user: User, now: datetime) -> None:
 
 
 def _new_password_reset(user: User, now: datetime, hours: float | None = None) -> str:
-    _end_password_links(user, now)
+    """A new link beside the user's others: the first one used ends the rest (``set_password``),
+    so a stranger asking again at /login/forgot cannot kill the link on its way to the owner."""
     token = new_token()
     hours = hours or current_app.config["PASSWORD_RESET_HOURS"]
     db.session.add(
@@ -324,7 +353,9 @@ def forgotten_password(email: str, now: datetime | None = None) -> tuple[User, s
         )
     ):
         return None
-    return user, _new_password_reset(user, now, hours=config["FORGOT_PASSWORD_HOURS"])
+    token = _new_password_reset(user, now, hours=config["FORGOT_PASSWORD_HOURS"])
+    _record(user.email, user, success=True, kind="password_link_asked")
+    return user, token
 
 
 def find_password_reset(token: str, now: datetime | None = None) -> PasswordReset | None:
@@ -348,17 +379,33 @@ def reset_password(token: str, password: str, now: datetime | None = None) -> Us
     """Set the new password through a one-time link; every existing session ends, and the
     account's sign-in lock is lifted (the link is the way in for someone locked out).
 
-    The link is spent by a conditional UPDATE: of several uses at once, exactly one wins."""
+    The link is spent by a conditional UPDATE: of several uses at once, exactly one wins. Its
+    use is a sign-in in the audit, and so is a try with a link of a user spent or expired."""
     now = now or utcnow()
     reset = find_password_reset(token, now)
     if reset is None or not _spend(reset, now):
         db.session.rollback()
+        refuse_link(token)
         raise ServiceError(ServiceError.LINK_NOT_VALID)
     user = reset.user
     set_password(user, password)
     throttle.clear(_password_key(user.email))
+    _record(user.email, user, success=True, kind="password_link")
     db.session.commit()
     return user
+
+
+def refuse_link(token: str) -> None:
+    """A new password sent through a link that no longer works (used or expired): a failed
+    sign-in in the audit when the link was a user's, as a wrong password would be."""
+    if not looks_like_token(token):
+        return
+    named = db.session.scalar(
+        select(User).join(PasswordReset).where(PasswordReset.token_hash == token_hash(token))
+    )
+    if named is not None:
+        _record(named.email, named, success=False, kind="password_link")
+        db.session.commit()
 
 
 def _spend(reset: PasswordReset, now: datetime) -> bool:

@@ -89,13 +89,14 @@ def init_app(app: Flask) -> None:
         org = _organisation(org_slug) if org_slug else None
         email = accounts.normalise_email(email)
         try:
-            accounts.create_user(
+            accounts.create_account_with_password(
                 email,
                 password,
                 name or email,
                 org.id if org else None,
                 role=Role.COORDINATOR if coordinator else Role.STAFF,
                 language=language,
+                by=None,
             )
         except ServiceError as error:
             raise click.ClickException("A user with this e-mail already exists.") from error

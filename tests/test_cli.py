@@ -13,7 +13,7 @@ from referral.models import City, Coverage, Organisation, Referral, User, Voivod
 from referral.passwords import verify_password
 from referral.vocabulary import Specialism
 
-from .helpers import intake
+from .helpers import intake, user
 
 PASSWORD = "correct horse battery"
 
@@ -229,3 +229,23 @@ def test_a_real_site_loads_the_directory_without_the_demo_accounts(app, cli):
     assert loaded_counts["Organisation"] == 9 and loaded_counts["City"] > 0
     assert loaded_counts["User"] == 0
     assert "/admin/organisations" in loaded.output  # where to give their real addresses
+
+
+def test_an_account_made_on_the_command_line_is_in_the_audit(app, staff):
+    """Every account made is in the audit, whether by the coordinator's page or the server's
+    command line (a coordinator made there has every right)."""
+    from referral.models import AdminEvent
+
+    result = app.test_cli_runner().invoke(
+        args=["create-user", "boss@x.example", "--coordinator", "--password-stdin"],
+        input="a-very-long-password\n",
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        [made] = db.session.scalars(db.select(AdminEvent)).all()
+        assert (made.action, made.actor_id, made.after["role"]) == (
+            "user_created",
+            None,
+            "coordinator",
+        )
+        assert made.user_id == user("boss@x.example").id

@@ -182,6 +182,8 @@ def reset_password(token: str):
     """A one-time link (from a coordinator or by e-mail): the person chooses their own password
     and is signed in, which is also the way in for someone locked out by another's guesses."""
     if accounts.find_password_reset(token) is None:
+        if request.method == "POST":
+            accounts.refuse_link(token)
         return render_template("auth/reset_invalid.html"), 404
     form = NewPasswordForm()
     if form.validate_on_submit():

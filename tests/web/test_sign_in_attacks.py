@@ -397,3 +397,103 @@ def test_forgot_password_takes_as_long_for_an_address_without_an_account(app, cl
     finally:
         app.config["FORGOT_PASSWORD_SECONDS"] = 0.0
     assert min(times) >= 0.3
+
+
+# --- password links and enrolment against an attacker who knows the password (review, Dec 2026)
+
+
+def age_password_links(app, minutes: int) -> None:
+    from referral.models import PasswordReset
+
+    with app.app_context():
+        for link in db.session.scalars(db.select(PasswordReset)):
+            link.created_at -= timedelta(minutes=minutes)
+        db.session.commit()
+
+
+def test_a_password_change_ends_every_unused_password_link(app, staff):
+    """Someone who suspects their account was read changes the password: a link mailed or handed
+    over before must not set another one afterwards."""
+    with app.app_context():
+        token = accounts.issue_password_reset(user(VICTIM).id, by=None)
+        accounts.change_password(user(VICTIM), DEMO_PASSWORD, "a-new-password-123")
+    other = app.test_client()
+    assert other.get(f"/reset/{token}").status_code == 404
+    data = {"password": "attackers-password-1", "repeat": "attackers-password-1"}
+    assert other.post(f"/reset/{token}", data=data).status_code == 404
+
+
+def test_asking_for_a_link_again_does_not_kill_the_one_on_its_way(app, staff):
+    """A stranger who types the address at /login/forgot every few minutes must not kill each
+    link before its owner reads it (nor the coordinator's first-sign-in link): every link lives
+    its hours, and the first one used ends the others."""
+    with app.app_context():
+        _account, invitation = accounts.create_staff_account(
+            "new@sip.example", "New", user(VICTIM).organisation_id, "staff", "en", by=None
+        )
+    age_password_links(app, 6)
+    stranger = app.test_client()
+    stranger.post("/login/forgot", data={"email": "new@sip.example"})
+    assert app.test_client().get(f"/reset/{invitation}").status_code == 200
+    with app.app_context():
+        _victim, mailed = accounts.forgotten_password(VICTIM)
+        db.session.commit()
+    age_password_links(app, 6)
+    stranger.post("/login/forgot", data={"email": VICTIM})
+    owner = app.test_client()
+    data = {"password": "owners-new-password", "repeat": "owners-new-password"}
+    assert owner.post(f"/reset/{mailed}", data=data).status_code == 302
+    with app.app_context():
+        from referral.models import PasswordReset
+
+        unused = db.session.scalars(
+            db.select(PasswordReset).where(
+                PasswordReset.user_id == user(VICTIM).id, PasswordReset.used_at.is_(None)
+            )
+        ).all()
+        assert unused == []  # the stranger's link died with the first use
+
+
+def test_an_enrolment_secret_seen_before_a_new_sign_in_is_not_the_one_enrolled(app, staff):
+    """Whoever signed in with a stolen password and opened the two-step page saw a secret: the
+    owner, signing in afresh or setting a new password, must be shown another one."""
+    attacker = app.test_client()
+    sign_in(attacker, VICTIM, DEMO_PASSWORD)
+    attacker.get("/staff/profile/2fa")
+    with app.app_context():
+        seen = user(VICTIM).totp_secret
+        assert seen is not None
+    owner = app.test_client()
+    sign_in(owner, VICTIM, DEMO_PASSWORD)
+    owner.get("/staff/profile/2fa")
+    with app.app_context():
+        assert user(VICTIM).totp_secret not in (None, seen)
+        accounts.set_password(user(VICTIM), "another-password-1")
+        db.session.commit()
+        assert user(VICTIM).totp_secret is None
+
+
+def test_signing_in_through_a_password_link_is_in_the_audit(app, staff, coordinator):
+    """A link stolen from a mailbox is a way in: its use is a sign-in the coordinator can read,
+    and so is a try with a link already spent."""
+    from referral.models import SignInEvent
+
+    with app.app_context():
+        token = accounts.issue_password_reset(user(VICTIM).id, by=None)
+    data = {"password": "a-new-password-123", "repeat": "a-new-password-123"}
+    assert app.test_client().post(f"/reset/{token}", data=data).status_code == 302
+    assert app.test_client().post(f"/reset/{token}", data=data).status_code == 404
+    app.test_client().post("/login/forgot", data={"email": VICTIM})
+    with app.app_context():
+        steps = db.session.scalars(
+            db.select(SignInEvent).where(SignInEvent.email == VICTIM).order_by(SignInEvent.id)
+        ).all()
+        assert [(s.kind, s.success, s.email) for s in steps] == [
+            ("password_link", True, VICTIM),
+            ("password_link", False, VICTIM),
+            ("password_link_asked", True, VICTIM),
+        ]
+    audit = coordinator.get("/admin/audit").get_data(as_text=True)
+    assert "Signed in through a password link" in audit
+    assert "A used or expired password link tried" in audit
+    assert "Password link mailed" in audit
