@@ -17,7 +17,6 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
@@ -89,18 +88,18 @@ def new_secret() -> str:
 
 def is_acceptable_url(url: str) -> bool:
     """HTTPS, or plain HTTP to this machine only (a receiver under development); no user or
-    password in the address."""
+    password in the address. Read as httpx reads it when posting, so that an address it cannot
+    post to (a port that is not a number, a host no IDNA name can be, such as one with a
+    zero-width space pasted in) is refused here rather than failing at every delivery."""
     if len(url) > MAX_URL_LENGTH or any(ch.isspace() for ch in url):
         return False
     try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018  # raises ValueError on a port that is not a number
-    except ValueError:
+        parts = httpx.URL(url)
+    except (httpx.InvalidURL, UnicodeError, ValueError):
         return False
-    if not host or parts.username or parts.password:
+    if not parts.host or parts.userinfo:
         return False
-    return parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.host in LOOPBACK_HOSTS)
 
 
 def register(organisation_id: int, url: str, by: User | None) -> RegisteredEndpoint:
@@ -271,7 +270,9 @@ def _post(client: httpx.Client, message: WebhookMessage) -> str | None:
             content=body.encode(),
             headers=signed_headers(message, body, utcnow()),
         )
-    except httpx.HTTPError as error:
+    # An address httpx cannot read (one registered before it was checked as httpx reads it)
+    # fails this message's attempt, not the whole run.
+    except (httpx.HTTPError, httpx.InvalidURL, UnicodeError, ValueError) as error:
         return type(error).__name__
     if response.is_success:
         return None

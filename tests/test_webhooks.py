@@ -7,13 +7,13 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from standardwebhooks.webhooks import Webhook
 
 from referral import api_tokens, lifecycle, webhooks
 from referral.extensions import db
 from referral.handoff import Action
-from referral.models import Referral, WebhookMessage, utcnow
+from referral.models import Referral, WebhookEndpoint, WebhookMessage, utcnow
 from referral.service_errors import ServiceError
 
 from .helpers import intake, org
@@ -228,10 +228,32 @@ def test_a_removed_endpoint_gets_nothing_more(ctx, directory, receiver):
         ("https://cases.example.org:port/", False),
         ("https://cases.example.org/" + "x" * 500, False),
         ("javascript:alert(1)", False),
+        ("https://zażółć.example/hooks", True),
+        # Pasted with an invisible character, which no IDNA name may hold: httpx cannot post.
+        ("https://cases.nomada\u200b.example/hook", False),
+        ("https://cases.nom\u00adada.example/hook", False),
+        ("https://cases.example.org\x00/hook", False),
     ],
 )
 def test_only_https_or_this_machine_receives_webhooks(url, acceptable):
     assert webhooks.is_acceptable_url(url) is acceptable
+
+
+def test_an_address_httpx_cannot_post_to_is_a_failed_attempt_not_the_end_of_the_run(
+    ctx, directory, receiver
+):
+    """An endpoint written before its address was checked as httpx reads it: InvalidURL (not an
+    HTTPError) stopped the whole run, every run, and its attempts were never counted."""
+    webhooks.register(org("nomada").id, "https://cases.nomada.example/hook", by=None)
+    db.session.execute(update(WebhookEndpoint).values(url="https://cases.nomada\u200b.example/h"))
+    db.session.commit()
+    listen(receiver, "nomada")
+    lifecycle.submit_request(intake("legal"))
+
+    assert webhooks.deliver_pending() == webhooks.Delivery(sent=1, failed=1)
+    unsendable = db.session.scalar(select(WebhookMessage).where(WebhookMessage.sent_at.is_(None)))
+    assert (unsendable.attempts, unsendable.last_error) == (1, "InvalidURL")
+    assert [p["type"] for p in receiver.posts] == ["referral.offered"]
 
 
 def test_an_unacceptable_address_is_refused(ctx, directory):
