@@ -437,3 +437,27 @@ def test_the_inbox_filters_show_their_choices_whole_on_a_laptop(
            }).map(select => select.name)"""
     )
     assert cut == []
+
+
+def test_a_long_link_in_a_note_or_a_decline_keeps_the_case_page_inside_a_phone(
+    app, base_url, staff, new_page
+):
+    """A 160-character address pasted into a note or a decline's explanation pushed the whole
+    page sideways (600 px on a phone; far more with longer text)."""
+    link = "https://www.gov.pl/web/udsc/" + "wniosek-o-udzielenie-zezwolenia-na-pobyt-" * 4
+    referral_id, _ = refer(app, description=link)
+    with app.app_context():
+        nomada = user("staff@nomada.example")
+        lifecycle.act(referral_id, nomada, Action.DECLINE, reason_code="other", text=link)
+        holder = user(f"staff@{db.session.get(Referral, referral_id).organisation.slug}.example")
+        lifecycle.act(referral_id, holder, Action.ACCEPT)
+        lifecycle.add_note(db.session.get(Referral, referral_id), holder, link, shared=True)
+        email = holder.email
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    sign_in(page, base_url, email)
+    for path in (f"/staff/referrals/{referral_id}", f"/staff/referrals/{referral_id}/summary"):
+        page.goto(f"{base_url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+    page.goto(f"{base_url}/staff/referrals/{referral_id}")
+    when = page.locator("input[name=when]").bounding_box()
+    assert when is not None and when["height"] >= 44  # as tall as every other field

@@ -78,3 +78,19 @@ def test_a_coordinator_whose_account_names_an_organisation_finds_no_summary(app,
         user("coordinator@konsorcjum.example").organisation_id = org("nomada").id
         db.session.commit()
     assert login_as("coordinator").get(f"/staff/referrals/{referral_id}/summary").status_code == 404
+
+
+def test_words_people_wrote_take_their_own_direction(app, login_as):
+    """Arabic, Farsi or Pashto written by the person or staff read right to left, inside pages
+    that read left to right: each text people wrote is marked dir="auto"."""
+    words = "أحتاج إلى مساعدة في بطاقة الإقامة"
+    with app.app_context():
+        data = intake("legal", name="Olena K.", description=words)
+        referral_id = lifecycle.submit_request(data).request.referrals[0].id
+        nomada = user("staff@nomada.example")
+        lifecycle.act(referral_id, nomada, Action.ACCEPT)
+        lifecycle.add_note(db.session.get(Referral, referral_id), nomada, words, shared=False)
+    client = login_as("nomada")
+    for path in (f"/staff/referrals/{referral_id}", f"/staff/referrals/{referral_id}/summary"):
+        page = client.get(path).get_data(as_text=True)
+        assert page.count(f'dir="auto">{words}<') == 2, path  # the request's story and the note
