@@ -9,7 +9,11 @@ erasing a request forgets its own (``forget``).
 
 Each row is claimed before it is sent (``claim``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a
 conditional UPDATE on SQLite), so two senders running at once, on one machine or several, never
-send one row twice; a sender that dies leaves its claim to expire after CLAIM_FOR.
+send one row twice; a sender that dies leaves its claim to expire after CLAIM_FOR. That holds
+only while a sender finishes each batch within CLAIM_FOR of claiming it: a claim is not renewed,
+and a row still unsent when it runs out is another sender's to take. The site's own SMTP server
+and SMS gateway are trusted to answer well within it (BATCH sends, each bounded only by their
+timeouts per read).
 """
 
 from __future__ import annotations
@@ -164,14 +168,15 @@ def _due(model: type[Row], now: datetime, *where: ColumnElement[bool]):
 def claim(
     model: type[Row], now: datetime, *where: ColumnElement[bool], limit: int = BATCH
 ) -> list[Row]:
-    """Take up to ``limit`` due rows (of those ``where`` selects) for this sender; another
-    sender's claims are skipped.
+    """Take up to ``limit`` rows due at ``now`` (of those ``where`` selects) for this sender;
+    another sender's claims are skipped. The claim runs CLAIM_FOR from this moment, read afresh:
+    ``now`` is when the run began, long past for a long run's later batches.
 
     PostgreSQL locks the due rows it picks and skips those another sender has locked
     (``FOR UPDATE SKIP LOCKED``), so senders on several machines share the backlog without
     waiting on each other; SQLite, one machine's file, claims each with a conditional UPDATE."""
     due = select(model.id).where(*_due(model, now, *where)).order_by(model.id).limit(limit)
-    claim_until = {"claimed_until": now + CLAIM_FOR}
+    claim_until = {"claimed_until": utcnow() + CLAIM_FOR}
     if db.engine.dialect.name == "postgresql":
         claimed = list(db.session.scalars(due.with_for_update(skip_locked=True)))
         if claimed:

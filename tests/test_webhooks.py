@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, func, select, update
 from standardwebhooks.webhooks import Webhook
 
-from referral import api_tokens, lifecycle, webhooks
+from referral import api_tokens, lifecycle, outbox, webhooks
 from referral.extensions import db
 from referral.handoff import Action
 from referral.models import Referral, WebhookEndpoint, WebhookMessage, utcnow
@@ -213,6 +213,22 @@ def test_a_removed_endpoint_gets_nothing_more(ctx, directory, receiver):
     assert receiver.posts == []
     assert db.session.scalar(select(WebhookMessage)).last_error == "endpoint removed"
     assert db.session.scalar(select(Referral.id).where(Referral.id > 0)) is not None
+
+
+def test_a_claim_runs_for_claim_for_from_when_it_is_taken_not_from_the_run_s_start(
+    ctx, directory, receiver
+):
+    """A run reads what is due as of its start, but claimed each batch until that start plus
+    CLAIM_FOR: a long run's later batches got claims already run out, and a second sender posted
+    the same messages."""
+    listen(receiver, "nomada")
+    lifecycle.submit_request(intake("legal"))
+    run_began = utcnow() - outbox.CLAIM_FOR - timedelta(minutes=1)
+    db.session.execute(update(WebhookMessage).values(next_attempt_at=run_began))
+    db.session.commit()
+
+    assert len(outbox.claim(WebhookMessage, run_began)) == 1  # a later batch of a long run
+    assert outbox.claim(WebhookMessage, utcnow()) == []  # another sender, starting now
 
 
 @pytest.mark.parametrize(
