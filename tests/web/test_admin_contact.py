@@ -29,7 +29,7 @@ def edit(app, coordinator, slug: str, **changes):
 
 
 def section(page: str, name: str) -> str:
-    return re.search(rf"{re.escape(name)}[^<]*</h2>(.*?)</section>", page, re.S).group(1)
+    return re.search(rf"{re.escape(name)}.*?</h2>(.*?)</section>", page, re.S).group(1)
 
 
 def hsds_organization(client, name: str, lang: str = "en") -> dict:

@@ -75,3 +75,36 @@ def test_errors_come_in_the_pages_language(app, login_as):
     assert 'lang="uk"' in page
     assert "Choose at least one kind of help." not in page
     assert PERSON["name"] in page
+
+
+def refused_page_says_so(response) -> str:
+    """A refused form's page: "Error:" before its title and an error summary that takes the
+    focus, as on every other form; gives the summary."""
+    page = text_of(response)
+    title = re.search(r"<title>(.*?)</title>", page, re.S)[1]
+    assert title.strip().startswith("Error:"), title
+    summary = re.search(r'<div class="error-summary".*?</div>', page, re.S)
+    assert summary and "autofocus" in summary[0], page
+    return summary[0]
+
+
+@pytest.mark.parametrize(
+    "path, data, message",
+    [
+        ("/admin/users/new", {"email": "not an address", "name": "", "role": "staff"}, "e-mail"),
+        ("/admin/organisations/new", {"slug": "", "name_pl": ""}, "Enter a short name."),
+        ("/admin/organisations/1/coverage", {"specialism": ""}, "Choose a specialism."),
+        ("/admin/organisations/1/webhooks/new", {"url": "ftp://x"}, "https://"),
+        ("/admin/organisations/1/api-tokens/new", {"name": "x" * 300}, ""),
+        ("/admin/erase", {"erase-reference": ""}, "reference"),
+    ],
+)
+def test_a_refused_admin_form_says_so_at_the_top_and_in_the_title(coordinator, path, data, message):
+    summary = refused_page_says_so(coordinator.post(path, data=data))
+    assert message in summary
+
+
+def test_a_refused_password_change_says_so_at_the_top_and_in_the_title(login_as):
+    data = {"current": "wrong", "password": "short", "repeat": "short"}
+    summary = refused_page_says_so(login_as("nomada").post("/staff/profile/password", data=data))
+    assert "12 characters" in summary
