@@ -83,8 +83,8 @@ def propose_appointment(referral_id: int):
         return redirect(url_for(".referral", referral_id=referral_id))
     flash(
         _(
-            "The appointment was proposed. The person sees it on their status page and gets it "
-            "by e-mail if they gave one."
+            "The appointment was proposed. The person sees it on their status page and gets a "
+            "message about it by e-mail or SMS."
         ),
         "success",
     )

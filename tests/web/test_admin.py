@@ -600,3 +600,12 @@ def test_mail_still_being_tried_or_sent_is_not_listed_as_undelivered(
     page = coordinator.get("/admin/undelivered").get_data(as_text=True)
     assert "All mail to staff and organisations was delivered." in page
     assert "not delivered either" not in page
+
+
+def test_the_start_page_says_plainly_when_nothing_waits(coordinator):
+    """"0 referrals are waiting", "0 open requests will be withdrawn" read as a riddle."""
+    page = " ".join(text(coordinator.get("/admin/")).split())
+    assert "No referral is waiting for you to route it by hand." in page
+    assert "No open request reaches the limit soon." in page
+    assert "All mail to staff and organisations was delivered." in page
+    assert not re.search(r"\b0 (referrals|open requests|mails)\b", page)
