@@ -603,7 +603,7 @@ def test_mail_still_being_tried_or_sent_is_not_listed_as_undelivered(
 
 
 def test_the_start_page_says_plainly_when_nothing_waits(coordinator):
-    """"0 referrals are waiting", "0 open requests will be withdrawn" read as a riddle."""
+    """Counts of nothing ("0 referrals are waiting") read as a riddle: said in words."""
     page = " ".join(text(coordinator.get("/admin/")).split())
     assert "No referral is waiting for you to route it by hand." in page
     assert "No open request reaches the limit soon." in page
