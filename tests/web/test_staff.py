@@ -468,3 +468,21 @@ def test_every_event_has_a_sentence(app, login_as):
         "Nomada Association closed the referral. Outcome: Resolved.",
     ):
         assert sentence in page
+
+
+def test_the_waiting_time_stops_once_an_organisation_took_the_case(app, login_as):
+    """ "Waiting: 13 minutes" on a case accepted after six and closed read as if the person still
+    waited for an answer: the time counts only while nobody has taken the need."""
+    with app.app_context():
+        referral_id = lifecycle.submit_request(intake("legal")).request.referrals[0].id
+    nomada = login_as("nomada")
+    facts = re.search(
+        r'<dl class="facts.*?</dl>', text_of(nomada.get(f"/staff/referrals/{referral_id}")), re.S
+    )
+    assert facts and "Waiting" in facts[0]
+    with app.app_context():
+        lifecycle.act(referral_id, user("staff@nomada.example"), Action.ACCEPT)
+    assert ">Waiting<" not in text_of(nomada.get(f"/staff/referrals/{referral_id}"))
+    with app.app_context():
+        lifecycle.act(referral_id, user("staff@nomada.example"), Action.CLOSE, outcome="resolved")
+    assert ">Waiting<" not in text_of(nomada.get(f"/staff/referrals/{referral_id}"))
