@@ -11,9 +11,10 @@ Each row is claimed before it is sent (``claim``: ``FOR UPDATE SKIP LOCKED`` on 
 conditional UPDATE on SQLite), so two senders running at once, on one machine or several, never
 send one row twice; a sender that dies leaves its claim to expire after CLAIM_FOR. That holds
 only while a sender finishes each batch within CLAIM_FOR of claiming it: a claim is not renewed,
-and a row still unsent when it runs out is another sender's to take. The site's own SMTP server
-and SMS gateway are trusted to answer well within it (BATCH sends, each bounded only by their
-timeouts per read).
+and a row still unsent when it runs out is another sender's to take. A webhook run ends well
+within it (``webhooks.RUN_SECONDS``, each post at most ``webhooks.TIMEOUT_SECONDS``); the site's
+own SMTP server and SMS gateway are trusted to answer well within it (BATCH sends, each bounded
+only by their timeouts per read).
 """
 
 from __future__ import annotations
@@ -50,10 +51,14 @@ Outbox = type[OutboxMessage] | type[WebhookMessage]
 class Delivery:
     sent: int = 0
     failed: int = 0
+    put_off: int = 0  # claimed, then left untried for the next run (webhooks only)
 
     def __str__(self) -> str:
         """The worker's record of one run (``worker_job.last_outcome``)."""
-        return f"Sent: {self.sent}, failed (kept, tried again unless given up): {self.failed}"
+        outcome = f"Sent: {self.sent}, failed (kept, tried again unless given up): {self.failed}"
+        if self.put_off:
+            outcome += f", put off untried to the next run: {self.put_off}"
+        return outcome
 
 
 # --- writing ----------------------------------------------------------------------------------

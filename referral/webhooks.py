@@ -14,10 +14,12 @@ import base64
 import json
 import logging
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import httpcore
 import httpx
 from sqlalchemy import select
 from sqlalchemy.event import listens_for
@@ -67,7 +69,12 @@ RETRY_AFTER = (
     timedelta(hours=10),
     timedelta(hours=10),
 )
+# One post, all told (connecting, sending, the answer's status and headers): httpx's timeouts
+# count per read, and a receiver sending a byte at a time could hold the sender for ever.
 TIMEOUT_SECONDS = 10
+# One run's posting; what is left is put off to the next run (the worker's, 15 s later). With
+# one post more, well within ``outbox.CLAIM_FOR``: a batch is posted before its claim runs out.
+RUN_SECONDS = 60
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 MAX_URL_LENGTH = 500
 
@@ -261,36 +268,121 @@ def _failed(message: WebhookMessage, error: str, now: datetime) -> None:
 
 
 def _post(client: httpx.Client, message: WebhookMessage) -> str | None:
-    """Post one message; None when the endpoint took it, else why not (no response body: it
-    is the receiver's, and could quote anything)."""
+    """Post one message; None when the endpoint took it, else why not. Only the status is read:
+    the answer's body is the receiver's, could quote anything and be of any size."""
     body = body_of(message)
     try:
-        response = client.post(
+        with client.stream(
+            "POST",
             message.endpoint.url,
             content=body.encode(),
             headers=signed_headers(message, body, utcnow()),
-        )
+        ) as response:
+            status = response.status_code
     # An address httpx cannot read (one registered before it was checked as httpx reads it)
     # fails this message's attempt, not the whole run.
     except (httpx.HTTPError, httpx.InvalidURL, UnicodeError, ValueError) as error:
         return type(error).__name__
-    if response.is_success:
+    if httpx.codes.is_success(status):
         return None
-    return f"HTTP {response.status_code}"
+    return f"HTTP {status}"
+
+
+class _Network(httpcore.NetworkBackend):
+    """httpcore's own network, each connect, read and write given only what is left of the
+    attempt's time (``until``, on ``time.monotonic``) in place of httpx's timeout per read."""
+
+    def __init__(self) -> None:
+        self.network = httpcore.SyncBackend()
+        self.until = 0.0
+
+    def left(self, timed_out: type[httpcore.TimeoutException]) -> float:
+        left = self.until - time.monotonic()
+        if left <= 0:
+            raise timed_out("the attempt's time is up")
+        return left
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        stream = self.network.connect_tcp(
+            host, port, self.left(httpcore.ConnectTimeout), local_address, socket_options
+        )
+        return _Stream(stream, self)
+
+    def sleep(self, seconds: float) -> None:
+        self.network.sleep(seconds)
+
+
+class _Stream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream, network: _Network) -> None:
+        self.stream = stream
+        self.network = network
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, self.network.left(httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, self.network.left(httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> _Stream:
+        stream = self.stream.start_tls(
+            ssl_context, server_hostname, self.network.left(httpcore.ConnectTimeout)
+        )
+        return _Stream(stream, self.network)
+
+    def get_extra_info(self, info: str):
+        return self.stream.get_extra_info(info)
+
+
+class _Transport(httpx.HTTPTransport):
+    """httpx's transport, its connection pool over ``_Network``: httpx has no setting for the
+    network, so the pool it built is replaced by one built the same way with it."""
+
+    def __init__(self, network: _Network) -> None:
+        super().__init__()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(), network_backend=network
+        )
+
+
+def _put_off(messages: list[WebhookMessage], delivery: Delivery) -> None:
+    """Leave claimed messages untried, due as they were, for the next run."""
+    for message in messages:
+        message.claimed_until = None
+    delivery.put_off += len(messages)
+    db.session.commit()
 
 
 def deliver_pending(now: datetime | None = None) -> Delivery:
-    """Post every message that is due, batch after batch; safe to run twice at once."""
+    """Post every message that is due, batch after batch, for RUN_SECONDS at most; safe to run
+    twice at once. An endpoint that fails once is not tried again in the run: its other messages
+    are put off, untried, to the next run, so a dead or slow receiver costs one attempt's time a
+    run, not one per message, and does not hold back the other endpoints' messages."""
     now = now or utcnow()
     delivery = Delivery()
-    with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
-        while messages := claim(WebhookMessage, now):
-            for message in messages:
+    run_ends = time.monotonic() + RUN_SECONDS
+    failing: set[int] = set()  # endpoints
+    network = _Network()
+    client = httpx.Client(
+        transport=_Transport(network), timeout=TIMEOUT_SECONDS, follow_redirects=False
+    )
+    with client:
+        while messages := claim(WebhookMessage, now, WebhookMessage.endpoint_id.not_in(failing)):
+            for turn, message in enumerate(messages):
+                if time.monotonic() >= run_ends:
+                    _put_off(messages[turn:], delivery)
+                    return delivery
+                if message.endpoint_id in failing:
+                    _put_off([message], delivery)
+                    continue
                 if message.endpoint.removed_at is not None:
                     message.next_attempt_at = message.claimed_until = None
                     message.last_error = "endpoint removed"
                     db.session.commit()
                     continue
+                network.until = time.monotonic() + TIMEOUT_SECONDS
                 error = _post(client, message)
                 if error is None:
                     message.sent_at = utcnow()
@@ -299,6 +391,7 @@ def deliver_pending(now: datetime | None = None) -> Delivery:
                     delivery.sent += 1
                 else:
                     _failed(message, error, now)
+                    failing.add(message.endpoint_id)
                     delivery.failed += 1
                 # One commit per message: a crash later does not forget what was sent.
                 db.session.commit()

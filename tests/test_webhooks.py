@@ -1,8 +1,11 @@
 """Signed webhooks against a real HTTP receiver on this machine that verifies every signature with
 the ``standardwebhooks`` package, as a member's system would."""
 
+import contextlib
 import json
+import socket
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -56,6 +59,65 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class RawReceiver:
+    """A TCP server on a free port that reads each post, then answers it with ``answer(conn)``,
+    as slowly, as much or as little as a slow or hostile receiver would; ``sent`` counts the
+    bytes it got out before the sender hung up."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.sent = 0
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.threads: list[threading.Thread] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.socket.accept()
+            except OSError:  # closed
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn):
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            while len(body) < length:
+                body += conn.recv(65536)
+            with contextlib.suppress(OSError):  # the sender hung up
+                self.answer(self, conn)
+
+    def send(self, conn, data: bytes):
+        conn.sendall(data)
+        self.sent += len(data)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.socket.getsockname()[1]}{path}"
+
+    def close(self):
+        self.socket.close()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+
+@pytest.fixture
+def raw_receivers():
+    opened: list[RawReceiver] = []
+    yield lambda answer: opened.append(RawReceiver(answer)) or opened[-1]
+    for raw in opened:
+        raw.close()
+
+
+def never_answer(raw: RawReceiver, conn):
+    conn.recv(1)  # until the sender hangs up
 
 
 @pytest.fixture
@@ -185,6 +247,90 @@ def test_a_failed_delivery_is_retried_after_a_wait_with_the_same_id(ctx, directo
     assert first["id"] == second["id"] == message.message_id
     assert first["raw"] == second["raw"]
     assert db.session.get(WebhookMessage, message.id).sent_at is not None
+
+
+def test_an_attempt_ends_after_its_time_however_slowly_the_receiver_answers(
+    ctx, directory, raw_receivers, monkeypatch
+):
+    """httpx's timeouts count per read: a receiver sending its answer a byte at a time, each
+    within the timeout, held the sender for as long as it liked."""
+    monkeypatch.setattr(webhooks, "TIMEOUT_SECONDS", 0.5)
+
+    def drip(raw, conn):
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+            raw.send(conn, bytes([byte]))
+            time.sleep(0.1)
+
+    dripping = raw_receivers(drip)
+    webhooks.register(org("nomada").id, dripping.url("/nomada"), by=None)
+    lifecycle.submit_request(intake("legal"))
+    started = time.monotonic()
+
+    assert webhooks.deliver_pending() == webhooks.Delivery(failed=1)
+    assert time.monotonic() - started < 1.5
+    assert db.session.scalar(select(WebhookMessage.last_error)) == "ReadTimeout"
+
+
+def test_the_answer_s_body_is_not_read(ctx, directory, raw_receivers):
+    """Only the status counts: a receiver answering with a huge body had it read whole into
+    memory."""
+    size = 64 * 1024 * 1024
+
+    def huge(raw, conn):
+        raw.send(conn, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+        for _ in range(size // 65536):
+            raw.send(conn, b"x" * 65536)
+
+    answering = raw_receivers(huge)
+    webhooks.register(org("nomada").id, answering.url("/nomada"), by=None)
+    lifecycle.submit_request(intake("legal"))
+
+    assert webhooks.deliver_pending() == webhooks.Delivery(sent=1)
+    answering.close()
+    assert answering.sent < size / 2
+
+
+def test_an_endpoint_that_fails_is_not_tried_again_in_the_run_nor_holds_back_the_others(
+    ctx, directory, receiver, raw_receivers, monkeypatch
+):
+    """Messages went strictly in order, so each of a dead endpoint's messages cost its timeout
+    before any other organisation's event went out."""
+    monkeypatch.setattr(webhooks, "TIMEOUT_SECONDS", 0.5)
+    dead = raw_receivers(never_answer)
+    webhooks.register(org("nomada").id, dead.url("/nomada"), by=None)
+    for _ in range(3):
+        lifecycle.submit_request(intake("legal"))
+    listen(receiver, "nomada")  # stands for another organisation's receiver
+    lifecycle.submit_request(intake("legal"))  # one more to the dead endpoint, then this one
+    started = time.monotonic()
+
+    assert webhooks.deliver_pending() == webhooks.Delivery(sent=1, failed=1, put_off=3)
+    assert time.monotonic() - started < 1.5
+    attempts = db.session.scalars(
+        select(WebhookMessage.attempts).where(WebhookMessage.sent_at.is_(None))
+    )
+    assert sorted(attempts) == [0, 0, 0, 1]
+    assert (
+        db.session.scalar(select(func.count()).where(WebhookMessage.claimed_until.is_not(None)))
+        == 0
+    )
+    # The next run tries the dead endpoint once more, with the next message that is due.
+    assert webhooks.deliver_pending() == webhooks.Delivery(failed=1, put_off=2)
+
+
+def test_a_run_posts_for_a_bounded_time_and_leaves_the_rest_to_the_next(
+    ctx, directory, receiver, raw_receivers, monkeypatch
+):
+    monkeypatch.setattr(webhooks, "TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(webhooks, "RUN_SECONDS", 0.5)
+    dead = raw_receivers(never_answer)
+    webhooks.register(org("nomada").id, dead.url("/nomada"), by=None)
+    listen(receiver, "nomada")
+    lifecycle.submit_request(intake("legal"))
+
+    assert webhooks.deliver_pending() == webhooks.Delivery(failed=1, put_off=1)
+    assert receiver.posts == []
+    assert webhooks.deliver_pending() == webhooks.Delivery(sent=1)  # the failed one not due yet
 
 
 def test_an_endpoint_that_never_answers_is_given_up_after_the_last_retry(ctx, directory, receiver):
