@@ -101,6 +101,17 @@ class CloseForm(ActionForm):
     )
 
 
+class WithdrawForm(ActionForm):
+    """A withdrawal ends the need for good: ticked first, not one tap away."""
+
+    confirmed = BooleanField(
+        _l("The person no longer needs this help"),
+        validators=[
+            DataRequired(_l("Tick the box to confirm that the person no longer needs this help."))
+        ],
+    )
+
+
 class NoteForm(Form):
     body = TextAreaField(
         _l("Note"),

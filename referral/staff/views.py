@@ -35,6 +35,7 @@ from .forms import (
     OfferMailForm,
     PasswordForm,
     ReferralForm,
+    WithdrawForm,
 )
 from .inbox import PARTS, Filters, inbox_parts
 
@@ -46,7 +47,7 @@ ACTIONS = {
     Action.START: ActionForm,
     Action.HAND_BACK: HandBackForm,
     Action.CLOSE: CloseForm,
-    Action.WITHDRAW: ActionForm,
+    Action.WITHDRAW: WithdrawForm,
 }
 
 

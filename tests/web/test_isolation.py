@@ -182,7 +182,7 @@ def test_a_coordinator_whose_account_names_an_organisation_acts_for_the_consorti
     assert refer(coordinator, **unmatched).status_code == 200
     referred = latest_referral(app)[0]
     assert placement(app, referred) == ("unmatched", None)
-    assert act(app, coordinator, referred, "withdraw").status_code == 302
+    assert act(app, coordinator, referred, "withdraw", confirmed="y").status_code == 302
     with app.app_context():
         assert db.session.scalar(db.select(Note.organisation_id)) is None
         request = db.session.get(Referral, referred).request

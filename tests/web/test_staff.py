@@ -306,14 +306,24 @@ def test_hand_back_goes_to_the_next_candidate(app, login_as):
 def test_referring_organisation_can_withdraw(app, login_as):
     [referral_id] = submit(app, caseworker="staff@pfm.example")
     pfm = login_as("pfm")
-    response = act(app, pfm, referral_id, "withdraw")
+    response = act(app, pfm, referral_id, "withdraw", confirmed="y")
     assert "You withdrew the referral." in text_of(pfm.get(response.headers["Location"]))
     assert placement(app, referral_id) == ("withdrawn", None)
 
 
+def test_a_withdrawal_is_confirmed_first_not_one_tap_away(app, login_as):
+    """The red button withdrew at once, one tap above the messages' table: now the caseworker
+    ticks that the person no longer needs this help, or is told to, on the form."""
+    [referral_id] = submit(app, caseworker="staff@pfm.example")
+    refused = act(app, login_as("pfm"), referral_id, "withdraw")
+    assert refused.status_code == 400
+    assert "Tick the box to confirm that the person no longer needs this help." in text_of(refused)
+    assert placement(app, referral_id) == ("offered", "nomada")
+
+
 def test_holder_cannot_withdraw(app, login_as):
     [referral_id] = submit(app, caseworker="staff@pfm.example")
-    act(app, login_as("nomada"), referral_id, "withdraw")
+    act(app, login_as("nomada"), referral_id, "withdraw", confirmed="y")
     assert placement(app, referral_id) == ("offered", "nomada")
 
 
