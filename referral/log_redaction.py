@@ -28,7 +28,11 @@ class RedactTokens(logging.Filter):
 
 
 def init_app() -> None:
-    """Filter werkzeug's request log (the development and test server); once per process."""
+    """Filter werkzeug's request log (the development and test server); once per process. The
+    HTTP client's own lines go: they give each request's whole address, and a webhook receiver's
+    may hold its secret (the senders log what they need, without it)."""
     logger = logging.getLogger("werkzeug")
     if not any(isinstance(f, RedactTokens) for f in logger.filters):
         logger.addFilter(RedactTokens())
+    for client in ("httpx", "httpcore"):
+        logging.getLogger(client).setLevel(logging.WARNING)

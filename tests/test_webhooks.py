@@ -3,6 +3,7 @@ the ``standardwebhooks`` package, as a member's system would."""
 
 import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -441,3 +442,16 @@ def test_add_webhook_and_send_webhooks_commands(app, directory, receiver):
     refused = runner.invoke(args=["add-webhook", "--org", "nomada", "http://example.org/"])
     assert refused.exit_code != 0 and "https://" in refused.output
     assert json.loads(receiver.posts[0]["raw"])["data"]["state"] == "offered"
+
+
+def test_no_log_line_gives_a_receivers_address(ctx, directory, receiver, caplog):
+    """A receiver's address may carry its own secret (``?key=…``); httpx wrote each whole one
+    into the worker's log at INFO."""
+    caplog.set_level(logging.DEBUG)
+    path = "/nomada?key=s3cr3t-receiver-key"
+    registered = webhooks.register(org("nomada").id, receiver.url(path), by=None)
+    receiver.secrets[path] = registered.secret
+    lifecycle.submit_request(intake("legal"))
+    webhooks.deliver_pending()
+    assert receiver.posts
+    assert "s3cr3t-receiver-key" not in caplog.text
