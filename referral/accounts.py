@@ -121,6 +121,13 @@ def rotate_session_token(user: User) -> str:
     return token
 
 
+def pending_seal(user: User) -> str:
+    """What a half-done sign-in (password accepted, code not yet) keeps of the account's sessions:
+    when they are renewed (a new password, a sign-in, a sign-out everywhere) the half-done one
+    no longer matches and must start again."""
+    return token_hash(f"pending sign-in:{user.session_token_hash}")[:32]
+
+
 def user_for_session(token: str) -> User | None:
     """The active user whose session token this is (Flask-Login's user loader)."""
     if not looks_like_token(token):

@@ -1,6 +1,7 @@
 """Signing in (password, then a code for those enrolled in two-step sign-in), signing out,
 forgotten passwords, one-time password links and the language switch."""
 
+import hmac
 import time
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
@@ -91,7 +92,12 @@ def _password_accepted(user: User, next_path: str | None):
     if not user.two_factor_enabled:
         return _signed_in(user, next_path)
     session.clear()
-    session["pending_sign_in"] = {"user": user.id, "at": int(time.time()), "next": next_path}
+    session["pending_sign_in"] = {
+        "user": user.id,
+        "at": int(time.time()),
+        "next": next_path,
+        "seal": accounts.pending_seal(user),
+    }
     return redirect(url_for("auth.code"))
 
 
@@ -112,6 +118,8 @@ def _pending() -> tuple[User, str | None] | None:
     user = db.session.get(User, pending.get("user"))
     if user is None or not user.active or not user.two_factor_enabled:
         return None
+    if not hmac.compare_digest(str(pending.get("seal", "")), accounts.pending_seal(user)):
+        return None  # the account's sessions were renewed since the password step
     return user, same_site_path(pending.get("next"))
 
 

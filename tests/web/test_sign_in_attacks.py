@@ -497,3 +497,22 @@ def test_signing_in_through_a_password_link_is_in_the_audit(app, staff, coordina
     assert "Signed in through a password link" in audit
     assert "A used or expired password link tried" in audit
     assert "Password link mailed" in audit
+
+
+def test_a_half_done_sign_in_ends_with_a_new_password(app, staff):
+    """Password accepted, code not yet given: the owner changing the password meanwhile ends that
+    half of a sign-in, as it ends every session."""
+    import pyotp
+
+    from ..helpers import enrol
+
+    with app.app_context():
+        enrol(VICTIM)
+        secret = user(VICTIM).totp_secret
+    attacker = app.test_client()
+    assert sign_in(attacker, VICTIM, DEMO_PASSWORD).headers["Location"] == "/login/code"
+    with app.app_context():
+        accounts.change_password(user(VICTIM), DEMO_PASSWORD, "brand-new-password")
+    answer = attacker.post("/login/code", data={"code": pyotp.TOTP(secret).now()})
+    assert answer.headers["Location"] == "/login"
+    assert attacker.get("/staff/").status_code == 302
