@@ -55,6 +55,8 @@ EVENT_OF_ACTION = {
     Action.HAND_BACK: "referral.handed_back",
     Action.CLOSE: "referral.closed",
     Action.WITHDRAW: "referral.withdrawn",
+    # The coordinator moved it: the organisation it was offered to no longer has it.
+    Action.ROUTE_BY_HAND: "referral.routed_by_hand",
 }
 EVENT_TYPES = (OFFERED, *EVENT_OF_ACTION.values(), NOTE_ADDED)
 

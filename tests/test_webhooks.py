@@ -20,7 +20,7 @@ from referral.handoff import Action
 from referral.models import Referral, WebhookEndpoint, WebhookMessage, utcnow
 from referral.service_errors import ServiceError
 
-from .helpers import intake, org
+from .helpers import intake, org, user
 
 
 class Receiver:
@@ -455,3 +455,29 @@ def test_no_log_line_gives_a_receivers_address(ctx, directory, receiver, caplog)
     webhooks.deliver_pending()
     assert receiver.posts
     assert "s3cr3t-receiver-key" not in caplog.text
+
+
+def test_an_offer_routed_by_hand_elsewhere_tells_the_organisation_that_had_it(ctx, staff, receiver):
+    """The coordinator moves an offer from Nomada to HFPC: Nomada's system hears it no longer has
+    it (it kept showing an offer it could not answer), HFPC's hears of its offer."""
+    for slug in ("nomada", "hfpc"):
+        listen(receiver, slug)
+    referral = lifecycle.submit_request(intake("legal")).request.referrals[0]
+    coordinator = user("coordinator@konsorcjum.example")
+    lifecycle.act(
+        referral.id,
+        coordinator,
+        Action.ROUTE_BY_HAND,
+        referral.version,
+        organisation_id=org("hfpc").id,
+        text="They see her this week",
+    )
+    webhooks.deliver_pending()
+    rid = referral.id
+    assert receiver.events("/nomada") == [
+        ("referral.offered", rid),
+        ("referral.routed_by_hand", rid),
+    ]
+    assert receiver.events("/hfpc") == [("referral.offered", rid)]
+    [moved] = [p for p in receiver.posts if p["type"] == "referral.routed_by_hand"]
+    assert moved["data"]["state"] == "offered"
