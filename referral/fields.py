@@ -8,7 +8,14 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, PasswordField, SelectMultipleField, StringField
+from wtforms import (
+    DateField,
+    Field,
+    IntegerField,
+    PasswordField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -22,6 +29,12 @@ UNREADABLE = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # The days a period or a moment asked for may fall on: 0001-01-01 and 9999-12-31 parse, but the
 # day before or after them and their time in UTC, which the counting takes, do not exist.
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
+UNREADABLE_VALUE = {
+    DateField: _l("Enter a date like 2026-12-31."),
+    IntegerField: _l("Enter a whole number."),
+}
 
 
 def in_service_years(value: date) -> bool:
@@ -47,6 +60,11 @@ class Form(FlaskForm):
             field = super().bind_field(form, unbound_field, options)
             if isinstance(field, StringField) and not isinstance(field, PasswordField):
                 field.validators = [readable, *field.validators]
+            # WTForms' own words for a value it cannot read ("Not a valid date value.") came in
+            # its translators' Polish and Ukrainian, one of them misspelt: ours say what to type.
+            for kind, message in UNREADABLE_VALUE.items():
+                if isinstance(field, kind) and field.invalid_value_message is None:
+                    field.invalid_value_message = message
             return field
 
     def submission_hash(self) -> str | None:

@@ -108,6 +108,7 @@ class OrganisationForm(Form):
             Optional(),
             NumberRange(min=0, max=100000, message=_l("Enter a whole number, 0 or more.")),
         ],
+        invalid_value_message=_l("Enter a whole number, 0 or more."),
     )
     paused_until = DateField(_l("Paused until (inclusive)"), validators=[Optional()])
     pause_reason = StringField(

@@ -108,3 +108,40 @@ def test_a_refused_password_change_says_so_at_the_top_and_in_the_title(login_as)
     data = {"current": "wrong", "password": "short", "repeat": "short"}
     summary = refused_page_says_so(login_as("nomada").post("/staff/profile/password", data=data))
     assert "12 characters" in summary
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("/admin/reports?start=abc", "Enter a date like 2026-12-31."),
+        ("/admin/audit?start=2026-13-45", "Enter a date like 2026-12-31."),
+    ],
+)
+def test_a_date_that_cannot_be_read_gets_our_words_in_every_language(
+    app, coordinator, path, expected
+):
+    """WTForms' own "Not a valid date value." came through in its translators' words ("Не
+    дійсне значення дати.", misspelt); ours say what to type."""
+    assert expected in text_of(coordinator.get(path))
+    with app.app_context():
+        from referral.extensions import db
+
+        from ..helpers import user
+
+        user("coordinator@konsorcjum.example").language = "uk"
+        db.session.commit()
+    page = text_of(coordinator.get(path))
+    assert "Не дійсне" not in page and "Not a valid" not in page
+
+
+def test_a_capacity_that_is_not_a_whole_number_gets_one_message(app, coordinator):
+    from .test_admin import organisation_form
+
+    with app.app_context():
+        from ..helpers import org
+
+        organisation_id = org("nomada").id
+    form = organisation_form(app, "nomada", capacity="1.5")
+    page = text_of(coordinator.post(f"/admin/organisations/{organisation_id}", data=form))
+    error = re.search(r'<p class="error" id="capacity-error">(.*?)</p>', page, re.S)[1]
+    assert error.strip() == "Enter a whole number, 0 or more."
