@@ -609,3 +609,22 @@ def test_the_start_page_says_plainly_when_nothing_waits(coordinator):
     assert "No open request reaches the limit soon." in page
     assert "All mail to staff and organisations was delivered." in page
     assert not re.search(r"\b0 (referrals|open requests|mails)\b", page)
+
+
+def landmark_names(page: str) -> list[str]:
+    """The names of the page's named regions: sections named by a heading, boxes named by a
+    label (``scroll_table``)."""
+    names = [
+        " ".join(re.sub(r"<[^>]+>", "", heading).split())
+        for target in re.findall(r'<section[^>]*aria-labelledby="([^"]+)"', page)
+        for heading in re.findall(rf'id="{re.escape(target)}"[^>]*>(.*?)</', page, re.S)[:1]
+    ]
+    return names + re.findall(r'role="region" aria-label="([^"]+)"', page)
+
+
+def test_no_two_regions_of_an_admin_page_share_a_name(coordinator):
+    """axe's landmark-unique: a screen reader's list of regions named the organisation's coverage
+    twice (the section, and the table's scrolling box inside it)."""
+    for url in ADMIN_PAGES:
+        names = landmark_names(text(coordinator.get(url)))
+        assert len(names) == len(set(names)), (url, names)
