@@ -200,3 +200,21 @@ def test_the_reports_fit_a_laptop_with_charts_in_the_text_size(
 
     violations = Axe().run(page).response["violations"]
     assert [v["id"] for v in violations if v["id"] == "landmark-unique"] == []
+
+
+def test_the_users_list_becomes_cards_on_a_phone(live_app, base_url, coordinator_codes, new_page):
+    """The users' table was 1,090 px wide in a 328 px box: the role, the password link and
+    Deactivate sat off-screen with nothing to say so. On a phone each user is a card."""
+    page = new_page(locale="pl-PL")  # 360 px wide
+    sign_in_as_coordinator(page, base_url, coordinator_codes)
+    page.goto(f"{base_url}/admin/users")
+    cut = page.evaluate(
+        "[...document.querySelectorAll('main .table-scroll')]"
+        ".filter(e => e.scrollWidth > e.clientWidth).length"
+    )
+    assert cut == 0
+    deactivate = page.locator("main tbody tr").first.locator("button").last.bounding_box()
+    assert deactivate is not None and deactivate["x"] + deactivate["width"] <= 360
+    role = page.locator("main tbody tr").first.locator("td[data-label='Rola']")
+    assert role.inner_text() == "Koordynator"
+    assert role.evaluate("e => getComputedStyle(e, '::before').content") == '"Rola: "'
