@@ -175,3 +175,20 @@ def test_a_place_not_in_the_list_shows_its_voivodeship(app, login_as):
     page = text_of(staff.get(f"/staff/referrals/{referral_id}"))
     panel = page[page.index('class="decision"') : page.index('aria-labelledby="person"')]
     assert "Lower Silesian" in panel and "Other place" not in panel
+
+
+def test_the_date_a_request_was_sent_is_written_out_in_every_language(app, login_as):
+    """A two-digit year ("01.12.26" in Ukrainian) beside pages that write dates out: now
+    "1 грудня 2026 р.", as the rest."""
+    from referral import lifecycle
+
+    from ..helpers import intake, user
+
+    with app.app_context():
+        lifecycle.submit_request(intake("legal"), submitted_by=user("staff@pfm.example"))
+        user("staff@pfm.example").language = "uk"
+        db.session.commit()
+    page = login_as("pfm").get("/staff/").get_data(as_text=True)
+    sent = page.split('id="sent"', 1)[1]
+    assert re.search(r"\d{1,2} [а-яіїєґ]+ 20\d\d\s?р\.", sent)
+    assert not re.search(r"\b\d\d\.\d\d\.\d\d\b", sent)
