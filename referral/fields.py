@@ -5,6 +5,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from datetime import date
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -63,8 +64,8 @@ class Form(FlaskForm):
             # WTForms' own words for a value it cannot read ("Not a valid date value.") came in
             # its translators' Polish and Ukrainian, one of them misspelt: ours say what to type.
             for kind, message in UNREADABLE_VALUE.items():
-                if isinstance(field, kind) and field.invalid_value_message is None:
-                    field.invalid_value_message = message
+                if isinstance(field, kind) and cast(Any, field).invalid_value_message is None:
+                    cast(Any, field).invalid_value_message = message
             return field
 
     def submission_hash(self) -> str | None:

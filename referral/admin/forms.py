@@ -108,7 +108,8 @@ class OrganisationForm(Form):
             Optional(),
             NumberRange(min=0, max=100000, message=_l("Enter a whole number, 0 or more.")),
         ],
-        invalid_value_message=_l("Enter a whole number, 0 or more."),
+        # WTForms takes it since 3.2; its type stubs do not know it yet.
+        invalid_value_message=_l("Enter a whole number, 0 or more."),  # type: ignore[call-arg]
     )
     paused_until = DateField(_l("Paused until (inclusive)"), validators=[Optional()])
     pause_reason = StringField(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import CompoundSelect, Select, select
 from sqlalchemy.orm import joinedload
 
 from ..access import visible_referrals
@@ -117,10 +117,11 @@ def _filtered(query: Select, user: User, key: str, filters: Filters, found: list
     return query
 
 
-def _found(text: str) -> list[int]:
+def _found(user: User, text: str) -> list[int]:
     """The requests with this reference, given this phone number or e-mail, or whose name holds
-    every word typed: at most COUNT_CAP of them, each by an index (the parts then keep only those
-    the organisation may see)."""
+    every word typed, each by an index: at most COUNT_CAP of those the user may see (a common
+    name's matches elsewhere must not crowd out the organisation's own)."""
+    found: Select | CompoundSelect
     if "@" in text:
         found = select(HelpRequest.id).where(HelpRequest.with_contact(email=text))
     elif normalised_phone(text):
@@ -128,9 +129,12 @@ def _found(text: str) -> list[int]:
     else:
         found = select(HelpRequest.id).where(HelpRequest.reference == normalise_reference(text))
         if keys := name_keys(text):
-            named = NameKey.requests_with_all(keys)
-            return list(db.session.scalars(found.union(named).limit(COUNT_CAP)))
-    return list(db.session.scalars(found.limit(COUNT_CAP)))
+            found = found.union(NameKey.requests_with_all(keys))
+    request_id = found.subquery().c[0]
+    # For each request found (an index each), whether one of its referrals is the user's to see.
+    visible = visible_referrals(user).with_only_columns(Referral.id)
+    seen = visible.where(Referral.request_id == request_id).exists()
+    return list(db.session.scalars(select(request_id).where(seen).limit(COUNT_CAP)))
 
 
 def _rows(referrals: list[Referral]) -> list[Row]:
@@ -144,7 +148,7 @@ def _rows(referrals: list[Referral]) -> list[Row]:
 def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Part]:
     """The three parts, each one page long: two queries a part (and one for a search), whatever
     the data."""
-    found = _found(filters.reference) if filters.reference else None
+    found = _found(user, filters.reference) if filters.reference else None
     parts = []
     for key in PARTS:
         query = _filtered(_part_query(user, key), user, key, filters, found)

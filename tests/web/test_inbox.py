@@ -192,3 +192,15 @@ def test_the_date_a_request_was_sent_is_written_out_in_every_language(app, login
     sent = page.split('id="sent"', 1)[1]
     assert re.search(r"\d{1,2} [а-яіїєґ]+ 20\d\d\s?р\.", sent)
     assert not re.search(r"\b\d\d\.\d\d\.\d\d\b", sent)
+
+
+def test_a_common_name_found_elsewhere_does_not_crowd_out_our_own_match(app, login_as, monkeypatch):
+    """The search kept the first COUNT_CAP requests of that name anywhere, then only those the
+    organisation may see: with a common name, its own person fell beyond the cap and was not
+    found."""
+    monkeypatch.setattr(inbox, "COUNT_CAP", 2)
+    for _ in range(3):
+        submit(app, city="lublin", name="Olena Kovalenko")  # Homo Faber's offers
+    [ours] = submit(app, name="Olena Kovalenko")  # Wrocław: Nomada's
+    html = text_of(login_as("nomada").get("/staff/?reference=Kovalenko"))
+    assert f"/staff/referrals/{ours}" in html
