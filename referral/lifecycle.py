@@ -106,24 +106,26 @@ class SubmittedRequest:
     link_sent_by: tuple[str, ...] = ()  # the channels the status link went by, if any
 
 
+def _place(data: IntakeData) -> dict:
+    """Where the person is, as a request's columns: a city, or the voivodeship itself (as an
+    object: a mail written before the flush names it). UNKNOWN_PLACE for neither."""
+    if data.city_slug:
+        city = db.session.scalar(select(City).where(City.slug == data.city_slug))
+        if city is None:
+            raise ServiceError(ServiceError.UNKNOWN_PLACE, data.city_slug)
+        return {"city": city, "voivodeship_teryt": city.voivodeship_teryt}
+    if region := db.session.get(Voivodeship, data.voivodeship) if data.voivodeship else None:
+        return {"voivodeship": region, "voivodeship_teryt": region.teryt}
+    raise ServiceError(ServiceError.UNKNOWN_PLACE)
+
+
 def submit_request(
     data: IntakeData, submitted_by: Acting | None = None, now: datetime | None = None
 ) -> SubmittedRequest:
     """Store a request, make one referral per need, and route each at once. ``submitted_by``: the
     caseworker, or the token of their organisation's system, that referred the person."""
     now = now or utcnow()
-    city = None
-    if data.city_slug:
-        city = db.session.scalar(select(City).where(City.slug == data.city_slug))
-        if city is None:
-            raise ServiceError(ServiceError.UNKNOWN_PLACE, data.city_slug)
-    # A city, or the voivodeship itself (as an object: a mail written before the flush names it).
-    if city is not None:
-        place: dict = {"city": city, "voivodeship_teryt": city.voivodeship_teryt}
-    elif region := db.session.get(Voivodeship, data.voivodeship) if data.voivodeship else None:
-        place = {"voivodeship": region, "voivodeship_teryt": region.teryt}
-    else:
-        raise ServiceError(ServiceError.UNKNOWN_PLACE)
+    place = _place(data)
     if not data.needs:
         raise ServiceError(ServiceError.NO_NEEDS)
     token = new_token()
@@ -258,10 +260,7 @@ def submit_from_person(data: IntakeData, now: datetime | None = None) -> FromThe
     now = now or utcnow()
     refuse_if_sent(data.submission_hash)
     split = duplicates.split_needs(data.needs, _open_needs(data))
-    joined = [
-        _ask_again(need.referral_id, data.description, now, data.submission_hash)
-        for need in split.joined.values()
-    ]
+    joined = [_ask_again(need.referral_id, data, now) for need in split.joined.values()]
     relinked = False
     for request_id in split.earlier_requests:
         # A fresh link to the contact given then; nothing about it is shown on this screen.
@@ -301,20 +300,26 @@ def _open_needs(data: IntakeData) -> list[duplicates.OpenNeed]:
     return [duplicates.OpenNeed(*row) for row in rows]
 
 
-def _ask_again(
-    referral_id: int, words: str | None, now: datetime, submission_hash: str | None
-) -> Referral:
-    """The new request's words join the open referral; whoever holds it is told."""
+def _ask_again(referral_id: int, data: IntakeData, now: datetime) -> Referral:
+    """The new request's words join the open referral, with what else it changed (the place, an
+    urgency); whoever holds it is told."""
     referral = db.session.get_one(Referral, referral_id)
+    place = _place(data)
+    city_id = place["city"].id if "city" in place else None
+    earlier = referral.request
+    moved = (city_id, place["voivodeship_teryt"]) != (earlier.city_id, earlier.voivodeship_teryt)
     db.session.add(
         FromPerson(
             request_id=referral.request_id,
             referral=referral,
             organisation_id=referral.organisation_id,
             kind=FromPersonKind.ASKED_AGAIN,
-            body=words or None,
+            body=data.description or None,
             created_at=now,
-            submission_hash=submission_hash,
+            submission_hash=data.submission_hash,
+            city_id=city_id if moved else None,
+            voivodeship_teryt=place["voivodeship_teryt"] if moved else None,
+            urgent=True if data.urgent and not referral.urgent else None,
         )
     )
     if referral.organisation_id is not None:

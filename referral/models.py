@@ -825,9 +825,16 @@ class FromPerson(Model):
     # The public form whose words joined the need (``asked_again``), as ``HelpRequest``'s: a form
     # whose every need joined made no request to hold it.
     submission_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # What a need asked again changed (``asked_again``): the place, when not the earlier request's
+    # (a city, or a voivodeship alone), and True when it is urgent now and was not.
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"))
+    voivodeship_teryt: Mapped[str | None] = mapped_column(ForeignKey("voivodeship.teryt"))
+    urgent: Mapped[bool | None] = mapped_column(Boolean)
 
     referral: Mapped[Referral | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship()
+    city: Mapped[City | None] = relationship()
+    voivodeship: Mapped[Voivodeship | None] = relationship()
 
 
 # --- the staff search by name (inbox) -----------------------------------------------------------

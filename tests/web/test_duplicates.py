@@ -9,7 +9,7 @@ from referral import lifecycle
 from referral.extensions import db
 from referral.models import HelpRequest, Referral
 
-from ..helpers import intake
+from ..helpers import intake, user
 from .test_public import post_intake, status_path
 
 
@@ -256,3 +256,35 @@ def test_the_page_says_a_new_link_went_only_when_one_did(app, client, directory)
     assert "We sent a new link" not in mobile.get_data(as_text=True)  # a first request
     again = post_intake(app.test_client(), "en", needs=["legal"], phone="+48 601 111 111")
     assert "We sent a new link" in again.get_data(as_text=True)
+
+
+def test_a_need_asked_again_from_another_city_or_now_urgent_tells_the_holder(
+    app, client, staff, login_as
+):
+    """The person moved to Kraków, or things got worse: the form said so, and joined to the open
+    need the new city and urgency were dropped. The holder reads them beside the new words."""
+    from referral.models import FromPerson
+
+    post_intake(client, "en", needs=["legal"], phone="+48 601 111 111")  # Wrocław
+    post_intake(client, "en", needs=["legal"], phone="601 111 111", city="krakow", urgency="urgent")
+    with app.app_context():
+        [asked] = db.session.scalars(select(FromPerson)).all()
+        assert (asked.city.slug, asked.voivodeship_teryt, asked.urgent) == ("krakow", "12", True)
+        referral = db.session.scalar(select(Referral))
+        holder, referral_id = referral.organisation.slug, referral.id
+        user(f"staff@{holder}.example").language = "en"
+        db.session.commit()
+    page = " ".join(
+        login_as(holder).get(f"/staff/referrals/{referral_id}").get_data(as_text=True).split()
+    )
+    assert "Now in: Kraków" in page and "Now urgent" in page
+
+
+def test_a_need_asked_again_from_the_same_place_adds_no_place(app, client, staff):
+    from referral.models import FromPerson
+
+    post_intake(client, "en", needs=["legal"], phone="+48 601 111 111")
+    post_intake(client, "en", needs=["legal"], phone="601 111 111")
+    with app.app_context():
+        [asked] = db.session.scalars(select(FromPerson)).all()
+        assert (asked.city_id, asked.voivodeship_teryt, asked.urgent) == (None, None, None)
