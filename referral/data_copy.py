@@ -61,10 +61,16 @@ def _step_to_the_person(code: str) -> dict:
 
 
 def _appointment(referral: Referral, language: str) -> dict | None:
-    """What the person was told and answered about the appointment: never who proposed it."""
+    """What the person was told and answered about the appointment: never who proposed it. One
+    cancelled with the organisation the case left has only its steps (its time, place and words
+    went with it)."""
+    steps = [
+        {"step": _step_to_the_person(step.code), "at": step.at, "starts_at": step.starts_at}
+        for step in referral.appointment_steps
+    ]
     appointment = referral.appointment
     if appointment is None:
-        return None
+        return {"steps": steps} if steps else None
     return {
         "starts_at": appointment.starts_at,
         "kind": _coded(Kind, appointment.kind),
@@ -72,10 +78,7 @@ def _appointment(referral: Referral, language: str) -> dict | None:
         "organisation": _organisation(appointment.organisation, language),
         "state": _step_to_the_person(appointment.state),
         "your_words": appointment.person_words,
-        "steps": [
-            {"step": _step_to_the_person(step.code), "at": step.at, "starts_at": step.starts_at}
-            for step in referral.appointment_steps
-        ],
+        "steps": steps,
     }
 
 

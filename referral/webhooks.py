@@ -340,12 +340,13 @@ class _Stream(httpcore.NetworkStream):
 
 class _Transport(httpx.HTTPTransport):
     """httpx's transport, its connection pool over ``_Network``: httpx has no setting for the
-    network, so the pool it built is replaced by one built the same way with it."""
+    network, so the pool it built is replaced by one built the same way with it (keep-alive as
+    httpx's). No proxy from the environment: receivers are posted to directly (docs/deploy.md)."""
 
     def __init__(self, network: _Network) -> None:
         super().__init__()
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=network
+            ssl_context=httpx.create_ssl_context(), keepalive_expiry=5.0, network_backend=network
         )
 
 

@@ -23,3 +23,42 @@ def test_the_partial_index_of_open_referrals_holds_the_open_states_and_no_other(
             found = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_referral_open_created'"
         condition = db.session.scalar(text(found)).split("WHERE", 1)[1]
     assert {state for state in State if f"'{state}'" in condition} == OPEN_STATES
+
+
+def test_0019_names_the_need_of_the_messages_written_before_it_where_it_can(app, staff):
+    """A request of one need: its messages were about that need. One of several: which need a
+    message told of is not known, and it stays shown to each holder."""
+    from flask_migrate import downgrade, upgrade
+
+    from referral import lifecycle
+    from referral.handoff import Action
+    from referral.models import OutboxMessage
+
+    from .helpers import intake, user
+
+    with app.app_context():
+        requests = [
+            lifecycle.submit_request(intake(*needs, email="o@example.com", safe_to_message=True))
+            for needs in (("legal",), ("legal", "housing"))
+        ]
+        for submitted in requests:
+            referral = submitted.request.referrals[0]
+            holder = user(f"staff@{referral.organisation.slug}.example")
+            lifecycle.act(referral.id, holder, Action.ACCEPT)
+        one, several = (submitted.request.id for submitted in requests)
+        only = requests[0].request.referrals[0].id
+        downgrade(revision="0018")
+        upgrade()
+        db.session.expire_all()
+        accepted = dict(
+            db.session.execute(
+                db.select(OutboxMessage.request_id, OutboxMessage.referral_id).where(
+                    OutboxMessage.kind == "person_accepted"
+                )
+            ).all()
+        )
+        assert accepted == {one: only, several: None}
+        links = db.session.scalars(
+            db.select(OutboxMessage.referral_id).where(OutboxMessage.kind == "person_status_link")
+        ).all()
+        assert links and set(links) == {None}

@@ -270,6 +270,8 @@ def test_every_text_message_fits_two_parts_in_every_language(app, ctx, staff, la
             "unmatched_days": 5,
             "channel": None,
             "appointment": appointment,
+            # Said beside passing on or still looking, when the case left the one who proposed it.
+            "cancelled_appointment": appointment.starts_at,
         }
         for kind in person_messages.Kind:
             if kind in person_messages.NEUTRAL:

@@ -374,7 +374,12 @@ def test_a_hand_back_cancels_the_appointment_and_the_person_is_told(app, client,
     page = login_as(successor).get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
     assert ADDRESS not in page
     assert "Appointment cancelled" in page
-    assert ADDRESS not in client.get(status).get_data(as_text=True)
+    page = client.get(status).get_data(as_text=True)
+    assert ADDRESS not in page
+    # Someone told only "there is news" reads it behind the link, and in the copy of their data.
+    assert "скасовано: організація, яка її запропонувала, більше не займається" in page
+    copy = client.get(f"{status}/copy").get_data(as_text=True)
+    assert "Цю зустріч скасовано" in copy and ADDRESS not in copy
 
 
 @pytest.mark.usefixtures("english_staff")

@@ -110,7 +110,7 @@ def test_an_urgent_need_left_with_no_one_after_a_decline_alerts_the_coordinator(
 def test_ukrainian_form_words_urgency_and_residence_as_people_say_them(client, directory):
     html = client.get("/uk/request").get_data(as_text=True)
     urgency = re.search(r'<fieldset(?:(?!</fieldset>).)*name="urgency".*?</fieldset>', html, re.S)
-    assert "Не терміново" in urgency.group(0) and "Терміново" in urgency.group(0)
+    assert "Нетерміново" in urgency.group(0) and "Терміново" in urgency.group(0)
     assert "Звичайно" not in html
     residence = re.search(r'<select[^>]*name="residence_status".*?</select>', html, re.S).group(0)
     for words in ("посвідка на проживання", "karta pobytu", "PESEL UKR", "статус UKR", "CUKR"):

@@ -131,6 +131,7 @@ def test_a_date_that_cannot_be_read_gets_our_words_in_every_language(
         user("coordinator@konsorcjum.example").language = "uk"
         db.session.commit()
     page = text_of(coordinator.get(path))
+    assert "Введіть дату у форматі 2026-12-31." in page
     assert "Не дійсне" not in page and "Not a valid" not in page
 
 

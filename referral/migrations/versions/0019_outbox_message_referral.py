@@ -14,6 +14,17 @@ branch_labels = None
 depends_on = None
 
 
+# The kinds of message about one need (person_messages.Kind); the status links are about the
+# whole request.
+ABOUT_ONE_NEED = (
+    "person_accepted",
+    "person_passed_on",
+    "person_unmatched",
+    "person_closed",
+    "person_appointment",
+)
+
+
 def upgrade():
     with op.batch_alter_table("outbox_message") as batch_op:
         batch_op.add_column(sa.Column("referral_id", sa.Integer(), nullable=True))
@@ -23,6 +34,16 @@ def upgrade():
             ["referral_id"],
             ["id"],
         )
+    # Messages written before: a request of one need names it; one of several cannot tell which
+    # need a message was about, and its messages stay shown to each holder, as before.
+    op.execute(
+        sa.text(
+            "UPDATE outbox_message SET referral_id = (SELECT min(r.id) FROM referral r"
+            " WHERE r.request_id = outbox_message.request_id)"
+            " WHERE kind IN :kinds AND (SELECT count(*) FROM referral r"
+            " WHERE r.request_id = outbox_message.request_id) = 1"
+        ).bindparams(sa.bindparam("kinds", list(ABOUT_ONE_NEED), expanding=True))
+    )
 
 
 def downgrade():
