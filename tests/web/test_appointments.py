@@ -361,7 +361,7 @@ def test_a_hand_back_cancels_the_appointment_and_the_person_is_told(app, client,
             referral_id, user("staff@nomada.example"), Action.HAND_BACK, reason_code="no_capacity"
         )
         referral = db.session.get(Referral, referral_id)
-        successor = referral.organisation.slug
+        successor, proposer = referral.organisation.slug, user("staff@nomada.example").name
         assert referral.appointment is None
         assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
         codes = [step.code for step in referral.appointment_steps]
@@ -374,6 +374,7 @@ def test_a_hand_back_cancels_the_appointment_and_the_person_is_told(app, client,
     page = login_as(successor).get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
     assert ADDRESS not in page
     assert "Appointment cancelled" in page
+    assert f"({proposer})" not in page  # another organisation's staff, not named to this one
     page = client.get(status).get_data(as_text=True)
     assert ADDRESS not in page
     # Someone told only "there is news" reads it behind the link, and in the copy of their data.
