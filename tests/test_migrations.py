@@ -47,6 +47,7 @@ def test_0019_names_the_need_of_the_messages_written_before_it_where_it_can(app,
             lifecycle.act(referral.id, holder, Action.ACCEPT)
         one, several = (submitted.request.id for submitted in requests)
         only = requests[0].request.referrals[0].id
+        db.session.close()  # its reads would hold PostgreSQL's locks against the ALTERs below
         downgrade(revision="0018")
         upgrade()
         db.session.expire_all()
