@@ -368,6 +368,7 @@ def test_the_sent_referral_page_fits_a_phone(base_url, staff, new_page):
     page.click("form.referral-form > button[type=submit]")
     link = page.locator(".status-link")
     link.wait_for()
+    page.wait_for_load_state()  # its stylesheet applied: measured before, the page was 614 px wide
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     box = link.bounding_box()
     label = page.locator("dl.summary dt").last.bounding_box()
@@ -397,6 +398,7 @@ def test_the_withdrawn_page_keeps_its_button_and_link_apart_on_a_phone(app, base
     page.wait_for_url("**/withdraw")
     page.click("form button.danger")
     page.locator("div.flash-success").wait_for()
+    page.wait_for_load_state()  # measured with its stylesheet applied
     button = page.locator("main a.button").bounding_box()
     home = page.locator("main a.button ~ a").bounding_box()
     assert apart(button, home)
