@@ -58,23 +58,30 @@ def app():
     return app
 
 
+# Every sequence of the schema back to 1, as a fresh database has them (tests name ids like 1).
+_RESTART_SEQUENCES = text(
+    "SELECT count(setval(c.oid, 1, false)) FROM pg_class c"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_tables(request):
-    """Empty every table after each test that used the app."""
+    """Empty every table after each test that used the app. DELETE, dependants first, rather
+    than TRUNCATE: a test leaves a few rows, and on PostgreSQL truncating 33 tables took ten
+    times as long as deleting them (70–300 ms a test), most of the suite's time on a busy CI."""
     yield
     if "app" not in request.fixturenames:
         return
     app = request.getfixturevalue("app")
     with app.app_context():
         db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
             if conn.dialect.name == "postgresql":
-                quoted = ", ".join(f'"{t}"' for t in tables)
-                conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(text(f'DELETE FROM "{table}"'))
+                conn.execute(_RESTART_SEQUENCES)
 
 
 @pytest.fixture
