@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event, vText
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import notifications
 from .access import Actor, acting_organisation_id
@@ -51,6 +52,13 @@ class Step(LabelledEnum):
     CHANGE_REQUESTED = "change_requested", N_("The person asked for another time")
     CANCELLED = "cancelled", N_("Appointment cancelled: the case left the organisation")
 
+
+# Which appointment the person may answer how: "confirm" is offered for a proposed time only,
+# "another time" until they asked for one (``_status_appointment.html``).
+_ANSWERED_FROM = {
+    Step.CONFIRMED: frozenset({Step.PROPOSED}),
+    Step.CHANGE_REQUESTED: frozenset({Step.PROPOSED, Step.CONFIRMED}),
+}
 
 # The same steps told to the person (their copy of their data), in the status page's words: the
 # labels above are the staff's.
@@ -139,7 +147,14 @@ def propose(
     appointment.person_words = None
     appointment.updated_at = now
     _step(referral, Step.PROPOSED, now, actor.id)
-    db.session.flush()
+    # The referral's version is checked and bumped: a hand-back or withdrawal committed since the
+    # page was loaded refuses this proposal, and one under way is refused in turn.
+    referral.updated_at = now
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise ServiceError(ServiceError.STALE_VERSION) from None
     notifications.appointment_proposed(referral, appointment, calendar(appointment))
     db.session.commit()
     return appointment
@@ -153,7 +168,8 @@ def _answer(
     appointment = referral.appointment if referral else None
     if referral is None or appointment is None:
         raise ServiceError(ServiceError.NOT_FOUND, "appointment")
-    if referral.state not in _OPEN_FOR_APPOINTMENTS:
+    answerable = appointment.state in _ANSWERED_FROM[code]
+    if referral.state not in _OPEN_FOR_APPOINTMENTS or not answerable:
         raise ServiceError(ServiceError.NOT_ALLOWED_NOW)
     appointment.state = code
     appointment.person_words = (words or "").strip()[:WORDS_MAX] or None

@@ -251,7 +251,7 @@ def appointment_proposed(referral: Referral, appointment: Appointment, calendar:
         return
     if request.email:
         _write(
-            "appointment_person",
+            person_messages.APPOINTMENT_MAIL,
             request.email,
             request.language,
             request.id,

@@ -69,6 +69,10 @@ class Kind(StrEnum):
     APPOINTMENT = "person_appointment"
 
 
+# The time and place by e-mail with its calendar file (``notifications.appointment_proposed``):
+# a message to the person too, though not one of ``notify``'s.
+APPOINTMENT_MAIL = "appointment_person"
+
 # What staff read on the referral page for each kind; other modules add theirs.
 KIND_LABELS = {
     Kind.STATUS_LINK: _l("Private status link"),
@@ -78,6 +82,7 @@ KIND_LABELS = {
     Kind.UNMATCHED: _l("Still looking for an organisation"),
     Kind.CLOSED: _l("Closed, with the outcome"),
     Kind.APPOINTMENT: _l("Appointment proposed"),
+    APPOINTMENT_MAIL: _l("Appointment by e-mail, with a calendar file"),
 }
 # The kinds that say nothing about what happened: sent as written even when it is not safe.
 NEUTRAL = frozenset({Kind.STATUS_LINK, Kind.FRESH_LINK})

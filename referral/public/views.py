@@ -273,10 +273,10 @@ def write_message(token):
 def withdraw(token):
     found = _request_or_404(token)
     form = WithdrawForm()
-    if not form.validate_on_submit():
-        return redirect(url_for("public.status", token=token))
-    if form.confirmed.data != "yes":
-        return render_template("public/withdraw.html", help_request=found, token=token, form=form)
+    refused = not form.validate_on_submit()
+    if refused or form.confirmed.data != "yes":  # answered here: no link in a redirect
+        page = render_template("public/withdraw.html", help_request=found, token=token, form=form)
+        return page, 400 if refused else 200
     reference = found.reference
     lifecycle.withdraw_request(found)
     # Shown on the POST's response: the link opens nothing any more.

@@ -400,3 +400,73 @@ def test_an_organisation_that_let_the_case_go_sees_nothing_of_the_next_holders_a
     page = login_as("nomada").get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
     assert 'id="appointment"' not in page
     assert "Appointment proposed" not in page
+
+
+def test_the_appointment_mail_is_one_of_the_persons_messages(
+    app, client, login_as, case, english_staff
+):
+    """The mail with the address and calendar file is a message to the person like the others:
+    listed for the holder, dropped unsent when the person says their mailbox is no longer safe,
+    and, given up, counted for the coordinator without their address."""
+    referral_id, status = case
+    nomada = login_as("nomada")
+    propose(nomada, referral_id)
+    page = nomada.get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
+    assert "Appointment by e-mail, with a calendar file" in page
+    with app.app_context():
+        for message in db.session.scalars(select(OutboxMessage)):
+            message.next_attempt_at = None  # given up
+        db.session.commit()
+    undelivered = login_as("coordinator").get("/admin/undelivered").get_data(as_text=True)
+    assert "olena@example.com" not in undelivered and ADDRESS not in undelivered
+
+    propose(nomada, referral_id, place="ul. Inna 1, Wrocław")
+    changed = {"phone": "+48 601 222 333", "email": "olena@example.com", "contact_channel": "sms"}
+    assert client.post(f"{status}/contact", data=changed).status_code == 200  # not safe now
+    with app.app_context():
+        unsent = select(OutboxMessage.kind).where(
+            OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at.is_not(None)
+        )
+        assert db.session.scalars(unsent).all() == []
+
+
+def test_the_person_cannot_confirm_a_time_they_asked_to_change(app, client, login_as, case):
+    """The page offers no "confirm" once they asked for another time; a post sent anyway (an
+    old tab) must not mark the rejected time as agreed nor wipe what they wrote."""
+    referral_id, status = case
+    propose(login_as("nomada"), referral_id)
+    client.post(f"{status}/appointments/{referral_id}/another-time", data={"words": WORDS})
+    answered = client.post(f"{status}/appointments/{referral_id}/confirm")
+    assert answered.status_code == 200
+    assert "Цю зустріч тут уже не можна змінити" in answered.get_data(as_text=True)
+    with app.app_context():
+        appointment = db.session.scalar(select(Appointment))
+        assert (appointment.state, appointment.person_words) == ("change_requested", WORDS)
+
+
+def test_a_proposal_racing_a_hand_back_is_refused(app, staff):
+    """A colleague hands the case back while another proposes a time from the page they loaded
+    before: the next organisation must not inherit the old holder's appointment."""
+    from referral import appointments
+    from referral.service_errors import ServiceError
+
+    with app.app_context():
+        submitted = lifecycle.submit_request(intake("legal", email="o@example.com"))
+        referral_id = submitted.request.referrals[0].id
+        lifecycle.act(referral_id, user("staff@nomada.example"), Action.ACCEPT)
+    with app.app_context():
+        referral = db.session.get(Referral, referral_id)
+        proposer = user("staff@nomada.example")
+        assert appointments.may_propose(proposer, referral)
+        with app.app_context():  # the colleague, in a request of their own
+            lifecycle.act(
+                referral_id,
+                user("staff@nomada.example"),
+                Action.HAND_BACK,
+                reason_code="no_capacity",
+            )
+        with pytest.raises(ServiceError):
+            appointments.propose(referral, proposer, in_three_days(), "in_person", ADDRESS)
+        db.session.rollback()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0

@@ -283,6 +283,17 @@ def test_withdrawal_needs_the_confirmation_post_not_a_link(client, directory):
     assert client.get(f"{path}/withdraw").status_code == 405
 
 
+def test_a_withdrawal_form_that_cannot_be_read_answers_without_a_redirect(app, client, directory):
+    """The status link never travels in a Location header (decision 0005), a refused form
+    included: it is answered on the POST, and nothing is erased."""
+    path = sent_request(client, "en")
+    refused = client.post(f"{path}/withdraw", data={"confirmed": "y\x00"})
+    assert refused.status_code == 400 and "Location" not in refused.headers
+    assert "Withdraw your request and erase your data?" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(HelpRequest)).erased_at is None
+
+
 @pytest.mark.parametrize("page", ["status", "withdraw", "request"])
 def test_private_pages_leak_no_referrer_are_not_cached_and_not_indexed(client, directory, page):
     path = sent_request(client, "en")
