@@ -29,6 +29,7 @@ from .models import (
     DataAccess,
     EventText,
     FromPerson,
+    FromPersonKind,
     HelpRequest,
     Note,
     OutboxMessage,
@@ -66,9 +67,13 @@ def erase(request: HelpRequest, now: datetime) -> None:
         db.session.execute(delete(model).where(model.referral_id.in_(referral_ids)))
     outbox.forget(request)
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.request_id == request.id))
-    # The person's words through the status link; a contact change's record holds none and stays.
+    # What the person did through their link or the form (their words, the place they moved to,
+    # that it got urgent) goes; a contact change's record holds no value and stays as its audit.
     db.session.execute(
-        delete(FromPerson).where(FromPerson.request_id == request.id, FromPerson.body.is_not(None))
+        delete(FromPerson).where(
+            FromPerson.request_id == request.id,
+            FromPerson.kind != FromPersonKind.CONTACT_CHANGED,
+        )
     )
     db.session.execute(
         update(FromPerson).where(FromPerson.request_id == request.id).values(submission_hash=None)

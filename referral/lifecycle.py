@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
 
 from flask import current_app
 from sqlalchemy import Select, select, union
@@ -42,6 +41,7 @@ from .models import (
     City,
     EventText,
     FromPerson,
+    FromPersonKind,
     HelpRequest,
     NameKey,
     Note,
@@ -260,7 +260,8 @@ def submit_from_person(data: IntakeData, now: datetime | None = None) -> FromThe
     now = now or utcnow()
     refuse_if_sent(data.submission_hash)
     split = duplicates.split_needs(data.needs, _open_needs(data))
-    joined = [_ask_again(need.referral_id, data, now) for need in split.joined.values()]
+    place = _place(data) if split.joined else {}
+    joined = [_ask_again(need.referral_id, data, place, now) for need in split.joined.values()]
     relinked = False
     for request_id in split.earlier_requests:
         # A fresh link to the contact given then; nothing about it is shown on this screen.
@@ -300,11 +301,10 @@ def _open_needs(data: IntakeData) -> list[duplicates.OpenNeed]:
     return [duplicates.OpenNeed(*row) for row in rows]
 
 
-def _ask_again(referral_id: int, data: IntakeData, now: datetime) -> Referral:
-    """The new request's words join the open referral, with what else it changed (the place, an
-    urgency); whoever holds it is told."""
+def _ask_again(referral_id: int, data: IntakeData, place: dict, now: datetime) -> Referral:
+    """The new request's words join the open referral, with what else it changed (the place,
+    ``_place``'s, an urgency); whoever holds it is told."""
     referral = db.session.get_one(Referral, referral_id)
-    place = _place(data)
     city_id = place["city"].id if "city" in place else None
     earlier = referral.request
     moved = (city_id, place["voivodeship_teryt"]) != (earlier.city_id, earlier.voivodeship_teryt)
@@ -718,12 +718,6 @@ def expire_overdue(now: datetime | None = None, batch_size: int = 500) -> int:
 
 
 # --- the person, through their status link (issue 13.4) ---------------------------------------
-
-
-class FromPersonKind(StrEnum):
-    MESSAGE = "message"  # for the organisation holding a need
-    ASKED_AGAIN = "asked_again"  # a new request's words, joined to a need still open
-    CONTACT_CHANGED = "contact_changed"  # which fields; no values
 
 
 # How the person can be reached: what they may change through the status link.

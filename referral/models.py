@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
@@ -802,6 +803,14 @@ class DataAccess(Model):
 
 
 # --- what the person adds through their status link (issues 13.4, 13.6) -------------------------
+
+
+class FromPersonKind(StrEnum):
+    """What the person did (``FromPerson.kind``)."""
+
+    MESSAGE = "message"  # for the organisation holding a need
+    ASKED_AGAIN = "asked_again"  # a new request's words, joined to a need still open
+    CONTACT_CHANGED = "contact_changed"  # which fields; no values
 
 
 class FromPerson(Model):

@@ -288,3 +288,16 @@ def test_a_need_asked_again_from_the_same_place_adds_no_place(app, client, staff
     with app.app_context():
         [asked] = db.session.scalars(select(FromPerson)).all()
         assert (asked.city_id, asked.voivodeship_teryt, asked.urgent) == (None, None, None)
+
+
+def test_a_need_asked_again_without_words_goes_with_the_erased_request(app, client, staff):
+    """No words, but the place they moved to and that it got urgent: the person's too."""
+    from referral.models import FromPerson
+
+    post_intake(client, "en", needs=["legal"], phone="+48 601 111 111")
+    post_intake(client, "en", needs=["legal"], phone="601 111 111", city="krakow", description="")
+    with app.app_context():
+        [asked] = db.session.scalars(select(FromPerson)).all()
+        assert asked.body is None and asked.city is not None
+        lifecycle.withdraw_request(db.session.scalar(select(HelpRequest)))
+        assert db.session.scalars(select(FromPerson)).all() == []
