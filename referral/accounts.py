@@ -25,6 +25,7 @@ from .models import (
     utcnow,
 )
 from .passwords import hash_password, looks_like_token, new_token, token_hash, verify_password
+from .personal_data import keyring
 from .service_errors import ServiceError, get_or_refuse
 from .vocabulary import Role
 
@@ -91,16 +92,38 @@ def start_session(user: User) -> str:
     return token
 
 
+# How a sign-in record names an address that is no account: "?" and a keyed mark of what was
+# typed (``no_account_mark``), never the text (a password pasted in the wrong field, anyone's
+# address an attacker tried).
+NO_ACCOUNT = "?"
+
+
+def no_account_mark(typed: str) -> str:
+    """The same text typed gives the same mark: attempts on one address can be told apart."""
+    return NO_ACCOUNT + keyring().match("sign_in", typed)[:12]
+
+
 def _record(email: str, user: User | None, success: bool, kind: str = "sign_in") -> None:
     db.session.add(
         SignInEvent(
-            email=email[:254],
+            email=user.email if user else no_account_mark(email),
             user_id=user.id if user else None,
             organisation_id=user.organisation_id if user else None,
             success=success,
             kind=kind,
         )
     )
+
+
+def forget_old_sign_ins(now: datetime | None = None) -> int:
+    """The purge: delete the sign-in records older than ACCESS_LOG_RETENTION_DAYS (kept as long
+    as the access log) and the throttle's spent counts; gives how many records went."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["ACCESS_LOG_RETENTION_DAYS"])
+    deleted = db.session.execute(delete(SignInEvent).where(SignInEvent.at < cutoff))
+    throttle.forget_spent(now)
+    db.session.commit()
+    return cast(CursorResult, deleted).rowcount
 
 
 def record_sign_in_step(user: User, success: bool, kind: str) -> None:

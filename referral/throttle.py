@@ -8,22 +8,24 @@ duplicate-key error. The key is the account (whatever the address): a per-addres
 sign-in form (Flask-Limiter) keeps one address from trying many accounts.
 """
 
-import hashlib
 import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import and_, case, delete, or_, update
+from sqlalchemy import CursorResult, and_, case, delete, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
 from .models import SignInThrottle, utcnow
+from .personal_data import keyring
 
 LONGEST_LOCK = timedelta(hours=24)
+FORGET_AFTER = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,19 @@ class Attempt:
 
 
 def key(kind: str, subject: str) -> str:
-    """The row's key: ``kind`` (password, code) and the account, hashed (no e-mail stored)."""
-    return hashlib.sha256(f"{kind}|{subject}".encode()).hexdigest()
+    """The row's key: ``kind`` (password, code) and the account, hashed with MATCH_KEY (no
+    e-mail stored, none found by hashing a list of addresses)."""
+    return keyring().match(f"throttle-{kind}", subject)
+
+
+def forget_spent(now: datetime) -> int:
+    """Delete the counts of accounts nobody tried for FORGET_AFTER, no lock running: an
+    attacker who waits that long gains one new round of attempts a month."""
+    idle = delete(SignInThrottle).where(
+        SignInThrottle.updated_at < now - FORGET_AFTER,
+        or_(SignInThrottle.locked_until.is_(None), SignInThrottle.locked_until < now),
+    )
+    return cast(CursorResult, db.session.execute(idle)).rowcount
 
 
 def lock_length(locks_before: int) -> timedelta:

@@ -4,6 +4,7 @@ story, the notes about them or the words staff wrote is left in the database —
 not encrypted, not as a matching hash, not in SQLite's write-ahead log — while the reports keep
 their numbers."""
 
+import hashlib
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -221,6 +222,27 @@ def test_the_purge_forgets_openings_older_than_their_retention(app, person, monk
     assert "openings of personal data forgotten: 1" in runner.invoke(args=["purge"]).output
     with app.app_context():
         assert db.session.scalars(select(DataAccess)).all() == []
+
+
+def test_the_purge_forgets_sign_ins_and_spent_throttles_older_than_their_retention(
+    app, client, staff, monkeypatch
+):
+    """The sign-in audit is kept as long as the access log; an account's count of wrong
+    passwords, with no lock running and nobody trying for a month, is no longer needed."""
+    from referral.models import SignInEvent, SignInThrottle
+
+    client.post("/login", data={"email": "staff@nomada.example", "password": "wrong"})
+    with app.app_context():
+        [throttle] = db.session.scalars(select(SignInThrottle)).all()
+        assert throttle.key != hashlib.sha256(b"password|staff@nomada.example").hexdigest()
+        throttle.updated_at = utcnow() - timedelta(days=31)
+        db.session.commit()
+    monkeypatch.setitem(app.config, "ACCESS_LOG_RETENTION_DAYS", 0)
+    output = app.test_cli_runner().invoke(args=["purge"]).output
+    assert "sign-ins forgotten: 1" in output
+    with app.app_context():
+        assert db.session.scalars(select(SignInEvent)).all() == []
+        assert db.session.scalars(select(SignInThrottle)).all() == []
 
 
 def test_no_note_is_written_about_a_person_once_they_are_erased(app, person, login_as, coordinator):

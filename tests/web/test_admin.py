@@ -8,7 +8,7 @@ from sqlalchemy import select
 from referral import accounts, audit, lifecycle, paging
 from referral.extensions import db
 from referral.handoff import Action, State
-from referral.models import PasswordReset, Referral, User
+from referral.models import PasswordReset, Referral, SignInEvent, User
 from referral.seed import DEMO_PASSWORD
 
 from ..helpers import enrol, intake, org, user
@@ -470,6 +470,21 @@ def test_audit_shows_sign_ins_and_failures_and_referral_steps(app, client, coord
     assert f'href="/staff/referrals/{referral_id}"' in page
 
 
+def test_what_was_typed_for_no_account_is_not_kept_only_told_apart(app, client, coordinator):
+    """A password pasted into the e-mail field, or anyone's address tried by an attacker: the
+    audit keeps that there was no such account, and which attempts typed the same, not the text."""
+    for typed in ("Hunter2-My-Own-Password", "hunter2-my-own-password", "nobody@example.org"):
+        client.post("/login", data={"email": typed, "password": "wrong"})
+    with app.app_context():
+        kept = db.session.scalars(
+            select(SignInEvent.email).where(SignInEvent.user_id.is_(None)).order_by(SignInEvent.id)
+        ).all()
+    assert not any("hunter2" in email.lower() or "nobody" in email for email in kept)
+    assert kept[0] == kept[1] != kept[2]  # told apart, not read
+    page = text(coordinator.get("/admin/audit"))
+    assert page.count("No such account") == 3 and "Hunter2" not in page
+
+
 def test_audit_filters_by_referral_and_by_user(app, coordinator):
     first, second = submit(app, "legal", "wroclaw"), submit(app, "legal", "krakow")
     page = text(coordinator.get(f"/admin/audit?referral_id={first}"))
@@ -520,9 +535,19 @@ def test_audit_csv_is_utf8_with_bom_and_an_attachment(app, coordinator):
 
 
 def test_a_typed_formula_is_defused_in_the_csv(app, client, coordinator):
-    client.post("/login", data={"email": "=HYPERLINK(1)", "password": "x"})
-    body = coordinator.get("/admin/audit.csv?kind=sign_in").data.decode("utf-8-sig")
-    assert "'=hyperlink(1)" in body and ",=hyperlink" not in body
+    """Words staff wrote with a step, as a spreadsheet would run them."""
+    referral_id = submit(app, "legal", "wroclaw")
+    with app.app_context():
+        holder = db.session.get(Referral, referral_id).organisation.slug
+        lifecycle.act(
+            referral_id,
+            user(f"staff@{holder}.example"),
+            Action.DECLINE,
+            reason_code="other",
+            text="=HYPERLINK(1)",
+        )
+    body = coordinator.get("/admin/audit.csv?kind=referral").data.decode("utf-8-sig")
+    assert "'=HYPERLINK(1)" in body and ",=HYPERLINK" not in body
 
 
 # --- the public directory ---------------------------------------------------------------------

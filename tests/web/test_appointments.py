@@ -402,9 +402,8 @@ def test_an_organisation_that_let_the_case_go_sees_nothing_of_the_next_holders_a
     assert "Appointment proposed" not in page
 
 
-def test_the_appointment_mail_is_one_of_the_persons_messages(
-    app, client, login_as, case, english_staff
-):
+@pytest.mark.usefixtures("english_staff")
+def test_the_appointment_mail_is_one_of_the_persons_messages(app, client, login_as, case):
     """The mail with the address and calendar file is a message to the person like the others:
     listed for the holder, dropped unsent when the person says their mailbox is no longer safe,
     and, given up, counted for the coordinator without their address."""
