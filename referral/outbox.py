@@ -227,6 +227,11 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LONGEST_WAIT)
 
 
+# The messages that carry a person's working status link (``person_messages.Kind``): their text
+# is needed until it is sent, no longer.
+_WITH_THE_LINK = frozenset({"person_status_link", "person_fresh_link"})
+
+
 def settle(
     message: OutboxMessage,
     error: str | None,
@@ -243,6 +248,8 @@ def settle(
     next attempt."""
     if error is None:
         message.sent_at = utcnow()
+        if message.kind in _WITH_THE_LINK:
+            message.body = ""  # only the link's hash is kept (decision 0005)
         delivery.sent += 1
     else:
         message.attempts += 1

@@ -4,8 +4,9 @@ that matters to them, by e-mail and text message, in their language, through the
 Each message is rendered now and written to the outbox (``OutboxMessage``, ``channel`` "email"
 or "sms") in the caller's transaction, tied to the request: erasing the request deletes it, sent
 or not (``erasure.erase``). The worker's ``send_mail`` and ``send_sms`` jobs deliver it, with
-retries and back-off. A message holding a status link is encrypted at rest like every body, and
-is never logged (the ``log`` SMS sender masks the link).
+retries and back-off. A message holding a status link is encrypted at rest like every body,
+emptied once sent (``outbox.settle``: only the link's hash is kept), and is never logged (the
+``log`` SMS sender masks the link).
 
 The API other modules use:
 

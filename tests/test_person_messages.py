@@ -47,6 +47,22 @@ def person_mail(smtp_server, address=EMAIL):
     return smtp_server.to(address)
 
 
+def test_a_sent_link_is_not_kept_in_the_database(app, ctx, directory, smtp_server, sms_gateway):
+    """Only the link's hash is stored (decision 0005), so a copy of the database and its keys
+    opens no status page: once the message went, its text with the link is not kept."""
+    submitted = submit("uk")
+    deliver()
+    person_messages.send_fresh_link(submitted.request)
+    db.session.commit()
+    fresh_token = LINK.search(messages_of(submitted.request)[-1].body)[2]
+    deliver()
+    sent = messages_of(submitted.request)
+    assert [m.channel for m in sent if m.sent_at] == ["email", "sms", "email", "sms"]
+    for message in sent:
+        assert submitted.status_token not in message.body and fresh_token not in message.body
+        assert "/status/" not in message.body
+
+
 def test_the_status_link_reaches_the_person_by_email_and_sms_in_their_language(
     app, ctx, directory, smtp_server, sms_gateway
 ):
