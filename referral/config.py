@@ -72,6 +72,9 @@ class Config:
     OPEN_RETENTION_DAYS = int(os.environ.get("OPEN_RETENTION_DAYS", "365"))
     OPEN_RETENTION_WARNING_DAYS = int(os.environ.get("OPEN_RETENTION_WARNING_DAYS", "30"))
     ACCESS_LOG_RETENTION_DAYS = int(os.environ.get("ACCESS_LOG_RETENTION_DAYS", "730"))
+    # Mail to staff and webhook deliveries, once sent or given up (not less than the coordinator's
+    # 30 days of "Mail not delivered").
+    DELIVERY_RETENTION_DAYS = int(os.environ.get("DELIVERY_RETENTION_DAYS", "90"))
     BACKUP_RETENTION_DAYS = int(os.environ.get("BACKUP_RETENTION_DAYS", "30"))
     # The controller named in the privacy notice, and where people write about their data.
     CONTROLLER_NAME = os.environ.get("CONTROLLER_NAME", "Konsorcjum Migracyjne")

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, Select, delete, func, select, update
+from sqlalchemy import CursorResult, Select, delete, func, or_, select, update
 
 from . import outbox
 from .extensions import db
@@ -34,6 +34,7 @@ from .models import (
     Note,
     OutboxMessage,
     Referral,
+    WebhookMessage,
     utcnow,
 )
 from .paging import capped_count
@@ -154,6 +155,21 @@ def forget_old_accesses(now: datetime | None = None) -> int:
     deleted = db.session.execute(delete(DataAccess).where(DataAccess.at < cutoff))
     db.session.commit()
     return cast(CursorResult, deleted).rowcount
+
+
+def forget_old_deliveries(now: datetime | None = None) -> int:
+    """Delete what was delivered or given up DELIVERY_RETENTION_DAYS ago and belongs to no
+    request (those go with it): mail to staff (password links, digests) and webhook deliveries."""
+    cutoff = (now or utcnow()) - timedelta(days=current_app.config["DELIVERY_RETENTION_DAYS"])
+    forgotten = 0
+    for model in (OutboxMessage, WebhookMessage):
+        done = or_(model.sent_at.is_not(None), model.next_attempt_at.is_(None))
+        old = delete(model).where(done, model.created_at < cutoff)
+        if model is OutboxMessage:
+            old = old.where(OutboxMessage.request_id.is_(None))
+        forgotten += cast(CursorResult, db.session.execute(old)).rowcount
+    db.session.commit()
+    return forgotten
 
 
 @dataclass(frozen=True)

@@ -94,17 +94,19 @@ register("remind", every=timedelta(minutes=5))(lambda: str(reminding.remind()))
 @register("purge", every=timedelta(hours=6))
 def _purge() -> str:
     from .accounts import forget_old_sign_ins
-    from .erasure import forget_old_accesses, leave_no_trace, purge_ended
+    from .erasure import forget_old_accesses, forget_old_deliveries, leave_no_trace, purge_ended
     from .lifecycle import withdraw_requests_open_too_long
 
     ended = purge_ended()
     open_too_long = withdraw_requests_open_too_long()
     forgotten = forget_old_accesses()
     sign_ins = forget_old_sign_ins()
+    deliveries = forget_old_deliveries()
     leave_no_trace()
     return (
         f"Requests erased: {ended + open_too_long} ({ended} ended, {open_too_long} open too "
         f"long); openings of personal data forgotten: {forgotten}; sign-ins forgotten: {sign_ins}"
+        f"; deliveries forgotten: {deliveries}"
     )
 
 

@@ -245,6 +245,36 @@ def test_the_purge_forgets_sign_ins_and_spent_throttles_older_than_their_retenti
         assert db.session.scalars(select(SignInThrottle)).all() == []
 
 
+def test_the_purge_forgets_staff_mail_and_webhook_deliveries_done_long_ago(
+    app, client, staff, monkeypatch
+):
+    """A password link, a digest, an organisation's webhook deliveries: needed until sent (or
+    given up) and for the coordinator's 30 days of "not delivered", not for ever."""
+    from referral import webhooks
+    from referral.models import Organisation, WebhookMessage
+
+    client.post("/login/forgot", data={"email": "staff@nomada.example"})
+    with app.app_context():
+        for organisation in db.session.scalars(select(Organisation)):
+            webhooks.register(organisation.id, "http://127.0.0.1:9/hook", by=None)
+        db.session.commit()
+        lifecycle.submit_request(intake("legal"))
+        long_ago = utcnow() - timedelta(days=91)
+        staff_mail = select(OutboxMessage).where(OutboxMessage.request_id.is_(None))
+        done = [*db.session.scalars(staff_mail), *db.session.scalars(select(WebhookMessage))]
+        assert {type(row) for row in done} == {OutboxMessage, WebhookMessage}
+        for row in done:
+            row.created_at, row.sent_at = long_ago, long_ago
+        db.session.commit()
+    client.post("/login/forgot", data={"email": "staff@pfm.example"})  # today's stays
+    output = app.test_cli_runner().invoke(args=["purge"]).output
+    assert f"deliveries forgotten: {len(done)}" in output
+    with app.app_context():
+        assert db.session.scalars(select(WebhookMessage)).all() == []
+        [kept] = db.session.scalars(staff_mail).all()
+        assert kept.created_at > long_ago
+
+
 def test_no_note_is_written_about_a_person_once_they_are_erased(app, person, login_as, coordinator):
     """A note written after the erasure would hold words about the person that no purge reaches
     (it skips requests already erased), shown with no opening recorded: the holder of the closed
