@@ -75,6 +75,9 @@ class Config:
     # Mail to staff and webhook deliveries, once sent or given up (not less than the coordinator's
     # 30 days of "Mail not delivered").
     DELIVERY_RETENTION_DAYS = int(os.environ.get("DELIVERY_RETENTION_DAYS", "90"))
+    # Webhooks to this machine or its network (plain HTTP to this machine too): development only.
+    # Off, the server never posts, from inside, to a service that trusts whoever is inside.
+    WEBHOOK_PRIVATE_ADDRESSES = os.environ.get("WEBHOOK_PRIVATE_ADDRESSES") == "1"
     BACKUP_RETENTION_DAYS = int(os.environ.get("BACKUP_RETENTION_DAYS", "30"))
     # The controller named in the privacy notice, and where people write about their data.
     CONTROLLER_NAME = os.environ.get("CONTROLLER_NAME", "Konsorcjum Migracyjne")
@@ -138,6 +141,7 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    WEBHOOK_PRIVATE_ADDRESSES = True  # the receivers the tests run are on this machine
     DIRECTORY_CHECK_SECONDS = 0.0
     # Only the tests select TestConfig; the app never falls back to it.
     SECRET_KEY = "test-secret"  # noqa: S105  # nosec

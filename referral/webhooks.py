@@ -11,9 +11,11 @@ with its API token.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from datetime import datetime, timedelta
 
 import httpcore
 import httpx
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session
@@ -95,11 +98,14 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def is_acceptable_url(url: str) -> bool:
-    """HTTPS, or plain HTTP to this machine only (a receiver under development); no user or
-    password in the address. Read as httpx reads it when posting, so that an address it cannot
-    post to (a port that is not a number, a host no IDNA name can be, such as one with a
-    zero-width space pasted in) is refused here rather than failing at every delivery."""
+def is_acceptable_url(url: str, private_addresses: bool) -> bool:
+    """HTTPS, to the internet: no address of this machine or its network as an IP (a name is
+    checked where each connection is made, ``_Network``), unless ``private_addresses``
+    (WEBHOOK_PRIVATE_ADDRESSES: development and tests, which also take plain HTTP to this
+    machine, a receiver under development). No user or password in the address. Read as httpx
+    reads it when posting, so that an address it cannot post to (a port that is not a number, a
+    host no IDNA name can be, such as one with a zero-width space pasted in) is refused here
+    rather than failing at every delivery."""
     if len(url) > MAX_URL_LENGTH or any(ch.isspace() for ch in url):
         return False
     try:
@@ -108,14 +114,42 @@ def is_acceptable_url(url: str) -> bool:
         return False
     if not parts.host or parts.userinfo:
         return False
-    return parts.scheme == "https" or (parts.scheme == "http" and parts.host in LOOPBACK_HOSTS)
+    if private_addresses:
+        return parts.scheme == "https" or (parts.scheme == "http" and parts.host in LOOPBACK_HOSTS)
+    return parts.scheme == "https" and parts.host not in LOOPBACK_HOSTS and not _inside(parts.host)
+
+
+def _inside(host: str) -> bool:
+    """An IP address that is not on the public internet (loopback, private, link-local such as a
+    cloud's metadata service, reserved); a name is not judged here."""
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return False
+
+
+class PrivateAddress(ValueError):
+    """The receiver's name leads to an address that is not on the public internet."""
+
+
+def _public_address(host: str, port: int) -> str:
+    """The address to connect to for ``host``, refused unless every address it resolves to is
+    public; the connection is made to the address checked, so a name cannot change between."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise httpcore.ConnectError(type(error).__name__) from None
+    addresses = [str(info[4][0]) for info in found]
+    if not addresses or any(_inside(address.split("%")[0]) for address in addresses):
+        raise PrivateAddress(host)
+    return addresses[0]
 
 
 def register(organisation_id: int, url: str, by: User | None) -> RegisteredEndpoint:
     """Add an endpoint for an organisation's events (audited; ``by`` None: the command line)."""
     org = get_or_refuse(Organisation, organisation_id)
     url = url.strip()
-    if not is_acceptable_url(url):
+    if not is_acceptable_url(url, current_app.config["WEBHOOK_PRIVATE_ADDRESSES"]):
         raise ServiceError(ServiceError.INVALID_WEBHOOK_URL)
     secret = new_secret()
     endpoint = WebhookEndpoint(
@@ -294,9 +328,10 @@ class _Network(httpcore.NetworkBackend):
     """httpcore's own network, each connect, read and write given only what is left of the
     attempt's time (``until``, on ``time.monotonic``) in place of httpx's timeout per read."""
 
-    def __init__(self) -> None:
+    def __init__(self, private_addresses: bool) -> None:
         self.network = httpcore.SyncBackend()
         self.until = 0.0
+        self.private_addresses = private_addresses
 
     def left(self, timed_out: type[httpcore.TimeoutException]) -> float:
         left = self.until - time.monotonic()
@@ -305,8 +340,9 @@ class _Network(httpcore.NetworkBackend):
         return left
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        address = host if self.private_addresses else _public_address(host, port)
         stream = self.network.connect_tcp(
-            host, port, self.left(httpcore.ConnectTimeout), local_address, socket_options
+            address, port, self.left(httpcore.ConnectTimeout), local_address, socket_options
         )
         return _Stream(stream, self)
 
@@ -367,7 +403,7 @@ def deliver_pending(now: datetime | None = None) -> Delivery:
     delivery = Delivery()
     run_ends = time.monotonic() + RUN_SECONDS
     failing: set[int] = set()  # endpoints
-    network = _Network()
+    network = _Network(current_app.config["WEBHOOK_PRIVATE_ADDRESSES"])
     client = httpx.Client(
         transport=_Transport(network), timeout=TIMEOUT_SECONDS, follow_redirects=False
     )

@@ -399,7 +399,47 @@ def test_a_claim_runs_for_claim_for_from_when_it_is_taken_not_from_the_run_s_sta
     ],
 )
 def test_only_https_or_this_machine_receives_webhooks(url, acceptable):
-    assert webhooks.is_acceptable_url(url) is acceptable
+    assert webhooks.is_acceptable_url(url, private_addresses=True) is acceptable
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hooks",
+        "http://localhost/hooks",
+        "https://10.0.0.5/hooks",
+        "https://192.168.1.1/hooks",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hooks",
+        "https://[fd00::1]/hooks",
+        "https://0.0.0.0/hooks",
+    ],
+)
+def test_in_production_no_address_of_this_machine_or_its_network_receives_webhooks(url):
+    """The server would post, from inside, wherever the coordinator's form said: to a service
+    of its own network that trusts whoever is inside."""
+    assert webhooks.is_acceptable_url(url, private_addresses=False) is False
+    assert webhooks.is_acceptable_url("https://cases.example.org/hooks", private_addresses=False)
+
+
+def test_in_production_a_name_that_leads_inside_is_not_posted_to(app, ctx, directory, receiver):
+    """A public-looking name can resolve to an address inside (or be made to, after it was
+    registered): the address is checked where the connection is made."""
+    listen(receiver, "nomada")
+    db.session.execute(
+        update(WebhookEndpoint).values(
+            url=receiver.url("/nomada").replace("127.0.0.1", "localhost")
+        )
+    )
+    db.session.commit()
+    app.config["WEBHOOK_PRIVATE_ADDRESSES"] = False
+    try:
+        lifecycle.submit_request(intake("legal", city_slug="wroclaw"))
+        delivery = webhooks.deliver_pending()
+    finally:
+        app.config["WEBHOOK_PRIVATE_ADDRESSES"] = True
+    assert receiver.posts == [] and delivery.failed >= 1
+    assert {m.last_error for m in db.session.scalars(select(WebhookMessage))} == {"PrivateAddress"}
 
 
 def test_an_address_httpx_cannot_post_to_is_a_failed_attempt_not_the_end_of_the_run(

@@ -64,8 +64,8 @@ def webhook_new(organisation_id: int):
             show_error(
                 form.url,
                 _(
-                    "Use an https:// address (plain http:// only to this server itself), "
-                    "without a user name or password."
+                    "Use the https:// address of a server on the internet, without a user name "
+                    "or password."
                 ),
             )
         else:
