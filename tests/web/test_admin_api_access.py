@@ -80,8 +80,9 @@ def test_a_webhook_added_on_the_page_shows_its_secret_once(app, coordinator):
         f"/admin/organisations/{organisation_id}/webhooks/new",
         data={"url": "http://cases.example.org/hooks"},
     )
-    assert refused.status_code == 400 and "Use the https:// address of a server on the internet" in refused.get_data(
-        as_text=True
+    assert (
+        refused.status_code == 400
+        and "Use the https:// address of a server on the internet" in refused.get_data(as_text=True)
     )
     added = coordinator.post(
         f"/admin/organisations/{organisation_id}/webhooks/new",
