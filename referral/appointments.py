@@ -161,8 +161,15 @@ def propose(
 
 
 def _answer(
-    request: HelpRequest, referral_id: int, code: Step, words: str | None, now: datetime | None
+    request: HelpRequest,
+    referral_id: int,
+    code: Step,
+    words: str | None,
+    sequence: int,
+    now: datetime | None,
 ) -> Appointment:
+    """``sequence``: the proposal the person's page showed (``Appointment.sequence``); another
+    proposed since is not answered for them (STALE_VERSION)."""
     now = now or utcnow()
     referral = next((r for r in request.referrals if r.id == referral_id), None)
     appointment = referral.appointment if referral else None
@@ -171,6 +178,8 @@ def _answer(
     answerable = appointment.state in _ANSWERED_FROM[code]
     if referral.state not in _OPEN_FOR_APPOINTMENTS or not answerable:
         raise ServiceError(ServiceError.NOT_ALLOWED_NOW)
+    if sequence != appointment.sequence:
+        raise ServiceError(ServiceError.STALE_VERSION)
     appointment.state = code
     appointment.person_words = (words or "").strip()[:WORDS_MAX] or None
     appointment.updated_at = now
@@ -180,16 +189,23 @@ def _answer(
     return appointment
 
 
-def confirm(request: HelpRequest, referral_id: int, now: datetime | None = None) -> Appointment:
-    """The person, through the status link, says the time suits them."""
-    return _answer(request, referral_id, Step.CONFIRMED, None, now)
+def confirm(
+    request: HelpRequest, referral_id: int, sequence: int, now: datetime | None = None
+) -> Appointment:
+    """The person, through the status link, says the time their page showed suits them."""
+    return _answer(request, referral_id, Step.CONFIRMED, None, sequence, now)
 
 
 def ask_another_time(
-    request: HelpRequest, referral_id: int, words: str | None, now: datetime | None = None
+    request: HelpRequest,
+    referral_id: int,
+    words: str | None,
+    sequence: int,
+    now: datetime | None = None,
 ) -> Appointment:
-    """The person asks for another time, optionally saying when suits them."""
-    return _answer(request, referral_id, Step.CHANGE_REQUESTED, words, now)
+    """The person asks for another time than their page showed, optionally saying when suits
+    them."""
+    return _answer(request, referral_id, Step.CHANGE_REQUESTED, words, sequence, now)
 
 
 def calendar(appointment: Appointment) -> str:

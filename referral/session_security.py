@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import logout_user
 
 from . import instance_keys
+from .urls import referring_page
 
 # Refreshing the "last seen" time at most once a minute spares a new cookie on every page.
 SEEN_AT_GRANULARITY = 60
@@ -59,11 +60,27 @@ def init_app(app: Flask) -> None:
         too_old = now - session.get("signed_in_at", 0) > config["SESSION_MAX_HOURS"] * 3600
         if idle or too_old:
             logout_user()
+            # All but the CSRF token: a public form open in the same browser (the person filling
+            # in the intake at the office, on the caseworker's computer) still sends.
+            csrf_token = session.get("csrf_token")
             session.clear()
-            flash(_("Your session has ended. Please sign in again."), "info")
-            if request.blueprint in ("staff", "admin"):
+            if csrf_token:
+                session["csrf_token"] = csrf_token
+            if request.blueprint not in ("staff", "admin"):
+                return None  # a public page: perhaps not the signed-in person reading it
+            if request.method == "GET":
+                flash(_("Your session has ended. Please sign in again."), "info")
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            return None
+            # A form sent: it cannot be taken unsigned, nor its address opened after signing in
+            # (POST only); back to the page it was sent from, saying so.
+            flash(
+                _(
+                    "Your session has ended. What you were sending was not saved: please sign "
+                    "in and send it again."
+                ),
+                "error",
+            )
+            return redirect(url_for("auth.login", next=referring_page()))
         if now - session["seen_at"] >= SEEN_AT_GRANULARITY:
             session["seen_at"] = int(now)
         return None

@@ -36,6 +36,14 @@ def same_site_path(target: str | None) -> str | None:
     return target
 
 
+def referring_page() -> str | None:
+    """The path of the page of this site a form was sent from (its ``Referer``), else None."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return None
+    return same_site_path(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+
+
 def query_args() -> dict[str, str]:
     """The query string's arguments, to build this page's address again with ``url_for``: without
     the keys it reads as its own (``_method``, ``_external``, ``_scheme``, ``_anchor``), which

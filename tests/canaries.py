@@ -134,7 +134,9 @@ def person_with_history(app, client, login_as, smtp_server) -> Person:
         lifecycle.add_note(referral, holder, canaries.internal_note, shared=False)
         soon = utcnow() + timedelta(days=3)
         appointments.propose(referral, holder, soon, "in_person", canaries.place)
-        appointments.ask_another_time(referral.request, referral.id, canaries.words)
+        appointments.ask_another_time(
+            referral.request, referral.id, canaries.words, referral.appointment.sequence
+        )
         request_id = referral.request_id
         declined_by, holder_slug = first.organisation.slug, holder.organisation.slug
     # The person chooses text messages instead of e-mail, and writes to the holder.

@@ -127,6 +127,7 @@ def route_by_hand(referral_id: int):
     candidates = candidates_for(referral)
     organisations = _organisations_by_id()
     form = route_choices(referral, candidates)
+    status = 400 if form.is_submitted() else 200
     if form.validate_on_submit():
         try:
             lifecycle.act(
@@ -138,14 +139,19 @@ def route_by_hand(referral_id: int):
                 text=text_of(form.reason),
             )
         except ServiceError as error:
+            # The page as the referral is now, the reason typed kept (nothing lost, 409).
             flash(_route_refusal(error.code), "error")
+            candidates = candidates_for(referral)
+            form.version.raw_data = [str(referral.version)]
+            form.version.data = referral.version
+            status = 409
         else:
             org = organisations[form.organisation_id.data]
             flash(_("Offered to %(name)s.", name=org.name_in(current_language())), "success")
-        if request.args.get("back") == "referral":
-            # At the top, where the message says what happened and takes the focus.
-            return redirect(url_for("staff.referral", referral_id=referral.id))
-        return redirect(url_for("admin.route_by_hand", referral_id=referral.id))
+            if request.args.get("back") == "referral":
+                # At the top, where the message says what happened and takes the focus.
+                return redirect(url_for("staff.referral", referral_id=referral.id))
+            return redirect(url_for("admin.route_by_hand", referral_id=referral.id))
     page = render_template(
         "admin/route.html",
         referral=referral,
@@ -156,7 +162,7 @@ def route_by_hand(referral_id: int):
     )
     if referral.request.erased_at is None and any(event.text for event in referral.events):
         access_log.record(current_user, access_log.Page.ROUTE, [referral])
-    return page
+    return page, status
 
 
 def _route_refusal(code: str) -> str:

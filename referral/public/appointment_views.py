@@ -5,8 +5,9 @@ response, like the rest of the status pages: the status link never travels in a 
 from flask import Response, abort, current_app, flash
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import TextAreaField
-from wtforms.validators import Length
+from wtforms import IntegerField, TextAreaField
+from wtforms.validators import InputRequired, Length
+from wtforms.widgets import HiddenInput
 
 from .. import appointments
 from ..extensions import limiter
@@ -14,14 +15,20 @@ from ..fields import Form
 from ..security_headers import holds_secret
 from ..service_errors import ServiceError
 from . import bp
-from .views import _record_if_staff, _request_or_404, status
+from .forms import unix_newlines
+from .views import _record_if_staff, _request_or_404, _status_page, status
 
 
 class AnswerForm(Form):
     words = TextAreaField(
         _l("When would suit you? (optional)"),
-        validators=[Length(max=appointments.WORDS_MAX)],
+        filters=[unix_newlines],
+        validators=[
+            Length(max=appointments.WORDS_MAX, message=_l("Please write at most 500 characters."))
+        ],
     )
+    # Which proposal the page showed (``Appointment.sequence``): one made since is not answered.
+    sequence = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
 
 
 def _rate() -> str:
@@ -36,21 +43,34 @@ def answer_appointment(token: str, referral_id: int, answer: str):
     form = AnswerForm()
     if answer not in ("confirm", "another-time"):
         abort(404)
-    if not form.validate_on_submit():
-        flash(_("Please write at most 500 characters."), "error")
-        return status(token)
+    answered = (referral_id, form)  # shown again with what they wrote, whatever happens
+    if not form.validate_on_submit() and form.words.errors:
+        return _status_page(found, token, answered=answered, status=400)
     try:
+        sequence = form.sequence.data
+        if sequence is None:  # a page from before proposals were numbered
+            raise ServiceError(ServiceError.STALE_VERSION)
         if answer == "confirm":
-            appointments.confirm(found, referral_id)
+            appointments.confirm(found, referral_id, sequence)
             flash(_("Thank you. The organisation now knows that this time suits you."), "success")
         else:
-            appointments.ask_another_time(found, referral_id, form.words.data)
+            appointments.ask_another_time(found, referral_id, form.words.data, sequence)
             flash(
                 _("Thank you. The organisation will propose another time."),
                 "success",
             )
-    except ServiceError:
-        flash(_("This appointment can no longer be changed here."), "error")
+    except ServiceError as refused:
+        if refused.code != ServiceError.STALE_VERSION:
+            flash(_("This appointment can no longer be changed here."), "error")
+            return status(token)
+        flash(
+            _(
+                "The organisation has just proposed another time. Please look at it and answer "
+                "again."
+            ),
+            "error",
+        )
+        return _status_page(found, token, answered=answered, status=409)
     return status(token)
 
 

@@ -109,7 +109,10 @@ def intake():
 # The form's submission has a view of its own at the same address, the only one with the intake's
 # rate limit: checking a limit that cannot apply cost the empty form a tenth of its time.
 @bp.post("/<lang:lang>/request")
-@limiter.limit(lambda: current_app.config["INTAKE_RATE_LIMIT"])
+@limiter.limit(
+    lambda: current_app.config["INTAKE_RATE_LIMIT"],
+    exempt_when=lambda: "draft" in request.form,  # a switch of language stores nothing
+)
 @holds_secret  # the confirmation shows the status link
 def submit_intake():
     if request.content_length and not request.form:
@@ -176,11 +179,13 @@ def _status_page(
     *,
     contact_form: ContactForm | None = None,
     message_form: MessageForm | None = None,
+    answered: tuple | None = None,
     done: str | None = None,
     status: int = 200,
 ):
     """The status page; after a change through it, shown on the POST's response (``done`` says
-    what was done) rather than redirected: the link stays out of Location headers."""
+    what was done) rather than redirected: the link stays out of Location headers. ``answered``:
+    (referral id, its appointment's answer form) not taken, shown again with its words."""
     if contact_form is None:
         contact_form = ContactForm(formdata=None, obj=found)
     if message_form is None:
@@ -194,6 +199,7 @@ def _status_page(
         form=WithdrawForm(),
         contact_form=contact_form,
         message_form=message_form,
+        answered=answered,
         done=done,
         erasure=erasure_due(found),
         openings=access_log.openings(found),

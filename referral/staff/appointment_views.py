@@ -17,7 +17,7 @@ from ..handoff import WARSAW
 from ..models import utcnow
 from ..service_errors import ServiceError
 from . import bp
-from .views import _FULL_PAGE, _render_referral, _visible_or_404
+from .views import _FULL_PAGE, _render_referral, _visible_or_404, not_done
 
 _WHEN_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -79,8 +79,8 @@ def propose_appointment(referral_id: int):
             referral, current_user, form.starts_at, form.kind.data, text_of(form.place)
         )
     except ServiceError:
-        flash(_("Only the organisation holding an accepted case can propose a time."), "error")
-        return redirect(url_for(".referral", referral_id=referral_id))
+        refusal = _("Only the organisation holding an accepted case can propose a time.")
+        return not_done(referral_id, refusal, "appointment", form, text_of(form.place))
     flash(
         _(
             "The appointment was proposed. The person sees it on their status page and gets a "

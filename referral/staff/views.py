@@ -136,8 +136,14 @@ def _colleague_choices() -> list[tuple[str, str]]:
     return [("", _("Nobody yet"))] + [(str(u.id), u.name) for u in colleagues]
 
 
-def _render_referral(referral: Referral, submitted: dict | None = None, status: int = 200):
-    """The referral page; ``submitted`` holds a form that failed validation, shown with errors."""
+def _render_referral(
+    referral: Referral,
+    submitted: dict | None = None,
+    status: int = 200,
+    unsaved: dict | None = None,
+):
+    """The referral page; ``submitted`` holds a form that failed validation, shown with errors;
+    ``unsaved`` the words of a refused one (``not_done``)."""
     data = {"version": referral.version}
     forms = {
         action.value: form_class(formdata=None, data=data, prefix=action.value)
@@ -159,6 +165,7 @@ def _render_referral(referral: Referral, submitted: dict | None = None, status: 
         notes=notes,
         reasons=explain.stored_reasons(referral),
         duplicate_of=lifecycle.duplicate_seen_by(current_user, referral.request),
+        unsaved=unsaved,
     )
     words = any(event.text for event in referral.events)
     if referral.request.erased_at is None and (personal or notes or words):
@@ -184,6 +191,19 @@ _FULL_PAGE = (
 @login_required
 def referral(referral_id: int):
     return _render_referral(_visible_or_404(referral_id, *_FULL_PAGE))
+
+
+def not_done(referral_id: int, message: str, name: str, form, words: str | None):
+    """A step, a note or a proposal refused because the referral moved on meanwhile: the page as
+    it is now (409), the refusal at its top, and what was typed kept, in its form (``name``) when
+    the page still offers it, carrying the version now shown, else quoted to copy."""
+    flash(message, "error")
+    referral = _visible_or_404(referral_id, *_FULL_PAGE)
+    if isinstance(form, ActionForm):
+        form.version.raw_data = [str(referral.version)]
+        form.version.data = referral.version
+    unsaved = {"form": name, "words": words}
+    return _render_referral(referral, {name: form}, status=409, unsaved=unsaved)
 
 
 def _refusal_message(code: str, action: Action) -> str:
@@ -241,8 +261,10 @@ def _action_view(action: Action):
         try:
             lifecycle.act(referral.id, current_user, action, form.version.data, **_details(form))
         except ServiceError as error:
-            flash(_refusal_message(error.code, action), "error")
-            return redirect(url_for(".referral", referral_id=referral_id))
+            words = text_of(form.text) if isinstance(form, (DeclineForm, CloseForm)) else None
+            return not_done(
+                referral_id, _refusal_message(error.code, action), action.value, form, words
+            )
         flash(_done_message(action), "success")
         if action in (Action.DECLINE, Action.HAND_BACK):
             return redirect(url_for(".inbox"))
@@ -264,10 +286,10 @@ for _action in ACTIONS:
 @login_required
 def notes(referral_id: int):
     referral = _visible_or_404(referral_id)
-    if not access.may_add_note(current_user, referral):
-        flash(_("Only the organisations working on this referral can add notes."), "error")
-        return redirect(url_for(".referral", referral_id=referral_id))
     form = NoteForm()
+    if not access.may_add_note(current_user, referral):
+        refusal = _("Only the organisations working on this referral can add notes.")
+        return not_done(referral_id, refusal, "notes", form, text_of(form.body))
     if not form.validate_on_submit():
         referral = _visible_or_404(referral_id, *_FULL_PAGE)
         return _render_referral(referral, {"notes": form}, status=400)
@@ -288,7 +310,23 @@ def new_referral():
         status = 400 if form.is_submitted() else 200
         return render_template("staff/new.html", form=form), status
     intake = form.to_intake(form.person_language.data, current_app.config["CONSENT_VERSION"])
-    submitted = lifecycle.submit_request(intake, submitted_by=current_user)
+    try:
+        submitted = lifecycle.submit_request(intake, submitted_by=current_user)
+    except ServiceError as refused:
+        if refused.code != ServiceError.ALREADY_SENT:
+            raise
+        # Sent again (a reload, a double tap, an answer lost on the way): what it made, not a
+        # second request. Its status link was only on that first answer.
+        flash(
+            _(
+                "This form was already sent: the referral is %(reference)s. If the person has no "
+                'status link, they can ask for a new one under "Lost your link?" on the home '
+                "page.",
+                reference=refused.detail,
+            ),
+            "info",
+        )
+        return redirect(url_for(".inbox", reference=refused.detail))
     # Rendered, not redirected: the status token exists only in this response.
     page = render_template(
         "staff/submitted.html",

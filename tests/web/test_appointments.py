@@ -50,6 +50,16 @@ def propose(client, referral_id: int, **changes):
     return client.post(f"/staff/referrals/{referral_id}/appointment", data=data)
 
 
+def answer(client, status: str, referral_id: int, how: str, **data):
+    """The person's answer ("confirm", "another-time") to the time their page shows them, as their
+    browser sends it: with the number of that proposal, read from the page."""
+    page = client.get(status).get_data(as_text=True)
+    sequence = re.search(r'name="sequence" type="hidden" value="(\d+)"', page)[1]
+    return client.post(
+        f"{status}/appointments/{referral_id}/{how}", data={"sequence": sequence, **data}
+    )
+
+
 def test_the_holder_proposes_and_the_person_gets_it_by_email_with_a_calendar_file(
     app, login_as, case, smtp_server
 ):
@@ -93,7 +103,7 @@ def test_the_person_sees_it_confirms_it_and_the_holder_hears(
     assert "Kanarkowa 7/3" in calendar.get_data(as_text=True)
     assert calendar.headers["Cache-Control"] == "no-store"
 
-    answered = client.post(f"{status}/appointments/{referral_id}/confirm")
+    answered = answer(client, status, referral_id, "confirm")
     assert answered.status_code == 200
     assert "Дякуємо" in answered.get_data(as_text=True)
 
@@ -111,9 +121,7 @@ def test_asking_for_another_time_keeps_the_words_for_the_holder_and_erasure_take
     referral_id, status = case
     nomada = login_as("nomada")
     propose(nomada, referral_id)
-    answered = client.post(
-        f"{status}/appointments/{referral_id}/another-time", data={"words": WORDS}
-    )
+    answered = answer(client, status, referral_id, "another-time", words=WORDS)
     assert answered.status_code == 200
     assert WORDS in nomada.get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
     # The time asked to be changed is no longer shown as the appointment, nor offered to save.
@@ -173,7 +181,7 @@ def test_only_the_holder_of_an_accepted_case_proposes(app, login_as, staff):
     nomada = login_as("nomada")
     page = nomada.get(f"/staff/referrals/{referral_id}").get_data(as_text=True)
     assert "/appointment" not in page  # offered, not accepted yet: no form
-    assert propose(nomada, referral_id).status_code == 302
+    assert propose(nomada, referral_id).status_code == 409  # refused, the page as it is
     assert propose(login_as("hfpc"), referral_id).status_code == 404
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
@@ -190,7 +198,10 @@ def test_answers_from_the_status_page_are_rate_limited(app, limited_app, case):
         )
     client = limited_app.test_client()
     answers = [
-        client.post(f"{status}/appointments/{referral_id}/confirm").status_code for _ in range(11)
+        client.post(
+            f"{status}/appointments/{referral_id}/confirm", data={"sequence": 0}
+        ).status_code
+        for _ in range(11)
     ]
     assert answers[:10] == [200] * 10 and answers[10] == 429
 
@@ -246,7 +257,7 @@ def test_the_persons_copy_gives_the_appointment_and_its_steps_never_the_staff_me
         user("staff@nomada.example").name = "Anna Staff-Member"
         db.session.commit()
     propose(login_as("nomada"), referral_id)
-    client.post(f"{status}/appointments/{referral_id}/another-time", data={"words": WORDS})
+    answer(client, status, referral_id, "another-time", words=WORDS)
     status = status.replace("/uk/", f"/{language}/")
 
     page = client.get(f"{status}/copy").get_data(as_text=True)
@@ -301,7 +312,7 @@ def test_the_copy_tells_the_person_each_step_in_their_own_words_not_the_staffs(
 ):
     referral_id, status = case
     propose(login_as("nomada"), referral_id)
-    client.post(f"{status}/appointments/{referral_id}/confirm")
+    answer(client, status, referral_id, "confirm")
     status = status.replace("/uk/", f"/{language}/")
     proposed, confirmed = YOUR_STEPS[language]
 
@@ -434,8 +445,8 @@ def test_the_person_cannot_confirm_a_time_they_asked_to_change(app, client, logi
     old tab) must not mark the rejected time as agreed nor wipe what they wrote."""
     referral_id, status = case
     propose(login_as("nomada"), referral_id)
-    client.post(f"{status}/appointments/{referral_id}/another-time", data={"words": WORDS})
-    answered = client.post(f"{status}/appointments/{referral_id}/confirm")
+    answer(client, status, referral_id, "another-time", words=WORDS)
+    answered = client.post(f"{status}/appointments/{referral_id}/confirm", data={"sequence": 0})
     assert answered.status_code == 200
     assert "Цю зустріч тут уже не можна змінити" in answered.get_data(as_text=True)
     with app.app_context():
@@ -469,3 +480,55 @@ def test_a_proposal_racing_a_hand_back_is_refused(app, staff):
         db.session.rollback()
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
+
+
+def test_the_person_answers_only_the_time_their_page_showed(app, client, login_as, case):
+    """The holder proposed a new time while the person's page showed the old one: "this time
+    suits me" must not agree to a time they never saw."""
+    referral_id, status = case
+    nomada = login_as("nomada")
+    propose(nomada, referral_id)
+    seen = client.get(status).get_data(as_text=True)
+    propose(nomada, referral_id, kind="phone", place="")
+    words = "Tylko po 15:00"
+    sent = client.post(
+        f"{status}/appointments/{referral_id}/another-time", data={"sequence": 0, "words": words}
+    )
+    page = sent.get_data(as_text=True)
+    assert sent.status_code == 409 and 'name="sequence" type="hidden" value="1"' in page
+    assert "Організація щойно запропонувала інший час" in page and words in page  # kept
+    assert (
+        client.post(
+            f"{status}/appointments/{referral_id}/confirm", data={"sequence": 0}
+        ).status_code
+        == 409
+    )
+    with app.app_context():
+        appointment = db.session.scalar(select(Appointment))
+        assert (appointment.state, appointment.sequence) == ("proposed", 1)
+    assert 'value="0"' in seen
+
+
+def test_the_persons_words_are_counted_as_their_browser_counts_them(app, client, login_as, case):
+    """500 characters with line breaks: the browser's maxlength counts each as one, and sends
+    each as two (CRLF): refused, the words were lost."""
+    referral_id, status = case
+    propose(login_as("nomada"), referral_id)
+    line = "Після 15:00 у четвер або в пʼятницю зранку, бо вдень я на роботі."
+    words = "\r\n".join([line] * 6)
+    words += "." * (500 - len(words.replace("\r\n", "\n")))
+    assert answer(client, status, referral_id, "another-time", words=words).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(Appointment.state)) == "change_requested"
+
+
+def test_refused_words_are_kept_beside_their_field(app, client, login_as, case):
+    referral_id, status = case
+    propose(login_as("nomada"), referral_id)
+    words = "Після 15:00 у четвер" + "!" * 500
+    refused = answer(client, status, referral_id, "another-time", words=words)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    textarea = re.search(rf'<textarea id="words-{referral_id}"[^>]*>(.*?)</textarea>', page, re.S)
+    assert textarea[1].strip() == words
+    assert 'aria-invalid="true"' in textarea[0] and "500" in page
