@@ -67,12 +67,12 @@ def sign_in(email: str, password: str) -> SignInResult:
     email = normalise_email(email)
     row_key = _password_key(email)
     attempt = throttle.claim(row_key)
+    user = db.session.scalar(db.select(User).where(func.lower(User.email) == email))
     if not attempt.allowed:
-        _record(email, None, success=False)
+        _record(email, user, success=False)  # an attempt on the account, locked: no hash
         db.session.commit()
         return SignInResult(locked_minutes=attempt.locked_minutes)
 
-    user = db.session.scalar(db.select(User).where(func.lower(User.email) == email))
     stored = user.password_hash if user else _stand_in_hash(profile)
     ok = verify_password(stored, password, profile) and user is not None and user.active
     _record(

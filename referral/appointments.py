@@ -175,11 +175,13 @@ def _answer(
     appointment = referral.appointment if referral else None
     if referral is None or appointment is None:
         raise ServiceError(ServiceError.NOT_FOUND, "appointment")
+    if sequence != appointment.sequence:
+        raise ServiceError(ServiceError.STALE_VERSION)
+    if appointment.state == code:
+        return appointment  # sent again (a double tap, a reload of the thanks): done already
     answerable = appointment.state in _ANSWERED_FROM[code]
     if referral.state not in _OPEN_FOR_APPOINTMENTS or not answerable:
         raise ServiceError(ServiceError.NOT_ALLOWED_NOW)
-    if sequence != appointment.sequence:
-        raise ServiceError(ServiceError.STALE_VERSION)
     appointment.state = code
     appointment.person_words = (words or "").strip()[:WORDS_MAX] or None
     appointment.updated_at = now

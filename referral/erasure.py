@@ -158,8 +158,9 @@ def forget_old_accesses(now: datetime | None = None) -> int:
 
 
 def forget_old_deliveries(now: datetime | None = None) -> int:
-    """Delete what was delivered or given up DELIVERY_RETENTION_DAYS ago and belongs to no
-    request (those go with it): mail to staff (password links, digests) and webhook deliveries."""
+    """Delete what was written DELIVERY_RETENTION_DAYS ago, since delivered or given up, and
+    belongs to no request (those go with it): mail to staff (password links, digests) and
+    webhook deliveries."""
     cutoff = (now or utcnow()) - timedelta(days=current_app.config["DELIVERY_RETENTION_DAYS"])
     forgotten = 0
     for model in (OutboxMessage, WebhookMessage):

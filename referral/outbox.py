@@ -228,7 +228,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 # The messages that carry a person's working status link (``person_messages.Kind``): their text
-# is needed until it is sent, no longer.
+# is needed until it is sent or given up, no longer.
 _WITH_THE_LINK = frozenset({"person_status_link", "person_fresh_link"})
 
 
@@ -248,8 +248,6 @@ def settle(
     next attempt."""
     if error is None:
         message.sent_at = utcnow()
-        if message.kind in _WITH_THE_LINK:
-            message.body = ""  # only the link's hash is kept (decision 0005)
         delivery.sent += 1
     else:
         message.attempts += 1
@@ -265,6 +263,9 @@ def settle(
             message.attempts,
             ", no more tries" if given_up else "",
         )
+    done = message.sent_at is not None or message.next_attempt_at is None
+    if done and message.kind in _WITH_THE_LINK:
+        message.body = ""  # sent or given up: only the link's hash is kept (decision 0005)
     message.claimed_until = None
     try:
         db.session.commit()

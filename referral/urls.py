@@ -30,7 +30,10 @@ def same_site_path(target: str | None) -> str | None:
     """
     if not target or any(ch.isspace() or ord(ch) < 32 or ch in "\\\x7f" for ch in target):
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "http://[x/": not an address at all
+        return None
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
@@ -38,7 +41,10 @@ def same_site_path(target: str | None) -> str | None:
 
 def referring_page() -> str | None:
     """The path of the page of this site a form was sent from (its ``Referer``), else None."""
-    referrer = urlsplit(request.referrer or "")
+    try:
+        referrer = urlsplit(request.referrer or "")
+    except ValueError:
+        return None
     if referrer.netloc != request.host:
         return None
     return same_site_path(referrer.path + (f"?{referrer.query}" if referrer.query else ""))

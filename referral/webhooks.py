@@ -11,6 +11,7 @@ with its API token.
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import json
 import logging
@@ -121,28 +122,43 @@ def is_acceptable_url(url: str, private_addresses: bool) -> bool:
 
 def _inside(host: str) -> bool:
     """An IP address that is not on the public internet (loopback, private, link-local such as a
-    cloud's metadata service, reserved); a name is not judged here."""
+    cloud's metadata service, reserved), or an IPv6 one carrying such an IPv4 address (mapped,
+    6to4, Teredo, NAT64); a name is not judged here."""
     try:
-        return not ipaddress.ip_address(host).is_global
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    return not all(each.is_global for each in (address, *_carried(address)))
+
+
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _carried(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list:
+    """The IPv4 addresses an IPv6 address leads to: a gateway translates them on the way."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return []
+    carried = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+    if any(address in network for network in _NAT64):
+        carried.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [each for each in carried if each is not None]
 
 
 class PrivateAddress(ValueError):
     """The receiver's name leads to an address that is not on the public internet."""
 
 
-def _public_address(host: str, port: int) -> str:
-    """The address to connect to for ``host``, refused unless every address it resolves to is
-    public; the connection is made to the address checked, so a name cannot change between."""
+def _public_addresses(host: str, port: int) -> list[str]:
+    """The addresses to connect to for ``host``, refused unless every address it resolves to is
+    public; connections are made to the addresses checked, so a name cannot change between."""
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as error:
         raise httpcore.ConnectError(type(error).__name__) from None
-    addresses = [str(info[4][0]) for info in found]
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
     if not addresses or any(_inside(address.split("%")[0]) for address in addresses):
         raise PrivateAddress(host)
-    return addresses[0]
+    return addresses
 
 
 def register(organisation_id: int, url: str, by: User | None) -> RegisteredEndpoint:
@@ -340,7 +356,15 @@ class _Network(httpcore.NetworkBackend):
         return left
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        address = host if self.private_addresses else _public_address(host, port)
+        """To each address checked in turn (as the socket library would), the next when one
+        cannot be reached, within what is left of the attempt's time."""
+        *earlier, last = [host] if self.private_addresses else _public_addresses(host, port)
+        for address in earlier:
+            with contextlib.suppress(httpcore.ConnectError):
+                return self._connect(address, port, local_address, socket_options)
+        return self._connect(last, port, local_address, socket_options)
+
+    def _connect(self, address, port, local_address, socket_options) -> _Stream:
         stream = self.network.connect_tcp(
             address, port, self.left(httpcore.ConnectTimeout), local_address, socket_options
         )

@@ -63,6 +63,17 @@ def test_a_sent_link_is_not_kept_in_the_database(app, ctx, directory, smtp_serve
         assert "/status/" not in message.body
 
 
+def test_a_link_message_given_up_is_not_kept_either(app, ctx, directory, smtp_server):
+    """Refused for good (an address that does not exist), the text will never be sent: its
+    working link is not kept."""
+    smtp_server.unknown.add(EMAIL)
+    submitted = submit("uk", phone=None)
+    mailer.deliver_pending()
+    [mail] = messages_of(submitted.request)
+    assert (mail.sent_at, mail.next_attempt_at) == (None, None)  # given up
+    assert submitted.status_token not in mail.body and "/status/" not in mail.body
+
+
 def test_the_status_link_reaches_the_person_by_email_and_sms_in_their_language(
     app, ctx, directory, smtp_server, sms_gateway
 ):

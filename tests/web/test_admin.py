@@ -485,6 +485,17 @@ def test_what_was_typed_for_no_account_is_not_kept_only_told_apart(app, client, 
     assert page.count("No such account") == 3 and "Hunter2" not in page
 
 
+def test_attempts_on_a_locked_account_are_recorded_as_that_account(app, client, coordinator):
+    for _ in range(6):  # five wrong passwords lock it; the sixth is refused unchecked
+        client.post("/login", data={"email": "staff@nomada.example", "password": "wrong"})
+    with app.app_context():
+        nomada = user("staff@nomada.example").id
+        recorded = db.session.execute(
+            select(SignInEvent.user_id, SignInEvent.email).where(SignInEvent.success.is_(False))
+        ).all()
+    assert recorded == [(nomada, "staff@nomada.example")] * 6
+
+
 def test_audit_filters_by_referral_and_by_user(app, coordinator):
     first, second = submit(app, "legal", "wroclaw"), submit(app, "legal", "krakow")
     page = text(coordinator.get(f"/admin/audit?referral_id={first}"))

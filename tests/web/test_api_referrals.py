@@ -217,7 +217,9 @@ def test_accept_start_and_close_through_the_api_are_recorded_as_the_token(app, c
     assert (closed["state"], closed["outcome"]) == ("closed", "resolved")
     with app.app_context():
         events = db.session.scalars(
-            select(ReferralEvent).where(ReferralEvent.referral_id == referral_id)
+            select(ReferralEvent)
+            .where(ReferralEvent.referral_id == referral_id)
+            .order_by(ReferralEvent.id)
         ).all()
         assert [e.action for e in events] == ["route", "accept", "start", "close"]
         assert all(e.actor_id is None for e in events)

@@ -532,3 +532,16 @@ def test_refused_words_are_kept_beside_their_field(app, client, login_as, case):
     textarea = re.search(rf'<textarea id="words-{referral_id}"[^>]*>(.*?)</textarea>', page, re.S)
     assert textarea[1].strip() == words
     assert 'aria-invalid="true"' in textarea[0] and "500" in page
+
+
+def test_a_confirmation_sent_twice_is_thanked_twice_and_recorded_once(app, client, login_as, case):
+    """A double tap, or a reload of the thanks (a POST's answer): it was done already."""
+    referral_id, status = case
+    propose(login_as("nomada"), referral_id)
+    first = answer(client, status, referral_id, "confirm")
+    again = client.post(f"{status}/appointments/{referral_id}/confirm", data={"sequence": 0})
+    for sent in (first, again):
+        assert "Дякуємо" in sent.get_data(as_text=True)
+    with app.app_context():
+        steps = db.session.scalars(select(AppointmentStep.code)).all()
+        assert steps == ["proposed", "confirmed"]

@@ -216,3 +216,16 @@ def test_switching_the_forms_language_is_not_counted_as_a_request(two_an_hour, d
     assert client.post("/uk/request", data=data).status_code == 200
     with two_an_hour.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(HelpRequest)) == 1
+
+
+def test_a_referer_that_is_no_address_does_not_break_the_end_of_a_session(app, login_as):
+    referral_id = accepted(app)
+    nomada = login_as("nomada")
+    with nomada.session_transaction() as session:
+        session["seen_at"] = int(time.time()) - 61 * 60
+    ended = nomada.post(
+        f"/staff/referrals/{referral_id}/notes",
+        data={"body": WORDS},
+        headers={"Referer": "http://[localhost/staff/"},
+    )
+    assert ended.status_code == 302 and ended.headers["Location"] == "/login"

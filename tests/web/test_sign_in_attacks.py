@@ -167,6 +167,7 @@ HOSTILE_NEXT = [
     "/%5Cevil.example",
     "%2F%2Fevil.example",
     " //evil.example",
+    "http://[evil.example/",  # no address at all: urlsplit raises (it answered 500)
 ]
 
 

@@ -14,8 +14,12 @@ depends_on = None
 
 
 def upgrade():
-    # What was typed for no account: gone. The app writes "?" and a keyed mark for new ones.
-    op.execute("UPDATE sign_in_event SET email = '?' WHERE user_id IS NULL")
+    # What was typed for no account: gone (the app writes "?" and a keyed mark for new ones).
+    # An attempt on a locked account was recorded without its user: its address names one, kept.
+    op.execute(
+        "UPDATE sign_in_event SET email = '?' WHERE user_id IS NULL"
+        ' AND lower(email) NOT IN (SELECT lower(email) FROM "user")'
+    )
     # Counts of attempts under the old keys would never be met again: each starts afresh.
     op.execute("DELETE FROM sign_in_throttle")
 
