@@ -165,6 +165,7 @@ def submit_request(
             referring_organisation_id=request.referring_organisation_id,
             created_at=now,
             events=[],  # a new referral was offered to no one: routing need not look
+            appointment_steps=[],  # nor has steps of an appointment: the confirmation knows
         )
         for specialism in dict.fromkeys(data.needs)
     ]

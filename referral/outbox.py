@@ -25,7 +25,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, CursorResult, event, insert, or_, select, update
+from sqlalchemy import (
+    ColumnDefault,
+    ColumnElement,
+    CursorResult,
+    event,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.exc import StaleDataError
@@ -83,9 +92,13 @@ class _Queued:
         if self.model is OutboxMessage:  # deleted with the request's personal data
             if self.referral is not None:
                 row["request_id"] = self.referral.request_id
-                row["referral_id"] = referral_id
             elif self.request is not None:
                 row["request_id"] = self.request.id
+            # Every row names the same columns: the commit writes them in one statement.
+            row.setdefault("request_id", None)
+            row["referral_id"] = referral_id
+            row.setdefault("calendar", None)
+            row.setdefault("channel", _MAIL)
         return row
 
     def of(self, request: HelpRequest) -> bool:
@@ -93,6 +106,9 @@ class _Queued:
         still tells the organisations' systems what happened)."""
         about = (self.request, self.referral.request if self.referral else None)
         return self.model is OutboxMessage and request in about
+
+
+_MAIL = cast(ColumnDefault, OutboxMessage.__table__.c.channel.default).arg  # a row's channel unsaid
 
 
 def _with_id(value: Any, referral_id: int | None) -> Any:
@@ -134,7 +150,9 @@ def _write_queued(session: Session) -> None:
     queued = session.info.pop(_QUEUED)
     for model in (OutboxMessage, WebhookMessage):
         if rows := [message.row() for message in queued if message.model is model]:
-            session.execute(insert(model), rows)
+            # NULL written as such (``_Queued.row``): rows about a request or a need, or with a
+            # calendar file or none, go in one statement, not one per set of columns given.
+            session.execute(insert(model).execution_options(render_nulls=True), rows)
 
 
 @event.listens_for(Session, "after_transaction_create")

@@ -379,3 +379,29 @@ def test_an_offer_is_not_an_edit_of_the_directory(app, client, ctx, directory):
 
     g.pop("directory_version", None)
     assert version() == before
+
+
+def test_an_intake_writes_its_messages_at_once_and_reads_back_nothing_it_wrote(app, directory):
+    """The intake's statements (bench/bench_intake.py counts them): its mails and texts, to the
+    person and to the organisations, in one INSERT whatever each is about, and the confirmation
+    drawn from what was written, with no look for an appointment a new need cannot have."""
+    from sqlalchemy import event
+
+    client = app.test_client()
+    post_intake(client, "en", needs=["legal", "housing"], email="olena@example.com")  # warm
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, sql, *args):
+        statements.append(sql)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        sent = post_intake(client, "en", needs=["legal", "housing"], phone="+48 601 999 888")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert sent.status_code == 200
+    inserts = [sql for sql in statements if sql.startswith("INSERT INTO outbox_message")]
+    assert len(inserts) == 1, inserts
+    assert not any("FROM appointment" in sql for sql in statements)
