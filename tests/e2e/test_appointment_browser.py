@@ -54,3 +54,34 @@ def test_staff_propose_an_appointment_and_the_person_sees_it_on_a_phone(
     card.locator("form[action$='/confirm'] button").click()
     assert "Ви підтвердили цей час." in phone.locator(f"#appointment-{referral_id}").inner_text()
     assert serious_violations(phone) == []
+
+
+def test_a_time_changed_while_the_person_wrote_keeps_their_words(app, base_url, staff, new_page):
+    """The organisation proposed a new time while the person was writing when suits them: the
+    page shows the new time, says so, and keeps what they wrote in its field."""
+    from referral import appointments
+    from referral.models import Referral
+
+    soon = (utcnow() + timedelta(days=2)).astimezone(WARSAW).replace(hour=11, minute=0)
+    with app.app_context():
+        submitted = lifecycle.submit_request(intake("legal", email="olena@example.com"))
+        referral_id = submitted.request.referrals[0].id
+        lifecycle.act(referral_id, user("staff@nomada.example"), Action.ACCEPT)
+        nomada = user("staff@nomada.example")
+        appointments.propose(db.session.get(Referral, referral_id), nomada, soon, "phone", None)
+        token = submitted.status_token
+        db.session.remove()
+    phone = new_page(locale="uk-UA")  # 360 × 640
+    phone.goto(f"{base_url}/uk/status/{token}")
+    words = "Краще в четвер після 15:00."
+    phone.fill(f"#words-{referral_id}", words)
+    with app.app_context():  # meanwhile, another time
+        later, nomada = soon + timedelta(days=1), user("staff@nomada.example")
+        appointments.propose(db.session.get(Referral, referral_id), nomada, later, "phone", None)
+        db.session.remove()
+    phone.click(f"#appointment-{referral_id} form[action$='/another-time'] button")
+    phone.locator(".flash-error").wait_for()
+    phone.wait_for_load_state()
+    expect(phone.locator(f"#words-{referral_id}")).to_have_value(words)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    assert serious_violations(phone) == []

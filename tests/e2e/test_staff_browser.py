@@ -463,3 +463,28 @@ def test_a_long_link_in_a_note_or_a_decline_keeps_the_case_page_inside_a_phone(
     page.goto(f"{base_url}/staff/referrals/{referral_id}")
     when = page.locator("input[name=when]").bounding_box()
     assert when is not None and when["height"] >= 44  # as tall as every other field
+
+
+def test_a_decline_refused_as_a_colleague_answered_keeps_the_words_readable_on_a_phone(
+    app, base_url, staff, new_page
+):
+    """The page as it is now, the refusal at its top and the words to copy: readable at 360 px,
+    with no serious accessibility violation."""
+    referral_id, _ = refer(app)
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    page.goto(f"{base_url}/staff/referrals/{referral_id}")
+    page.click(".decide-decline summary")
+    page.select_option("select[name=decline-reason]", "other")
+    words = "Nasza jedyna prawniczka mówiąca po ukraińsku jest na urlopie do marca."
+    page.fill("textarea[name=decline-text]", words)
+    with app.app_context():  # a colleague accepts it meanwhile
+        lifecycle.act(referral_id, user("staff@nomada.example"), Action.ACCEPT)
+    page.click(".decide-decline button[type=submit]")
+    unsaved = page.locator("section.unsaved")
+    unsaved.wait_for()
+    page.wait_for_load_state()
+    expect(unsaved.locator("blockquote")).to_have_text(words)
+    expect(page.locator(".flash-error")).to_contain_text("Ktoś inny")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert serious_violations(page) == []
