@@ -7,7 +7,7 @@ the next routing on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 
 from sqlalchemy import select
@@ -45,10 +45,37 @@ class OrganisationData:
     contact_confirmed: bool = True
 
 
-def _facts(organisation: Organisation) -> dict:
-    """The edited fields as the audit keeps them (dates as ISO text)."""
+def facts(organisation: Organisation) -> dict:
+    """The edited fields as the audit keeps them (dates as ISO text, JSON's types): also what the
+    edit page showed (``seen``), to tell a colleague's change from one's own."""
     values = {f.name: getattr(organisation, f.name) for f in fields(OrganisationData)}
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
+
+
+def _apply(organisation: Organisation, data: OrganisationData) -> Organisation:
+    for name, value in vars(data).items():
+        setattr(organisation, name, value)
+    organisation.languages = sorted(set(data.languages))
+    organisation.opening_hours = data.opening_hours or None
+    if organisation.paused_until is None:
+        organisation.pause_reason = None
+    return organisation
+
+
+def _merged(data: OrganisationData, seen: dict, organisation: Organisation) -> OrganisationData:
+    """What the coordinator changed from what their page showed (``seen``), over what is saved
+    now: a colleague's change to another field since stays. The same field changed by both, to
+    different values, is refused (STALE_VERSION, the fields' names)."""
+    mine, now = facts(_apply(Organisation(), data)), facts(organisation)
+    clashing = [
+        name
+        for name, value in mine.items()
+        if value != seen.get(name) and now[name] != seen.get(name) and value != now[name]
+    ]
+    if clashing:
+        raise ServiceError(ServiceError.STALE_VERSION, ",".join(clashing))
+    unchanged = {name: getattr(organisation, name) for name in mine if mine[name] == seen.get(name)}
+    return replace(data, **unchanged)
 
 
 def save_organisation(
@@ -57,9 +84,11 @@ def save_organisation(
     slug: str | None = None,
     *,
     by: User | None,
+    seen: dict | None = None,
 ) -> Organisation:
-    """Create an organisation (give ``slug``; SLUG_TAKEN when another has it) or update one.
-    The slug is in addresses and exports: it is chosen once, never edited."""
+    """Create an organisation (give ``slug``; SLUG_TAKEN when another has it) or update one:
+    with ``seen`` (its ``facts`` as the edit page showed them), only what the coordinator
+    changed from them (``_merged``). The slug is in addresses and exports: chosen once."""
     if organisation_id is None:
         if not slug or db.session.scalar(select(Organisation.id).where(Organisation.slug == slug)):
             raise ServiceError(ServiceError.SLUG_TAKEN, slug or "")
@@ -68,15 +97,12 @@ def save_organisation(
         before = {}
     else:
         organisation = get_or_refuse(Organisation, organisation_id)
-        before = _facts(organisation)
-    for name, value in vars(data).items():
-        setattr(organisation, name, value)
-    organisation.languages = sorted(set(data.languages))
-    organisation.opening_hours = data.opening_hours or None
-    if organisation.paused_until is None:
-        organisation.pause_reason = None
+        before = facts(organisation)
+        if seen is not None:
+            data = _merged(data, seen, organisation)
+    _apply(organisation, data)
     db.session.flush()
-    old, new = changed(before, _facts(organisation))
+    old, new = changed(before, facts(organisation))
     if new or organisation_id is None:
         action = "organisation_created" if organisation_id is None else "organisation_changed"
         record(action, by, organisation_id=organisation.id, before=old or None, after=new)

@@ -5,6 +5,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -44,6 +45,9 @@ from ..vocabulary import Role, Specialism
 
 
 class OrganisationForm(Form):
+    # The organisation as the page showed it (``organisations.facts``, JSON): a colleague's
+    # change saved since is kept, not overwritten with what this page still showed.
+    seen = HiddenField()
     slug = StringField(
         _l("Short name in addresses"),
         validators=[

@@ -1,5 +1,7 @@
 """The directory: organisations, their details and what they cover where (/admin/organisations)."""
 
+import json
+
 from babel import Locale
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,7 +18,13 @@ from ..fields import show_error, text_of
 from ..handoff import warsaw_date
 from ..i18n import current_language
 from ..models import Organisation, utcnow
-from ..organisations import OrganisationData, add_coverage, remove_coverage, save_organisation
+from ..organisations import (
+    OrganisationData,
+    add_coverage,
+    facts,
+    remove_coverage,
+    save_organisation,
+)
 from ..service_errors import ServiceError
 from ..vocabulary import SPOKEN_LANGUAGES, UI_LANGUAGES
 from . import bp
@@ -105,11 +113,37 @@ def organisation_new():
 def organisation_edit(organisation_id: int):
     org = db.get_or_404(Organisation, organisation_id)
     form = _organisation_edit_form(org)
+    status = 200
     if form.validate_on_submit():
-        save_organisation(_organisation_data(form), organisation_id=org.id, by=current_user)
-        flash(_("The changes are saved. They apply from the next routing on."), "success")
-        return redirect(url_for("admin.organisation_edit", organisation_id=org.id))
-    return _render_organisation(org, form, _coverage_form())
+        data = _organisation_data(form)
+        try:
+            save_organisation(data, organisation_id=org.id, by=current_user, seen=_seen(form))
+        except ServiceError as clash:  # STALE_VERSION: a colleague changed these fields too
+            for name in str(clash.detail).split(","):
+                show_error(
+                    getattr(form, name, None) or form.opens_MO,  # opening_hours: the week's first
+                    _(
+                        "Someone changed this organisation while you were editing it, here too. "
+                        "Save again to keep what you wrote."
+                    ),
+                )
+            status = 409
+        else:
+            flash(_("The changes are saved. They apply from the next routing on."), "success")
+            return redirect(url_for("admin.organisation_edit", organisation_id=org.id))
+    # What this page shows now, for the next save to tell others' changes from this one's.
+    form.seen.data = json.dumps(facts(org))
+    return _render_organisation(org, form, _coverage_form()), status
+
+
+def _seen(form: OrganisationForm) -> dict | None:
+    """The organisation as the page showed it; None when the form carried none (nothing is
+    merged: every field is written as sent)."""
+    try:
+        seen = json.loads(form.seen.data or "null")
+    except ValueError:
+        return None
+    return seen if isinstance(seen, dict) else None
 
 
 def _render_organisation(org: Organisation, form: OrganisationForm, coverage_form: CoverageForm):

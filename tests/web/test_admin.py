@@ -1,6 +1,7 @@
 """The coordinator's pages: the directory, users, the unmatched queue and routing by hand, audit."""
 
 import re
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -122,6 +123,49 @@ def test_pausing_nomada_sends_a_new_legal_request_in_wroclaw_to_the_next_candida
     page = text(coordinator.get(f"/admin/referrals/{referral_id}/route-by-hand"))
     nomada_row = re.search(r"Nomada Association</th>(.*?)</tr>", page, re.S).group(1)
     assert "Paused" in nomada_row
+
+
+def seen_on(page) -> str:
+    """The organisation as the edit page showed it (its hidden ``seen`` field), as a browser
+    sends it back."""
+    return unescape(re.search(r'name="seen" type="hidden" value="([^"]*)"', text(page))[1])
+
+
+def test_saving_an_organisation_keeps_what_a_colleague_changed_meanwhile(app, coordinator):
+    """A coordinator pauses Nomada while another, from a page opened before, sets its capacity:
+    the save wrote every field of the older page and took the pause back, unnoticed."""
+    with app.app_context():
+        nomada_id = org("nomada").id
+    seen = seen_on(coordinator.get(f"/admin/organisations/{nomada_id}"))
+    paused = organisation_form(app, "nomada", paused_until="2099-12-31", pause_reason="Holiday")
+    coordinator.post(f"/admin/organisations/{nomada_id}", data=paused)  # the colleague
+    mine = organisation_form(app, "nomada", capacity="3", seen=seen)
+    mine["paused_until"] = mine["pause_reason"] = ""  # as the older page showed them
+    assert coordinator.post(f"/admin/organisations/{nomada_id}", data=mine).status_code == 302
+    with app.app_context():
+        nomada = org("nomada")
+        assert (nomada.capacity, str(nomada.paused_until)) == (3, "2099-12-31")
+
+
+def test_two_coordinators_changing_one_field_differently_are_told(app, coordinator):
+    with app.app_context():
+        nomada_id = org("nomada").id
+    seen = seen_on(coordinator.get(f"/admin/organisations/{nomada_id}"))
+    colleague = organisation_form(app, "nomada", capacity="5")
+    coordinator.post(f"/admin/organisations/{nomada_id}", data=colleague)
+    mine = organisation_form(app, "nomada", capacity="9", seen=seen)
+    refused = coordinator.post(f"/admin/organisations/{nomada_id}", data=mine)
+    assert refused.status_code == 409
+    page = " ".join(text(refused).split())
+    assert "Someone changed this organisation while you were editing it" in page
+    assert "Capacity" in page and 'name="capacity"' in page and 'value="9"' in page
+    with app.app_context():
+        assert org("nomada").capacity == 5
+    # Sent again from this page, the change goes in over the colleague's.
+    again = {**mine, "seen": seen_on(refused)}
+    assert coordinator.post(f"/admin/organisations/{nomada_id}", data=again).status_code == 302
+    with app.app_context():
+        assert org("nomada").capacity == 9
 
 
 def test_unpausing_takes_effect_on_the_next_routing(app, coordinator):
