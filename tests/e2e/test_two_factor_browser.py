@@ -5,6 +5,7 @@ import re
 from datetime import UTC, datetime
 
 import pyotp
+from playwright.sync_api import expect
 
 from referral.seed import DEMO_PASSWORD
 
@@ -16,6 +17,7 @@ def sign_in_with_password(page, base_url):
     page.fill("input[name=email]", "staff@nomada.example")
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("main button[type=submit]")
+    page.wait_for_load_state()  # the answer loaded, on a busy machine too
 
 
 def test_a_caseworker_enrols_and_signs_in_with_a_code(base_url, staff, new_page):
@@ -30,6 +32,7 @@ def test_a_caseworker_enrols_and_signs_in_with_a_code(base_url, staff, new_page)
     totp = pyotp.TOTP(secret)
     page.fill("input[name=code]", totp.now())
     page.click("main form button[type=submit]")
+    page.wait_for_load_state()  # the answer loaded, on a busy machine too
     codes = page.locator(".recovery-codes code").all_inner_texts()
     assert len(codes) == 10 and all(re.fullmatch(r"[a-z2-7]{4}(-[a-z2-7]{4}){3}", c) for c in codes)
 
@@ -57,6 +60,7 @@ def test_a_caseworker_makes_new_recovery_codes_with_a_code_from_the_app(base_url
     totp = pyotp.TOTP(page.locator("code.secret").inner_text().replace(" ", ""))
     page.fill("input[name=code]", totp.now())
     page.click("main form button[type=submit]")
+    page.wait_for_load_state()  # the answer loaded, on a busy machine too
     old_codes = page.locator(".recovery-codes code").all_inner_texts()
 
     page.goto(f"{base_url}/staff/profile")
@@ -65,10 +69,12 @@ def test_a_caseworker_makes_new_recovery_codes_with_a_code_from_the_app(base_url
     assert serious_violations(page) == []
     page.fill("input[name=code]", old_codes[0])  # a recovery code cannot renew the sheet
     page.click("main form button[type=submit]")
-    assert page.locator("#code-error").is_visible()
+    page.wait_for_load_state()  # the answer loaded, on a busy machine too
+    expect(page.locator("#code-error")).to_be_visible()
     assert serious_violations(page) == []
     page.fill("input[name=code]", totp.at(datetime.now(UTC), counter_offset=1))
     page.click("main form button[type=submit]")
+    page.wait_for_load_state()  # the answer loaded, on a busy machine too
     new_codes = page.locator(".recovery-codes code").all_inner_texts()
     assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
     assert serious_violations(page) == []
@@ -77,7 +83,8 @@ def test_a_caseworker_makes_new_recovery_codes_with_a_code_from_the_app(base_url
     sign_in_with_password(page, base_url)
     page.fill("input[name=code]", old_codes[1])
     page.click("main button[type=submit]")
-    assert page.locator("#code-error").is_visible()
+    page.wait_for_load_state()  # the answer loaded, on a busy machine too
+    expect(page.locator("#code-error")).to_be_visible()
     page.fill("input[name=code]", new_codes[0])
     page.click("main button[type=submit]")
     page.wait_for_url("**/staff/")
