@@ -105,3 +105,10 @@ def text_of(field: Field) -> str:
 def show_error(field: Field, message: str) -> None:
     """Put a message next to a field after validation (a use case refused what it says)."""
     field.errors = [*field.errors, message]
+
+
+def show_anew(field: Field, value: int) -> None:
+    """A submitted form shown again with ``value`` in place of what it sent (the version of the
+    row the page now shows, so that sending it again acts on what is on screen)."""
+    field.raw_data = [str(value)]
+    field.data = value

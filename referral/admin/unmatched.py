@@ -16,7 +16,7 @@ from ..access import visible_referrals
 from ..decorators import coordinator_required
 from ..directory import candidates_for, voivodeship_choices
 from ..extensions import db
-from ..fields import text_of
+from ..fields import show_anew, text_of
 from ..handoff import Action, State
 from ..i18n import current_language
 from ..models import HelpRequest, Organisation, Referral, ReferralEvent, User, utcnow
@@ -142,8 +142,7 @@ def route_by_hand(referral_id: int):
             # The page as the referral is now, the reason typed kept (nothing lost, 409).
             flash(_route_refusal(error.code), "error")
             candidates = candidates_for(referral)
-            form.version.raw_data = [str(referral.version)]
-            form.version.data = referral.version
+            show_anew(form.version, referral.version)
             status = 409
         else:
             org = organisations[form.organisation_id.data]

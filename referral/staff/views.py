@@ -14,7 +14,7 @@ from .. import access, access_log, accounts, explain, lifecycle, timeline
 from ..auth.views import lock_message
 from ..directory import covered_city_choices
 from ..extensions import db
-from ..fields import show_error, text_of
+from ..fields import show_anew, show_error, text_of
 from ..handoff import Action
 from ..i18n import current_language
 from ..models import HelpRequest, Note, Referral, ReferralEvent, User, utcnow
@@ -200,8 +200,7 @@ def not_done(referral_id: int, message: str, name: str, form, words: str | None)
     flash(message, "error")
     referral = _visible_or_404(referral_id, *_FULL_PAGE)
     if isinstance(form, ActionForm):
-        form.version.raw_data = [str(referral.version)]
-        form.version.data = referral.version
+        show_anew(form.version, referral.version)
     unsaved = {"form": name, "words": words}
     return _render_referral(referral, {name: form}, status=409, unsaved=unsaved)
 
