@@ -106,21 +106,23 @@ def intake():
     return _kept_page(lambda: _intake_page(IntakeForm(language=g.lang)))
 
 
+def _switching_language() -> bool:
+    """The intake form posted by its language switch: shown again in the other language, nothing
+    checked or stored (nor counted against the intake's limit)."""
+    return "draft" in request.form
+
+
 # The form's submission has a view of its own at the same address, the only one with the intake's
 # rate limit: checking a limit that cannot apply cost the empty form a tenth of its time.
 @bp.post("/<lang:lang>/request")
-@limiter.limit(
-    lambda: current_app.config["INTAKE_RATE_LIMIT"],
-    exempt_when=lambda: "draft" in request.form,  # a switch of language stores nothing
-)
+@limiter.limit(lambda: current_app.config["INTAKE_RATE_LIMIT"], exempt_when=_switching_language)
 @holds_secret  # the confirmation shows the status link
 def submit_intake():
     if request.content_length and not request.form:
         abort(400)  # a body that is not UTF-8 form data: nothing to show next to the fields
     form = IntakeForm(language=g.lang)
-    if "draft" in request.form:
-        # The language switch: the form as typed, in this language; nothing checked or stored.
-        return _intake_page(form)
+    if _switching_language():
+        return _intake_page(form)  # the form as typed, in this language
     if form.is_submitted() and form.is_spam:
         # A robot filled the hidden field: a neutral page, nothing stored, nothing to learn from.
         log.info("intake: honeypot filled, nothing stored")
