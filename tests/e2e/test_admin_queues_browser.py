@@ -55,27 +55,27 @@ def test_the_coordinator_works_through_the_unmatched_queue(
     assert page.locator("main tbody th").all_inner_texts() == ["intake@gone.example"]
     assert serious_violations(page) == []
     page.goto(f"{base_url}/admin/unmatched")
-    assert page.locator("main tbody tr").count() == 2
+    expect(page.locator("main tbody tr")).to_have_count(2)
     assert serious_violations(page) == []
     page.select_option("select[name=voivodeship]", "06")
     page.click("main form.filters button[type=submit]")
-    assert page.locator("main tbody tr").count() == 1
+    expect(page.locator("main tbody tr")).to_have_count(1)
     assert serious_violations(page) == []
 
     page.click("main tbody td a[href$='/route-by-hand']")
-    assert page.locator("main table").count() == 1  # every organisation, with why (not)
+    expect(page.locator("main table")).to_have_count(1)  # every organisation, with why (not)
     assert serious_violations(page) == []
     page.go_back()
 
     page.click(f"main tbody th a:has-text('{reference}')")
-    assert page.locator("#route-by-hand").is_visible()
+    expect(page.locator("#route-by-hand")).to_be_visible()
     assert serious_violations(page) == []
     page.check("section[aria-labelledby=route-by-hand] input[type=radio] >> nth=0")
     page.fill(
         "section[aria-labelledby=route-by-hand] textarea[name=reason]", "Sesje online po ukraińsku."
     )
     page.click("section[aria-labelledby=route-by-hand] button[type=submit]")
-    assert page.locator(".flash, [role=status], .success").first.is_visible()
+    expect(page.locator(".flash, [role=status], .success").first).to_be_visible()
     assert serious_violations(page) == []
 
     page.goto(f"{base_url}/admin/audit")
@@ -89,7 +89,8 @@ def test_the_coordinator_works_through_the_unmatched_queue(
     page.goto(f"{base_url}/admin/reports")
     page.select_option("select[name=voivodeship]", "06")
     page.click("main form button[type=submit]")
-    assert page.locator("h2#trend").inner_text().endswith("lubelskie")
+    expect(page.locator("h2#trend")).to_have_text(re.compile("lubelskie$"))  # the filtered page
+    page.wait_for_load_state()
     assert page.locator("div.table-scroll[role=region]").count() >= 6
     assert serious_violations(page) == []
 
@@ -97,12 +98,12 @@ def test_the_coordinator_works_through_the_unmatched_queue(
     page.fill("input[name=opens_MO]", "17:00")
     page.fill("input[name=closes_MO]", "09:00")
     page.click("main form button[type=submit] >> nth=0")
-    assert page.locator(".hours-day.has-error").count() == 1
+    expect(page.locator(".hours-day.has-error")).to_have_count(1)
     assert serious_violations(page) == []
     page.fill("input[name=opens_MO]", "09:00")
     page.fill("input[name=closes_MO]", "17:00")
     page.click("main form button[type=submit] >> nth=0")
-    assert page.locator(".flash-success").is_visible()
+    expect(page.locator(".flash-success")).to_be_visible()
     page.click(f"a[href$='/coverage/{coverage_id}/remove']")
     assert serious_violations(page) == []
     page.click("main form button[type=submit]")
@@ -157,7 +158,7 @@ def test_the_coordinator_routes_by_hand_by_keyboard(
 def test_the_public_directory_with_contact_reads_well(base_url, new_page):
     page = new_page(locale="pl-PL")
     page.goto(f"{base_url}/pl/organisations")
-    assert page.locator("text=ul. Krakowskie Przedmieście 39B, Lublin").is_visible()
+    expect(page.locator("text=ul. Krakowskie Przedmieście 39B, Lublin")).to_be_visible()
     assert serious_violations(page) == []
 
 
@@ -171,7 +172,7 @@ def test_the_unmatched_queue_does_not_scroll_sideways_on_a_phone(
     page = new_page(locale="pl-PL")  # 360 px wide
     sign_in_as_coordinator(page, base_url, coordinator_codes)
     page.goto(f"{base_url}/admin/unmatched")
-    assert page.locator("main tbody tr").count() == 1
+    expect(page.locator("main tbody tr")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
 

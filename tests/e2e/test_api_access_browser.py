@@ -1,6 +1,8 @@
 """The coordinator gives an organisation's system a token in a real Chromium, and the API's
 reference page reads well: both pass axe-core."""
 
+from playwright.sync_api import expect
+
 from referral.seed import DEMO_PASSWORD
 
 from ..conftest import COORDINATOR
@@ -25,7 +27,8 @@ def test_the_coordinator_issues_a_token_shown_once(base_url, coordinator_codes, 
     assert secret.startswith("rfl_")
     assert serious_violations(page) == []
     page.click("main a[href$='#api']")
-    assert page.locator("#api").is_visible()
+    expect(page.locator("#api")).to_be_visible()  # waits for the page the link opens
+    page.wait_for_load_state()  # read whole below
     assert secret not in page.content() and "Case system" in page.content()
     assert serious_violations(page) == []
 
@@ -33,5 +36,5 @@ def test_the_coordinator_issues_a_token_shown_once(base_url, coordinator_codes, 
 def test_the_api_reference_page_reads_well(base_url, new_page):
     page = new_page(locale="pl-PL")
     page.goto(f"{base_url}/api/v1/reference")
-    assert page.locator("h2#accept_referral").is_visible()
+    expect(page.locator("h2#accept_referral")).to_be_visible()
     assert serious_violations(page) == []

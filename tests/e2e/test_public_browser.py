@@ -113,7 +113,7 @@ def test_each_error_of_a_refused_request_leads_to_its_field_which_names_it(base_
         expect(field).to_have_attribute("aria-invalid", "true")
         expect(field).to_have_accessible_description(re.compile(re.escape(error)))
     # One need is enough: not one of the nine says it is required, the group's legend does.
-    assert page.locator("input[name=needs][required]").count() == 0
+    expect(page.locator("input[name=needs][required]")).to_have_count(0)
     assert "(обов’язково)" in page.locator("fieldset#needs legend").inner_text()
 
 
@@ -304,7 +304,7 @@ def test_public_pages_have_no_serious_accessibility_violations(base_url, new_pag
 
     page.goto(f"{base_url}/{lang}/request")
     page.click("form.intake button[type=submit]")  # empty: every message shown
-    assert page.locator(".error-summary").is_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
     found += serious_violations(page)
 
     page.check("input[name=needs][value=legal]")

@@ -66,7 +66,7 @@ def test_the_decision_panel_shows_the_facts_and_both_answers_above_the_fold(
     assert above_the_fold(page, ".decide-accept button[type=submit]", viewport)
     assert above_the_fold(page, ".decide-decline summary", viewport)
     page.click(".decide-decline summary")
-    assert page.locator("select[name=decline-reason]").is_visible()
+    expect(page.locator("select[name=decline-reason]")).to_be_visible()
 
 
 def test_accepting_and_declining_by_keyboard_leave_the_focus_on_what_happened(
@@ -204,7 +204,7 @@ def test_every_stop_of_the_tab_key_on_a_referral_has_a_name(app, base_url, staff
     page = new_page(viewport=PHONE, locale="pl-PL")
     sign_in(page, base_url, "staff@nomada.example")
     page.goto(f"{base_url}/staff/referrals/{referral_id}")
-    assert page.locator("#person-messages ~ .table-scroll").count() == 1
+    expect(page.locator("#person-messages ~ .table-scroll")).to_have_count(1)
     stops = 0
     while stops < 80:
         page.keyboard.press("Tab")
@@ -315,7 +315,7 @@ def test_every_staff_and_admin_page_in_polish_passes_axe(
     found += _walk(caseworker, base_url, staff_pages)
     caseworker.goto(f"{base_url}/staff/referrals/new")
     caseworker.click("form.referral-form > button[type=submit]")  # empty: every message shown
-    assert caseworker.locator(".error-summary").is_visible()
+    expect(caseworker.locator(".error-summary")).to_be_visible()
     found += serious_violations(caseworker)
 
     coordinator = new_page(viewport=LAPTOP, locale="pl-PL")

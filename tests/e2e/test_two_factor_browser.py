@@ -26,7 +26,7 @@ def test_a_caseworker_enrols_and_signs_in_with_a_code(base_url, staff, new_page)
     page.wait_for_url("**/staff/")
     page.click("a[href='/staff/profile']")
     page.click("a[href='/staff/profile/2fa']")
-    assert page.locator("figure.qr svg").is_visible()
+    expect(page.locator("figure.qr svg")).to_be_visible()
     assert serious_violations(page) == []
     secret = page.locator("code.secret").inner_text().replace(" ", "")
     totp = pyotp.TOTP(secret)
@@ -65,7 +65,7 @@ def test_a_caseworker_makes_new_recovery_codes_with_a_code_from_the_app(base_url
 
     page.goto(f"{base_url}/staff/profile")
     page.click("a[href='/staff/profile/2fa']")
-    assert page.locator("#recovery-codes").is_visible()
+    expect(page.locator("#recovery-codes")).to_be_visible()
     assert serious_violations(page) == []
     page.fill("input[name=code]", old_codes[0])  # a recovery code cannot renew the sheet
     page.click("main form button[type=submit]")
