@@ -2,7 +2,7 @@
 confirms it, asks for another time, or saves it to a calendar. Answered on the POST's own
 response, like the rest of the status pages: the status link never travels in a redirect."""
 
-from flask import Response, abort, current_app, flash
+from flask import Response, abort, current_app, flash, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import IntegerField, TextAreaField
@@ -16,7 +16,14 @@ from ..security_headers import holds_secret
 from ..service_errors import ServiceError
 from . import bp
 from .forms import unix_newlines
-from .views import _record_if_staff, _request_or_404, _status_page, status
+from .views import (
+    _record_if_staff,
+    _request_or_404,
+    _status_page,
+    not_sent_yet,
+    shown_again_when_limited,
+    status,
+)
 
 
 class AnswerForm(Form):
@@ -72,6 +79,16 @@ def answer_appointment(token: str, referral_id: int, answer: str):
         )
         return _status_page(found, token, answered=answered, status=409)
     return status(token)
+
+
+@shown_again_when_limited("public.answer_appointment")
+def _answer_kept(wait: str):
+    where = request.view_args or {}
+    token, referral_id = where["token"], where["referral_id"]
+    found = _request_or_404(token)
+    form = AnswerForm()
+    form.words.errors = [not_sent_yet(wait)]
+    return _status_page(found, token, answered=(referral_id, form), status=429)
 
 
 @bp.get("/<lang:lang>/status/<token>/appointments/<int:referral_id>.ics")

@@ -2,7 +2,6 @@
 
 import hashlib
 import logging
-import math
 import time
 from collections.abc import Callable
 
@@ -17,7 +16,9 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
@@ -50,12 +51,38 @@ def add_language(endpoint, values):
         values["lang"] = g.lang
 
 
+# A form refused by its rate limit, shown again as sent with the words that say when to send it
+# again, per endpoint: a person at a shared address past the limit keeps what they typed.
+_SHOWN_AGAIN_WHEN_LIMITED: dict[str, Callable[[str], ResponseReturnValue]] = {}
+
+
+def shown_again_when_limited(endpoint: str):
+    """Registers how the form of ``endpoint`` comes back, given the refusal's words."""
+
+    def register(show: Callable[[str], ResponseReturnValue]):
+        _SHOWN_AGAIN_WHEN_LIMITED[endpoint] = show
+        return show
+
+    return register
+
+
+def not_sent_yet(wait: str) -> str:
+    """A limited form's error beside its words."""
+    return _("Not sent yet: many were sent in a short time.") + " " + wait
+
+
 @bp.errorhandler(429)
 def too_many_requests(error):
     limit = limiter.current_limit
     seconds = limit.reset_at - time.time() if limit else 3600
-    minutes = max(1, math.ceil(seconds / 60))
-    return render_template("errors/rate_limited.html", minutes=minutes), 429
+    minutes = max(1, round(seconds / 60))
+    show_again = _SHOWN_AGAIN_WHEN_LIMITED.get(request.endpoint or "")
+    if show_again is None:
+        return render_template("errors/rate_limited.html", minutes=minutes), 429
+    wait = ngettext(
+        "Please try again in %(num)d minute.", "Please try again in %(num)d minutes.", minutes
+    )
+    return show_again(wait)
 
 
 # Stands for the visitor's CSRF token in a kept page.
@@ -94,9 +121,13 @@ def privacy():
     return _kept_page(lambda: render_template("public/privacy.html", members=active_members()))
 
 
-def _intake_page(form: IntakeForm) -> str:
+def _intake_page(form: IntakeForm, refused_because: str | None = None) -> str:
     return render_template(
-        "public/request.html", form=form, specialisms=Specialism, urgencies=Urgency
+        "public/request.html",
+        form=form,
+        specialisms=Specialism,
+        urgencies=Urgency,
+        refused_because=refused_because,
     )
 
 
@@ -156,6 +187,19 @@ def submit_intake():
         channel=_channel(submitted.request),
         promises=_promises(),
     )
+
+
+@shown_again_when_limited("public.submit_intake")
+def _intake_kept(wait: str):
+    form = IntakeForm(language=g.lang)
+    form.form_errors.extend(
+        [
+            _("Many forms were sent from this connection in a short time."),
+            wait,
+            _("What you typed is still in the form below."),
+        ]
+    )
+    return _intake_page(form, refused_because=_("Your request was not sent yet")), 429
 
 
 def _channel(help_request: HelpRequest) -> ContactChannel | None:
@@ -276,6 +320,15 @@ def write_message(token):
     return _status_page(found, token, done=_("Thank you. The organisation will read your message."))
 
 
+@shown_again_when_limited("public.write_message")
+def _message_kept(wait: str):
+    token = (request.view_args or {})["token"]
+    found = _request_or_404(token)
+    form = _message_form(found)
+    form.body.errors = [not_sent_yet(wait)]
+    return _status_page(found, token, message_form=form, status=429)
+
+
 @bp.post("/<lang:lang>/status/<token>/withdraw")
 @holds_secret
 def withdraw(token):
@@ -345,3 +398,10 @@ def status_lost():
     with taking_at_least(current_app.config["STATUS_LOST_SECONDS"]):
         person_messages.send_fresh_links_to(form.contact.data or "")
     return render_template("public/status_lost.html", form=form, asked=True)
+
+
+@shown_again_when_limited("public.status_lost")
+def _lost_link_kept(wait: str):
+    form = LostLinkForm()
+    form.contact.errors = [not_sent_yet(wait)]
+    return render_template("public/status_lost.html", form=form, asked=False), 429

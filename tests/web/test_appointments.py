@@ -204,6 +204,13 @@ def test_answers_from_the_status_page_are_rate_limited(app, limited_app, case):
         for _ in range(11)
     ]
     assert answers[:10] == [200] * 10 and answers[10] == 429
+    words = "Any Thursday after 16:00, please"
+    refused = client.post(
+        f"{status}/appointments/{referral_id}/another-time", data={"sequence": 0, "words": words}
+    )
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 429  # the words come back in their box, saying when to send
+    assert f"{words}</textarea>" in page and f'id="words-{referral_id}-error"' in page
 
 
 def accepted_case_without_email(app) -> int:

@@ -2,6 +2,7 @@
 meanwhile shows the page as it is now with the words still there; a form sent twice names what
 it made; a session that ends on a form leads back to its page, saying what was not saved."""
 
+import re
 import time
 from datetime import timedelta
 from html import unescape
@@ -17,6 +18,7 @@ from referral.seed import DEMO_PASSWORD
 
 from ..helpers import csrf_token_of, intake, org, user
 from .staff_steps import PERSON, act, english_staff, version_of  # noqa: F401 - fixture
+from .test_public import post_intake, sent_request
 
 pytestmark = pytest.mark.usefixtures("english_staff")
 
@@ -229,3 +231,46 @@ def test_a_referer_that_is_no_address_does_not_break_the_end_of_a_session(app, l
         headers={"Referer": "http://[localhost/staff/"},
     )
     assert ended.status_code == 302 and ended.headers["Location"] == "/login"
+
+
+def test_a_request_over_the_intake_limit_comes_back_with_everything_typed(two_an_hour, directory):
+    """Past the limit at a shared address (a reception centre), the person got a bare page and had
+    to type the whole form again: now the form comes back as typed, saying when to send it."""
+    client = two_an_hour.test_client()
+    for n in range(2):
+        assert post_intake(client, "en", phone=f"+48 512 345 00{n}").status_code == 200
+    for lang in ("en", "pl"):
+        refused = post_intake(client, lang, phone="+48 512 345 099", description=WORDS)
+        page = unescape(refused.get_data(as_text=True))
+        assert refused.status_code == 429 and "Retry-After" in refused.headers
+        assert f"{WORDS}</textarea>" in page and 'value="+48 512 345 099"' in page
+        assert 'value="Olena"' in page
+        assert re.search(r'<input [^>]*checked[^>]* value="housing"', page)
+        kept = "What you typed is still in the form below."
+        assert ("Please try again in" in page and kept in page) == (lang == "en")
+    with two_an_hour.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(HelpRequest)) == 2
+
+
+def test_a_message_over_its_limit_comes_back_in_the_form(app, limited_app, directory):
+    client = limited_app.test_client()
+    path = sent_request(client, "en", needs=["legal"])
+    with app.app_context():
+        referral_id = db.session.scalar(db.select(Referral.id))
+    for n in range(10):
+        client.post(f"{path}/message", data={"referral_id": referral_id, "body": f"Message {n}"})
+    refused = client.post(f"{path}/message", data={"referral_id": referral_id, "body": WORDS})
+    page = unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 429
+    assert f"{WORDS}</textarea>" in page and "Please try again in" in page
+    assert "no-store" in refused.headers["Cache-Control"]  # the page holds the status link
+
+
+def test_asking_for_a_new_link_over_the_limit_keeps_the_contact(limited_app, directory):
+    client = limited_app.test_client()
+    for n in range(5):
+        client.post("/en/status/lost", data={"contact": f"not a contact {n}"})
+    refused = client.post("/en/status/lost", data={"contact": "+48 600 100 200"})
+    page = unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 429
+    assert 'value="+48 600 100 200"' in page and "Please try again in" in page
