@@ -16,6 +16,7 @@ from . import notifications, throttle, two_factor
 from .audit import record as audit
 from .extensions import db
 from .models import (
+    HelpRequest,
     Organisation,
     PasswordReset,
     RecoveryCode,
@@ -288,17 +289,23 @@ def _check_role(role: str, organisation_id: int | None) -> None:
 def change_role(user_id: int, role: str, organisation_id: int | None, by: User | None) -> User:
     user = _user(user_id)
     _check_role(role, organisation_id)
-    before = {"role": user.role, "organisation_id": user.organisation_id}
+    before: dict = {"role": user.role, "organisation_id": user.organisation_id}
+    after: dict = {"role": role, "organisation_id": organisation_id}
     if organisation_id != user.organisation_id:
-        # The cases assigned to them stay with their organisation, for a colleague to take.
+        # The cases assigned to them stay with their organisation, for a colleague to take; the
+        # audit names them, the trail of who had a case.
+        theirs = Referral.assigned_user_id == user.id
+        before["cases"] = sorted(
+            db.session.scalars(select(HelpRequest.reference).join(Referral).where(theirs))
+        )
+        after["cases"] = []
         db.session.execute(
             update(Referral)
-            .where(Referral.assigned_user_id == user.id)
+            .where(theirs)
             .values(assigned_user_id=None, version=Referral.version + 1)
         )
     user.role = role
     user.organisation_id = organisation_id
-    after = {"role": user.role, "organisation_id": user.organisation_id}
     if after != before:
         audit("role_changed", by, user, before=before, after=after)
     db.session.commit()

@@ -252,7 +252,7 @@ def test_a_caseworker_no_longer_active_hears_nothing_more_of_the_case(ctx, staff
 
 def test_a_colleague_moved_to_another_organisation_leaves_its_cases_behind(ctx, staff, smtp_server):
     from referral import accounts
-    from referral.models import Organisation
+    from referral.models import AdminEvent, Organisation
 
     nomada = user("staff@nomada.example").organisation
     colleague = accounts.create_user("olga@nomada.example", "x" * 16, "Olga", nomada.id)
@@ -263,6 +263,10 @@ def test_a_colleague_moved_to_another_organisation_leaves_its_cases_behind(ctx, 
     accounts.change_role(colleague.id, "staff", other.id, by=None)
     referral = db.session.get(Referral, referral_id)
     assert referral.assigned_user_id is None  # no longer theirs to work on
+    changed = db.session.scalars(
+        db.select(AdminEvent).where(AdminEvent.action == "role_changed")
+    ).one()  # the audit says which cases they left, as it says the organisation they left
+    assert changed.before["cases"] == [referral.request.reference] and changed.after["cases"] == []
     notifications.person_wrote(referral)
     db.session.commit()
     addresses = [m.to_address for m in pending() if m.kind == "person_wrote"]
