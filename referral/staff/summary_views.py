@@ -29,8 +29,20 @@ def summary(referral_id: int):
     if not access.may_print_summary(current_user, referral):
         abort(404)
     notes = [note for note in referral.notes if access.may_see_note(current_user, note)]
+    # The request's other needs only where this organisation works on them too: each
+    # organisation sees what was routed to it.
+    needs = [
+        need
+        for need in referral.request.referrals
+        if access.may_see_personal_data(current_user, need)
+    ]
     page = render_template(
-        "staff/summary.html", referral=referral, notes=notes, printed_at=utcnow(), personal=True
+        "staff/summary.html",
+        referral=referral,
+        needs=needs,
+        notes=notes,
+        printed_at=utcnow(),
+        personal=True,
     )
     if referral.request.erased_at is None:
         access_log.record(current_user, access_log.Page.SUMMARY, [referral])

@@ -94,3 +94,14 @@ def test_words_people_wrote_take_their_own_direction(app, login_as):
     for path in (f"/staff/referrals/{referral_id}", f"/staff/referrals/{referral_id}/summary"):
         page = client.get(path).get_data(as_text=True)
         assert page.count(f'dir="auto">{words}<') == 2, path  # the request's story and the note
+
+
+def test_the_summary_names_only_the_needs_routed_to_its_reader(app, login_as):
+    """The holder of the legal need read the person's other needs (here housing, not theirs) on
+    the summary, which no other page of theirs shows."""
+    referral_id = case(app)
+    with app.app_context():
+        housing = db.session.scalar(select(Referral).where(Referral.specialism == "housing"))
+        assert housing.organisation_id != org("nomada").id
+    page = login_as("nomada").get(f"/staff/referrals/{referral_id}/summary").get_data(as_text=True)
+    assert "Pomoc prawna" in page and "Mieszkanie" not in page
