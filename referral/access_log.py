@@ -28,6 +28,7 @@ class Page(LabelledEnum):
     SUMMARY = "summary", N_("Opened the case summary to print")
     SUBMITTED = "submitted", N_("Referred the person")
     ROUTE = "route", N_("Opened the routing page")
+    SEARCH = "search", N_("Found the person by name, phone or e-mail")
     AUDIT = "audit", N_("Read the audit trail")
     EXPORT = "export", N_("Exported the audit trail")
     COPY = "copy", N_("Made a copy of the person's data")

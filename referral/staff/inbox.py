@@ -137,6 +137,19 @@ def _found(user: User, text: str) -> list[int]:
     return list(db.session.scalars(select(request_id).where(seen).limit(COUNT_CAP)))
 
 
+def found_by_person(parts: list[Part], text: str) -> list[Referral]:
+    """The referrals a search shows for what it knows of the person (a name, phone number or
+    e-mail, not the reference): a look at who they are, for the access log."""
+    reference = normalise_reference(text)
+    shown = {
+        referral.id: referral
+        for part in parts
+        for referral in part.page.items
+        if referral.request.reference != reference
+    }
+    return list(shown.values())
+
+
 def _rows(referrals: list[Referral]) -> list[Row]:
     """The page's referrals, those of one request together where the first of them stood."""
     rows: dict[int, Row] = {}

@@ -37,7 +37,7 @@ from .forms import (
     ReferralForm,
     WithdrawForm,
 )
-from .inbox import PARTS, Filters, inbox_parts
+from .inbox import PARTS, Filters, found_by_person, inbox_parts
 
 # The actions on a referral's page, each with its form. An action is spelled one way: its code is
 # the endpoint and the form's prefix, and its URL the same words with hyphens (``hand-back``).
@@ -110,9 +110,13 @@ def inbox():
     )
     pages = {key: requested_page(f"{key}_page") for key in PARTS}
     parts = inbox_parts(current_user, filters, pages)
-    return render_template(
+    page = render_template(
         "staff/inbox.html", form=form, parts=parts, filtered=filters != Filters()
     )
+    if filters.reference:
+        found = found_by_person(parts, filters.reference)
+        access_log.record(current_user, access_log.Page.SEARCH, found)
+    return page
 
 
 # --- one referral -------------------------------------------------------------------------------

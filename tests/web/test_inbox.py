@@ -204,3 +204,21 @@ def test_a_common_name_found_elsewhere_does_not_crowd_out_our_own_match(app, log
     [ours] = submit(app, name="Olena Kovalenko")  # Wrocław: Nomada's
     html = text_of(login_as("nomada").get("/staff/?reference=Kovalenko"))
     assert f"/staff/referrals/{ours}" in html
+
+
+def test_finding_a_person_by_name_or_contact_is_recorded_as_a_look_at_them(app, login_as):
+    """A search by name, phone or e-mail confirms who the person is: it was not recorded, and the
+    person's list of who looked at their data missed it. A reference looked up is not a look at
+    the person."""
+    from referral.access_log import Page
+    from referral.models import DataAccess
+
+    [found] = submit(app, name="Olena Kovalenko")  # phone +48512345678
+    nomada = login_as("nomada")
+    for typed in ("Kovalenko", "+48 512 345 678", reference_of(app, found)):
+        shown = nomada.get("/staff/", query_string={"reference": typed})
+        assert reference_of(app, found) in text_of(shown)
+    with app.app_context():
+        looks = db.session.scalars(db.select(DataAccess)).all()
+        assert [(look.page, look.referral_id) for look in looks] == [(Page.SEARCH, found)] * 2
+        assert {look.organisation.slug for look in looks} == {"nomada"}
