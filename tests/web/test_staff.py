@@ -287,6 +287,9 @@ def test_accept_start_close_records_the_outcome_for_the_referrer(app, login_as):
     nomada = login_as("nomada")
     act(app, nomada, referral_id, "accept")
     act(app, nomada, referral_id, "start")
+    # A closing comment reaches the sender and every organisation offered the referral before.
+    hint = "The organisation that sent the referral and those that had it before can read it."
+    assert hint in text_of(nomada.get(f"/staff/referrals/{referral_id}"))
     assert act(app, nomada, referral_id, "close").status_code == 400  # no outcome chosen
     act(app, nomada, referral_id, "close", outcome="partly_resolved")
     assert placement(app, referral_id) == ("closed", "nomada")
