@@ -396,7 +396,7 @@ def test_a_hand_back_cancels_the_appointment_and_the_person_is_told(app, client,
     page = client.get(status).get_data(as_text=True)
     assert ADDRESS not in page
     # Someone told only "there is news" reads it behind the link, and in the copy of their data.
-    assert "скасовано: організація, яка її запропонувала, більше не займається" in page
+    assert "Організація, яка її запропонувала, більше не займається" in page
     copy = client.get(f"{status}/copy").get_data(as_text=True)
     assert "Цю зустріч скасовано" in copy and ADDRESS not in copy
 
