@@ -7,8 +7,10 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, cast
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 from wtforms import (
     DateField,
     Field,
@@ -57,6 +59,14 @@ class Form(FlaskForm):
     character a password manager makes is theirs."""
 
     class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            """Only the fields a page posts: Flask-WTF also reads a JSON body or uploaded files,
+            whose values (numbers, lists, files) no field of ours expects: each check of text
+            answered 500 to them, and malformed JSON 400 with nothing on the form."""
+            if formdata is _Auto:
+                return (request.form or None) if form.is_submitted() else None
+            return formdata
+
         def bind_field(self, form, unbound_field, options):
             field = super().bind_field(form, unbound_field, options)
             if isinstance(field, StringField) and not isinstance(field, PasswordField):

@@ -8,6 +8,7 @@ offers: NUL and other control characters, invalid UTF-8, 100,000 characters, dig
 scripts, numbers and dates beyond what the database or the calendar holds, a choice not in the
 list, the field missing or repeated. Nothing may answer 500 or log an unhandled error."""
 
+import io
 import logging
 import re
 from collections import Counter, deque
@@ -273,6 +274,15 @@ class Visitor:
                 path = "/".join([*segments[:i], odd + suffix, *segments[i + 1 :]])
                 self.send(method, path, data=data)
 
+    def odd_bodies(self, form: Form, filled: list[tuple[str, str]]) -> None:
+        """What no page of ours sends but any client can: the form as JSON, each field a number,
+        a list or an object (Flask-WTF reads JSON when the form is empty), and as multipart with
+        each field a file."""
+        for odd in (5, [1, 2], {"a": 1}, True):
+            self.send("POST", form.action, json={name: odd for name, _value in filled})
+        files = {name: (io.BytesIO(b"x"), "x.txt") for name, _value in filled}
+        self.send("POST", form.action, data=files, content_type="multipart/form-data")
+
     def odd_forms(self) -> None:
         for form in sorted(self.forms, key=lambda f: any(word in f.action for word in LAST)):
             filled = form.filled()
@@ -295,6 +305,8 @@ class Visitor:
                     self.submit(form, [*others, (name, value)], odd=name)
                     if form.method == "get":  # a filter alone, as a bookmark gives it
                         self.submit(form, [(name, value)])
+            if form.method == "post":
+                self.odd_bodies(form, filled)
             undecodable = "&".join(f"{quote(name)}={UNDECODABLE}" for name in form.fields)
             if form.method == "get":
                 self.send("GET", f"{form.action.split('?')[0]}?{undecodable}")
