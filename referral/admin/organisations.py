@@ -141,7 +141,7 @@ def _seen(form: OrganisationForm) -> dict | None:
     merged: every field is written as sent)."""
     try:
         seen = json.loads(form.seen.data or "null")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
         return None
     return seen if isinstance(seen, dict) else None
 

@@ -56,7 +56,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         at = datetime.fromisoformat(moment)
         if at.tzinfo is None or not in_service_years(at):
             raise ValueError(cursor)
-        if not isinstance(referral_id, int) or not 0 < referral_id <= LARGEST_ID:
+        # type(), not isinstance: JSON's true is an int to isinstance, and no id to the database.
+        if type(referral_id) is not int or not 0 < referral_id <= LARGEST_ID:
             raise ValueError(cursor)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
         raise ApiProblem("invalid_cursor") from error

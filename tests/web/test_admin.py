@@ -168,6 +168,20 @@ def test_two_coordinators_changing_one_field_differently_are_told(app, coordinat
         assert org("nomada").capacity == 9
 
 
+@pytest.mark.parametrize("seen", ["[" * 5000, '{"capacity": {"a": [1]}, "name_pl": 5}'])
+def test_a_page_s_memory_of_the_organisation_that_is_no_organisation_is_not_a_500(
+    app, coordinator, seen
+):
+    """The hidden ``seen`` is the page's: nested past Python's recursion limit it answered 500."""
+    with app.app_context():
+        nomada_id = org("nomada").id
+    mine = organisation_form(app, "nomada", capacity="4", seen=seen)
+    assert coordinator.post(f"/admin/organisations/{nomada_id}", data=mine).status_code in (
+        302,
+        409,
+    )
+
+
 def test_unpausing_takes_effect_on_the_next_routing(app, coordinator):
     with app.app_context():
         nomada_id = org("nomada").id

@@ -160,6 +160,7 @@ def cursor_of(moment: str, referral_id) -> str:
         ("updated_since=0001-01-01T00:00:00%2B14:00", 422, "invalid_request"),
         ("updated_since=9999-12-31T23:59:59-14:00", 422, "invalid_request"),
         (f"cursor={cursor_of('2024-01-01T00:00:00+00:00', 10**30)}", 400, "invalid_cursor"),
+        (f"cursor={cursor_of('2024-01-01T00:00:00+00:00', True)}", 400, "invalid_cursor"),
         (f"cursor={cursor_of('0001-01-01T00:00:00+14:00', 1)}", 400, "invalid_cursor"),
         (f"cursor={cursor_of('9999-12-31T23:59:59-14:00', 1)}", 400, "invalid_cursor"),
     ],
