@@ -1,6 +1,7 @@
 """Form pieces the blueprints share: the base of every form, the checkbox list and choices drawn
 from a vocabulary."""
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Iterable
@@ -19,7 +20,8 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import StopValidation
+from wtforms.fields.choices import SelectFieldBase
+from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .vocabulary import LabelledEnum
@@ -52,6 +54,24 @@ def readable(form, field):
         )
 
 
+class FromList:
+    """A value that was not offered on the page (a forged or stale post): a clear error, in our
+    words (WTForms' own came in English on Polish pages, and echoed the value sent)."""
+
+    def __init__(self, message, *, empty_too: bool = False):
+        self.message = message
+        self.empty_too = empty_too  # no value is a value to check too (as WTForms checked it)
+
+    def __call__(self, form, field):
+        offered = set()
+        for value, *_rest in field.choices:
+            with contextlib.suppress(ValueError, TypeError):  # "" offered to a field of ints
+                offered.add(field.coerce(value))
+        values = field.data if isinstance(field.data, list) else [field.data]
+        if any(value not in offered for value in values if value or self.empty_too):
+            raise ValidationError(self.message)
+
+
 class Form(FlaskForm):
     """Every form of the app: each text field is ``readable`` before its own checks, so that a NUL
     or a byte that was not UTF-8 is an error next to the field, never a value for the database
@@ -71,6 +91,12 @@ class Form(FlaskForm):
             field = super().bind_field(form, unbound_field, options)
             if isinstance(field, StringField) and not isinstance(field, PasswordField):
                 field.validators = [readable, *field.validators]
+            if isinstance(field, SelectFieldBase) and getattr(field, "validate_choice", False):
+                field.validate_choice = False  # type: ignore[attr-defined]
+                field.validators = [
+                    *field.validators,
+                    FromList(_l("Choose from the list."), empty_too=True),
+                ]
             # WTForms' own words for a value it cannot read ("Not a valid date value.") came in
             # its translators' Polish and Ukrainian, one of them misspelt: ours say what to type.
             for kind, message in UNREADABLE_VALUE.items():

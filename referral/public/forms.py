@@ -27,7 +27,7 @@ from wtforms.validators import (
 )
 
 from ..directory import city_choices, collation_key, voivodeship_choices
-from ..fields import CheckboxListField, Form, choices_of
+from ..fields import CheckboxListField, Form, FromList, choices_of
 from ..lifecycle import Contact, IntakeData
 from ..personal_data import normalised_email, normalised_phone
 from ..vocabulary import SPOKEN_LANGUAGES, ContactChannel, ResidenceStatus, Specialism, Urgency
@@ -39,19 +39,6 @@ COMMON_LANGUAGES = ("uk", "ru", "pl", "en", "be")
 # Regions tried in turn for numbers typed without a country code.
 PHONE_CHANNELS = set(ContactChannel) - {ContactChannel.EMAIL}
 FALSE_VALUES = (False, "false", "", "0", "no", "off", "n")
-
-
-class FromList:
-    """A value that was not offered on the page (a forged or stale post): a clear error."""
-
-    def __init__(self, message):
-        self.message = message
-
-    def __call__(self, form, field):
-        offered = {value for value, *_rest in field.choices}
-        values = field.data if isinstance(field.data, list) else [field.data]
-        if any(value not in offered for value in values if value):
-            raise ValidationError(self.message)
 
 
 def strip(value):

@@ -182,6 +182,19 @@ def test_a_page_s_memory_of_the_organisation_that_is_no_organisation_is_not_a_50
     )
 
 
+@pytest.mark.parametrize("languages", [["xx"], ["xx", "yy"]])
+def test_a_choice_not_offered_is_refused_in_the_reader_s_language(app, coordinator, languages):
+    """WTForms' own words for a choice not offered came in English on a Polish page, with the
+    value sent echoed: every list of choices now says it in ours."""
+    with app.app_context():
+        nomada_id = org("nomada").id
+        user("coordinator@konsorcjum.example").language = "pl"
+        db.session.commit()
+    mine = organisation_form(app, "nomada", languages=languages)
+    page = text(coordinator.post(f"/admin/organisations/{nomada_id}", data=mine))
+    assert "Wybierz z listy." in page and "valid choice" not in page and "xx" not in page
+
+
 def test_unpausing_takes_effect_on_the_next_routing(app, coordinator):
     with app.app_context():
         nomada_id = org("nomada").id
