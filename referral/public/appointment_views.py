@@ -20,8 +20,7 @@ from .views import (
     _record_if_staff,
     _request_or_404,
     _status_page,
-    not_sent_yet,
-    shown_again_when_limited,
+    shown_again_when_refused,
     status,
 )
 
@@ -81,14 +80,14 @@ def answer_appointment(token: str, referral_id: int, answer: str):
     return status(token)
 
 
-@shown_again_when_limited("public.answer_appointment")
-def _answer_kept(wait: str):
+@shown_again_when_refused("public.answer_appointment")
+def _answer_kept(why: str, status: int):
     where = request.view_args or {}
     token, referral_id = where["token"], where["referral_id"]
     found = _request_or_404(token)
     form = AnswerForm()
-    form.words.errors = [not_sent_yet(wait)]
-    return _status_page(found, token, answered=(referral_id, form), status=429)
+    form.words.errors = [why]
+    return _status_page(found, token, answered=(referral_id, form), status=status)
 
 
 @bp.get("/<lang:lang>/status/<token>/appointments/<int:referral_id>.ics")

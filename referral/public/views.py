@@ -20,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
+from flask_wtf.csrf import CSRFError, generate_csrf
 
 from .. import access_log, contact, data_copy, lifecycle, person_messages
 from ..directory import active_members, coverage_summary, kept, place_names
@@ -51,24 +51,24 @@ def add_language(endpoint, values):
         values["lang"] = g.lang
 
 
-# A form refused by its rate limit, shown again as sent with the words that say when to send it
-# again, per endpoint: a person at a shared address past the limit keeps what they typed.
-_SHOWN_AGAIN_WHEN_LIMITED: dict[str, Callable[[str], ResponseReturnValue]] = {}
+# A public form refused before its view ran (by its rate limit, or its CSRF check after the
+# session was lost), shown again as sent with why beside it, per endpoint: nothing typed is lost.
+_SHOWN_AGAIN: dict[str, Callable[[str, int], ResponseReturnValue]] = {}
 
 
-def shown_again_when_limited(endpoint: str):
-    """Registers how the form of ``endpoint`` comes back, given the refusal's words."""
+def shown_again_when_refused(endpoint: str):
+    """Registers how the form of ``endpoint`` comes back, given why and the status."""
 
-    def register(show: Callable[[str], ResponseReturnValue]):
-        _SHOWN_AGAIN_WHEN_LIMITED[endpoint] = show
+    def register(show: Callable[[str, int], ResponseReturnValue]):
+        _SHOWN_AGAIN[endpoint] = show
         return show
 
     return register
 
 
-def not_sent_yet(wait: str) -> str:
-    """A limited form's error beside its words."""
-    return _("Not sent yet: many were sent in a short time.") + " " + wait
+def _shown_again(why: str, status: int) -> ResponseReturnValue | None:
+    show = _SHOWN_AGAIN.get(request.endpoint or "")
+    return None if show is None else show(why, status)
 
 
 @bp.errorhandler(429)
@@ -76,13 +76,31 @@ def too_many_requests(error):
     limit = limiter.current_limit
     seconds = limit.reset_at - time.time() if limit else 3600
     minutes = max(1, round(seconds / 60))
-    show_again = _SHOWN_AGAIN_WHEN_LIMITED.get(request.endpoint or "")
-    if show_again is None:
-        return render_template("errors/rate_limited.html", minutes=minutes), 429
     wait = ngettext(
         "Please try again in %(num)d minute.", "Please try again in %(num)d minutes.", minutes
     )
-    return show_again(wait)
+    why = _("Not sent yet: many were sent in a short time.") + " " + wait
+    shown = _shown_again(why, 429)
+    return shown or (render_template("errors/rate_limited.html", minutes=minutes), 429)
+
+
+def _posted_from_our_pages() -> bool:
+    """The browser says the form came from one of our pages (``Sec-Fetch-Site``, or ``Origin``;
+    the status pages send no referrer). One posted by another site is not shown back filled in:
+    it would hand the visitor a form a stranger filled."""
+    origin = request.headers.get("Origin")
+    return request.headers.get("Sec-Fetch-Site") == "same-origin" or (
+        origin is not None and origin == request.host_url.rstrip("/")
+    )
+
+
+@bp.errorhandler(CSRFError)
+def token_lost(error):
+    """The CSRF check failed on a public form: the session under it was lost (cookies cleared,
+    a shared phone's browser closed)."""
+    why = _("For your safety this was not sent. Please check it and send it again.")
+    shown = _shown_again(why, 400) if _posted_from_our_pages() else None
+    return shown or (render_template("errors/csrf.html"), 400)
 
 
 # Stands for the visitor's CSRF token in a kept page.
@@ -189,17 +207,11 @@ def submit_intake():
     )
 
 
-@shown_again_when_limited("public.submit_intake")
-def _intake_kept(wait: str):
+@shown_again_when_refused("public.submit_intake")
+def _intake_kept(why: str, status: int):
     form = IntakeForm(language=g.lang)
-    form.form_errors.extend(
-        [
-            _("Many forms were sent from this connection in a short time."),
-            wait,
-            _("What you typed is still in the form below."),
-        ]
-    )
-    return _intake_page(form, refused_because=_("Your request was not sent yet")), 429
+    form.form_errors.extend([why, _("What you typed is still in the form below.")])
+    return _intake_page(form, refused_because=_("Your request was not sent yet")), status
 
 
 def _channel(help_request: HelpRequest) -> ContactChannel | None:
@@ -292,6 +304,14 @@ def change_contact(token):
     return _status_page(found, token, done=done)
 
 
+@shown_again_when_refused("public.change_contact")
+def _contact_kept(why: str, status: int):
+    token = (request.view_args or {})["token"]
+    form = ContactForm()
+    form.form_errors.append(why)
+    return _status_page(_request_or_404(token), token, contact_form=form, status=status)
+
+
 def _this_status_link() -> str:
     """The rate limits' key of one request's status link: a hash of it, never the link."""
     token = (request.view_args or {}).get("token", "")
@@ -320,13 +340,13 @@ def write_message(token):
     return _status_page(found, token, done=_("Thank you. The organisation will read your message."))
 
 
-@shown_again_when_limited("public.write_message")
-def _message_kept(wait: str):
+@shown_again_when_refused("public.write_message")
+def _message_kept(why: str, status: int):
     token = (request.view_args or {})["token"]
     found = _request_or_404(token)
     form = _message_form(found)
-    form.body.errors = [not_sent_yet(wait)]
-    return _status_page(found, token, message_form=form, status=429)
+    form.body.errors = [why]
+    return _status_page(found, token, message_form=form, status=status)
 
 
 @bp.post("/<lang:lang>/status/<token>/withdraw")
@@ -400,8 +420,8 @@ def status_lost():
     return render_template("public/status_lost.html", form=form, asked=True)
 
 
-@shown_again_when_limited("public.status_lost")
-def _lost_link_kept(wait: str):
+@shown_again_when_refused("public.status_lost")
+def _lost_link_kept(why: str, status: int):
     form = LostLinkForm()
-    form.contact.errors = [not_sent_yet(wait)]
-    return render_template("public/status_lost.html", form=form, asked=False), 429
+    form.contact.errors = [why]
+    return render_template("public/status_lost.html", form=form, asked=False), status

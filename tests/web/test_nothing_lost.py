@@ -18,7 +18,7 @@ from referral.seed import DEMO_PASSWORD
 
 from ..helpers import csrf_token_of, intake, org, user
 from .staff_steps import PERSON, act, english_staff, version_of  # noqa: F401 - fixture
-from .test_public import post_intake, sent_request
+from .test_public import VALID, post_intake, sent_request
 
 pytestmark = pytest.mark.usefixtures("english_staff")
 
@@ -274,3 +274,50 @@ def test_asking_for_a_new_link_over_the_limit_keeps_the_contact(limited_app, dir
     page = unescape(refused.get_data(as_text=True))
     assert refused.status_code == 429
     assert 'value="+48 600 100 200"' in page and "Please try again in" in page
+
+
+@pytest.mark.parametrize("site, kept", [("same-origin", True), ("cross-site", False)])
+def test_a_request_whose_safety_token_was_lost_comes_back_as_typed(
+    app, client, directory, monkeypatch, site, kept
+):
+    """A session lost under the form (cookies cleared, the browser closed on a shared phone) fails
+    the CSRF check: the person got "The form has expired" and the whole form was gone. Sent from
+    our own pages it comes back as typed with a fresh token; one posted by another site does
+    not (it would hand the visitor a form filled in by a stranger)."""
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    data = {key: value for key, value in {**VALID, "description": WORDS}.items() if value}
+    refused = client.post("/en/request", data=data, headers={"Sec-Fetch-Site": site})
+    page = unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 400
+    assert (f"{WORDS}</textarea>" in page) == kept
+    assert ("For your safety this was not sent. Please check it and send it again." in page) == kept
+    if kept:
+        again = client.post("/en/request", data={**data, "csrf_token": csrf_token_of(page)})
+        assert "Your request was sent" in unescape(again.get_data(as_text=True))
+    with app.app_context():
+        stored = db.session.scalar(db.select(db.func.count()).select_from(HelpRequest))
+        assert stored == (1 if kept else 0)
+
+
+def test_a_message_whose_safety_token_was_lost_comes_back_in_the_form(
+    app, client, directory, monkeypatch
+):
+    path = sent_request(client, "en", needs=["legal"])
+    with app.app_context():
+        referral_id = db.session.scalar(db.select(Referral.id))
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    refused = client.post(
+        f"{path}/message",
+        data={"referral_id": referral_id, "body": WORDS},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    page = unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 400 and f"{WORDS}</textarea>" in page
+    assert "For your safety this was not sent. Please check it and send it again." in page
+    new_contact = {"phone": "+48 600 700 800", "contact_channel": "sms"}
+    refused = client.post(
+        f"{path}/contact", data=new_contact, headers={"Origin": "http://localhost"}
+    )
+    page = unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 400 and 'value="+48 600 700 800"' in page
+    assert "For your safety this was not sent. Please check it and send it again." in page
