@@ -3,6 +3,7 @@ switches to English, and finds everything they typed, with JavaScript (the page 
 axe-core) and without."""
 
 import pytest
+from playwright.sync_api import expect
 
 from .test_public_browser import REFERENCE, serious_violations
 
@@ -41,3 +42,24 @@ def test_switching_language_mid_form_keeps_what_was_typed(base_url, new_page, ja
     page.click("form.intake button[type=submit]")
     assert REFERENCE.fullmatch(page.locator(".reference").inner_text())
     assert "Passed to: Homo Faber Association" in page.locator(".needs").inner_text()
+
+
+def test_a_form_whose_session_was_lost_comes_back_as_typed(base_url, new_page):
+    """The cookies cleared under a half-typed form (a shared phone's browser, a privacy setting):
+    the CSRF check fails, and Chromium's own Sec-Fetch-Site says the post came from our page, so
+    the form comes back as typed with a fresh token, and sent again it goes through."""
+    page = new_page(locale="uk-UA")
+    page.goto(f"{base_url}/uk/request")
+    page.check("input[name=needs][value=legal]")
+    page.select_option("select[name=city]", "lublin")
+    page.fill("input[name=phone]", "+380 67 123 45 67")
+    page.fill("textarea[name=description]", "Мені потрібна консультація щодо карти побиту.")
+    page.check("input[name=consent]")
+    page.context.clear_cookies()
+    page.click("form.intake button[type=submit]")
+    expect(page.locator(".error-summary")).to_be_focused()
+    assert page.input_value("textarea[name=description]").startswith("Мені потрібна")
+    assert page.input_value("input[name=phone]") == "+380 67 123 45 67"
+    assert serious_violations(page) == []
+    page.click("form.intake button[type=submit]")
+    assert REFERENCE.fullmatch(page.locator(".reference").inner_text())
