@@ -1,6 +1,6 @@
 """Staff propose an appointment on the referral's page (``_referral_appointment.html``)."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import flash, redirect, url_for
 from flask_babel import gettext as _
@@ -27,6 +27,13 @@ def _future_time(form, field) -> None:
         moment = datetime.strptime(text_of(field), _WHEN_FORMAT).replace(tzinfo=WARSAW)
     except ValueError:
         raise ValidationError(_l("Please give the date and the time.")) from None
+    if moment.astimezone(UTC).astimezone(WARSAW).replace(tzinfo=None) != moment.replace(
+        tzinfo=None
+    ):
+        # The hour the clocks skip in spring: stored, it read an hour later everywhere.
+        raise ValidationError(
+            _l("This time does not exist in Poland: the clocks go forward that night.")
+        )
     if moment <= utcnow():
         raise ValidationError(_l("Please choose a time that has not passed."))
     if moment > utcnow() + appointments.AHEAD_AT_MOST:
