@@ -376,3 +376,26 @@ def test_one_phone_gets_at_most_three_links_an_hour_whoever_asks(limited_app, di
         # The lost-link page: within the budget, nothing is replaced: the link still opens.
         assert person_messages.send_fresh_link(kept.request, "sms") == 0
         assert lifecycle.find_request_by_token(kept.status_token) is not None
+
+
+@pytest.mark.parametrize(
+    "language, days, said",
+    [
+        ("pl", 1, "w ciągu 1 dnia roboczego"),
+        ("pl", 3, "w ciągu 3 dni roboczych"),
+        ("uk", 1, "протягом 1 робочого дня"),
+        ("uk", 21, "протягом 21 робочого дня"),
+        ("uk", 5, "протягом 5 робочих днів"),
+        ("en", 1, "within 1 working day."),
+    ],
+)
+def test_the_days_promised_read_right_for_any_number(
+    app, ctx, staff, monkeypatch, language, days, said
+):
+    """The promise read "within 1 dni roboczych" with one working day configured: one form for
+    every number, tuned to the default three."""
+    monkeypatch.setitem(app.config, "CONTACT_WORKING_DAYS", days)
+    submitted = submit(language, email=None, contact_channel="sms")
+    nomada_acts(submitted.request.referrals[0].id, Action.ACCEPT)
+    [message] = news(person_messages.Kind.ACCEPTED)
+    assert said in message.body
