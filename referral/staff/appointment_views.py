@@ -27,18 +27,18 @@ def _future_time(form, field) -> None:
         moment = datetime.strptime(text_of(field), _WHEN_FORMAT).replace(tzinfo=WARSAW)
     except ValueError:
         raise ValidationError(_l("Please give the date and the time.")) from None
-    if moment.astimezone(UTC).astimezone(WARSAW).replace(tzinfo=None) != moment.replace(
-        tzinfo=None
-    ):
-        # The hour the clocks skip in spring: stored, it read an hour later everywhere.
-        raise ValidationError(
-            _l("This time does not exist in Poland: the clocks go forward that night.")
-        )
     if moment <= utcnow():
         raise ValidationError(_l("Please choose a time that has not passed."))
     if moment > utcnow() + appointments.AHEAD_AT_MOST:
         # A mistyped year; and 9999-12-31 23:59 has no hour after it for the calendar file.
         raise ValidationError(_l("Please choose a time within the next year."))
+    # The hour the clocks skip in spring: stored, it read an hour later everywhere. (Checked
+    # within the year: 0001-01-01 has no UTC before it.)
+    wall_clock = moment.replace(tzinfo=None)
+    if moment.astimezone(UTC).astimezone(WARSAW).replace(tzinfo=None) != wall_clock:
+        raise ValidationError(
+            _l("This time does not exist in Poland: the clocks go forward that night.")
+        )
     form.starts_at = moment
 
 
