@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -21,6 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
+from werkzeug.exceptions import HTTPException
 
 from .. import access_log, contact, data_copy, lifecycle, person_messages
 from ..directory import active_members, coverage_summary, kept, place_names
@@ -68,14 +70,20 @@ def shown_again_when_refused(endpoint: str):
 
 def _shown_again(why: str, status: int) -> ResponseReturnValue | None:
     show = _SHOWN_AGAIN.get(request.endpoint or "")
-    return None if show is None else show(why, status)
+    if show is None:
+        return None
+    try:
+        return show(why, status)
+    except HTTPException as refused:  # a link that opens nothing: raised in a handler, a 500
+        return refused.get_response()
 
 
 @bp.errorhandler(429)
 def too_many_requests(error):
     limit = limiter.current_limit
     seconds = limit.reset_at - time.time() if limit else 3600
-    minutes = max(1, round(seconds / 60))
+    # Rounded up, never down (waiting as told must be enough); reset_at is a whole second late.
+    minutes = max(1, math.ceil((seconds - 1) / 60))
     wait = ngettext(
         "Please try again in %(num)d minute.", "Please try again in %(num)d minutes.", minutes
     )
@@ -85,13 +93,11 @@ def too_many_requests(error):
 
 
 def _posted_from_our_pages() -> bool:
-    """The browser says the form came from one of our pages (``Sec-Fetch-Site``, or ``Origin``;
-    the status pages send no referrer). One posted by another site is not shown back filled in:
-    it would hand the visitor a form a stranger filled."""
-    origin = request.headers.get("Origin")
-    return request.headers.get("Sec-Fetch-Site") == "same-origin" or (
-        origin is not None and origin == request.host_url.rstrip("/")
-    )
+    """The browser says the form came from one of our pages (``Sec-Fetch-Site``; ``Origin`` is
+    "null" under the no-referrer policy of these pages). One posted by another site is not shown
+    back filled in: it would hand the visitor a form a stranger filled. A browser that sends no
+    ``Sec-Fetch-Site`` (Safari before 16.4) gets the bare page, as before."""
+    return request.headers.get("Sec-Fetch-Site") == "same-origin"
 
 
 @bp.errorhandler(CSRFError)
