@@ -113,13 +113,14 @@ def organisation_new():
 def organisation_edit(organisation_id: int):
     org = db.get_or_404(Organisation, organisation_id)
     form = _organisation_edit_form(org)
-    status = 200
+    status, clashing = 200, []
     if form.validate_on_submit():
         data = _organisation_data(form)
         try:
             save_organisation(data, organisation_id=org.id, by=current_user, seen=_seen(form))
         except ServiceError as clash:  # STALE_VERSION: a colleague changed these fields too
-            for name in str(clash.detail).split(","):
+            clashing = str(clash.detail).split(",")
+            for name in clashing:
                 show_error(
                     getattr(form, name, None) or form.opens_MO,  # opening_hours: the week's first
                     _(
@@ -131,9 +132,19 @@ def organisation_edit(organisation_id: int):
         else:
             flash(_("The changes are saved. They apply from the next routing on."), "success")
             return redirect(url_for("admin.organisation_edit", organisation_id=org.id))
-    # What this page shows now, for the next save to tell others' changes from this one's.
-    form.seen.data = json.dumps(facts(org))
+    form.seen.data = json.dumps(_shown_now(org, form, clashing))
     return _render_organisation(org, form, _coverage_form()), status
+
+
+def _shown_now(org: Organisation, form: OrganisationForm, clashing: list[str]) -> dict:
+    """What the page shows now, for the next save to tell others' changes from this one's: a
+    refused form still shows the older page's fields, so its memory stays that page's, but for
+    the fields just answered (a clash), whose colleague's value the coordinator has now seen."""
+    now = facts(org)
+    seen = _seen(form) if request.method == "POST" else None
+    if seen is None:
+        return now
+    return {**seen, **{name: now[name] for name in clashing if name in now}}
 
 
 def _seen(form: OrganisationForm) -> dict | None:

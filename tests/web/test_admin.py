@@ -168,6 +168,43 @@ def test_two_coordinators_changing_one_field_differently_are_told(app, coordinat
         assert org("nomada").capacity == 9
 
 
+def test_saving_again_after_a_clash_keeps_the_colleague_s_other_changes(app, coordinator):
+    """After the 409 the page's memory became the organisation as it was now, while its fields
+    still showed the older page: "Save again" took back the colleague's pause unnoticed."""
+    with app.app_context():
+        nomada_id = org("nomada").id
+    seen = seen_on(coordinator.get(f"/admin/organisations/{nomada_id}"))
+    colleague = organisation_form(
+        app, "nomada", capacity="5", paused_until="2099-12-31", pause_reason="Holiday"
+    )
+    coordinator.post(f"/admin/organisations/{nomada_id}", data=colleague)
+    mine = organisation_form(app, "nomada", capacity="9", seen=seen)
+    mine["paused_until"] = mine["pause_reason"] = ""  # as the older page showed them
+    refused = coordinator.post(f"/admin/organisations/{nomada_id}", data=mine)
+    assert refused.status_code == 409
+    again = {**mine, "seen": seen_on(refused)}
+    assert coordinator.post(f"/admin/organisations/{nomada_id}", data=again).status_code == 302
+    with app.app_context():
+        nomada = org("nomada")
+        assert (nomada.capacity, str(nomada.paused_until)) == (9, "2099-12-31")
+
+
+def test_a_form_refused_for_its_own_error_keeps_the_page_s_memory(app, coordinator):
+    with app.app_context():
+        nomada_id = org("nomada").id
+    seen = seen_on(coordinator.get(f"/admin/organisations/{nomada_id}"))
+    colleague = organisation_form(app, "nomada", paused_until="2099-12-31", pause_reason="Holiday")
+    coordinator.post(f"/admin/organisations/{nomada_id}", data=colleague)
+    mine = organisation_form(app, "nomada", capacity="9", seen=seen, email="not an e-mail")
+    mine["paused_until"] = mine["pause_reason"] = ""
+    invalid = coordinator.post(f"/admin/organisations/{nomada_id}", data=mine)
+    fixed = {**mine, "email": "info@nomada.example", "seen": seen_on(invalid)}
+    assert coordinator.post(f"/admin/organisations/{nomada_id}", data=fixed).status_code == 302
+    with app.app_context():
+        nomada = org("nomada")
+        assert (nomada.capacity, str(nomada.paused_until)) == (9, "2099-12-31")
+
+
 @pytest.mark.parametrize("seen", ["[" * 5000, '{"capacity": {"a": [1]}, "name_pl": 5}'])
 def test_a_page_s_memory_of_the_organisation_that_is_no_organisation_is_not_a_500(
     app, coordinator, seen
