@@ -63,6 +63,9 @@ class FromList:
         self.empty_too = empty_too  # no value is a value to check too (as WTForms checked it)
 
     def __call__(self, form, field):
+        if field.process_errors:  # a value the field could not read (WTForms' English words)
+            field.errors[:] = [e for e in field.errors if e not in field.process_errors]
+            raise ValidationError(self.message)
         offered = set()
         for value, *_rest in field.choices:
             with contextlib.suppress(ValueError, TypeError):  # "" offered to a field of ints

@@ -124,6 +124,18 @@ def test_the_coordinator_routes_by_hand_from_the_referral_page(app, coordinator)
         assert referral.events[-1].action == Action.ROUTE_BY_HAND
 
 
+def test_an_organisation_that_is_no_number_is_refused_in_our_words(app, coordinator):
+    """A value a list of ids cannot read got WTForms' English "Invalid Choice: could not coerce."
+    first, before ours."""
+    referral_id, _ = submit(app, "psychological", "chelm")
+    response = coordinator.post(
+        f"/admin/referrals/{referral_id}/route-by-hand",
+        data={"organisation_id": "abc", "reason": "Online sessions.", "version": 1},
+    )
+    page = text(response)
+    assert "Choose from the list." in page and "coerce" not in page
+
+
 def test_staff_of_an_organisation_see_no_route_by_hand_section(app, login_as):
     referral_id, _ = submit(app, "legal", "wroclaw")
     page = text(login_as("nomada").get(f"/staff/referrals/{referral_id}"))
