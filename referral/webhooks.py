@@ -123,7 +123,7 @@ def is_acceptable_url(url: str, private_addresses: bool) -> bool:
 def _inside(host: str) -> bool:
     """An IP address that is not on the public internet (loopback, private, link-local such as a
     cloud's metadata service, reserved), or an IPv6 one carrying such an IPv4 address (mapped,
-    6to4, Teredo, NAT64); a name is not judged here."""
+    6to4, Teredo, NAT64, IPv4-compatible, SIIT); a name is not judged here."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -131,7 +131,12 @@ def _inside(host: str) -> bool:
     return not all(each.is_global for each in (address, *_carried(address)))
 
 
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# IPv6 networks whose last 32 bits are an IPv4 address a gateway or stack reaches: NAT64, the
+# deprecated IPv4-compatible form and SIIT's translated form.
+_CARRYING_IPV4 = tuple(
+    ipaddress.ip_network(network)
+    for network in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96")
+)
 
 
 def _carried(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list:
@@ -139,7 +144,7 @@ def _carried(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list:
     if isinstance(address, ipaddress.IPv4Address):
         return []
     carried = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
-    if any(address in network for network in _NAT64):
+    if any(address in network for network in _CARRYING_IPV4):
         carried.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return [each for each in carried if each is not None]
 

@@ -416,6 +416,8 @@ def test_only_https_or_this_machine_receives_webhooks(url, acceptable):
         "https://[::ffff:10.0.0.5]/hooks",  # an IPv4 address written as IPv6
         "https://[64:ff9b::a00:5]/hooks",  # 10.0.0.5 through a NAT64 gateway
         "https://[2002:a9fe:a9fe::1]/hooks",  # 169.254.169.254 through 6to4
+        "https://[::7f00:1]/hooks",  # 127.0.0.1, IPv4-compatible (deprecated, still parsed)
+        "https://[::ffff:0:a00:5]/hooks",  # 10.0.0.5 through a SIIT translator
     ],
 )
 def test_in_production_no_address_of_this_machine_or_its_network_receives_webhooks(url):

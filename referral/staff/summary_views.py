@@ -29,13 +29,9 @@ def summary(referral_id: int):
     if not access.may_print_summary(current_user, referral):
         abort(404)
     notes = [note for note in referral.notes if access.may_see_note(current_user, note)]
-    # The request's other needs only where this organisation works on them too: each
-    # organisation sees what was routed to it.
-    needs = [
-        need
-        for need in referral.request.referrals
-        if access.may_see_personal_data(current_user, need)
-    ]
+    # The request's other needs only where this organisation holds them too: each organisation
+    # sees what was routed to it (the summary is the holder's; as their sender it has its pages).
+    needs = [n for n in referral.request.referrals if n.organisation_id == referral.organisation_id]
     page = render_template(
         "staff/summary.html",
         referral=referral,
