@@ -63,3 +63,38 @@ def test_0019_names_the_need_of_the_messages_written_before_it_where_it_can(app,
             db.select(OutboxMessage.referral_id).where(OutboxMessage.kind == "person_status_link")
         ).all()
         assert links and set(links) == {None}
+
+
+def test_0022_empties_the_links_sent_before_the_app_emptied_them(app, staff):
+    """Sent before the outbox began emptying them, a status link's text stayed readable until the
+    request's erasure; one not yet sent keeps it, to be sent."""
+    from flask_migrate import downgrade, upgrade
+
+    from referral import lifecycle
+    from referral.models import OutboxMessage, utcnow
+
+    from .helpers import intake
+
+    with app.app_context():
+        sent, waiting = (
+            lifecycle.submit_request(intake("legal", phone=phone)).status_token
+            for phone in ("+48 600 100 201", "+48 600 100 202")
+        )
+        links = db.session.scalars(
+            db.select(OutboxMessage)
+            .where(OutboxMessage.kind == "person_status_link")
+            .order_by(OutboxMessage.id)
+        ).all()
+        links[0].sent_at = utcnow()  # as the outbox marked it before emptying them
+        db.session.commit()
+        db.session.close()
+        downgrade(revision="0021")
+        upgrade()
+        db.session.expire_all()
+        bodies = db.session.scalars(
+            db.select(OutboxMessage.body)
+            .where(OutboxMessage.kind == "person_status_link")
+            .order_by(OutboxMessage.id)
+        ).all()
+        assert bodies[0] == "" and sent not in bodies[0]
+        assert waiting in bodies[1]
