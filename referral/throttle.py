@@ -44,7 +44,8 @@ def key(kind: str, subject: str) -> str:
 
 def forget_spent(now: datetime) -> int:
     """Delete the counts of accounts nobody tried for FORGET_AFTER, no lock running: an
-    attacker who waits that long gains one new round of attempts a month."""
+    attacker who waits that long gains one new round of attempts a month, the growing lock back
+    at its first length."""
     idle = delete(SignInThrottle).where(
         SignInThrottle.updated_at < now - FORGET_AFTER,
         or_(SignInThrottle.locked_until.is_(None), SignInThrottle.locked_until < now),
