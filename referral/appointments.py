@@ -177,13 +177,20 @@ def _answer(
         raise ServiceError(ServiceError.NOT_FOUND, "appointment")
     if sequence != appointment.sequence:
         raise ServiceError(ServiceError.STALE_VERSION)
-    if appointment.state == code:
-        return appointment  # sent again (a double tap, a reload of the thanks): done already
+    said = (words or "").strip()[:WORDS_MAX] or None
+    if appointment.state == code:  # sent again (a double tap, a reload of the thanks)
+        if code == Step.CHANGE_REQUESTED and said not in (None, appointment.person_words):
+            # New words from a page opened before: the newer say what suits them now.
+            appointment.person_words = said
+            appointment.updated_at = now
+            notifications.appointment_answered(referral, code)
+            db.session.commit()
+        return appointment
     answerable = appointment.state in _ANSWERED_FROM[code]
     if referral.state not in _OPEN_FOR_APPOINTMENTS or not answerable:
         raise ServiceError(ServiceError.NOT_ALLOWED_NOW)
     appointment.state = code
-    appointment.person_words = (words or "").strip()[:WORDS_MAX] or None
+    appointment.person_words = said
     appointment.updated_at = now
     _step(referral, code, now)
     notifications.appointment_answered(referral, code)

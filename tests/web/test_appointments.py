@@ -565,3 +565,28 @@ def test_a_confirmation_sent_twice_is_thanked_twice_and_recorded_once(app, clien
     with app.app_context():
         steps = db.session.scalars(select(AppointmentStep.code)).all()
         assert steps == ["proposed", "confirmed"]
+
+
+def test_another_time_asked_again_with_new_words_keeps_them(app, client, login_as, case):
+    """From a tab opened before (the form is gone once asked), the second words were thanked for
+    and dropped: now they replace the first, and the organisation is told again."""
+    referral_id, status = case
+    propose(login_as("nomada"), referral_id)
+
+    def told() -> int:
+        with app.app_context():
+            kind = OutboxMessage.kind == "appointment_answered"
+            return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(kind))
+
+    answer(client, status, referral_id, "another-time", words="Mornings, please")
+    once = told()
+    again = client.post(
+        f"{status}/appointments/{referral_id}/another-time",
+        data={"sequence": 0, "words": "Only Friday mornings"},
+    )
+    assert "Дякуємо" in again.get_data(as_text=True)
+    assert told() == 2 * once > 0
+    with app.app_context():
+        assert db.session.scalar(select(Appointment.person_words)) == "Only Friday mornings"
+        steps = db.session.scalars(select(AppointmentStep.code)).all()
+        assert steps == ["proposed", "change_requested"]  # one request for another time
