@@ -132,12 +132,14 @@ def init_app(app: Flask) -> None:
         click.echo(worker.run_job("send_mail", reraise=True))
 
     @app.cli.command("worker")
-    @click.option("--once", is_flag=True, help="Run every job once and stop (for cron).")
+    @click.option("--once", is_flag=True, help="Run each job that is due once and stop (cron).")
     def run_worker(once):
         """Run the background jobs (sweep, mail, SMS, webhooks, reminders, tallies, purge) when
-        due, until SIGTERM."""
+        due, until SIGTERM; with --once, exit 1 when a job failed."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-        worker.Worker(list(worker.JOBS.values())).run(once=once)
+        failed = worker.Worker(list(worker.JOBS.values())).run(once=once)
+        if once and failed:
+            raise SystemExit(1)
 
     @app.cli.command("create-api-token")
     @click.option("--org", "org_slug", required=True, help="Slug of the organisation.")

@@ -3,6 +3,17 @@
 import os
 
 
+def flag(value) -> bool | None:
+    """A yes/no setting as people write it: 1, true, yes, on (any case) for yes; None unset."""
+    if value is None or isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_flag(name: str) -> bool:
+    return flag(os.environ.get(name)) is True
+
+
 class Config:
     # Unset: a random key is made once into SECRET_KEY_FILE (instance/secret_key, mode 600).
     SECRET_KEY = os.environ.get("SECRET_KEY")
@@ -63,7 +74,7 @@ class Config:
     DATA_KEYS_FILE = os.environ.get("DATA_KEYS_FILE")
     MATCH_KEY = os.environ.get("MATCH_KEY")
     MATCH_KEY_FILE = os.environ.get("MATCH_KEY_FILE")
-    DEVELOPMENT_KEYS = os.environ.get("DEVELOPMENT_KEYS", "0") == "1"
+    DEVELOPMENT_KEYS = _env_flag("DEVELOPMENT_KEYS")
 
     # How long personal data is kept (docs/operations.md; the privacy notice reads these):
     # after every need of a request ended; after submission while a need is still open; the log
@@ -77,7 +88,7 @@ class Config:
     DELIVERY_RETENTION_DAYS = int(os.environ.get("DELIVERY_RETENTION_DAYS", "90"))
     # Webhooks to this machine or its network (plain HTTP to this machine too): development only.
     # Off, the server never posts, from inside, to a service that trusts whoever is inside.
-    WEBHOOK_PRIVATE_ADDRESSES = os.environ.get("WEBHOOK_PRIVATE_ADDRESSES") == "1"
+    WEBHOOK_PRIVATE_ADDRESSES = _env_flag("WEBHOOK_PRIVATE_ADDRESSES")
     BACKUP_RETENTION_DAYS = int(os.environ.get("BACKUP_RETENTION_DAYS", "30"))
     # The controller named in the privacy notice, and where people write about their data.
     CONTROLLER_NAME = os.environ.get("CONTROLLER_NAME", "Konsorcjum Migracyjne")
@@ -109,7 +120,7 @@ class Config:
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
-    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "0") == "1"
+    MAIL_USE_TLS = _env_flag("MAIL_USE_TLS")
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "Referral <no-reply@referral.example>")

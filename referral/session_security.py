@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import logout_user
 
 from . import instance_keys
+from .config import flag
 from .urls import referring_page
 
 # Refreshing the "last seen" time at most once a minute spares a new cookie on every page.
@@ -24,12 +25,6 @@ def instance_secret_key(path: Path) -> str:
     if len(key) < 32:
         raise RuntimeError(f"{path} holds no usable secret key: delete it to make a new one")
     return key
-
-
-def _flag(value) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def mark_signed_in() -> None:
@@ -46,7 +41,7 @@ def init_app(app: Flask) -> None:
         config["SECRET_KEY"] = instance_secret_key(Path(key_file))
     https = str(config.get("PUBLIC_URL", "")).startswith("https://")
     for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
-        secure = _flag(config.get(name))
+        secure = flag(config.get(name))
         config[name] = https if secure is None else secure
 
     @app.before_request

@@ -1,6 +1,7 @@
 """Background work in one process: ``flask --app referral worker`` runs each registered job when
 it is due (the sweep, the outbox's e-mails and text messages, the webhooks, staff digests and
-reminders, the reports' tallies, the retention purge), or every job once with ``--once`` for cron.
+reminders, the reports' tallies, the retention purge), or each job due once with ``--once`` for
+cron.
 
 Several workers, on one machine or several, may run at once: each job is safe to run twice at the
 same moment (the sweep and the mail sender skip the rows another worker holds). SIGTERM or SIGINT
@@ -124,6 +125,9 @@ def _record(name: str, started: datetime, outcome: str) -> None:
     db.session.commit()
 
 
+FAILED = "Failed: "  # how a failed run's outcome begins
+
+
 def run_job(name: str, reraise: bool = False) -> str:
     """Run one job and record how it went. A failure is recorded and logged (its kind and
     stack, never its message) and the worker goes on with the next job; a command run from
@@ -133,11 +137,11 @@ def run_job(name: str, reraise: bool = False) -> str:
         outcome = JOBS[name].run()
     except Exception as error:  # one failing job must not stop the others
         db.session.rollback()
-        _record(name, started, f"Failed: {type(error).__name__}")
+        _record(name, started, f"{FAILED}{type(error).__name__}")
         if reraise:
             raise
         log.error("job %s failed: %s", name, type(error).__name__, exc_info=False)
-        return f"Failed: {type(error).__name__}"
+        return f"{FAILED}{type(error).__name__}"
     _record(name, started, outcome)
     log.info("job %s: %s", name, outcome)
     return outcome
@@ -160,18 +164,32 @@ class Worker:
         log.info("worker: stopping after the job in progress")
         self.stopping = True
 
-    def run(self, once: bool = False) -> None:
+    def run(self, once: bool = False) -> int:
+        """Until told to stop; ``once``: each job due by its last start, whichever worker ran it
+        (cron every minute runs the purge every six hours), then stop. How many jobs failed."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         log.info("worker: started (%s)", ", ".join(job.name for job in self.jobs))
+        failed = 0
         while not self.stopping:
             for job in self.jobs:
                 if self.stopping:
                     break
-                if once or time.monotonic() >= self.next_run[job.name]:
-                    run_job(job.name)
+                due = _due_by_record(job) if once else time.monotonic() >= self.next_run[job.name]
+                if due:
+                    failed += run_job(job.name).startswith(FAILED)
                     self.next_run[job.name] = time.monotonic() + job.every.total_seconds()
             if once:
                 break
             time.sleep(self.tick)
         log.info("worker: stopped")
+        return failed
+
+
+# Cron's minute is not exact: a job of every minute started 59.5 s ago is due.
+_CRON_SLACK = timedelta(seconds=5)
+
+
+def _due_by_record(job: Job) -> bool:
+    last = db.session.scalar(select(WorkerJob.last_started_at).where(WorkerJob.name == job.name))
+    return last is None or utcnow() - last >= job.every - _CRON_SLACK

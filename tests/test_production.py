@@ -285,3 +285,14 @@ def test_gunicorn_opens_no_control_socket(postgres_url):
         pass
     assert "Booting worker" in server.error_log
     assert "Control" not in server.error_log
+
+
+@pytest.mark.parametrize("written", ["1", "true", "yes", "on", "TRUE"])
+def test_a_flag_in_the_environment_reads_the_same_whatever_its_spelling(written):
+    """MAIL_USE_TLS=true left mail in plain text (only "1" turned it on), while the cookies'
+    flag took true, yes and on: every flag now reads them alike."""
+    read = "from referral.config import Config as C; print(C.MAIL_USE_TLS, C.DEVELOPMENT_KEYS)"
+    env = {**os.environ, "MAIL_USE_TLS": written, "DEVELOPMENT_KEYS": written}
+    command = [str(BIN / "python"), "-c", read]
+    shown = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert shown.stdout.split() == ["True", "True"]

@@ -47,3 +47,32 @@ def test_two_workers_finishing_a_job_first_run_at_once_both_record_it(race):  # 
     with race.app_context():
         (row,) = db.session.scalars(select(WorkerJob).where(WorkerJob.name == "test_first_run"))
         assert row.last_outcome == "done"
+
+
+def started_at(app) -> dict:
+    with app.app_context():
+        return dict(db.session.execute(select(WorkerJob.name, WorkerJob.last_started_at)).all())
+
+
+def test_once_from_cron_runs_only_the_jobs_that_are_due(app, directory):
+    """Cron runs ``worker --once`` every minute: it ran every job every time, the six-hourly purge
+    and the ten-minute tally included. Each now runs when its last start, by any worker, is old
+    enough."""
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["worker", "--once"]).exit_code == 0
+    first = started_at(app)
+    assert set(first) == set(worker.JOBS)
+    assert runner.invoke(args=["worker", "--once"]).exit_code == 0
+    assert started_at(app) == first  # nothing was due a moment later
+
+
+def test_once_says_a_failed_job_in_its_exit_status(app, directory, monkeypatch):
+    """A failing job was logged and the command exited 0: cron (MAILTO) never heard of it."""
+
+    def fails() -> str:
+        raise RuntimeError("the tally broke")
+
+    monkeypatch.setitem(worker.JOBS, "tally", worker.Job("tally", timedelta(minutes=10), fails))
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 1
+    assert started_at(app).keys() == worker.JOBS.keys()  # the others ran all the same
