@@ -208,7 +208,10 @@ def submit_request():
         lifecycle.refuse_if_sent(intake.submission_hash)
         submitted = lifecycle.submit_request(intake, submitted_by=current_token())
     except ServiceError as error:
-        raise ApiProblem(error.code, reference=error.detail or None) from None
+        # The reference of the request already made: the only detail to say back (another's,
+        # an unknown place's, is what the caller sent).
+        sent = error.detail if error.code == ServiceError.ALREADY_SENT else None
+        raise ApiProblem(error.code, reference=sent) from None
     help_request = submitted.request
     answer = SubmittedRequest(
         reference=help_request.reference,

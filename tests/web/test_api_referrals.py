@@ -449,6 +449,7 @@ def test_a_request_that_cannot_be_routed_or_reached_is_a_422(client, tokens, cha
     answer = client.post("/api/v1/requests", json=body, headers=bearer(tokens["pfm"]))
     assert answer.status_code == 422, answer.get_json()
     assert answer.get_json()["code"] == code
+    assert "reference" not in answer.get_json()  # what was sent is not said back (atlantis)
 
 
 def test_a_lone_surrogate_in_what_a_system_writes_is_a_422_not_a_500(app, client, tokens):
