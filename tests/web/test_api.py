@@ -114,9 +114,22 @@ def test_the_page_shape_follows_the_hsds_api(client, directory):
     assert beyond["empty"] is True and beyond["contents"] == []
 
 
-def test_bad_paging_is_a_400_not_a_crash(client, directory):
-    assert client.get("/api/v1/hsds/services?page=0").status_code == 400
-    assert client.get("/api/v1/hsds/services?per_page=100000").status_code == 400
+@pytest.mark.parametrize(
+    "query, parameter",
+    [
+        ("page=0", "page"),
+        ("per_page=100000", "per_page"),
+        ("per_page=0", "per_page"),
+        ("lang=de", "lang"),
+    ],
+)
+def test_a_directory_parameter_that_does_not_fit_is_named(client, directory, query, parameter):
+    """It was a 400 "could not be read", its reason dropped: now a 422 naming the parameter, as
+    the referrals' list answers."""
+    answer = client.get(f"/api/v1/hsds/services?{query}")
+    problem = answer.get_json()
+    assert (answer.status_code, problem["code"]) == (422, "invalid_request")
+    assert [error["location"] for error in problem["errors"]] == [parameter]
 
 
 def test_ids_are_stable_across_requests_and_edits(app, client, directory):
@@ -224,5 +237,5 @@ def test_terms_filter_by_taxonomy_and_page_as_the_rest(client, directory):
     assert mine["total_items"] == 9
     other = client.get("/api/v1/hsds/taxonomy_terms?taxonomy_id=another").get_json()
     assert (other["total_items"], other["empty"]) == (0, True)
-    assert client.get("/api/v1/hsds/taxonomy_terms?per_page=0").status_code == 400
-    assert client.get("/api/v1/hsds/taxonomies?lang=de").status_code == 400
+    assert client.get("/api/v1/hsds/taxonomy_terms?per_page=0").status_code == 422
+    assert client.get("/api/v1/hsds/taxonomies?lang=de").status_code == 422
