@@ -77,6 +77,21 @@ def test_each_operation_lists_only_the_answers_it_can_give(client):
             assert {"400", "403", "413", "415", "422"} <= statuses, (method, path)
 
 
+def test_the_headers_a_caller_relies_on_are_in_the_document(client):
+    """``Idempotency-Key`` and ``Retry-After`` were only in the prose: a generated client knew
+    of neither."""
+    operations = {operation["operationId"]: operation for *_, operation in documented(client)}
+    [key] = [p for p in operations["submit_request"]["parameters"] if p["in"] == "header"]
+    assert (key["name"], key["required"], key["schema"]["maxLength"]) == (
+        "Idempotency-Key",
+        False,
+        200,
+    )
+    for operation in operations.values():
+        for status in {"429", "503"} & set(operation["responses"]):
+            assert "Retry-After" in operation["responses"][status]["headers"]
+
+
 def test_reads_answer_as_their_document_says(app, client, directory):
     """A query that does not fit is a 422 naming the parameter; a read with no query ignores one,
     and a body sent with a read is not read, so never too large."""

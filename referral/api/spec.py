@@ -109,4 +109,23 @@ def document() -> dict:
                 content = answer.get("content", {})
                 if int(status) >= 400 and "application/json" in content:
                     answer["content"] = {MEDIA_TYPE: content["application/json"]}
+                if status in ("429", "503"):
+                    answer["headers"] = {"Retry-After": RETRY_AFTER}
+            if operation.get("operationId") == "submit_request":
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
     return spec
+
+
+# The headers the prose describes, for a generated client to know them too.
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 0},
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "New for each person referred: the same key again makes nothing more "
+    "(409 already_sent, with the first request's reference).",
+    "schema": {"type": "string", "maxLength": 200},
+}
