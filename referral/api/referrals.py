@@ -17,7 +17,7 @@ from ..vocabulary import ContactChannel
 from . import bp
 from .auth import current_referral, current_token
 from .listing import detail, note_out, referrals_page, status_url, summary
-from .problems import ApiProblem, Problem
+from .problems import ApiProblem, FieldError, Problem
 from .schemas import (
     CloseBody,
     DeclineBody,
@@ -30,7 +30,7 @@ from .schemas import (
     SubmittedRequest,
     VersionBody,
 )
-from .spec import NO_SUCH_REFERRAL, answers, answers_to_a_body, spectree
+from .spec import IDEMPOTENCY_KEY_LENGTH, NO_SUCH_REFERRAL, answers, answers_to_a_body, spectree
 
 TAG = "referrals"
 # Each operation names its id, a verb and a noun in snake_case (accept_referral, add_note): code
@@ -160,8 +160,9 @@ def _idempotency_hash() -> str | None:
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
         return None
-    if len(key) > 200:
-        raise ApiProblem("bad_request")
+    if len(key) > IDEMPOTENCY_KEY_LENGTH:
+        problem = FieldError(location="Idempotency-Key", message="At most 200 characters.")
+        raise ApiProblem("invalid_request", errors=[problem])
     return token_hash(f"api|{current_token().organisation_id}|{key}")
 
 

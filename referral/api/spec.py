@@ -117,6 +117,7 @@ def document() -> dict:
 
 
 # The headers the prose describes, for a generated client to know them too.
+IDEMPOTENCY_KEY_LENGTH = 200
 RETRY_AFTER = {
     "description": "Seconds to wait before trying again.",
     "schema": {"type": "integer", "minimum": 0},
@@ -127,5 +128,5 @@ IDEMPOTENCY_KEY = {
     "required": False,
     "description": "New for each person referred: the same key again makes nothing more "
     "(409 already_sent, with the first request's reference).",
-    "schema": {"type": "string", "maxLength": 200},
+    "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_LENGTH},
 }

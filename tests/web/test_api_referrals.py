@@ -419,6 +419,9 @@ def test_a_referral_retried_with_its_idempotency_key_is_made_once(app, client, t
     assert again.get_json()["reference"] == first.get_json()["reference"]
     assert refer("case-4712").status_code == 201  # another person
     assert refer("case-4711", tokens["nomada"]).status_code == 201  # another organisation's key
+    too_long = refer("k" * 201)  # named, as any field that does not fit (it was a bare 400)
+    assert (too_long.status_code, too_long.get_json()["code"]) == (422, "invalid_request")
+    assert [e["location"] for e in too_long.get_json()["errors"]] == ["Idempotency-Key"]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(HelpRequest)) == 3
 
