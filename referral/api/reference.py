@@ -3,7 +3,11 @@ server (no script, nothing from another site)."""
 
 from __future__ import annotations
 
+import itertools
+import re
+
 from flask import render_template
+from markupsafe import Markup, escape
 
 from . import bp
 from .auth import open_to_all
@@ -17,6 +21,19 @@ METHODS = ("get", "post", "put", "patch", "delete")
 @open_to_all
 def openapi():
     return document()
+
+
+_CODE_SPAN = re.compile(r"`{1,2}([^`]+)`{1,2}")  # `code` or ``code``
+
+
+def with_code(text: str | None) -> Markup:
+    """The document's descriptions are Markdown-ish: their `code` spans as <code>, the rest
+    escaped."""
+    parts = _CODE_SPAN.split(text or "")  # odd ones: inside backticks
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if odd else escape(part)
+        for odd, part in zip(itertools.cycle((False, True)), parts, strict=False)
+    )
 
 
 def type_of(schema: dict) -> str:
@@ -78,4 +95,5 @@ def reference():
         schemas=spec["components"]["schemas"],
         problems=sorted(PROBLEMS.items(), key=lambda item: (item[1][0], item[0])),
         type_of=type_of,
+        with_code=with_code,
     )
