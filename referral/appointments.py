@@ -180,7 +180,10 @@ def _answer(
     said = (words or "").strip()[:WORDS_MAX] or None
     if appointment.state == code:  # sent again (a double tap, a reload of the thanks)
         if code == Step.CHANGE_REQUESTED and said not in (None, appointment.person_words):
-            # New words from a page opened before: the newer say what suits them now.
+            # New words from a page opened before: the newer say what suits them now, while
+            # the case is open (a closed one's organisation proposes nothing more).
+            if referral.state not in _OPEN_FOR_APPOINTMENTS:
+                raise ServiceError(ServiceError.NOT_ALLOWED_NOW)
             appointment.person_words = said
             appointment.updated_at = now
             notifications.appointment_answered(referral, code)

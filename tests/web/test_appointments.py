@@ -590,3 +590,12 @@ def test_another_time_asked_again_with_new_words_keeps_them(app, client, login_a
         assert db.session.scalar(select(Appointment.person_words)) == "Only Friday mornings"
         steps = db.session.scalars(select(AppointmentStep.code)).all()
         assert steps == ["proposed", "change_requested"]  # one request for another time
+        # Once the case is closed, words sent from an older page are refused, nobody told.
+        lifecycle.act(referral_id, user("staff@nomada.example"), Action.CLOSE, outcome="resolved")
+    client.post(
+        f"{status}/appointments/{referral_id}/another-time",
+        data={"sequence": 0, "words": "Any time now"},
+    )
+    assert told() == 2 * once
+    with app.app_context():
+        assert db.session.scalar(select(Appointment.person_words)) == "Only Friday mornings"
