@@ -136,7 +136,9 @@ def init_app(app: Flask) -> None:
     def run_worker(once):
         """Run the background jobs (sweep, mail, SMS, webhooks, reminders, tallies, purge) when
         due, until SIGTERM; with --once, exit 1 when a job failed."""
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        # From cron, only a failure prints: cron mails what a command prints.
+        level = logging.WARNING if once else logging.INFO
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
         failed = worker.Worker(list(worker.JOBS.values())).run(once=once)
         if once and failed:
             raise SystemExit(1)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import reminding
@@ -166,7 +166,8 @@ class Worker:
 
     def run(self, once: bool = False) -> int:
         """Until told to stop; ``once``: each job due by its last start, whichever worker ran it
-        (cron every minute runs the purge every six hours), then stop. How many jobs failed."""
+        (``_claim``: cron every minute runs the purge every six hours), then stop. How many jobs
+        failed."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         log.info("worker: started (%s)", ", ".join(job.name for job in self.jobs))
@@ -175,7 +176,7 @@ class Worker:
             for job in self.jobs:
                 if self.stopping:
                     break
-                due = _due_by_record(job) if once else time.monotonic() >= self.next_run[job.name]
+                due = _claim(job) if once else time.monotonic() >= self.next_run[job.name]
                 if due:
                     failed += run_job(job.name).startswith(FAILED)
                     self.next_run[job.name] = time.monotonic() + job.every.total_seconds()
@@ -186,10 +187,27 @@ class Worker:
         return failed
 
 
-# Cron's minute is not exact: a job of every minute started 59.5 s ago is due.
-_CRON_SLACK = timedelta(seconds=5)
-
-
-def _due_by_record(job: Job) -> bool:
-    last = db.session.scalar(select(WorkerJob.last_started_at).where(WorkerJob.name == job.name))
-    return last is None or utcnow() - last >= job.every - _CRON_SLACK
+def _claim(job: Job) -> bool:
+    """Take the job's turn if it is due by its last start, whichever worker made it, in one
+    statement that records this start: the next minute's cron worker, or one started the same
+    second, finds it taken while it runs. The slack absorbs cron's minute and the drift of a job's
+    start behind the ones before it (up to half its period, at most 30 s)."""
+    now = utcnow()
+    slack = min(job.every / 2, timedelta(seconds=30))
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(WorkerJob)
+        .values(name=job.name, last_started_at=now)
+        .on_conflict_do_update(
+            index_elements=[WorkerJob.name],
+            set_={"last_started_at": now},
+            where=or_(
+                WorkerJob.last_started_at.is_(None),
+                WorkerJob.last_started_at <= now - job.every + slack,
+            ),
+        )
+        .returning(WorkerJob.name)
+    )
+    claimed = db.session.execute(statement).first() is not None
+    db.session.commit()
+    return claimed

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from referral import worker
 from referral.extensions import db
-from referral.models import WorkerJob
+from referral.models import WorkerJob, utcnow
 
 from .test_concurrency import race, race_app  # noqa: F401  (fixtures)
 
@@ -64,6 +64,35 @@ def test_once_from_cron_runs_only_the_jobs_that_are_due(app, directory):
     assert set(first) == set(worker.JOBS)
     assert runner.invoke(args=["worker", "--once"]).exit_code == 0
     assert started_at(app) == first  # nothing was due a moment later
+    with app.app_context():  # the tally last started 9 min 40 s ago, the purge 5 hours ago
+        for name, ago in (
+            ("tally", timedelta(minutes=9, seconds=40)),
+            ("purge", timedelta(hours=5)),
+        ):
+            job = db.session.get(WorkerJob, name)
+            job.last_started_at = utcnow() - ago
+        db.session.commit()
+    assert runner.invoke(args=["worker", "--once"]).exit_code == 0
+    again = started_at(app)
+    assert again["tally"] > first["tally"]  # due, within cron's slack
+    assert again["purge"] < first["purge"]  # not due for another hour
+    assert again["sweep"] == first["sweep"]
+
+
+def test_a_job_running_is_not_due_for_another_worker(app, directory, monkeypatch):
+    """Its start is recorded as it starts: the next minute's cron worker, or one started in the
+    same second, found the old start while a long purge ran and started it again."""
+    seen_from_inside = []
+
+    def purge_that_looks_again() -> str:
+        seen_from_inside.append(worker._claim(worker.JOBS["purge"]))
+        return "done"
+
+    job = worker.Job("purge", timedelta(hours=6), purge_that_looks_again)
+    monkeypatch.setitem(worker.JOBS, "purge", job)
+    with app.app_context():
+        assert worker.Worker([job]).run(once=True) == 0
+    assert seen_from_inside == [False]
 
 
 def test_once_says_a_failed_job_in_its_exit_status(app, directory, monkeypatch):
