@@ -4,10 +4,17 @@ import os
 
 
 def flag(value) -> bool | None:
-    """A yes/no setting as people write it: 1, true, yes, on (any case) for yes; None unset."""
+    """A yes/no setting as people write it: 1, true, yes, on (any case) for yes; 0, false, no,
+    off or nothing for no; None unset. Any other word stops the start: MAIL_USE_TLS=enabled must
+    not send mail in plain text unsaid."""
     if value is None or isinstance(value, bool):
         return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+    word = str(value).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{value!r} is not a yes or a no: write 1 or 0 (true/false, yes/no, on/off)")
 
 
 def _env_flag(name: str) -> bool:

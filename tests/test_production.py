@@ -289,12 +289,30 @@ def test_gunicorn_opens_no_control_socket(postgres_url):
     assert "Control" not in server.error_log
 
 
-@pytest.mark.parametrize("written", ["1", "true", "yes", "on", "TRUE"])
-def test_a_flag_in_the_environment_reads_the_same_whatever_its_spelling(written):
+@pytest.mark.parametrize(
+    "written, read",
+    [
+        ("1", "True"),
+        ("true", "True"),
+        ("yes", "True"),
+        ("on", "True"),
+        ("TRUE", "True"),
+        ("0", "False"),
+        ("false", "False"),
+        ("no", "False"),
+        ("off", "False"),
+        ("", "False"),
+        ("enabled", "refused"),
+    ],
+)
+def test_a_flag_in_the_environment_reads_the_same_whatever_its_spelling(written, read):
     """MAIL_USE_TLS=true left mail in plain text (only "1" turned it on), while the cookies'
     flag took true, yes and on: every flag now reads them alike."""
-    read = "from referral.config import Config as C; print(C.MAIL_USE_TLS, C.DEVELOPMENT_KEYS)"
+    program = "from referral.config import Config as C; print(C.MAIL_USE_TLS, C.DEVELOPMENT_KEYS)"
     env = {**os.environ, "MAIL_USE_TLS": written, "DEVELOPMENT_KEYS": written}
-    command = [str(BIN / "python"), "-c", read]
-    shown = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    assert shown.stdout.split() == ["True", "True"]
+    command = [str(BIN / "python"), "-c", program]
+    shown = subprocess.run(command, env=env, capture_output=True, text=True)
+    if read == "refused":  # a word that is neither stops the start, saying why
+        assert shown.returncode != 0 and "is not a yes or a no" in shown.stderr
+    else:
+        assert shown.stdout.split() == [read, read]

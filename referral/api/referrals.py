@@ -161,7 +161,8 @@ def _idempotency_hash() -> str | None:
     if not key:
         return None
     if len(key) > IDEMPOTENCY_KEY_LENGTH:
-        problem = FieldError(location="Idempotency-Key", message="At most 200 characters.")
+        words = f"At most {IDEMPOTENCY_KEY_LENGTH} characters."
+        problem = FieldError(location="Idempotency-Key", message=words)
         raise ApiProblem("invalid_request", errors=[problem])
     return token_hash(f"api|{current_token().organisation_id}|{key}")
 
