@@ -11,6 +11,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -34,6 +35,16 @@ if TYPE_CHECKING:
     Model = Base
 else:
     Model = db.Model
+
+
+def upsert_into(model):
+    """``INSERT`` into ``model`` in this database's dialect, the one that has ``ON CONFLICT``
+    (``on_conflict_do_update``, ``on_conflict_do_nothing``): SQLite and PostgreSQL spell it alike,
+    through two classes."""
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
 migrate = Migrate()
 login_manager = LoginManager()
 babel = Babel()

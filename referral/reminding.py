@@ -14,11 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from . import handoff, notifications, reminders
-from .extensions import db
+from .extensions import db, upsert_into
 from .handoff import State
 from .models import (
     AppointmentStep,
@@ -48,9 +47,8 @@ class Reminded:
 
 def _take(due: reminders.Due, kind: str, **row) -> bool:
     """Take the mail's key for this transaction; False when it is taken already."""
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     taken = db.session.scalar(
-        insert(ReminderSent)
+        upsert_into(ReminderSent)
         .values(key=due.key, kind=kind, through=due.through, at=utcnow(), **row)
         .on_conflict_do_nothing(index_elements=[ReminderSent.key])
         .returning(ReminderSent.id)

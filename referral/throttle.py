@@ -18,9 +18,8 @@ from typing import cast
 
 from flask import current_app
 from sqlalchemy import CursorResult, and_, case, delete, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from .extensions import db
+from .extensions import db, upsert_into
 from .models import SignInThrottle, utcnow
 from .personal_data import keyring
 
@@ -65,11 +64,8 @@ def claim(row_key: str, now: datetime | None = None) -> Attempt:
     most = current_app.config["SIGN_IN_MAX_FAILURES"]
     row = SignInThrottle
     lock_over = row.locked_until <= now
-    insert = (
-        postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
     statement = (
-        insert(row)
+        upsert_into(row)
         .values(key=row_key, attempts=1, locks=0, updated_at=now)
         .on_conflict_do_update(
             index_elements=[row.key],

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 
 from . import reminding
-from .extensions import db
+from .extensions import db, upsert_into
 from .models import WorkerJob, utcnow
 
 log = logging.getLogger(__name__)
@@ -114,11 +113,9 @@ def _purge() -> str:
 def _record(name: str, started: datetime, outcome: str) -> None:
     """Keep the job's last run, in one statement: two workers finishing the same job at once
     (both inserting its first row) must not fail."""
-    dialect = db.engine.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     run = {"last_started_at": started, "last_finished_at": utcnow(), "last_outcome": outcome[:200]}
     db.session.execute(
-        insert(WorkerJob)
+        upsert_into(WorkerJob)
         .values(name=name, **run)
         .on_conflict_do_update(index_elements=[WorkerJob.name], set_=run)
     )
@@ -137,11 +134,12 @@ def run_job(name: str, reraise: bool = False) -> str:
         outcome = JOBS[name].run()
     except Exception as error:  # one failing job must not stop the others
         db.session.rollback()
-        _record(name, started, f"{FAILED}{type(error).__name__}")
+        failure = f"{FAILED}{type(error).__name__}"
+        _record(name, started, failure)
         if reraise:
             raise
         log.error("job %s failed: %s", name, type(error).__name__, exc_info=False)
-        return f"{FAILED}{type(error).__name__}"
+        return failure
     _record(name, started, outcome)
     log.info("job %s: %s", name, outcome)
     return outcome
@@ -194,9 +192,8 @@ def _claim(job: Job) -> bool:
     start behind the ones before it (up to half its period, at most 30 s)."""
     now = utcnow()
     slack = min(job.every / 2, timedelta(seconds=30))
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(WorkerJob)
+        upsert_into(WorkerJob)
         .values(name=job.name, last_started_at=now)
         .on_conflict_do_update(
             index_elements=[WorkerJob.name],
