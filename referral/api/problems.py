@@ -114,6 +114,11 @@ class ApiProblem(Exception):
         self.headers = headers or {}
 
 
+def does_not_fit(location: str, message: str) -> ApiProblem:
+    """``invalid_request`` naming one field, header or query parameter and why."""
+    return ApiProblem("invalid_request", errors=[FieldError(location=location, message=message)])
+
+
 def response(problem: ApiProblem) -> Response:
     status, title = PROBLEMS[problem.code]
     with force_locale(browser_language()):

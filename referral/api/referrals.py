@@ -17,7 +17,7 @@ from ..vocabulary import ContactChannel
 from . import bp
 from .auth import current_referral, current_token
 from .listing import detail, note_out, referrals_page, status_url, summary
-from .problems import ApiProblem, FieldError, Problem
+from .problems import ApiProblem, Problem, does_not_fit
 from .schemas import (
     CloseBody,
     DeclineBody,
@@ -161,9 +161,7 @@ def _idempotency_hash() -> str | None:
     if not key:
         return None
     if len(key) > IDEMPOTENCY_KEY_LENGTH:
-        words = f"At most {IDEMPOTENCY_KEY_LENGTH} characters."
-        problem = FieldError(location="Idempotency-Key", message=words)
-        raise ApiProblem("invalid_request", errors=[problem])
+        raise does_not_fit("Idempotency-Key", f"At most {IDEMPOTENCY_KEY_LENGTH} characters.")
     return token_hash(f"api|{current_token().organisation_id}|{key}")
 
 

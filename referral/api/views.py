@@ -7,7 +7,7 @@ from ..urls import MAX_ID
 from ..vocabulary import UI_LANGUAGES
 from . import bp
 from .auth import open_to_all
-from .problems import ApiProblem, FieldError
+from .problems import does_not_fit
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
@@ -35,22 +35,17 @@ def _language() -> str:
     """HSDS holds one language: Polish unless ``?lang=uk`` or ``?lang=en`` asks otherwise."""
     language = request.args.get("lang", "pl")
     if language not in UI_LANGUAGES:
-        raise _does_not_fit("lang", "One of pl, uk, en.")
+        raise does_not_fit("lang", "One of pl, uk, en.")
     return language
-
-
-def _does_not_fit(parameter: str, message: str) -> ApiProblem:
-    """A query parameter out of its range, named, as the referrals' list names its own."""
-    return ApiProblem("invalid_request", errors=[FieldError(location=parameter, message=message)])
 
 
 def _paged(items: list[dict]) -> dict:
     page = request.args.get("page", 1, type=int)
     per_page = request.args.get("per_page", DEFAULT_PER_PAGE, type=int)
     if not 1 <= page <= MAX_ID:
-        raise _does_not_fit("page", f"From 1 to {MAX_ID}.")
+        raise does_not_fit("page", f"From 1 to {MAX_ID}.")
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise _does_not_fit("per_page", f"From 1 to {MAX_PER_PAGE}.")
+        raise does_not_fit("per_page", f"From 1 to {MAX_PER_PAGE}.")
     return hsds.paged(items, page, per_page)
 
 

@@ -20,6 +20,7 @@ from .views import (
     _record_if_staff,
     _request_or_404,
     _status_page,
+    refused_on_status_link,
     shown_again_when_refused,
     status,
 )
@@ -82,11 +83,10 @@ def answer_appointment(token: str, referral_id: int, answer: str):
 
 @shown_again_when_refused("public.answer_appointment")
 def _answer_kept(why: str, status: int):
-    where = request.view_args or {}
-    token, referral_id = where["token"], where["referral_id"]
-    found = _request_or_404(token)
+    found, token = refused_on_status_link()
     form = AnswerForm()
     form.words.errors = [why]
+    referral_id = (request.view_args or {})["referral_id"]
     return _status_page(found, token, answered=(referral_id, form), status=status)
 
 

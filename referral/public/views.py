@@ -310,12 +310,19 @@ def change_contact(token):
     return _status_page(found, token, done=done)
 
 
+def refused_on_status_link() -> tuple[HelpRequest, str]:
+    """The request and link of a status page form refused before its view ran (its view reads
+    them from the address the same way)."""
+    token = (request.view_args or {})["token"]
+    return _request_or_404(token), token
+
+
 @shown_again_when_refused("public.change_contact")
 def _contact_kept(why: str, status: int):
-    token = (request.view_args or {})["token"]
+    found, token = refused_on_status_link()
     form = ContactForm()
     form.form_errors.append(why)
-    return _status_page(_request_or_404(token), token, contact_form=form, status=status)
+    return _status_page(found, token, contact_form=form, status=status)
 
 
 def _this_status_link() -> str:
@@ -348,8 +355,7 @@ def write_message(token):
 
 @shown_again_when_refused("public.write_message")
 def _message_kept(why: str, status: int):
-    token = (request.view_args or {})["token"]
-    found = _request_or_404(token)
+    found, token = refused_on_status_link()
     form = _message_form(found)
     form.body.errors = [why]
     return _status_page(found, token, message_form=form, status=status)
