@@ -12,6 +12,7 @@ lets the job in progress finish, then the worker stops. Each run is recorded in 
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -123,6 +124,7 @@ def _record(name: str, started: datetime, outcome: str) -> None:
 
 
 FAILED = "Failed: "  # how a failed run's outcome begins
+_DID_SOMETHING = re.compile(r"[1-9]")  # in an outcome, which counts what its run did
 
 
 def run_job(name: str, reraise: bool = False) -> str:
@@ -141,7 +143,13 @@ def run_job(name: str, reraise: bool = False) -> str:
         log.error("job %s failed: %s", name, type(error).__name__, exc_info=False)
         return failure
     _record(name, started, outcome)
-    log.info("job %s: %s", name, outcome)
+    # A run whose every figure is 0 did nothing: the mail, text and webhook jobs run every 15 s.
+    log.log(
+        logging.INFO if _DID_SOMETHING.search(outcome) else logging.DEBUG,
+        "job %s: %s",
+        name,
+        outcome,
+    )
     return outcome
 
 

@@ -112,6 +112,18 @@ def test_the_daily_digest_comes_at_nine_in_the_recipients_language(ctx, staff, s
     assert "Вроцлав" in digest.get_content() and "відповід" in digest["Subject"]
 
 
+def test_a_digest_of_twenty_one_offers_speaks_of_them_as_many(ctx, staff, smtp_server):
+    """Ukrainian takes 21 in the plural form of 1; the digest's opening line is about one
+    offer or several, so it follows the count, not the plural rule."""
+    choose("staff@nomada.example", "daily", language="uk")
+    for minute in range(21):
+        refer(warsaw(2026, 3, 6, 17, minute))
+    assert reminding.remind(warsaw(2026, 3, 9, 9, 2)).digests == 1
+    [digest] = delivered(smtp_server, "staff@nomada.example")
+    assert digest["Subject"] == "21 нове направлення чекає на відповідь"
+    assert "Ці нові направлення чекають на відповідь вашої організації:" in digest.get_content()
+
+
 def test_offers_answered_before_the_digest_are_left_out(ctx, staff, smtp_server):
     choose("staff@nomada.example", "daily")
     referral_id = refer(warsaw(2026, 3, 6, 18, 30))

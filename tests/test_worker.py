@@ -105,3 +105,20 @@ def test_once_says_a_failed_job_in_its_exit_status(app, directory, monkeypatch):
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 1
     assert started_at(app).keys() == worker.JOBS.keys()  # the others ran all the same
+
+
+def test_a_run_that_found_nothing_to_do_stays_out_of_the_info_log(ctx, caplog):
+    """An idle worker runs the mail, text and webhook jobs every 15 seconds: logged at INFO,
+    their "Sent: 0" filled the journal with some 17,000 lines a day. What did something is
+    still logged at INFO."""
+    worker.register("test_idle", every=timedelta(seconds=15))(lambda: "Sent: 0, failed: 0")
+    worker.register("test_busy", every=timedelta(seconds=15))(lambda: "Sent: 0, failed: 10")
+    try:
+        with caplog.at_level("INFO", logger="referral.worker"):
+            worker.run_job("test_idle")
+            worker.run_job("test_busy")
+    finally:
+        del worker.JOBS["test_idle"], worker.JOBS["test_busy"]
+    assert [record.getMessage() for record in caplog.records] == [
+        "job test_busy: Sent: 0, failed: 10"
+    ]
