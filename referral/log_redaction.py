@@ -6,8 +6,9 @@ does every query string: the staff inbox searches by name, phone or e-mail with 
 import logging
 import re
 
-# /uk/status/<token>, /uk/status/<token>/withdraw, /reset/<token>
-TOKEN_IN_PATH = re.compile(r"(/(?:status|reset)/)[^/?#\s\"]+")
+# /uk/status/<token>, /uk/status/<token>/withdraw, /reset/<token>; also spelt /status//<token>
+# (answered with a redirect to the page), /STATUS/ or /status%2F (404s): the token is still good.
+TOKEN_IN_PATH = re.compile(r"(/(?:status|reset)(?:/|%2f)+)[^/?#\s\"]+", re.IGNORECASE)
 # /staff/?reference=Olena…: a query, whatever it holds
 QUERY = re.compile(r"\?[^\s\"#]+")
 
