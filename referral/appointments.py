@@ -16,7 +16,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import notifications
 from .access import Actor, acting_organisation_id
-from .extensions import db
+from .erasure import unerased
+from .extensions import db, locked
 from .handoff import State
 from .models import (
     Appointment,
@@ -138,6 +139,8 @@ def propose(
         appointment = Appointment(referral=referral, sequence=0)
         db.session.add(appointment)
     else:
+        # Read afresh under its lock: the person's answer under way is in, and replaced.
+        locked(Appointment, appointment.id)
         appointment.sequence += 1
     appointment.organisation_id = referral.organisation_id
     appointment.starts_at = starts_at
@@ -169,10 +172,15 @@ def _answer(
     now: datetime | None,
 ) -> Appointment:
     """``sequence``: the proposal the person's page showed (``Appointment.sequence``); another
-    proposed since is not answered for them (STALE_VERSION)."""
+    proposed since is not answered for them (STALE_VERSION). The request and the appointment
+    are locked and read afresh first: an answer sent twice at once, a proposal, a hand-back or
+    an erasure under way finishes before this one looks."""
     now = now or utcnow()
+    unerased(request)
     referral = next((r for r in request.referrals if r.id == referral_id), None)
     appointment = referral.appointment if referral else None
+    if appointment is not None:
+        appointment = next(iter(locked(Appointment, appointment.id)), None)  # None: cancelled
     if referral is None or appointment is None:
         raise ServiceError(ServiceError.NOT_FOUND, "appointment")
     if sequence != appointment.sequence:

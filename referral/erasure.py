@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import CursorResult, Select, delete, func, or_, select, update
 
 from . import outbox
-from .extensions import db
+from .extensions import db, locked
 from .handoff import OPEN_STATES
 from .models import (
     Appointment,
@@ -39,11 +39,25 @@ from .models import (
 )
 from .paging import capped_count
 from .passwords import new_token, token_hash
+from .service_errors import ServiceError
+
+
+def unerased(request: HelpRequest) -> HelpRequest:
+    """The request locked until the commit and read afresh, or ALREADY_ERASED. Whatever writes
+    the person's data beside it (a note, their message, a contact) calls this before its checks:
+    an erasure committed since the page was read refuses it, and one under way waits for it and
+    takes what it wrote (no purge looks at an erased request again)."""
+    locked(HelpRequest, request.id)
+    if request.erased_at is not None:
+        raise ServiceError(ServiceError.ALREADY_ERASED)
+    return request
 
 
 def erase(request: HelpRequest, now: datetime) -> None:
     """Erase everything that identifies the person or tells their story, in the caller's
-    transaction; the caller commits, then calls ``leave_no_trace``."""
+    transaction; the caller commits, then calls ``leave_no_trace``. The request is locked first,
+    so a step writing beside it (``unerased``) finishes before the rows below are deleted."""
+    locked(HelpRequest, request.id)
     request.name = request.phone = request.email = request.description = None
     request.contact_channel = request.residence_status = None
     request.languages = []

@@ -1,6 +1,6 @@
 """Flask extensions, created unbound and initialised in ``create_app``."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from flask import request
 from flask_babel import Babel
@@ -10,7 +10,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
@@ -30,6 +30,7 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+Row = TypeVar("Row", bound=Base)
 if TYPE_CHECKING:
     # db.Model is made at run time from Base: type checkers see Base, the models' real ancestor.
     Model = Base
@@ -43,6 +44,23 @@ def upsert_into(model):
     through two classes."""
     dialect = db.session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def locked(model: type[Row], *ids: int) -> list[Row]:
+    """The rows read afresh and locked until the commit, in key order (PostgreSQL ``FOR NO KEY
+    UPDATE``; SQLite, the whole database's write lock). A step that checks a row, then writes
+    beside it, locks it first: it sees what a step committed meanwhile and waits for one under
+    way. Rows that point at it (events, messages) may still be added by others."""
+    key = model.id  # type: ignore[attr-defined]
+    if db.session.get_bind().dialect.name == "sqlite":
+        # No row locks: a write to the rows takes the database's write lock, held to the commit.
+        db.session.execute(update(model).where(key.in_(ids)).values(id=key))
+    query = select(model).where(key.in_(ids)).order_by(key)
+    return list(
+        db.session.scalars(
+            query.with_for_update(key_share=True).execution_options(populate_existing=True)
+        )
+    )
 
 
 migrate = Migrate()

@@ -33,8 +33,8 @@ from . import (
 )
 from .access import Actor, acting_organisation_id, sees_person_of
 from .directory import Directory, need_of
-from .erasure import erase, has_open_need, leave_no_trace, open_too_long
-from .extensions import db
+from .erasure import erase, has_open_need, leave_no_trace, open_too_long, unerased
+from .extensions import db, locked
 from .handoff import ACTIVE_STATES, OPEN_TOO_LONG, Action, Party, State
 from .models import (
     ApiToken,
@@ -260,7 +260,14 @@ def submit_from_person(data: IntakeData, now: datetime | None = None) -> FromThe
     a double tap) is refused with ALREADY_SENT and the reference of the request it made."""
     now = now or utcnow()
     refuse_if_sent(data.submission_hash)
-    split = duplicates.split_needs(data.needs, _open_needs(data))
+    open_needs = _open_needs(data)
+    if open_needs:
+        # The requests it joins, locked: the same form tapped twice waits here for the first,
+        # which is then sent; an erasure under way takes its needs out of what is open.
+        locked(HelpRequest, *sorted({need.request_id for need in open_needs}))
+        refuse_if_sent(data.submission_hash)
+        open_needs = _open_needs(data)
+    split = duplicates.split_needs(data.needs, open_needs)
     place = _place(data) if split.joined else {}
     joined = [_ask_again(need.referral_id, data, place, now) for need in split.joined.values()]
     relinked = False
@@ -403,6 +410,10 @@ def _withdraw_and_erase(request: HelpRequest, step: Step, now: datetime) -> None
     on one of the referrals meanwhile does not stop it: it is retried from their new state."""
     for _attempt in range(3):
         try:
+            unerased(request)  # a step beside it under way finishes first
+            # Its referrals before the organisations' rows they count in, as the sweep locks
+            # them: taken the other way round, each would wait for the other.
+            locked(Referral, *(referral.id for referral in request.referrals))
             for referral in request.referrals:
                 if referral.state in handoff.OPEN_STATES:
                     _transition(referral, _rule(referral, step), step, now)
@@ -589,7 +600,9 @@ def act(
     start, hand back, close, withdraw, or (coordinator) route by hand. Raises ServiceError when
     refused or lost. Visibility is the caller's check (``access.visible_referrals``)."""
     now = now or utcnow()
-    referral = get_or_refuse(Referral, referral_id)
+    # Locked before the step writes the organisations' rows (their open load), as the sweep
+    # locks the offers it expires before it writes them: else each would wait for the other.
+    referral = get_or_refuse(Referral, referral_id, lock=True)
     if version is not None and referral.version != version:
         raise ServiceError(ServiceError.STALE_VERSION)
     step = Step(action, frozenset(parties_of(user, referral)), user, reason_code or outcome, text)
@@ -655,7 +668,9 @@ def _colleague(user: Acting | None, assignee_id: int | None) -> int | None:
 
 
 def add_note(referral: Referral, author: Acting, body: str, shared: bool) -> Note:
-    """A note by a staff member or an organisation's system; may_add_note is the caller's check."""
+    """A note by a staff member or an organisation's system; may_add_note is the caller's check,
+    ALREADY_ERASED when the person's data was erased since."""
+    unerased(referral.request)
     account_id, token_id = _account_and_token(author)
     note = Note(
         referral=referral,
@@ -742,8 +757,7 @@ def change_contact(
     messages not sent yet follow (``person_messages.forget_unsent``), and the change is recorded
     by field name, without values, for the organisations and the audit. Returns the fields that
     changed."""
-    if request.erased_at is not None:
-        raise ServiceError(ServiceError.ALREADY_ERASED)
+    unerased(request)
     changed = [name for name in CONTACT_FIELDS if getattr(request, name) != getattr(contact, name)]
     if changed:
         for name in changed:
@@ -778,9 +792,11 @@ def write_to_holder(
 ) -> FromPerson:
     """The person's message for the organisation holding one of their needs; it is notified.
     The same form sent again (``submission_hash``: a reload of the answer) is the message it
-    wrote, not a second one nor a second mail."""
+    wrote, not a second one nor a second mail (tapped twice at once, the second waits for the
+    first at the lock). ALREADY_ERASED when the person's data was erased since."""
+    unerased(request)
     referral = next((r for r in holding(request) if r.id == referral_id), None)
-    if referral is None or request.erased_at is not None:
+    if referral is None:
         raise ServiceError(ServiceError.NOT_FOUND, "referral")
     if submission_hash is not None:
         sent = select(FromPerson).where(

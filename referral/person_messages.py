@@ -43,12 +43,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import load_only
 
 from . import outbox
+from .erasure import unerased
 from .extensions import db, limiter
 from .handoff import Outcome, State
 from .mailer import EMAIL
 from .models import HelpRequest, OutboxMessage, Referral, utcnow
 from .passwords import new_token, token_hash
 from .personal_data import normalised_email
+from .service_errors import ServiceError
 from .sms import SMS, mobile_number, segments
 from .vocabulary import ContactChannel
 
@@ -195,7 +197,12 @@ def send_fresh_link(
     link to the contacts given then, or to ``channel`` only; at most once per request every
     FRESH_LINK_EVERY_MINUTES, whoever asks (the lost-link page, a request sent again), so that
     nobody can flood a person's phone nor keep killing their link. Where no message can go (a
-    landline, no e-mail) the link stays as it is: replaced, it would be lost. The caller commits."""
+    landline, no e-mail) the link stays as it is: replaced, it would be lost. The caller commits.
+    The request is locked first: asked for twice at once, the second finds the first's link."""
+    try:
+        unerased(request)
+    except ServiceError:  # erased since it was found: nothing to link to
+        return 0
     to = _reachable(request, channel)
     if not to:
         return 0

@@ -7,9 +7,9 @@ A view never guesses the reason nor checks again what the use case checked: it c
 from typing import Any, TypeVar
 
 from . import handoff
-from .extensions import db
+from .extensions import Base, db, locked
 
-Row = TypeVar("Row")
+Row = TypeVar("Row", bound=Base)
 
 
 class ServiceError(Exception):
@@ -53,9 +53,10 @@ class ServiceError(Exception):
         self.detail = detail
 
 
-def get_or_refuse(model: type[Row], row_id: Any) -> Row:
-    """The row with this id, or NOT_FOUND: ids come from addresses and forms anyone can edit."""
-    row = db.session.get(model, row_id)
+def get_or_refuse(model: type[Row], row_id: Any, *, lock: bool = False) -> Row:
+    """The row with this id, or NOT_FOUND: ids come from addresses and forms anyone can edit.
+    ``lock``: read afresh and locked until the commit (``extensions.locked``)."""
+    row = next(iter(locked(model, row_id)), None) if lock else db.session.get(model, row_id)
     if row is None:
         raise ServiceError(ServiceError.NOT_FOUND, model.__name__)
     return row

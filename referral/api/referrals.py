@@ -150,7 +150,10 @@ def add_note(referral_id: int):
     if not access.may_add_note(token, referral):
         raise ApiProblem("note_not_allowed")
     body: NoteBody = _validated("json")
-    note = lifecycle.add_note(referral, token, body.body, shared=body.shared)
+    try:
+        note = lifecycle.add_note(referral, token, body.body, shared=body.shared)
+    except ServiceError:  # erased a moment ago
+        raise ApiProblem("note_not_allowed") from None
     return note_out(note), 201
 
 

@@ -1,5 +1,6 @@
 """Public pages: anonymous, phone first, the language in the URL (``/uk/...``)."""
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -305,7 +306,10 @@ def change_contact(token):
     form = ContactForm()
     if not form.validate_on_submit():
         return _status_page(found, token, contact_form=form, status=400)
-    changed = lifecycle.change_contact(found, form.to_contact())
+    try:
+        changed = lifecycle.change_contact(found, form.to_contact())
+    except ServiceError:  # erased a moment ago: the link opens nothing now
+        abort(404)
     done = _("Thank you. We saved how to contact you.") if changed else _("Nothing was changed.")
     return _status_page(found, token, done=done)
 
@@ -371,7 +375,8 @@ def withdraw(token):
         page = render_template("public/withdraw.html", help_request=found, token=token, form=form)
         return page, 400 if refused else 200
     reference = found.reference
-    lifecycle.withdraw_request(found)
+    with contextlib.suppress(ServiceError):  # tapped twice: the first erased it
+        lifecycle.withdraw_request(found)
     # Shown on the POST's response: the link opens nothing any more.
     return render_template("public/withdrawn.html", reference=reference)
 

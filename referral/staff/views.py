@@ -296,7 +296,13 @@ def notes(referral_id: int):
     if not form.validate_on_submit():
         referral = _visible_or_404(referral_id, *_FULL_PAGE)
         return _render_referral(referral, {"notes": form}, status=400)
-    lifecycle.add_note(referral, current_user, text_of(form.body), shared=form.shared.data)
+    try:
+        lifecycle.add_note(referral, current_user, text_of(form.body), shared=form.shared.data)
+    except ServiceError:  # erased since the page was read
+        erased = _(
+            "The personal data of this request was erased: nothing is held about the person."
+        )
+        return not_done(referral_id, erased, "notes", form, text_of(form.body))
     flash(_("Your note was added."), "success")
     return redirect(url_for(".referral", referral_id=referral_id))
 

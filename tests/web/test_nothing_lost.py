@@ -9,11 +9,11 @@ from html import unescape
 
 import pytest
 
-from referral import appointments, create_app, lifecycle
+from referral import access, appointments, create_app, lifecycle
 from referral.config import TestConfig
 from referral.extensions import db
 from referral.handoff import WARSAW, Action
-from referral.models import HelpRequest, OutboxMessage, Referral, utcnow
+from referral.models import HelpRequest, Note, OutboxMessage, Referral, utcnow
 from referral.seed import DEMO_PASSWORD
 
 from ..helpers import csrf_token_of, intake, org, user
@@ -93,6 +93,34 @@ def test_a_note_refused_because_the_referral_moved_on_keeps_its_words(app, login
     page = page_of(refused)
     assert "Only the organisations working on this referral can add notes." in page
     assert "What you wrote was not saved" in page and WORDS in page
+
+
+def test_a_note_written_as_the_person_is_erased_is_refused_and_kept_on_the_page(
+    app, login_as, monkeypatch
+):
+    """The coordinator erases the request between the page's check and the note's write: the
+    note was stored on the erased request (no purge looks there again); it is refused now, the
+    words shown back to their author only."""
+    referral_id = accepted(app)
+    nomada = login_as("nomada")
+    may_add_note = access.may_add_note
+
+    def checked_then_erased(account, referral):
+        allowed = may_add_note(account, referral)
+        monkeypatch.setattr(access, "may_add_note", may_add_note)  # once
+        with app.app_context():  # another connection, as another server's request
+            coordinator = user("coordinator@konsorcjum.example")
+            request = db.session.get(Referral, referral_id).request
+            lifecycle.withdraw_request(request, by=coordinator)
+        return allowed
+
+    monkeypatch.setattr(access, "may_add_note", checked_then_erased)
+    refused = nomada.post(f"/staff/referrals/{referral_id}/notes", data={"body": WORDS})
+    assert refused.status_code == 409
+    page = page_of(refused)
+    assert "The personal data of this request was erased" in page and WORDS in page
+    with app.app_context():
+        assert not db.session.scalar(db.select(db.func.count()).select_from(Note))
 
 
 def test_a_proposal_refused_after_a_hand_back_keeps_the_place(app, login_as):
