@@ -49,7 +49,7 @@ from .handoff import Outcome, State
 from .mailer import EMAIL
 from .models import HelpRequest, OutboxMessage, Referral, utcnow
 from .passwords import new_token, token_hash
-from .personal_data import normalised_email
+from .personal_data import match_key, normalised_email
 from .service_errors import ServiceError
 from .sms import SMS, mobile_number, segments
 from .vocabulary import ContactChannel
@@ -185,7 +185,7 @@ def send_status_link(request: HelpRequest, token: str) -> tuple[str, ...]:
     """Queue the status link (``token``, which only the caller knows: the database keeps its
     hash) to every contact the person gave, whether or not it is safe to message them (the link
     is their one way back in). Gives the channels it went by: the confirmation names them."""
-    to = _within_budget(request, contacts(request))
+    to = _within_budget(contacts(request))
     _link(request, token, Kind.STATUS_LINK, to)
     return tuple(to)
 
@@ -214,7 +214,7 @@ def send_fresh_link(
     )
     if db.session.scalar(just_sent.limit(1)) is not None:
         return 0
-    to = _within_budget(request, to)
+    to = _within_budget(to)
     if not to:  # the old link keeps working: replaced, it would be lost
         return 0
     token = new_token()
@@ -230,21 +230,23 @@ def _reachable(request: HelpRequest, channel: str | None) -> dict[str, str]:
     return to
 
 
-def _within_budget(request: HelpRequest, to: dict[str, str]) -> dict[str, str]:
-    """The contacts among ``to`` (the request's) that may get one more link:
+def _within_budget(to: dict[str, str]) -> dict[str, str]:
+    """The contacts among ``to`` (a request's) that may get one more link:
     LINK_MESSAGES_PER_CONTACT to one phone or e-mail, whichever request the link is about (the form
     sent with someone's number again and again, each request withdrawn and erased; the lost-link
     page), so that nobody can flood a person through us. Counted in the rate limits' store (Redis:
-    across processes and erasures) by the contact's keyed hash, never the contact; with the limits
-    off, or their store unreachable, every link goes."""
+    across processes and erasures, a day at most) by a keyed hash of the contact made for this
+    count alone, never the contact nor the request's matching hash (a backup from before an
+    erasure must not say whose count it is); with the limits off, or their store unreachable,
+    every link goes."""
     if not limiter.enabled:
         return to
     limits = parse_many(current_app.config["LINK_MESSAGES_PER_CONTACT"])
     prefix = current_app.config["RATELIMIT_KEY_PREFIX"]  # as the limiter's own keys
-    keys = {SMS: request.phone_match, EMAIL: request.email_match}
     allowed = {}
     for channel, address in to.items():
-        if (key := keys[channel]) is None:  # never: a contact given has its keyed hash
+        kind = "phone" if channel == SMS else "email"
+        if (key := match_key(kind, address, purpose="link budget/")) is None:  # never: checked
             continue
         try:
             within = all([limiter.limiter.hit(limit, prefix, "link-to", key) for limit in limits])

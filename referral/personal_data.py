@@ -131,12 +131,13 @@ NORMALISERS: dict[str, Callable[[str | None], str | None]] = {
 }
 
 
-def match_key(kind: str, value: str | None) -> str | None:
+def match_key(kind: str, value: str | None, purpose: str = "") -> str | None:
     """The keyed hash of a phone number (``kind`` "phone") or an e-mail ("email") in any
     spelling: "+48 600 100 200" and "600100200" give the same. None when there is nothing to
-    match (empty, or not a valid number or address)."""
+    match (empty, or not a valid number or address). A ``purpose`` gives a hash of its own,
+    which the request's columns (no purpose) cannot be joined with."""
     normalised = NORMALISERS[kind](value)
-    return keyring().match(kind, normalised) if normalised else None
+    return keyring().match(purpose + kind, normalised) if normalised else None
 
 
 # Cyrillic letters in Latin ones, the Ukrainian way (the national transliteration, simplified): a
