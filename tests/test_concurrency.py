@@ -1,6 +1,7 @@
 """Real races on a real database, SQLite and PostgreSQL: two staff accept one offer at once, two
 sweeps run at once. Each thread has its own app context, so its own session and connection."""
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -63,13 +64,27 @@ def run_together(app, work, count: int = 2) -> list:
         return [f.result() for f in [pool.submit(one) for _ in range(count)]]
 
 
+def meeting_point():
+    """Where two threads wait for each other, a second at most: without row locks both pass
+    their checks before either writes; with them (decision 0037) the second waits at the lock
+    instead, and the first goes on alone."""
+    barrier = threading.Barrier(2)
+
+    def meet(*_args, **_kwargs) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=1)
+
+    return meet
+
+
 def both_pass_every_check_before_either_writes(monkeypatch) -> None:
-    """Two threads acting on one referral: each waits, after its last check, for the other."""
-    both_checked = threading.Barrier(2, timeout=10)
+    """Two threads acting on one referral: each meets the other after its last check; the
+    version catches the race whether both got there or the second waited at the lock."""
+    meet = meeting_point()
     check_reason = lifecycle._check_reason
 
     def wait_for_the_other(*args):
-        both_checked.wait()
+        meet()
         return check_reason(*args)
 
     monkeypatch.setattr(lifecycle, "_check_reason", wait_for_the_other)

@@ -3,7 +3,6 @@ SQLite and PostgreSQL: an erasure must not leave behind what a step wrote a mome
 same form tapped twice is taken once, and the sweep and staff never wait on each other crosswise.
 Each thread has its own app context, so its own session and connection."""
 
-import contextlib
 import threading
 from datetime import timedelta
 
@@ -28,7 +27,7 @@ from referral.models import (
 from referral.service_errors import ServiceError
 
 from .helpers import intake, user
-from .test_concurrency import T0, race, race_app  # noqa: F401  (fixtures)
+from .test_concurrency import T0, meeting_point, race, race_app  # noqa: F401  (fixtures)
 
 LATER = T0 + timedelta(days=30)
 
@@ -53,19 +52,6 @@ def run_both(app, first, second) -> list:
     for thread in threads:
         thread.join(timeout=60)
     return results
-
-
-def meeting_point():
-    """Where two threads wait for each other, for a second at most: without row locks both
-    pass their checks before either writes; with them, the second waits at the lock instead
-    and the first goes on alone."""
-    barrier = threading.Barrier(2)
-
-    def meet(*_args, **_kwargs) -> None:
-        with contextlib.suppress(threading.BrokenBarrierError):
-            barrier.wait(timeout=1)
-
-    return meet
 
 
 def accepted_case(app, **details) -> int:

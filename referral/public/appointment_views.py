@@ -85,7 +85,10 @@ def answer_appointment(token: str, referral_id: int, answer: str):
 def _answer_kept(why: str, status: int):
     found, token = refused_on_status_link()
     form = AnswerForm()
-    form.words.errors = [why]
+    if (request.view_args or {})["answer"] == "confirm":  # said at the top, not under the words
+        form.form_errors.append(why)
+    else:
+        form.words.errors = [why]
     referral_id = (request.view_args or {})["referral_id"]
     return _status_page(found, token, answered=(referral_id, form), status=status)
 

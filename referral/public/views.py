@@ -251,6 +251,9 @@ def _status_page(
     """The status page; after a change through it, shown on the POST's response (``done`` says
     what was done) rather than redirected: the link stays out of Location headers. ``answered``:
     (referral id, its appointment's answer form) not taken, shown again with its words."""
+    if answered is not None:  # one answer form per appointment: its field is named by the need
+        referral_id, answer_form = answered
+        answer_form.words.id = f"words-{referral_id}"
     if contact_form is None:
         contact_form = ContactForm(formdata=None, obj=found)
     if message_form is None:

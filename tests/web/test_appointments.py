@@ -217,6 +217,16 @@ def test_answers_from_the_status_page_are_rate_limited(app, limited_app, case):
         for _ in range(11)
     ]
     assert answers[:10] == [200] * 10 and answers[10] == 429
+    # Refused, the confirmation says so at the top, with the focus, not under the other form.
+    refused_confirmation = client.post(
+        f"{status}/appointments/{referral_id}/confirm", data={"sequence": 0}
+    ).get_data(as_text=True)
+    summary = re.search(
+        r'<div class="error-summary"[^>]*autofocus>(.*?)</div>', refused_confirmation, re.S
+    )
+    assert summary is not None and "<p>" in summary[1], refused_confirmation
+    assert f'id="words-{referral_id}-error"' not in refused_confirmation
+    assert "<title>Error:" in refused_confirmation or "<title>Помилка:" in refused_confirmation
     words = "Any Thursday after 16:00, please"
     refused = client.post(
         f"{status}/appointments/{referral_id}/another-time", data={"sequence": 0, "words": words}
@@ -552,6 +562,10 @@ def test_refused_words_are_kept_beside_their_field(app, client, login_as, case):
     textarea = re.search(rf'<textarea id="words-{referral_id}"[^>]*>(.*?)</textarea>', page, re.S)
     assert textarea[1].strip() == words
     assert 'aria-invalid="true"' in textarea[0] and "500" in page
+    # Said at the top too, with the focus, and in the title: the field is far down a phone's page.
+    summary = re.search(r'<div class="error-summary"[^>]*autofocus>(.*?)</div>', page, re.S)
+    assert summary and f'href="#words-{referral_id}"' in summary[1]
+    assert "<title>Error:" in page or "<title>Помилка:" in page
 
 
 def test_a_confirmation_sent_twice_is_thanked_twice_and_recorded_once(app, client, login_as, case):
