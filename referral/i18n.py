@@ -10,7 +10,6 @@ from flask_babel import (
     get_locale,
     get_timezone,
     gettext,
-    lazy_gettext,
 )
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
@@ -150,9 +149,3 @@ def init_app(app: Flask) -> None:
         this_page=this_page,
         current_language=current_language,
     )
-
-    from .extensions import login_manager
-
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = lazy_gettext("Please sign in to see this page.")
-    login_manager.login_message_category = "info"

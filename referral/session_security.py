@@ -12,7 +12,8 @@ from flask_login import logout_user
 
 from . import instance_keys
 from .config import flag
-from .urls import referring_page
+from .extensions import login_manager
+from .urls import page_of_this_form
 
 # Refreshing the "last seen" time at most once a minute spares a new cookie on every page.
 SEEN_AT_GRANULARITY = 60
@@ -66,16 +67,30 @@ def init_app(app: Flask) -> None:
             if request.method == "GET":
                 flash(_("Your session has ended. Please sign in again."), "info")
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            # A form sent: it cannot be taken unsigned, nor its address opened after signing in
-            # (POST only); back to the page it was sent from, saying so.
-            flash(
-                _(
-                    "Your session has ended. What you were sending was not saved: please sign "
-                    "in and send it again."
-                ),
-                "error",
-            )
-            return redirect(url_for("auth.login", next=referring_page()))
+            return _form_not_saved()
         if now - session["seen_at"] >= SEEN_AT_GRANULARITY:
             session["seen_at"] = int(now)
         return None
+
+    @login_manager.unauthorized_handler
+    def sign_in_first():
+        """A page asks to sign in and comes back after it; a form sent without a session (a
+        second tab, after the first found the session ended) is said not to be saved, and
+        leads back to its page: its own address may take POST only (405 after signing in)."""
+        if request.method in ("GET", "HEAD"):
+            flash(_("Please sign in to see this page."), "info")
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return _form_not_saved()
+
+
+def _form_not_saved():
+    """A form sent when no session could take it (it cannot be taken unsigned, nor its address
+    opened after signing in): back to the page it lives on, saying so."""
+    flash(
+        _(
+            "Your session has ended. What you were sending was not saved: please sign "
+            "in and send it again."
+        ),
+        "error",
+    )
+    return redirect(url_for("auth.login", next=page_of_this_form()))

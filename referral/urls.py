@@ -8,8 +8,9 @@ a path on this site, so a link cannot send a person who just signed in to a look
 
 from urllib.parse import urlsplit
 
-from flask import request
-from werkzeug.routing import IntegerConverter
+from flask import current_app, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, RequestRedirect
 
 MAX_ID = 2**31 - 1
 
@@ -48,6 +49,24 @@ def referring_page() -> str | None:
     if referrer.netloc != request.host:
         return None
     return same_site_path(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+
+
+def page_of_this_form() -> str | None:
+    """The page a form sent here lives on: the one it was sent from (its ``Referer``), else the
+    nearest address up this one's path that opens with GET (``/staff/referrals/3/notes`` takes
+    POST only: ``/staff/referrals/3``; ``/staff/referrals/new`` is its own page). A page marked
+    ``no-referrer`` sends no Referer."""
+    if (page := referring_page()) is not None:
+        return page
+    pages = current_app.url_map.bind(request.host)
+    path = request.path
+    while path.startswith("/") and len(path) > 1:
+        try:
+            pages.match(path, method="GET")
+            return path
+        except (HTTPException, RequestRedirect):  # no page here, or not one for GET
+            path = path.rsplit("/", 1)[0]
+    return None
 
 
 def query_args() -> dict[str, str]:

@@ -219,6 +219,32 @@ def test_a_note_sent_after_the_session_ended_leads_back_to_its_page(app, login_a
     assert back.headers["Location"] == f"/staff/referrals/{referral_id}"
 
 
+def test_a_second_tab_sent_after_the_session_ended_is_told_too_and_led_to_its_page(
+    app, login_as
+):
+    """Two tabs open when the session ends: the first tab's post ends it and is told; the
+    second came as a stranger's and was sent to sign in with its POST-only address as the next
+    page (a 405 after signing in), the note gone unsaid. Neither carries a Referer here (a
+    browser sends none from a page with ``no-referrer``): the page is found up the address."""
+    referral_id = accepted(app)
+    nomada = login_as("nomada")
+    with nomada.session_transaction() as session:
+        session["seen_at"] = int(time.time()) - 61 * 60
+    notes = f"/staff/referrals/{referral_id}/notes"
+    first = nomada.post(notes, data={"body": WORDS})
+    second = nomada.post(notes, data={"body": WORDS + " (the other tab)"})
+    for ended in (first, second):
+        assert ended.status_code == 302
+        assert ended.headers["Location"] == f"/login?next=/staff/referrals/{referral_id}"
+    sign_in = page_of(nomada.get(second.headers["Location"]))
+    assert "What you were sending was not saved" in sign_in
+    back = nomada.post(
+        second.headers["Location"],
+        data={"email": "staff@nomada.example", "password": DEMO_PASSWORD},
+    )
+    assert back.headers["Location"] == f"/staff/referrals/{referral_id}"
+
+
 @pytest.fixture
 def two_an_hour(app):
     """The app with an intake limit of two an hour (the tests keep the limits off)."""
@@ -258,7 +284,8 @@ def test_a_referer_that_is_no_address_does_not_break_the_end_of_a_session(app, l
         data={"body": WORDS},
         headers={"Referer": "http://[localhost/staff/"},
     )
-    assert ended.status_code == 302 and ended.headers["Location"] == "/login"
+    assert ended.status_code == 302  # the page is found up the address instead
+    assert ended.headers["Location"] == f"/login?next=/staff/referrals/{referral_id}"
 
 
 def test_a_request_over_the_intake_limit_comes_back_with_everything_typed(two_an_hour, directory):
