@@ -388,10 +388,10 @@ def withdraw_request(
 
 def withdraw_requests_open_too_long(now: datetime | None = None) -> int:
     """The system withdraws the open needs of requests sent more than OPEN_RETENTION_DAYS ago and
-    erases them: a request nobody closed does not keep a person's data for ever. A request staff
-    keep changing meanwhile waits for the next run. Each withdrawal is stamped when it is written
-    (``now`` given: at it), not when the run began: the report tallies count up to ten minutes
-    ago, and a long run's later steps, stamped earlier, would fall behind what they counted."""
+    erases them: a request nobody closed does not keep a person's data for ever. Each withdrawal
+    is stamped when it is written (``now`` given: at it), not when the run began: the report
+    tallies count up to ten minutes ago, and a long run's later steps, stamped earlier, would fall
+    behind what they counted."""
     step = Step(Action.WITHDRAW, _SYSTEM, reason_code=OPEN_TOO_LONG)
     erased = 0
     # By id, one request loaded at a time: holding them all, every commit expired every one of
@@ -406,23 +406,17 @@ def withdraw_requests_open_too_long(now: datetime | None = None) -> int:
 
 
 def _withdraw_and_erase(request: HelpRequest, step: Step, now: datetime) -> None:
-    """Withdraw every open referral of the request and erase it, in one transaction. Staff acting
-    on one of the referrals meanwhile does not stop it: it is retried from their new state."""
-    for _attempt in range(3):
-        try:
-            unerased(request)  # a step beside it under way finishes first
-            # Its referrals before the organisations' rows they count in, as the sweep locks
-            # them: taken the other way round, each would wait for the other.
-            locked(Referral, *(referral.id for referral in request.referrals))
-            for referral in request.referrals:
-                if referral.state in handoff.OPEN_STATES:
-                    _transition(referral, _rule(referral, step), step, now)
-            erase(request, now)
-            db.session.commit()
-            return
-        except StaleDataError:
-            db.session.rollback()
-    raise ServiceError(ServiceError.STALE_VERSION)
+    """Withdraw every open referral of the request and erase it, in one transaction. A step on
+    one of its referrals under way finishes first: this one then withdraws from its new state."""
+    unerased(request)  # a step beside it under way finishes first
+    # Its referrals before the organisations' rows they count in, as the sweep locks them:
+    # taken the other way round, each would wait for the other.
+    locked(Referral, *(referral.id for referral in request.referrals))
+    for referral in request.referrals:
+        if referral.state in handoff.OPEN_STATES:
+            _transition(referral, _rule(referral, step), step, now)
+    erase(request, now)
+    db.session.commit()
 
 
 # --- the one place a referral changes state ---------------------------------------------------
@@ -603,10 +597,10 @@ def act(
     # Locked before the step writes the organisations' rows (their open load), as the sweep
     # locks the offers it expires before it writes them: else each would wait for the other.
     referral = get_or_refuse(Referral, referral_id, lock=True)
-    if version is not None and referral.version != version:
-        raise ServiceError(ServiceError.STALE_VERSION)
     step = Step(action, frozenset(parties_of(user, referral)), user, reason_code or outcome, text)
     try:
+        if version is not None and referral.version != version:  # the page showed another
+            raise ServiceError(ServiceError.STALE_VERSION)
         rule = _rule(referral, step)
         _check_reason(action, reason_code, text, outcome)
         if action == Action.ROUTE_BY_HAND:
@@ -623,11 +617,6 @@ def act(
     except handoff.TransitionRefused as error:
         db.session.rollback()
         raise ServiceError(error.code) from None
-    except StaleDataError:
-        # Optimistic locking: someone changed the referral since we loaded it. The loss can
-        # surface at commit or at any autoflush before it (a lazy load in a notification).
-        db.session.rollback()
-        raise ServiceError(ServiceError.STALE_VERSION) from None
     except ServiceError:
         db.session.rollback()
         raise

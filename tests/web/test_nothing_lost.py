@@ -219,9 +219,7 @@ def test_a_note_sent_after_the_session_ended_leads_back_to_its_page(app, login_a
     assert back.headers["Location"] == f"/staff/referrals/{referral_id}"
 
 
-def test_a_second_tab_sent_after_the_session_ended_is_told_too_and_led_to_its_page(
-    app, login_as
-):
+def test_a_second_tab_sent_after_the_session_ended_is_told_too_and_led_to_its_page(app, login_as):
     """Two tabs open when the session ends: the first tab's post ends it and is told; the
     second came as a stranger's and was sent to sign in with its POST-only address as the next
     page (a 405 after signing in), the note gone unsaid. Neither carries a Referer here (a
