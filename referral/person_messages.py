@@ -105,6 +105,17 @@ OUTCOME_WORDS = {
     Outcome.REFERRED_OUTSIDE: _l("The organisation sent you to help outside the consortium."),
     Outcome.OTHER: _l("The organisation closed it."),
 }
+# The same in fewer words, for a text message that would take more than two parts in full (Polish
+# and Ukrainian letters leave 67 characters a part): still what happened and what to do.
+OUTCOME_WORDS_SHORT = {
+    **OUTCOME_WORDS,
+    Outcome.NOT_REACHABLE: _l(
+        "The organisation could not reach you. Still need help? Send a new request."
+    ),
+    Outcome.NOT_ELIGIBLE: _l(
+        "The organisation cannot help with this. Still need help? Send a new request."
+    ),
+}
 
 
 # --- where messages go ---------------------------------------------------------------------------
@@ -318,9 +329,21 @@ def stepped(
             channel=_channel_of(referral.request),
             contact_days=config["CONTACT_WORKING_DAYS"],
             unmatched_days=config["UNMATCHED_WORKING_DAYS"],
-            outcome_words=OUTCOME_WORDS.get(Outcome(outcome)) if outcome in set(Outcome) else None,
+            **outcome_said(outcome),
             cancelled_appointment=cancelled_appointment,
         )
+
+
+def outcome_said(outcome: str | None) -> dict:
+    """A close's outcome in the person's words, for the templates: ``outcome_words`` in full,
+    ``outcome_words_short`` for a text message kept to two parts."""
+    if outcome not in set(Outcome):
+        return {"outcome_words": None, "outcome_words_short": None}
+    known = Outcome(outcome)
+    return {
+        "outcome_words": OUTCOME_WORDS[known],
+        "outcome_words_short": OUTCOME_WORDS_SHORT[known],
+    }
 
 
 def _channel_of(request: HelpRequest) -> ContactChannel | None:

@@ -7,12 +7,15 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from flask import render_template
+from flask_babel import force_locale
 from sqlalchemy import text
 
 from referral import lifecycle, mailer, person_messages, sms
 from referral.extensions import db
-from referral.handoff import Action
+from referral.handoff import Action, Outcome, State
 from referral.models import HelpRequest, Organisation, OutboxMessage, utcnow
+from referral.person_messages import Kind
 
 from .helpers import intake, user
 
@@ -304,8 +307,9 @@ def test_every_text_message_fits_two_parts_in_every_language(app, ctx, staff, la
             if kind in person_messages.NEUTRAL:
                 person_messages.send_fresh_link(request)
                 continue
-            for outcome in person_messages.OUTCOME_WORDS.values():
-                person_messages.notify(request, kind, referral, outcome_words=outcome, **context)
+            for outcome in Outcome:
+                said = person_messages.outcome_said(outcome)
+                person_messages.notify(request, kind, referral, **said, **context)
         request.safe_to_message = False
         person_messages.notify(request, person_messages.Kind.ACCEPTED, referral, **context)
         db.session.commit()  # messages are written to the outbox at the commit
@@ -313,6 +317,97 @@ def test_every_text_message_fits_two_parts_in_every_language(app, ctx, staff, la
         assert len(bodies) > len(person_messages.Kind)
         for body in bodies:
             assert sms.segments(body) <= 2, body
+    finally:
+        app.config["PUBLIC_URL"] = "http://127.0.0.1:5000"
+
+
+# What a closed SMS must still say, in every language: what happened and, where the person is
+# left without help, what to do.
+OUTCOME_SAID = {
+    "resolved": {"pl": ["zakończyła pomoc"], "uk": ["завершила допомогу"], "en": ["finished"]},
+    "partly_resolved": {"pl": ["w części"], "uk": ["з частиною"], "en": ["part of"]},
+    "not_reachable": {
+        "pl": ["skontaktować", "nowe zgłoszenie"],
+        "uk": ["зв’язатися", "новий запит"],
+        "en": ["could not reach you", "new request"],
+    },
+    "not_eligible": {
+        "pl": ["nie może w tym pomóc", "nowe zgłoszenie"],
+        "uk": ["не може", "новий запит"],
+        "en": ["cannot help", "new request"],
+    },
+    "referred_outside": {
+        "pl": ["poza konsorcjum"],
+        "uk": ["поза консорціумом"],
+        "en": ["outside the consortium"],
+    },
+    "other": {"pl": ["zamknęła sprawę"], "uk": ["закрила справу"], "en": ["closed it"]},
+}
+
+
+@pytest.mark.parametrize("language", ["pl", "uk", "en"])
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_a_closed_sms_says_what_happened_and_fits(ctx, directory, language, outcome):
+    """Polish and Ukrainian letters leave 67 characters a part: the text kept to two parts must
+    still say the outcome (for "could not reach you", the only useful sentence)."""
+    referral = submit(language, email=None).request.referrals[0]
+    person_messages.stepped(referral, State.ACCEPTED, State.CLOSED, outcome)
+    db.session.commit()
+    body = messages_of(referral.request)[-1].body
+    assert referral.request.reference in body
+    for words in OUTCOME_SAID[outcome][language]:
+        assert words in body
+    assert sms.segments(body) <= person_messages.SMS_MAX_PARTS, body
+
+
+def test_every_outcome_is_checked_above():
+    assert set(OUTCOME_SAID) == set(Outcome)
+
+
+@pytest.mark.parametrize("language", ["pl", "uk", "en"])
+def test_every_short_text_message_fits_and_keeps_what_it_is_for(app, ctx, staff, language):
+    """The short form is sent when the full one takes more than two parts: measured here for
+    every kind, with a long PUBLIC_URL, the longest organisation name and a long address."""
+    app.config["PUBLIC_URL"] = "https://pomoc.konsorcjum-migracyjne.pl"
+    try:
+        request = submit(language, email=None).request
+        organisation = max(
+            db.session.scalars(db.select(Organisation)), key=lambda o: len(o.name_in(language))
+        )
+        starts_at = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)  # 10:30 in Warsaw
+        context = {
+            "reference": request.reference,
+            "language": language,
+            "lost_url": person_messages.lost_url(language),
+            "status_url": person_messages.status_url(language, "A" * 43),
+            "config": app.config,
+            "organisation": organisation,
+            "contact_days": 3,
+            "unmatched_days": 5,
+            "channel": None,
+            "appointment": SimpleNamespace(
+                starts_at=starts_at, kind="in_person", place="ul. Marszałkowska 140/12, Warszawa"
+            ),
+            "cancelled_appointment": starts_at,
+            **person_messages.outcome_said(Outcome.NOT_REACHABLE),
+        }
+        kept = {
+            Kind.STATUS_LINK: [context["status_url"]],
+            Kind.FRESH_LINK: [context["status_url"]],
+            Kind.ACCEPTED: ["3"],
+            Kind.PASSED_ON: ["10:30"],
+            Kind.UNMATCHED: ["5", "10:30"],
+            Kind.CLOSED: OUTCOME_SAID[Outcome.NOT_REACHABLE][language],
+            Kind.APPOINTMENT: ["10:30"],
+            person_messages.NEWS: [context["lost_url"]],
+        }
+        with force_locale(language):
+            for template, essentials in kept.items():
+                short = render_template(f"sms/{template}.txt", short=True, **context)
+                short = " ".join(short.split())
+                assert sms.segments(short) <= person_messages.SMS_MAX_PARTS, short
+                for essential in [request.reference, *essentials]:
+                    assert essential in short, short
     finally:
         app.config["PUBLIC_URL"] = "http://127.0.0.1:5000"
 
