@@ -412,6 +412,20 @@ def test_every_short_text_message_fits_and_keeps_what_it_is_for(app, ctx, staff,
         app.config["PUBLIC_URL"] = "http://127.0.0.1:5000"
 
 
+@pytest.mark.parametrize("language", ["pl", "uk", "en"])
+def test_the_appointment_sms_ends_the_address_with_a_full_stop(ctx, directory, language):
+    """The address does not run into the next sentence ("…00-061 Warszawa Odpowiedz…")."""
+    request = submit(language, email=None).request
+    place = "ul. Marszałkowska 140/12, 00-061 Warszawa"
+    appointment = SimpleNamespace(
+        starts_at=datetime(2026, 12, 3, 9, 30, tzinfo=UTC), kind="in_person", place=place
+    )
+    person_messages.notify(request, Kind.APPOINTMENT, request.referrals[0], appointment=appointment)
+    db.session.commit()
+    body = messages_of(request)[-1].body
+    assert f"{place}. " in body, body
+
+
 def pending_to_person(request: HelpRequest) -> list[OutboxMessage]:
     return db.session.scalars(
         db.select(OutboxMessage).where(
