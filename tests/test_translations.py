@@ -127,3 +127,34 @@ def test_template_has_no_text_outside_gettext(template):
     parser = VisibleText()
     parser.feed(source)
     assert not parser.found, f"{template}: text outside _(): {parser.found}"
+
+
+# Ukrainian takes 21, 31, 41… in the form of 1: that form must not speak of one thing only.
+UK_SAID_OF_ONE = {
+    "%(num)d mail to staff or an organisation was not delivered in the last %(days)d days: an "
+    "address to correct.": ["чи організації ", "виправте адресу"],
+    "%(num)d message to a person was not delivered either. The organisation that holds the case "
+    "sees it on the referral's page and can check the contact details with the person.": [
+        "людині",
+        "бачить його",
+        "цієї людини",
+    ],
+    "%(num)d open request will be withdrawn and erased soon because it stayed open too long.": [
+        "бо він"
+    ],
+    "More than %(num)d open request will be withdrawn and erased soon because it stayed open too "
+    "long.": ["бо він"],
+    "%(num)d referral is waiting for you to route it by hand.": ["його"],
+}
+
+
+def test_ukrainian_form_of_one_reads_right_for_twenty_one(app):
+    from flask_babel import force_locale, ngettext
+
+    plurals = {m.id[0]: m.id[1] for m in catalog("uk") if m.pluralizable}
+    with app.test_request_context(), force_locale("uk"):
+        for singular, said_of_one in UK_SAID_OF_ONE.items():
+            text = ngettext(singular, plurals[singular], 21, days=30)
+            assert "21" in text, text
+            for words in said_of_one:
+                assert words not in text, text
