@@ -64,10 +64,14 @@ def current_language() -> str:
 
 def switch_language_url(code: str) -> str | None:
     """The same page in another language, for pages whose URL carries it (``/<lang>/...``)."""
-    if not getattr(g, "lang", None) or request.endpoint is None:
-        return None
-    args = {**(request.view_args or {}), **query_args(), "lang": code}
-    return _to_come_back_to(url_for(request.endpoint, **args))
+    if getattr(g, "lang", None) and request.endpoint is not None:
+        args = {**(request.view_args or {}), **query_args(), "lang": code}
+        return _to_come_back_to(url_for(request.endpoint, **args))
+    if language := path_language():
+        # A 404 or 405 under /<lang>/: posting the choice to /language came back to this path,
+        # whose language won again. The same path under the other language instead.
+        return _to_come_back_to(f"/{code}{request.full_path.rstrip('?')[len(language) + 1 :]}")
+    return None
 
 
 def this_page() -> str:

@@ -69,6 +69,32 @@ def test_not_found_page_under_a_language_speaks_it_whatever_the_browser(
     assert f'<html lang="{lang}">' in html and title in html
 
 
+def switch_link(html: str, code: str) -> str:
+    return re.search(rf'<a href="([^"]*)" lang="{code}" hreflang="{code}"', html)[1]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "title"),
+    [
+        ("/uk/requst?from=poster", 404, "Nie znaleziono strony"),
+        ("/uk/status/x/withdraw", 405, "Tu nie można tego zrobić"),  # a form's address, by GET
+    ],
+)
+def test_the_language_switch_on_an_error_page_under_a_language_works(
+    client, directory, path, status, title
+):
+    """A page under /<lang>/ that matched nothing: the switch used to post to /language, which
+    sent the visitor back to the same path, whose language won again."""
+    page = client.get(path)
+    assert page.status_code == status
+    target = switch_link(page.get_data(as_text=True), "pl")
+    assert target == "/pl" + path.removeprefix("/uk")
+    again = client.get(target)
+    assert again.status_code == status
+    html = again.get_data(as_text=True)
+    assert '<html lang="pl">' in html and title in html
+
+
 def test_staff_pages_use_the_users_language(app, login_as):
     client = login_as("homo-faber")
     assert '<html lang="pl">' in client.get("/staff/").get_data(as_text=True)
