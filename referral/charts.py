@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import count
 
+from flask_babel import format_decimal
 from markupsafe import Markup, escape
 
 WIDTH = 400
@@ -46,11 +47,12 @@ def bar_chart(
     description: str,
     labels: Sequence[str],
     series: Sequence[Series],
-    value_text: Callable[[float | int], str] = str,
+    value_text: Callable[[float | int], str] = format_decimal,
     stacked: bool = False,
 ) -> Markup:
     """Horizontal bars, one group per label: one bar per series, or one bar of all the series
-    stacked (``stacked``, its total at its end), with the value at each bar's end."""
+    stacked (``stacked``, its total at its end), with the value at each bar's end, written in
+    the page's locale as the table beside it writes it ("1 234", "1,234")."""
     chart_id = f"chart-{next(_ids)}"
     bars = 1 if stacked else len(series)
     bars_height = bars * (BAR_HEIGHT + BAR_GAP) - BAR_GAP

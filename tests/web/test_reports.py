@@ -368,6 +368,19 @@ def test_labels_and_legends_are_whole_in_polish(app, history, login_as):
     assert "Fundacja Polska Gościnność (Chlebem i Solą, Uchodźcy.Info)" in words
 
 
+@pytest.mark.parametrize(("language", "written"), [("pl", "1\xa0234"), ("en", "1,234")])
+@pytest.mark.parametrize("stacked", [False, True])
+def test_a_charts_numbers_are_written_as_in_its_table(app, language, written, stacked):
+    """As the ``number`` filter writes them beside it: "1 234" in Polish, "1,234" in English."""
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale(language):
+        chart = charts.bar_chart(
+            "Referrals", "Bar chart", ["Fundacja"], [charts.Series("Made", [1234])], stacked=stacked
+        )
+    assert svg_texts(chart)[-1] == written
+
+
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200), st.integers(5, 60))
 def test_a_wrapped_label_keeps_every_word_and_no_line_is_too_long(text, limit):
     lines = charts.wrap(text, limit)
