@@ -153,3 +153,11 @@ def init_app(app: Flask) -> None:
         this_page=this_page,
         current_language=current_language,
     )
+
+    @app.after_request
+    def say_the_language(response):
+        """A page under /<lang>/ (an error page too) is in that language: say so to browsers,
+        translators and search engines, as its ``<html lang>`` does."""
+        if language := getattr(g, "lang", None) or path_language():
+            response.headers["Content-Language"] = language
+        return response

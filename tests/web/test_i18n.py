@@ -95,6 +95,21 @@ def test_the_language_switch_on_an_error_page_under_a_language_works(
     assert '<html lang="pl">' in html and title in html
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/uk/", 200), ("/pl/status/lost", 200), ("/en/requst", 404), ("/uk/status/x/withdraw", 405)],
+)
+def test_a_page_under_a_language_says_it_in_content_language(client, directory, path, status):
+    response = client.get(path, headers={"Accept-Language": "de"})
+    assert response.status_code == status
+    assert response.headers["Content-Language"] == path.split("/")[1]
+
+
+def test_a_page_without_a_language_in_its_url_says_none(client, directory):
+    response = client.get("/nothing-here", headers={"Accept-Language": "uk"})
+    assert "Content-Language" not in response.headers
+
+
 def test_staff_pages_use_the_users_language(app, login_as):
     client = login_as("homo-faber")
     assert '<html lang="pl">' in client.get("/staff/").get_data(as_text=True)
