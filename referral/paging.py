@@ -66,3 +66,14 @@ def page_of(query: Select, number: int, per_page: int) -> Page:
     limit, offset = window(number, total, per_page)
     items = db.session.scalars(query.limit(limit).offset(offset)).all()
     return Page(list(items), total, number, per_page, capped)
+
+
+def first_distinct(query: Select) -> tuple[list[Any], bool]:
+    """The distinct values of ``query``'s one column in the order it gives them, read from its
+    first COUNT_CAP + 1 rows, and whether it gives more: a list of rows each standing for several
+    of ``query``'s (a request for its referrals) counted and paged as cheaply as ``capped_count``.
+    When it gives more, the last value read is left out (its other rows may lie past the cut)."""
+    read = db.session.scalars(query.limit(COUNT_CAP + 1)).all()
+    values = list(dict.fromkeys(read))
+    capped = len(read) > COUNT_CAP
+    return (values[:-1] if capped else values)[:COUNT_CAP], capped

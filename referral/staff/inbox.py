@@ -1,8 +1,10 @@
-"""The inbox queries: three parts of what a staff member may see, filtered, sorted and paged.
+"""The inbox queries: four parts of what a staff member may see, filtered, sorted and paged.
 
 Every part starts from ``access.visible_referrals``. A coordinator has no organisation: their
-parts cover every organisation (all offers, all accepted cases, all referrals), so the inbox is
-the consortium's overview; the directory work stays under /admin.
+parts cover every organisation (all offers, all accepted cases, all ended ones, all referrals), so
+the inbox is the consortium's overview; the directory work stays under /admin. An organisation's
+closed cases stay in a part of their own: the person who calls back months later is found by the
+same search as an open case.
 
 The search box takes a reference, a phone number, an e-mail or words of a name: contacts matched on
 their keyed hashes, names on the keyed hashes of their words (``NameKey``), so no row is decrypted
@@ -11,8 +13,8 @@ it may see: one that passed a referral on cannot learn whose it was by searching
 
 A part counts its rows up to ``COUNT_CAP`` and pages through those: counting 50,000 referrals sent
 by one organisation costs more than the page itself, and nobody pages past the thousandth row (the
-filters and the search narrow the list instead). On a page, the needs of one request stand in one
-row (``Row``).
+filters and the search narrow the list instead). The needs of one request stand in one row
+(``Row``): the part counts and pages requests, read in its order from its referrals.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ from ..extensions import db
 from ..handoff import State
 from ..lifecycle import normalise_reference
 from ..models import HelpRequest, NameKey, Referral, User
-from ..paging import COUNT_CAP, Page, capped_count, clamp
+from ..paging import COUNT_CAP, Page, clamp, first_distinct
 from ..personal_data import name_keys, normalised_phone
 
 PAGE_SIZE = 25
-PARTS = ("offered", "cases", "sent")
+PARTS = ("offered", "cases", "closed", "sent")
 SORTS = ("deadline", "waiting", "urgent")
 
 
@@ -60,6 +62,11 @@ class Row:
     def deadline(self):
         return min((r.deadline_at for r in self.referrals if r.deadline_at), default=None)
 
+    @property
+    def closed_at(self):
+        """When the last of its needs here ended (a closed case's row)."""
+        return max((r.closed_at for r in self.referrals if r.closed_at), default=None)
+
 
 @dataclass
 class Part:
@@ -72,10 +79,12 @@ class Part:
 # first; or urgent ones first, then by time left); cases and referrals sent keep theirs. Each is
 # served by an index: ix_referral_org_state_deadline, ix_referral_org_offers_waiting,
 # ix_referral_org_offers_urgent, ix_referral_org_cases (our accepted and started cases, most
-# recently changed first), ix_referral_referrer_created.
+# recently changed first), ix_referral_org_state_updated (our closed cases, the same way; a
+# coordinator's closed and withdrawn ones: ix_referral_updated), ix_referral_referrer_created.
 ORDER = {
     "offered": (Referral.deadline_at, Referral.id),
     "cases": (Referral.updated_at.desc(), Referral.id.desc()),
+    "closed": (Referral.updated_at.desc(), Referral.id.desc()),
     "sent": (Referral.created_at.desc(), Referral.id.desc()),
 }
 OFFER_ORDER = {
@@ -96,6 +105,12 @@ def _part_query(user: User, key: str) -> Select:
         query = query.where(Referral.state == State.OFFERED)
     elif key == "cases":
         query = query.where(Referral.state.in_((State.ACCEPTED, State.IN_PROGRESS)))
+    elif key == "closed":
+        # A withdrawal leaves the referral with no holder (and the holder without the person):
+        # an organisation's closed cases are those it closed; the coordinator sees both.
+        if not user.is_coordinator:
+            return query.where(Referral.organisation_id == org, Referral.state == State.CLOSED)
+        query = query.where(Referral.state.in_((State.CLOSED, State.WITHDRAWN)))
     if user.is_coordinator:
         return query
     if key == "sent":
@@ -112,7 +127,7 @@ def _filtered(query: Select, user: User, key: str, filters: Filters, found: list
         query = query.where(Referral.request_id.in_(found))
     if filters.city_id:
         query = query.join(Referral.request).where(HelpRequest.city_id == filters.city_id)
-    if filters.mine and key == "cases":
+    if filters.mine and key in ("cases", "closed"):
         query = query.where(Referral.assigned_user_id == user.id)
     return query
 
@@ -159,22 +174,22 @@ def _rows(referrals: list[Referral]) -> list[Row]:
 
 
 def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Part]:
-    """The three parts, each one page long: two queries a part (and one for a search), whatever
+    """The four parts, each one page long: two queries a part (and one for a search), whatever
     the data."""
     found = _found(user, filters.reference) if filters.reference else None
     parts = []
     for key in PARTS:
         query = _filtered(_part_query(user, key), user, key, filters, found)
-        ids = query.with_only_columns(Referral.id)
-        total, capped = capped_count(ids)
-        page = clamp(pages.get(key, 1), total, PAGE_SIZE)
         order = _order(key, filters.sort)
-        # Page the narrow id query first, then load those 25 rows with what the page shows:
-        # joining before the LIMIT would sort thousands of wide rows.
-        on_page = ids.order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).subquery()
+        # The part's requests in its order (each where its first referral stands), read from the
+        # narrow index order; then the referrals of this page's requests, with what it shows.
+        requests, capped = first_distinct(
+            query.with_only_columns(Referral.request_id).order_by(*order)
+        )
+        page = clamp(pages.get(key, 1), len(requests), PAGE_SIZE)
+        on_page = requests[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         referrals = db.session.scalars(
-            select(Referral)
-            .join(on_page, Referral.id == on_page.c.id)
+            query.where(Referral.request_id.in_(on_page))
             .options(
                 joinedload(Referral.request).joinedload(HelpRequest.city),
                 joinedload(Referral.request).joinedload(HelpRequest.voivodeship),
@@ -185,5 +200,6 @@ def inbox_parts(user: User, filters: Filters, pages: dict[str, int]) -> list[Par
             .order_by(*order)
         ).all()
         rows = _rows(list(referrals))
+        total = len(requests)
         parts.append(Part(key, Page(list(referrals), total, page, PAGE_SIZE, capped), rows))
     return parts

@@ -222,3 +222,69 @@ def test_finding_a_person_by_name_or_contact_is_recorded_as_a_look_at_them(app, 
         looks = db.session.scalars(db.select(DataAccess)).all()
         assert [(look.page, look.referral_id) for look in looks] == [(Page.SEARCH, found)] * 2
         assert {look.organisation.slug for look in looks} == {"nomada"}
+
+
+def _closed_case(app, login_as, **kw) -> int:
+    """A request Nomada accepted and closed."""
+    [referral_id] = submit(app, name="Marta Nowak", **kw)
+    nomada = login_as("nomada")
+    assert act(app, nomada, referral_id, "accept").status_code == 302
+    assert act(app, nomada, referral_id, "close", outcome="resolved").status_code == 302
+    return referral_id
+
+
+def test_a_case_the_organisation_closed_is_found_again_under_closed_cases(app, login_as):
+    """Closed, a case left every part of the inbox: its search by reference, name or phone and the
+    Closed filter found nothing, and only someone who kept its address could open it again."""
+    closed = _closed_case(app, login_as)
+    [open_offer] = submit(app, name="Marta Nowak")
+    nomada = login_as("nomada")
+    reference = reference_of(app, closed)
+    page = text_of(nomada.get("/staff/"))
+    assert reference in section(page, "closed") and reference not in section(page, "cases")
+    for typed in (reference, "Marta", "+48 512 345 678", None):
+        query = {"reference": typed} if typed else {"state": "closed"}
+        found = section(text_of(nomada.get("/staff/", query_string=query)), "closed")
+        assert f"/staff/referrals/{closed}" in found, typed
+        assert "Resolved" in found
+    by_state = text_of(nomada.get("/staff/?state=closed"))
+    assert reference_of(app, open_offer) not in by_state
+
+
+def test_closed_cases_hold_only_what_the_organisation_held(app, login_as):
+    """A closed case held by another organisation is not Nomada's to find, even by name."""
+    _closed_case(app, login_as)
+    homo_faber = text_of(login_as("homo-faber").get("/staff/?reference=Marta"))
+    assert "Marta" not in section(homo_faber, "closed") and "(0)" in section(homo_faber, "closed")
+
+
+def test_finding_a_closed_case_by_name_is_recorded_as_a_look_at_the_person(app, login_as):
+    from referral.access_log import Page
+    from referral.models import DataAccess
+
+    closed = _closed_case(app, login_as)
+    login_as("nomada").get("/staff/?reference=Marta")
+    with app.app_context():
+        looks = db.session.scalars(db.select(DataAccess)).all()
+        assert [(look.page, look.referral_id) for look in looks] == [(Page.SEARCH, closed)]
+
+
+def test_the_state_filter_offers_only_states_a_referral_can_be_found_in(login_as):
+    """'New' lasts only inside the transaction that routes the request: never found."""
+    page = text_of(login_as("nomada").get("/staff/"))
+    options = re.search(r'<select[^>]*name="state".*?</select>', page, flags=re.S).group(0)
+    values = re.findall(r'value="([a-z_]*)"', options)
+    assert values == ["", "offered", "accepted", "in_progress", "closed", "unmatched", "withdrawn"]
+
+
+def test_counts_and_pages_count_requests_as_the_rows_list_them(app, login_as, monkeypatch):
+    """A request with two needs is one row: it was counted 2, and a page of 25 needs held fewer
+    than 25 rows."""
+    monkeypatch.setattr(inbox, "PAGE_SIZE", 2)
+    for _ in range(3):
+        submit(app, needs=("legal", "psychological"), caseworker="staff@pfm.example")
+    pfm = login_as("pfm")
+    first = section(text_of(pfm.get("/staff/")), "sent")
+    assert "(3)" in first and len(rows_of(first)) == 2 and "Page 1 of 2" in first
+    second = section(text_of(pfm.get("/staff/?sent_page=2")), "sent")
+    assert len(rows_of(second)) == 1 and "Page 2 of 2" in second
