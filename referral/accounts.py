@@ -286,9 +286,25 @@ def _check_role(role: str, organisation_id: int | None) -> None:
         get_or_refuse(Organisation, organisation_id)
 
 
+def _keeps_a_coordinator(user: User, role: str) -> None:
+    """Nobody changes their own role, and no change leaves the consortium without an active
+    coordinator: only a coordinator can set the directory, the users and the queues right, and
+    without one they wait for someone with a shell (as deactivating oneself is refused)."""
+    if user.role != Role.COORDINATOR or role == Role.COORDINATOR or not user.active:
+        return
+    others = select(User.id).where(
+        User.role == Role.COORDINATOR, User.active.is_(True), User.id != user.id
+    )
+    if db.session.scalar(others.limit(1)) is None:
+        raise ServiceError(ServiceError.LAST_COORDINATOR)
+
+
 def change_role(user_id: int, role: str, organisation_id: int | None, by: User | None) -> User:
     user = _user(user_id)
     _check_role(role, organisation_id)
+    if role != user.role and by is not None and by.id == user.id:
+        raise ServiceError(ServiceError.CANNOT_CHANGE_OWN_ROLE)
+    _keeps_a_coordinator(user, role)
     before: dict = {"role": user.role, "organisation_id": user.organisation_id}
     after: dict = {"role": role, "organisation_id": organisation_id}
     if organisation_id != user.organisation_id:

@@ -40,6 +40,8 @@ class ServiceError(Exception):
     EMAIL_TAKEN = "email_taken"
     STAFF_NEED_ORGANISATION = "staff_need_organisation"
     CANNOT_DEACTIVATE_SELF = "cannot_deactivate_self"
+    CANNOT_CHANGE_OWN_ROLE = "cannot_change_own_role"
+    LAST_COORDINATOR = "last_coordinator"
     LINK_NOT_VALID = "link_not_valid"
     # Webhooks.
     INVALID_WEBHOOK_URL = "invalid_webhook_url"

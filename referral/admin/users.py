@@ -38,6 +38,12 @@ def _refused(form, error: ServiceError) -> None:
         show_error(form.email, _("An account with this e-mail already exists."))
     elif error.code == ServiceError.STAFF_NEED_ORGANISATION:
         show_error(form.organisation_id, _("Staff belong to an organisation: choose one."))
+    elif error.code == ServiceError.CANNOT_CHANGE_OWN_ROLE:
+        show_error(form.role, _("You cannot change your own role."))
+    elif error.code == ServiceError.LAST_COORDINATOR:
+        show_error(
+            form.role, _("The consortium needs an active coordinator: make someone else one first.")
+        )
     else:
         abort(404)  # NOT_FOUND: the organisation chosen was deleted meanwhile
 
@@ -100,7 +106,8 @@ def user_edit(user_id: int):
         else:
             flash(_("The role is saved."), "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/user_edit.html", form=form, user=user)
+    status = 400 if form.is_submitted() else 200
+    return render_template("admin/user_edit.html", form=form, user=user), status
 
 
 @bp.post("/users/<int:user_id>/active")

@@ -552,6 +552,34 @@ def test_changing_the_role_makes_staff_a_coordinator(app, login_as, coordinator)
         assert (changed.role, changed.organisation_id) == ("coordinator", None)
 
 
+def test_a_coordinator_cannot_change_their_own_role(app, coordinator):
+    """Deactivating oneself was refused, but a coordinator could make themself staff: the only
+    coordinator left the consortium with none, and the pages to put it right with them."""
+    with app.app_context():
+        me = user("coordinator@konsorcjum.example")
+        me_id, pfm_id = me.id, org("pfm").id
+    response = coordinator.post(
+        f"/admin/users/{me_id}", data={"role": "staff", "organisation_id": str(pfm_id)}
+    )
+    assert response.status_code == 400
+    assert "You cannot change your own role." in unescape(response.get_data(as_text=True))
+    assert coordinator.get("/admin/").status_code == 200
+    with app.app_context():
+        assert db.session.get(User, me_id).role == "coordinator"
+
+
+def test_no_change_may_leave_the_consortium_without_an_active_coordinator(app, coordinator):
+    with app.app_context():
+        me = user("coordinator@konsorcjum.example")
+        with pytest.raises(accounts.ServiceError) as refused:
+            accounts.change_role(me.id, "staff", org("pfm").id, by=None)
+        assert refused.value.code == accounts.ServiceError.LAST_COORDINATOR
+        pfm = user("staff@pfm.example")
+        accounts.change_role(pfm.id, "coordinator", None, by=me)
+        accounts.change_role(me.id, "staff", org("pfm").id, by=pfm)  # another one is left
+        assert user("coordinator@konsorcjum.example").role == "staff"
+
+
 # --- audit --------------------------------------------------------------------------------------
 
 
