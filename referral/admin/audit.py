@@ -3,6 +3,7 @@ personal data, filtered (by a reference too), paged and as CSV (/admin/audit). S
 exporting the words staff wrote with a step is itself an opening, recorded."""
 
 import json
+from functools import partial
 
 from flask import render_template, request
 from flask_babel import gettext as _
@@ -15,7 +16,7 @@ from ..explain import specialism_label
 from ..extensions import db
 from ..fields import show_error
 from ..models import ApiToken, HelpRequest, Organisation, Referral, User
-from . import bp, csvfile
+from . import audit_details, bp, csvfile
 from .forms import AuditFilterForm
 from .users import organisation_choices
 
@@ -57,6 +58,8 @@ def _audit_filter() -> tuple[AuditFilterForm, audit.AuditFilter]:
 def audit_trail():
     form, trail_filter = _audit_filter()
     page = audit.page(trail_filter, paging.requested_page())
+    organisations = {o.id: o for o in db.session.scalars(select(Organisation))}
+    api_tokens = _api_token_names()
     html = render_template(
         "admin/audit.html",
         form=form,
@@ -70,8 +73,12 @@ def audit_trail():
         ),
         every_referral={k: v for k, v in request.args.items() if k not in ("referral_id", "page")},
         users={u.id: u for u in db.session.scalars(select(User))},
-        organisations={o.id: o for o in db.session.scalars(select(Organisation))},
-        api_tokens=_api_token_names(),
+        organisations=organisations,
+        api_tokens=api_tokens,
+        changes=partial(
+            audit_details.changes,
+            names=audit_details.Names.for_rows(page.items, organisations, api_tokens),
+        ),
         pages={code.value: code.label for code in access_log.Page},
         text_of=audit.text_of,
     )

@@ -115,3 +115,103 @@ def test_the_trail_s_referral_column_is_one_referral_not_the_app_s_name(app, coo
         db.session.commit()
     page = coordinator.get("/admin/audit").get_data(as_text=True)
     assert ">Skierowanie</th>" in page
+
+
+def test_every_administrative_action_reads_in_polish_without_raw_fields(app, coordinator):
+    """The details showed the audit's own spelling on Polish and Ukrainian pages: "role:
+    coordinator → staff", "organisation_id: None → 5", "cases: [] → []", "active: True"."""
+    import re
+    import time
+    from datetime import date
+    from html import unescape
+
+    import pyotp
+
+    from referral import accounts, api_tokens, organisations, two_factor, webhooks
+    from referral.admin import audit_details
+    from referral.admin.views import ACTION_LABELS
+    from referral.handoff import Action
+    from referral.models import Coverage
+
+    with app.app_context():
+        me = user("coordinator@konsorcjum.example")
+        nomada = org("nomada")
+        new, _token = accounts.create_staff_account(
+            "nowa@nomada.example", "Nowa", nomada.id, "staff", "pl", by=me
+        )
+        accounts.change_role(new.id, "coordinator", None, by=me)
+        accounts.change_role(new.id, "staff", org("pfm").id, by=me)
+        accounts.set_user_active(new.id, False, by=me)
+        accounts.set_user_active(new.id, True, by=me)
+        accounts.issue_password_reset(new.id, by=me)
+        accounts.require_two_factor(nomada.id, True, by=me)
+        accounts.require_two_factor(nomada.id, False, by=me)
+        accounts.reset_two_factor("staff@pfm.example", by=me)
+        next_code = pyotp.TOTP(me.totp_secret).at(time.time() + 30)
+        assert two_factor.renew_recovery_codes(me, next_code).codes
+        data = organisations.OrganisationData(
+            name_pl="Fundacja Nowa",
+            description_pl="Opis",
+            website="https://nowa.example/",
+            home_city_id=nomada.home_city_id,
+            languages=["pl", "uk"],
+            email="intake@nowa.example",
+            capacity=10,
+            street_address="ul. Długa 1",
+            postal_code="50-001",
+            public_phone="+48 71 123 45 67",
+            opening_hours={"MO": ["09:00", "17:00"], "TU": ["09:00", "17:00"]},
+        )
+        created = organisations.save_organisation(data, slug="nowa", by=me)
+        organisations.save_organisation(
+            organisations.OrganisationData(
+                name_pl="Fundacja Nowa",
+                name_uk="Фонд",
+                takes_referrals=False,
+                paused_until=date(2026, 12, 24),
+                pause_reason="Urlop",
+                languages_confirmed=False,
+                contact_confirmed=False,
+            ),
+            created.id,
+            by=me,
+        )
+        for scope, area in (("city", "wroclaw"), ("voivodeship", "02"), ("nationwide", None)):
+            organisations.add_coverage(created.id, "legal", scope, area, by=me)
+        coverage = db.session.scalar(
+            db.select(Coverage).where(Coverage.organisation_id == created.id)
+        )
+        organisations.remove_coverage(created.id, coverage.id, by=me)
+        issued = api_tokens.issue(created.id, "CRM", False, by=me)
+        api_tokens.revoke(created.id, issued.token.id, by=me)
+        endpoint = webhooks.register(created.id, "https://nowa.example/hook", by=me)
+        webhooks.remove(created.id, endpoint.endpoint.id, by=me)
+        written = db.session.scalars(db.select(AdminEvent)).all()
+        keys = {key for e in written for values in (e.before, e.after) for key in (values or {})}
+        assert {e.action for e in written} == {
+            action for action in ACTION_LABELS if not isinstance(action, Action)
+        } - {"sign_in"}
+        assert keys <= set(audit_details.LABELS)
+        me.language = "pl"
+        db.session.commit()
+
+    page = unescape(coordinator.get("/admin/audit?kind=admin").get_data(as_text=True))
+    cells = " ".join(re.findall(r"<td>(.*?)</td>\s*</tr>", page, flags=re.S))
+    details = re.sub(r"<(?!br>)[^>]+>", "", cells)
+    for key in keys:
+        assert not re.search(rf"\b{key}\b:", details), key
+    for raw in ("None", "True", "False", "[]", "{}", "read_write", "nationwide", "coordinator →"):
+        assert raw not in details, raw
+    for seen in (
+        "Rola: Koordynator → Pracownik",
+        "Organizacja: — → Fundacja Polskie Forum Migracyjne",
+        "Może się logować: Nie → Tak",
+        "Gdzie: W jednym województwie",
+        "Dostęp: Odczyt i zmiany",
+        "Nazwa systemu: CRM",
+        "Godziny otwarcia: — → poniedziałek–wtorek 09:00–17:00",
+        "Przerwa do dnia (włącznie): — → 24 grudnia 2026",
+    ):
+        assert seen in details, seen
+    assert "Przypisane sprawy" not in details  # no case changed hands: left out
+    assert "— → —" not in details and "Miejsce: —" not in details
