@@ -9,10 +9,11 @@ not delivered for five days), and when the sweep last finished (``flask worker``
 import logging
 
 from flask import Flask, current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
+from . import outbox
 from .extensions import db, limiter
-from .models import OutboxMessage, utcnow
+from .models import utcnow
 from .worker import last_finished
 
 log = logging.getLogger(__name__)
@@ -34,23 +35,18 @@ def init_app(app: Flask) -> None:
         report: dict = {"status": "ok", "database": "ok", "limit_store": _limit_store()}
         try:
             db.session.execute(text("SELECT 1"))
-            unsent = select(func.count(), func.min(OutboxMessage.created_at)).where(
-                OutboxMessage.sent_at.is_(None)
-            )
-            pending, oldest = db.session.execute(
-                unsent.where(OutboxMessage.next_attempt_at.is_not(None))
-            ).one()
-            given_up = db.session.scalar(unsent.where(OutboxMessage.next_attempt_at.is_(None)))
+            waiting = outbox.backlog()
             last_sweep = last_finished("sweep")
         except Exception:  # any failure to reach the database means "not ready"
             log.warning("health check: database unreachable")
             db.session.rollback()
             return {**report, "status": "unavailable", "database": "unreachable"}, 503
         now = utcnow()
+        waited = waiting.waited(now)
         report["outbox"] = {
-            "pending": pending,
-            "oldest_pending_seconds": round((now - oldest).total_seconds()) if oldest else None,
-            "given_up": given_up,
+            "pending": waiting.pending,
+            "oldest_pending_seconds": round(waited.total_seconds()) if waited else None,
+            "given_up": waiting.given_up,
         }
         report["last_sweep_at"] = last_sweep.isoformat() if last_sweep else None
         return report

@@ -30,6 +30,7 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     event,
+    func,
     insert,
     or_,
     select,
@@ -289,3 +290,29 @@ def settle(
         db.session.commit()
     except StaleDataError:  # erased with its request meanwhile: nothing to record
         db.session.rollback()
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The mail and text messages not sent yet: those still to be tried (``pending``, the
+    oldest written at ``oldest_at``) and those given up (``settle``)."""
+
+    pending: int
+    oldest_at: datetime | None
+    given_up: int
+
+    def waited(self, now: datetime) -> timedelta | None:
+        return now - self.oldest_at if self.oldest_at else None
+
+
+def backlog() -> Backlog:
+    """What /healthz reports and the coordinator's start page warns of: a stopped worker or a
+    mail server down leaves messages waiting, which nothing else shows."""
+    unsent = select(func.count(), func.min(OutboxMessage.created_at)).where(
+        OutboxMessage.sent_at.is_(None)
+    )
+    pending, oldest = db.session.execute(
+        unsent.where(OutboxMessage.next_attempt_at.is_not(None))
+    ).one()
+    given_up = db.session.execute(unsent.where(OutboxMessage.next_attempt_at.is_(None))).one()[0]
+    return Backlog(pending, oldest, given_up)

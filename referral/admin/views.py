@@ -3,13 +3,13 @@
 from datetime import timedelta
 
 from flask import current_app, render_template
-from flask_babel import format_decimal
+from flask_babel import format_decimal, format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from .. import erasure, explain, notifications, timeline
+from .. import erasure, explain, notifications, outbox, timeline
 from ..access import visible_referrals
 from ..decorators import coordinator_required
 from ..extensions import db
@@ -83,7 +83,21 @@ def index():
         soon_erased_capped=capped,
         undelivered=notifications.undelivered_count(_undelivered_since()),
         undelivered_days=UNDELIVERED_DAYS,
+        unsent=_unsent(),
     )
+
+
+# Messages waiting longer than this are not on their way: the worker or the mail server is down.
+UNSENT_NOTICE = timedelta(minutes=10)
+
+
+def _unsent() -> tuple[int, str] | None:
+    """(how many messages wait, for how long) when the oldest has waited past UNSENT_NOTICE."""
+    waiting = outbox.backlog()
+    waited = waiting.waited(utcnow())
+    if waited is None or waited < UNSENT_NOTICE:
+        return None
+    return waiting.pending, format_timedelta(waited, threshold=1.1)
 
 
 # How far back the coordinator's list of mail given up reaches.

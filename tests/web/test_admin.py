@@ -785,3 +785,23 @@ def test_no_two_regions_of_an_admin_page_share_a_name(coordinator):
     for url in ADMIN_PAGES:
         names = landmark_names(text(coordinator.get(url)))
         assert len(names) == len(set(names)), (url, names)
+
+
+def test_the_start_page_says_when_mail_waits_unsent(app, coordinator):
+    """With the worker stopped or the mail server down, the start page said all mail to staff
+    was delivered, though nothing had been sent."""
+    from datetime import timedelta
+
+    from referral.models import OutboxMessage, utcnow
+
+    submit(app, "legal", "wroclaw")
+    assert "waiting to be sent" not in text(coordinator.get("/admin/"))  # just written
+    with app.app_context():
+        waiting = db.session.scalars(db.select(OutboxMessage)).all()
+        for message in waiting:
+            message.created_at = utcnow() - timedelta(minutes=42)
+        db.session.commit()
+    page = text(coordinator.get("/admin/"))
+    assert "All mail to staff and organisations was delivered." not in page
+    assert f"{len(waiting)} messages are waiting to be sent" in page
+    assert "42 minutes" in page
