@@ -805,3 +805,15 @@ def test_the_start_page_says_when_mail_waits_unsent(app, coordinator):
     assert "All mail to staff and organisations was delivered." not in page
     assert f"{len(waiting)} messages are waiting to be sent" in page
     assert "42 minutes" in page
+
+
+def test_the_user_page_names_the_role_once(app, coordinator):
+    with app.app_context():
+        pfm_user_id = user("staff@pfm.example").id
+    page = text(coordinator.get(f"/admin/users/{pfm_user_id}"))
+    assert len(re.findall(r">Role</(h2|legend)>", page)) == 1
+
+
+def test_the_report_period_writes_its_months_out_as_every_page(coordinator):
+    page = text(coordinator.get("/admin/reports?start=2026-01-01&end=2026-12-01"))
+    assert "From January 1, 2026 to December 1, 2026." in page

@@ -241,3 +241,12 @@ def test_removing_coverage_of_another_organisation_is_404(app, coordinator):
     url = f"/admin/organisations/{hfpc_id}/coverage/{coverage_id}/remove"
     assert coordinator.get(url).status_code == 404
     assert coordinator.post(url).status_code == 404
+
+
+def test_the_queue_names_normal_urgency_in_words(app, coordinator):
+    """A normal request's urgency read "—", as if it were not known."""
+    submit(app, "psychological", "chelm")
+    [row] = re.findall(
+        r"<tr>\s*<th scope=\"row\">.*?</tr>", text(coordinator.get("/admin/unmatched")), flags=re.S
+    )
+    assert "<td>Normal</td>" in row and "<td>—</td>" not in row

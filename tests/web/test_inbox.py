@@ -288,3 +288,21 @@ def test_counts_and_pages_count_requests_as_the_rows_list_them(app, login_as, mo
     assert "(3)" in first and len(rows_of(first)) == 2 and "Page 1 of 2" in first
     second = section(text_of(pfm.get("/staff/?sent_page=2")), "sent")
     assert len(rows_of(second)) == 1 and "Page 2 of 2" in second
+
+
+def test_after_declining_the_next_organisations_deadline_is_not_shown_as_ours(app, login_as):
+    """An organisation that declined still opens the referral: it showed "Time left 42 hours",
+    the next organisation's deadline, as if it were its own."""
+    [referral_id] = submit(app)
+    holder = placement(app, referral_id)[1]
+    declined = login_as(holder)
+    assert act(app, declined, referral_id, "decline", reason="no_capacity").status_code == 302
+    state, next_holder = placement(app, referral_id)
+    assert state == "offered" and next_holder != holder
+
+    def panel(client) -> str:
+        page = text_of(client.get(f"/staff/referrals/{referral_id}"))
+        return page[page.index('class="decision"') : page.index("</dl>")]
+
+    assert "Time left" not in panel(declined)
+    assert "Time left" in panel(login_as(next_holder))
