@@ -100,10 +100,17 @@ def _step(referral: Referral, code: Step, now: datetime, actor_id: int | None = 
     )
 
 
+def still_to_come(referral: Referral, now: datetime) -> bool:
+    """The referral has an appointment that has not taken place: a case closed before it
+    cancels it (the person must not turn up for nothing)."""
+    return referral.appointment is not None and referral.appointment.starts_at > now
+
+
 def cancel(referral: Referral, now: datetime, actor_id: int | None) -> datetime | None:
-    """The case left the organisation that proposed the appointment (handed back, withdrawn):
-    the time, place and the person's words go with it, its step stays. Gives the time
-    cancelled, for the person's news; called by ``lifecycle`` within the step's transaction."""
+    """The case left the organisation that proposed the appointment (handed back, withdrawn), or
+    was closed before it: the time, place and the person's words go with it, its step stays.
+    Gives the time cancelled, for the person's news; called by ``lifecycle`` within the step's
+    transaction."""
     appointment = referral.appointment
     if appointment is None:
         return None

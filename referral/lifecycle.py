@@ -478,9 +478,11 @@ def _transition(
         referral.closed_at = now
     account_id, token_id = _account_and_token(actor)
     cancelled = None
-    if before in (State.ACCEPTED, State.IN_PROGRESS) and referral.organisation_id != before_holder:
-        # The holder's appointment is no one else's: it goes with the case (its step stays).
-        cancelled = appointments.cancel(referral, now, account_id)
+    if before in (State.ACCEPTED, State.IN_PROGRESS) and (
+        referral.organisation_id != before_holder  # the holder's appointment is no one else's
+        or (after == State.CLOSED and appointments.still_to_come(referral, now))
+    ):
+        cancelled = appointments.cancel(referral, now, account_id)  # its step stays
     event = ReferralEvent(
         referral=referral,
         at=now,

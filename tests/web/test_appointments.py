@@ -424,6 +424,49 @@ def test_a_hand_back_cancels_the_appointment_and_the_person_is_told(app, client,
     assert "Цю зустріч скасовано" in copy and ADDRESS not in copy
 
 
+def test_closing_a_case_before_its_appointment_cancels_it_and_the_person_is_told(
+    app, client, login_as, case
+):
+    """A case closed with an appointment still to come left it standing: "proposed" on the
+    staff page, its calendar file still served, nothing said to a person who may turn up."""
+    referral_id, status = case
+    assert propose(login_as("nomada"), referral_id).status_code == 302
+    with app.app_context():
+        db.session.execute(db.delete(OutboxMessage))
+        db.session.commit()
+        lifecycle.act(
+            referral_id, user("staff@nomada.example"), Action.CLOSE, outcome="referred_outside"
+        )
+        referral = db.session.get(Referral, referral_id)
+        assert referral.appointment is None
+        assert [step.code for step in referral.appointment_steps] == ["proposed", "cancelled"]
+        [news] = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "person_closed")
+        ).all()
+        assert "Зустріч" in news.body and "скасовано" in news.body
+    page = client.get(status).get_data(as_text=True)
+    assert ADDRESS not in page and "Зустріч" in page and "скасовано" in page
+    assert client.get(f"{status}/appointments/{referral_id}.ics").status_code == 404
+
+
+def test_closing_a_case_after_its_appointment_keeps_it(app, login_as, case):
+    """The appointment took place: closing the case afterwards cancels nothing."""
+    referral_id, _status = case
+    assert propose(login_as("nomada"), referral_id).status_code == 302
+    with app.app_context():
+        after_it = in_three_days() + timedelta(hours=2)
+        lifecycle.act(
+            referral_id,
+            user("staff@nomada.example"),
+            Action.CLOSE,
+            outcome="resolved",
+            now=after_it,
+        )
+        referral = db.session.get(Referral, referral_id)
+        assert referral.appointment is not None
+        assert [step.code for step in referral.appointment_steps] == ["proposed"]
+
+
 @pytest.mark.usefixtures("english_staff")
 def test_an_organisation_that_let_the_case_go_sees_nothing_of_the_next_holders_appointment(
     app, login_as, case
@@ -611,5 +654,5 @@ def test_another_time_asked_again_with_new_words_keeps_them(app, client, login_a
         data={"sequence": 0, "words": "Any time now"},
     )
     assert told() == 2 * once
-    with app.app_context():
-        assert db.session.scalar(select(Appointment.person_words)) == "Only Friday mornings"
+    with app.app_context():  # closed before its time, the appointment went, words and all
+        assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
