@@ -282,7 +282,14 @@ def test_the_form_is_sent_with_javascript_turned_off(base_url, new_page):
     assert "Passed to: Nomada Association (Stowarzyszenie Nomada), Wrocław" in needs
 
 
+LABELS_OFF_THEIR_FIELD = """[...document.querySelectorAll('label[for]')]
+    .filter(label => !label.control).map(label => label.htmlFor)"""
+
+
 def serious_violations(page) -> list[str]:
+    """What axe-core finds serious or critical, and each label that names no field: axe looks
+    only for an element with the label's id, so a heading that took a field's id left the field
+    without a name unseen."""
     from axe_playwright_python.sync_playwright import Axe
 
     page.wait_for_load_state()  # a click that submits a form may still be loading the answer
@@ -291,6 +298,8 @@ def serious_violations(page) -> list[str]:
         f"{page.url} {v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
         for v in results.response["violations"]
         if v["impact"] in ("serious", "critical")
+    ] + [
+        f"{page.url} label-off-its-field: {for_}" for for_ in page.evaluate(LABELS_OFF_THEIR_FIELD)
     ]
 
 

@@ -146,6 +146,31 @@ def test_a_refused_decline_or_note_says_so_and_leads_to_the_field(app, base_url,
     assert follow_the_summary(page).get_attribute("name") == "body"
 
 
+def test_each_field_of_the_profile_is_named_by_its_label_and_a_refused_password_leads_to_it(
+    base_url, staff, new_page
+):
+    """The profile's section headings took the ids of the language and new-password fields: the
+    labels named the headings, the fields had no name, and the summary's link to the refused
+    password landed on the heading with the focus nowhere."""
+    page = new_page(viewport=PHONE, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    page.goto(f"{base_url}/staff/profile")
+    expect(page.locator("main select[name=language]")).to_have_accessible_name("Język interfejsu")
+    new_password = page.locator("main input[name=password]")
+    expect(new_password).to_have_accessible_name(re.compile(r"^Nowe hasło"))
+    page.click("label[for=password]")
+    expect(new_password).to_be_focused()
+
+    page.fill("input[name=current]", DEMO_PASSWORD)
+    page.keyboard.press("Tab")
+    page.keyboard.type("short")
+    page.keyboard.press("Tab")
+    page.keyboard.type("short")
+    press_and_wait(page, "Enter")
+    assert page.title().startswith("Błąd:")
+    assert follow_the_summary(page).get_attribute("name") == "password"
+
+
 def test_the_language_switch_on_a_refused_decline_shows_the_referral(
     app, base_url, staff, new_page
 ):
