@@ -3,6 +3,14 @@
 import re
 
 import pytest
+from werkzeug.exceptions import (
+    BadRequest,
+    InternalServerError,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+    TooManyRequests,
+)
 
 
 @pytest.mark.parametrize(
@@ -108,6 +116,28 @@ def test_a_page_under_a_language_says_it_in_content_language(client, directory, 
 def test_a_page_without_a_language_in_its_url_says_none(client, directory):
     response = client.get("/nothing-here", headers={"Accept-Language": "uk"})
     assert "Content-Language" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        BadRequest,
+        NotFound,
+        MethodNotAllowed,
+        RequestEntityTooLarge,
+        TooManyRequests,
+        InternalServerError,
+        RuntimeError,
+    ],
+)
+def test_an_error_pages_title_names_the_error_as_its_heading_does(app, directory, error):
+    """The title, which a screen reader says first, was "Щось пішло не так" for every error,
+    whatever the heading said ("Сторінку не знайдено", "Забагато запитів")."""
+    with app.test_request_context("/uk/failing"):
+        response = app.make_response(app.handle_user_exception(error()))
+    html = response.get_data(as_text=True)
+    title = re.search(r"<title>(.*?) · [^<]*</title>", html).group(1)
+    assert re.findall(r"<h1>(.*?)</h1>", html) == [title]
 
 
 def test_staff_pages_use_the_users_language(app, login_as):
