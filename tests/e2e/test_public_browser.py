@@ -221,6 +221,20 @@ def test_each_answer_on_the_status_page_takes_the_focus_in_sight(app, base_url, 
     assert in_sight(page, flash)
 
 
+def test_the_answer_to_a_lost_link_takes_the_focus(base_url, new_page):
+    """The "we have just sent a new link" answer was a live region already there as the page
+    loaded, which a screen reader does not read out, and the focus stayed nowhere."""
+    page = new_page(locale="pl-PL")
+    page.goto(f"{base_url}/pl/status/lost")
+    tab_to(page, "input[name=contact]")
+    page.keyboard.type("olena@example.com")
+    press_and_wait(page, "Enter")
+    answer = page.locator("main [role=status]")
+    expect(answer).to_be_focused()
+    expect(answer).to_contain_text("właśnie wysłaliśmy")
+    assert in_sight(page, answer)
+
+
 def test_the_language_switch_on_an_answer_leads_to_the_status_page(app, base_url, new_page):
     """After writing to the organisation (the page is the answer to a POST), the language links
     lead to the status page in that language: they led to the address of the form's POST, which
