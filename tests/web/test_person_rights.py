@@ -9,6 +9,8 @@ import json
 import re
 
 import pytest
+from flask import render_template_string
+from jinja2 import TemplateRuntimeError
 from sqlalchemy import select
 
 from referral import lifecycle
@@ -109,6 +111,33 @@ def test_the_person_sees_which_organisations_opened_their_data_never_who(
         assert holder.organisation.name_en in html
         assert holder.name not in html and holder.email not in html
     assert "The consortium's coordinator" in html
+
+
+SCROLLED_TABLE = re.compile(r'<div class="table-scroll"[^>]*>')
+
+
+def test_each_table_that_scrolls_sideways_is_named_for_a_screen_reader(
+    app, client, person, login_as
+):
+    """Focusable so that a keyboard scrolls it, the box of the openings (and of the needs on the
+    caseworker's page after referring) had no role and no name: a Tab stop read as nothing."""
+    status = client.get(person.path).get_data(as_text=True)
+    assert SCROLLED_TABLE.findall(status) == [
+        '<div class="table-scroll" tabindex="0" role="region" aria-label="Who opened your data">'
+    ]
+    sent = refer(login_as("pfm")).get_data(as_text=True)
+    assert SCROLLED_TABLE.findall(sent) == [
+        '<div class="table-scroll" tabindex="0" role="region"'
+        ' aria-label="Dokąd trafiła każda potrzeba tej osoby">'
+    ]
+    with (
+        app.test_request_context(),
+        pytest.raises(TemplateRuntimeError, match="needs_a_label_or_a_caption"),
+    ):
+        render_template_string(
+            '{% from "macros/tables.html" import scroll_table %}'
+            "{% call scroll_table(['Who']) %}{% endcall %}"
+        )
 
 
 def test_a_coordinator_who_also_belongs_to_an_organisation_opens_as_the_coordinator(
