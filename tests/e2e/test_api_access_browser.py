@@ -38,3 +38,25 @@ def test_the_api_reference_page_reads_well(base_url, new_page):
     page.goto(f"{base_url}/api/v1/reference")
     expect(page.locator("h2#accept_referral")).to_be_visible()
     assert serious_violations(page) == []
+
+
+def test_the_api_reference_fits_a_phone_and_reads_its_english_with_an_english_voice(
+    base_url, new_page
+):
+    """At 360 px the long paths in the headings and links could not wrap (the page scrolled
+    sideways to 498 px); the OpenAPI document's English was read with the page's Polish voice;
+    each operation's "Parametry" and "Odpowiedzi" were regions of the same name."""
+    page = new_page(locale="pl-PL")
+    page.goto(f"{base_url}/api/v1/reference")
+    assert page.locator("html").get_attribute("lang") == "pl"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    summary = page.locator("#accept_referral ~ p strong")
+    assert summary.evaluate("e => e.closest('[lang]').lang") == "en"
+    operations = page.locator("nav[aria-labelledby=operations] li")
+    assert operations.first.evaluate("e => e.closest('[lang]').lang") == "en"
+    intro = page.locator("main h1 + p")
+    assert intro.evaluate("e => e.closest('[lang]').lang") == "en"
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    assert [v["nodes"] for v in violations if v["id"] == "landmark-unique"] == []
