@@ -2,6 +2,7 @@
 cards on a phone, destructive buttons that look destructive, and every staff and admin page in
 Polish checked by axe-core (issue 14)."""
 
+import itertools
 import re
 
 import pytest
@@ -95,6 +96,39 @@ def test_accepting_and_declining_by_keyboard_leave_the_focus_on_what_happened(
     press_and_wait(page, "Enter")
     page.wait_for_url("**/staff/")
     expect(page.locator("main .flash-success[role=status]")).to_be_focused()
+
+
+def reads_before(first: dict, second: dict) -> bool:
+    """``first`` comes before ``second`` in reading order: on a line above, or beside and left."""
+    if first["y"] + first["height"] <= second["y"]:
+        return True
+    return second["y"] + second["height"] > first["y"] and first["x"] < second["x"]
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366x768", "360x640"])
+def test_the_tab_key_goes_through_the_decision_panel_in_the_order_it_is_seen(
+    app, base_url, staff, new_page, viewport
+):
+    """On a phone the panel showed Accept and Decline on a line and the colleague to assign below
+    them, while the Tab key went Accept, the colleague, then back up to Decline."""
+    referral_id, _ = refer(app)
+    page = new_page(viewport=viewport, locale="pl-PL")
+    sign_in(page, base_url, "staff@nomada.example")
+    page.goto(f"{base_url}/staff/referrals/{referral_id}")
+    tab_to(page, ".decide :is(button, select, summary)")
+    stops = []
+    while page.evaluate("document.activeElement.closest('.decide') !== null"):
+        stops.append(page.evaluate("document.activeElement.getBoundingClientRect().toJSON()"))
+        page.keyboard.press("Tab")
+    assert len(stops) == 3
+    assert all(reads_before(a, b) for a, b in itertools.pairwise(stops)), stops
+
+    page.keyboard.press("Shift+Tab")  # back to the colleague, who goes with Accept
+    page.keyboard.press("ArrowDown")
+    tab_to(page, ".decide-accept button[type=submit]")
+    press_and_wait(page, "Enter")
+    with app.app_context():
+        assert db.session.get(Referral, referral_id).assigned_user is not None
 
 
 def test_a_note_added_leaves_the_focus_on_the_message_that_says_so(app, base_url, staff, new_page):
@@ -438,7 +472,7 @@ def test_the_colleague_to_assign_fits_the_decision_panel_on_a_phone(app, base_ur
     sign_in(page, base_url, "staff@nomada.example")
     page.goto(f"{base_url}/staff/referrals/{referral_id}")
     panel = page.locator(".decision").bounding_box()
-    select = page.locator(".decide-accept select").bounding_box()
+    select = page.locator(".decide-assign select").bounding_box()
     assert panel["x"] <= select["x"]
     assert select["x"] + select["width"] <= panel["x"] + panel["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
