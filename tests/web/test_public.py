@@ -91,6 +91,15 @@ def test_the_example_phone_numbers_do_not_break_across_lines(client, directory, 
     assert f'<a href="/{lang}/privacy">' in consent  # a hint's markup stays markup
 
 
+@pytest.mark.parametrize(("lang", "required"), [("en", "(required)"), ("uk", "(обов’язково)")])
+def test_the_consent_box_says_in_its_label_that_it_is_required(client, directory, lang, required):
+    """The one box that must be ticked said so only in the error after sending."""
+    html = client.get(f"/{lang}/request").get_data(as_text=True)
+    labels = dict(re.findall(r'<label for="(consent|safe_to_message)">(.*?)</label>', html, re.S))
+    assert labels["consent"].endswith(f'<span class="required">{required}</span>')
+    assert "required" not in labels["safe_to_message"]
+
+
 def test_a_request_makes_one_referral_per_need_each_routed_at_once(client, ctx, directory):
     post_intake(client)
     [request] = stored_requests()
