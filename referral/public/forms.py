@@ -313,8 +313,7 @@ class LostLinkForm(Form):
             DataRequired(_l("Enter the phone number or e-mail you gave.")),
             Length(max=254, message=_l("This is too long for a phone number or an e-mail.")),
         ],
-        render_kw={"autocomplete": "email"},
-    )
+    )  # no autocomplete: no token means "a phone number or an e-mail"
 
     def validate_contact(self, field):
         if not (normalised_phone(field.data) or normalised_email(field.data)):

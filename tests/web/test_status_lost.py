@@ -82,6 +82,14 @@ def test_an_erased_request_gets_no_link(app, client, old_link):
         assert fresh_links() == []
 
 
+def test_the_field_claims_no_purpose_it_has_not(client, directory):
+    """It takes a phone number or an e-mail, yet said autocomplete="email": a phone offered only
+    e-mail addresses to fill it in, where most people had given their number."""
+    html = client.get("/uk/status/lost").get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="contact"[^>]*>', html).group(0)
+    assert "autocomplete" not in field
+
+
 @pytest.mark.parametrize("typed", ["", "hello", "12", "x" * 300])
 def test_what_is_not_a_phone_or_an_email_gets_an_error_on_the_form(client, directory, typed):
     response = client.post("/en/status/lost", data={"contact": typed})
