@@ -298,12 +298,14 @@ def test_the_form_is_sent_with_javascript_turned_off(base_url, new_page):
 
 LABELS_OFF_THEIR_FIELD = """[...document.querySelectorAll('label[for]')]
     .filter(label => !label.control).map(label => label.htmlFor)"""
+REPEATED_IDS = """[...document.querySelectorAll('[id]')].map(e => e.id)
+    .filter((id, i, ids) => ids.indexOf(id) !== i)"""
 
 
 def serious_violations(page) -> list[str]:
-    """What axe-core finds serious or critical, and each label that names no field: axe looks
-    only for an element with the label's id, so a heading that took a field's id left the field
-    without a name unseen."""
+    """What axe-core finds serious or critical, each label that names no field and each id used
+    twice: axe looks only for an element with the label's id, so a heading that took a field's
+    id left the field without a name unseen."""
     from axe_playwright_python.sync_playwright import Axe
 
     page.wait_for_load_state()  # a click that submits a form may still be loading the answer
@@ -313,7 +315,12 @@ def serious_violations(page) -> list[str]:
         for v in results.response["violations"]
         if v["impact"] in ("serious", "critical")
     ] + [
-        f"{page.url} label-off-its-field: {for_}" for for_ in page.evaluate(LABELS_OFF_THEIR_FIELD)
+        f"{page.url} {check}: {id_}"
+        for check, script in (
+            ("label-off-its-field", LABELS_OFF_THEIR_FIELD),
+            ("repeated-id", REPEATED_IDS),
+        )
+        for id_ in page.evaluate(script)
     ]
 
 
