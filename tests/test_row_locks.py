@@ -68,6 +68,27 @@ def request_of(referral_id: int) -> HelpRequest:
     return db.session.get_one(Referral, referral_id).request
 
 
+def erased_meanwhile(app, referral_id: int, read, write) -> object:
+    """A step reads its page (``read()``, its checks passing), the coordinator erases the
+    request and commits, then the step writes (``write(page)``): gives what it returned or
+    raised."""
+    page_read, erased = threading.Event(), threading.Event()
+
+    def step():
+        page = read()
+        page_read.set()
+        erased.wait(10)
+        return write(page)
+
+    def erase():
+        page_read.wait(10)
+        coordinator = user("coordinator@konsorcjum.example")
+        lifecycle.withdraw_request(request_of(referral_id), by=coordinator)
+        erased.set()
+
+    return run_both(app, step, erase)[0]
+
+
 # --- an erasure and a step written beside it ----------------------------------------------------
 
 
@@ -91,23 +112,12 @@ def test_a_step_checked_before_an_erasure_and_written_after_it_is_refused(race, 
     it: it wrote a note, the person's new phone or their message onto the erased request,
     where no purge would ever reach them (each looks only at requests not erased)."""
     referral_id = accepted_case(race)
-    read, erased = threading.Event(), threading.Event()
 
-    def step():
-        request = request_of(referral_id)  # the page is read, the checks passed
+    def read():  # the page is read, the checks passed
+        request = request_of(referral_id)
         assert request.erased_at is None and request.phone and request.referrals[0].state
-        read.set()
-        erased.wait(10)
-        return write(referral_id)
 
-    def erase():
-        read.wait(10)
-        lifecycle.withdraw_request(
-            request_of(referral_id), by=user("coordinator@konsorcjum.example")
-        )
-        erased.set()
-
-    written, _ = run_both(race, step, erase)
+    written = erased_meanwhile(race, referral_id, read, lambda _page: write(referral_id))
 
     assert isinstance(written, ServiceError), written
     with race.app_context():
@@ -255,23 +265,16 @@ def test_a_time_proposed_while_the_person_confirms_is_not_confirmed_for_them(rac
 
 def test_an_answer_to_an_appointment_erased_meanwhile_is_refused_not_a_500(race):  # noqa: F811
     referral_id = with_appointment(race)
-    read, erased = threading.Event(), threading.Event()
 
-    def confirm():
+    def read():  # the status page shows the appointment
         request = request_of(referral_id)
-        assert request.referrals[0].appointment is not None  # the status page shows it
-        read.set()
-        erased.wait(10)
+        assert request.referrals[0].appointment is not None
+        return request
+
+    def confirm(request):
         return appointments.confirm(request, referral_id, 0, now=T0)
 
-    def erase():
-        read.wait(10)
-        lifecycle.withdraw_request(
-            request_of(referral_id), by=user("coordinator@konsorcjum.example")
-        )
-        erased.set()
-
-    answered, _ = run_both(race, confirm, erase)
+    answered = erased_meanwhile(race, referral_id, read, confirm)
 
     assert isinstance(answered, ServiceError), answered
 
