@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event, vText
-from sqlalchemy.orm.exc import StaleDataError
 
 from . import notifications
 from .access import Actor, acting_organisation_id
@@ -130,8 +129,15 @@ def propose(
 ) -> Appointment:
     """The holder proposes (or proposes again) when and where; the person is told by their
     channel. Refused: not the holder of an accepted case, a time gone by, an address or link
-    missing, a link that is not a web address."""
+    missing, a link that is not a web address; STALE_VERSION when the case changed since the
+    page was read (a hand-back, a close: it is locked and read afresh first, as every step
+    locks its referral before the rows beside it)."""
     now = now or utcnow()
+    seen = referral.version
+    locked(Referral, referral.id)
+    db.session.expire(referral, ["appointment"])  # cancelled meanwhile, perhaps
+    if referral.version != seen:
+        raise ServiceError(ServiceError.STALE_VERSION)
     if not may_propose(actor, referral) or referral.organisation_id is None:
         raise ServiceError(ServiceError.NOT_YOURS)
     place = (place or "").strip() or None
@@ -157,14 +163,7 @@ def propose(
     appointment.person_words = None
     appointment.updated_at = now
     _step(referral, Step.PROPOSED, now, actor.id)
-    # The referral's version is checked and bumped: a hand-back or withdrawal committed since the
-    # page was loaded refuses this proposal, and one under way is refused in turn.
-    referral.updated_at = now
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise ServiceError(ServiceError.STALE_VERSION) from None
+    referral.updated_at = now  # its version goes up: a page showing the old time is out of date
     notifications.appointment_proposed(referral, appointment, calendar(appointment))
     db.session.commit()
     return appointment

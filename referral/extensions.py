@@ -54,7 +54,9 @@ def locked(model: type[Row], *ids: int) -> list[Row]:
     key = model.id  # type: ignore[attr-defined]
     if db.session.get_bind().dialect.name == "sqlite":
         # No row locks: a write to the rows takes the database's write lock, held to the commit.
-        db.session.execute(update(model).where(key.in_(ids)).values(id=key))
+        # It changes nothing: the columns stamped on update are set to themselves too.
+        unchanged = {column.name: column for column in model.__table__.c if column.onupdate}
+        db.session.execute(update(model).where(key.in_(ids)).values(id=key, **unchanged))
     query = select(model).where(key.in_(ids)).order_by(key)
     return list(
         db.session.scalars(

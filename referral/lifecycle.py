@@ -264,7 +264,10 @@ def submit_from_person(data: IntakeData, now: datetime | None = None) -> FromThe
     if open_needs:
         # The requests it joins, locked: the same form tapped twice waits here for the first,
         # which is then sent; an erasure under way takes its needs out of what is open.
-        locked(HelpRequest, *sorted({need.request_id for need in open_needs}))
+        locked(HelpRequest, *{need.request_id for need in open_needs})
+        # The referrals it joins, after their requests (as a withdrawal): a decline meanwhile
+        # must not leave the new words with the organisation that let the need go.
+        locked(Referral, *(need.referral_id for need in open_needs))
         refuse_if_sent(data.submission_hash)
         open_needs = _open_needs(data)
     split = duplicates.split_needs(data.needs, open_needs)

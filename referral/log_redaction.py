@@ -5,16 +5,33 @@ does every query string: the staff inbox searches by name, phone or e-mail with 
 
 import logging
 import re
+from urllib.parse import unquote
 
-# /uk/status/<token>, /uk/status/<token>/withdraw, /reset/<token>; also spelt /status//<token>
-# (answered with a redirect to the page), /STATUS/ or /status%2F (404s): the token is still good.
-TOKEN_IN_PATH = re.compile(r"(/(?:status|reset)(?:/|%2f)+)[^/?#\s\"]+", re.IGNORECASE)
+# A path in a log line (the request's, a Referer's), taken segment by segment: the one after
+# "status" or "reset" is the token (/uk/status/<token>/withdraw, /reset/<token>), however it is
+# spelt: /status//<token> (sent on to the page), /STATUS/, /status%2F, /%73tatus/ (404s, or the
+# page itself: the server reads the path decoded, and the token is good all the same).
+PATH = re.compile(r"/[^\s\"?#]*")
+SEPARATOR = re.compile(r"(/|%2f)", re.IGNORECASE)
+SECRET_FOLLOWS = {"status", "reset"}
 # /staff/?reference=Olena…: a query, whatever it holds
 QUERY = re.compile(r"\?[^\s\"#]+")
 
 
+def _without_token(path: re.Match) -> str:
+    parts = SEPARATOR.split(path.group())
+    secret_next = False
+    for index, part in enumerate(parts):
+        if not part or SEPARATOR.fullmatch(part):
+            continue
+        if secret_next:
+            parts[index] = "…"
+        secret_next = unquote(part).lower() in SECRET_FOLLOWS
+    return "".join(parts)
+
+
 def redact(text: str) -> str:
-    return QUERY.sub("?…", TOKEN_IN_PATH.sub(r"\1…", text))
+    return QUERY.sub("?…", PATH.sub(_without_token, text))
 
 
 class RedactTokens(logging.Filter):

@@ -44,7 +44,7 @@ from sqlalchemy.orm import load_only
 
 from . import outbox
 from .erasure import unerased
-from .extensions import db, limiter
+from .extensions import db, limiter, locked
 from .handoff import Outcome, State
 from .mailer import EMAIL
 from .models import HelpRequest, OutboxMessage, Referral, utcnow
@@ -449,6 +449,9 @@ def send_fresh_links_to(contact: str, now: datetime | None = None) -> int:
         .order_by(HelpRequest.id.desc())
         .limit(LOST_LINK_REQUESTS)
     ).all()
+    # Locked together, in key order, as the form asking again locks them: one by one, newest
+    # first, the two waited for each other.
+    locked(HelpRequest, *(request.id for request in found))
     written = sum(send_fresh_link(request, channel, now) for request in found)
     db.session.commit()
     return written

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from referral import appointments, lifecycle
-from referral.extensions import db
+from referral import appointments, lifecycle, person_messages
+from referral.extensions import db, locked
 from referral.handoff import ACTIVE_STATES, Action
 from referral.models import (
     Appointment,
@@ -338,3 +338,101 @@ def test_staff_declining_an_offer_the_sweep_is_expiring_wait_for_it_not_deadlock
                 )
             )
             assert organisation.open_load == active, organisation.slug
+
+
+# --- locks taken in one order ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", [Action.CLOSE, Action.HAND_BACK])
+def test_a_new_proposal_and_a_close_or_hand_back_at_once_do_not_deadlock(
+    race,  # noqa: F811
+    monkeypatch,
+    action,
+):
+    """A proposal locked the appointment, then wrote the referral; a close or a hand-back
+    locks the referral, then deletes the appointment: each waited for the other."""
+    referral_id = with_appointment(race)
+    appointment_locked, go_on = threading.Event(), threading.Event()
+    step = appointments._step
+
+    def proposal_waits(referral, code, *args, **kwargs):
+        if code == appointments.Step.PROPOSED:
+            appointment_locked.set()
+            go_on.wait(5)
+        return step(referral, code, *args, **kwargs)
+
+    monkeypatch.setattr(appointments, "_step", proposal_waits)
+
+    def propose():
+        referral = db.session.get_one(Referral, referral_id)
+        moved = LATER + timedelta(days=3)
+        staff = user("staff@nomada.example")
+        return appointments.propose(referral, staff, moved, "in_person", "ul. Nowa 1", now=T0).id
+
+    def act():
+        appointment_locked.wait(10)
+        threading.Timer(1.0, go_on.set).start()
+        why = {"outcome": "resolved"} if action == Action.CLOSE else {"reason_code": "no_capacity"}
+        lifecycle.act(referral_id, user("staff@nomada.example"), action, now=T0, **why)
+        return "done"
+
+    results = run_both(race, propose, act)
+
+    for result in results:  # one of them may be refused as out of date, never killed
+        assert not isinstance(result, Exception) or isinstance(result, ServiceError), result
+
+
+def test_the_lost_link_page_and_the_form_asking_again_at_once_do_not_deadlock(
+    race,  # noqa: F811
+    monkeypatch,
+):
+    """The lost-link page locked the person's requests newest first, one by one; the form
+    asking again locks them oldest first: each waited for the other."""
+    with race.app_context():
+        for need in ("legal", "housing"):
+            data = intake(need, email="olena@example.org", phone=None, contact_channel="email")
+            lifecycle.submit_from_person(data, now=T0)
+        db.session.remove()
+    first_locked, go_on = threading.Event(), threading.Event()
+    reachable = person_messages._reachable
+
+    def lost_link_waits(request, channel):
+        if not first_locked.is_set():
+            first_locked.set()
+            go_on.wait(5)
+        return reachable(request, channel)
+
+    monkeypatch.setattr(person_messages, "_reachable", lost_link_waits)
+    later = T0 + timedelta(hours=1)
+
+    def lost_link():
+        return person_messages.send_fresh_links_to("olena@example.org", now=later)
+
+    def ask_again():
+        first_locked.wait(10)
+        threading.Timer(1.0, go_on.set).start()
+        data = intake(
+            "legal", "housing", email="olena@example.org", phone=None, contact_channel="email"
+        )
+        return len(lifecycle.submit_from_person(data, now=later).joined)
+
+    results = run_both(race, lost_link, ask_again)
+
+    assert not any(isinstance(result, Exception) for result in results), results
+
+
+def test_a_lock_changes_nothing_in_its_rows(race):  # noqa: F811
+    """On SQLite the lock is a write of the rows to themselves: it stamped ``updated_at`` anew
+    (a closed case erased later jumped to the top of the closed cases and of the API's
+    ``updated_since``)."""
+    referral_id = accepted_case(race)
+    with race.app_context():
+        before = db.session.execute(
+            select(Referral.updated_at, Referral.version).where(Referral.id == referral_id)
+        ).one()
+        locked(Referral, referral_id)
+        db.session.commit()
+        after = db.session.execute(
+            select(Referral.updated_at, Referral.version).where(Referral.id == referral_id)
+        ).one()
+    assert after == before

@@ -449,6 +449,25 @@ def test_closing_a_case_before_its_appointment_cancels_it_and_the_person_is_told
     assert client.get(f"{status}/appointments/{referral_id}.ics").status_code == 404
 
 
+def test_a_case_closed_after_a_hand_back_does_not_take_the_blame_for_its_cancelled_time(
+    app, client, login_as, case
+):
+    """The first organisation's appointment went with the hand-back; the next one closed the
+    case later: the status page said the time was cancelled because the need was closed."""
+    referral_id, status = case
+    assert propose(login_as("nomada"), referral_id).status_code == 302
+    with app.app_context():
+        lifecycle.act(
+            referral_id, user("staff@nomada.example"), Action.HAND_BACK, reason_code="no_capacity"
+        )
+        successor = user(f"staff@{db.session.get(Referral, referral_id).organisation.slug}.example")
+        lifecycle.act(referral_id, successor, Action.ACCEPT)
+        lifecycle.act(referral_id, successor, Action.CLOSE, outcome="resolved")
+    page = client.get(status).get_data(as_text=True)
+    assert "Організація, яка її запропонувала, більше не займається" in page
+    assert "Цю справу закрили раніше" not in page
+
+
 def test_closing_a_case_after_its_appointment_keeps_it(app, login_as, case):
     """The appointment took place: closing the case afterwards cancels nothing."""
     referral_id, _status = case

@@ -258,6 +258,21 @@ def test_closed_cases_hold_only_what_the_organisation_held(app, login_as):
     assert "Marta" not in section(homo_faber, "closed") and "(0)" in section(homo_faber, "closed")
 
 
+def test_an_organisation_that_declined_a_case_does_not_find_it_closed(app, login_as):
+    """It saw the offer, so the case is visible to it in general: only the closed part's own
+    rule (cases it held) keeps it out."""
+    [referral_id] = submit(app, name="Marta Nowak")
+    first = placement(app, referral_id)[1]
+    assert (
+        act(app, login_as(first), referral_id, "decline", reason="no_capacity").status_code == 302
+    )
+    holder = login_as(placement(app, referral_id)[1])
+    assert act(app, holder, referral_id, "accept").status_code == 302
+    assert act(app, holder, referral_id, "close", outcome="resolved").status_code == 302
+    closed = section(text_of(login_as(first).get("/staff/?reference=Marta")), "closed")
+    assert f"/staff/referrals/{referral_id}" not in closed and "Marta" not in closed
+
+
 def test_finding_a_closed_case_by_name_is_recorded_as_a_look_at_the_person(app, login_as):
     from referral.access_log import Page
     from referral.models import DataAccess
