@@ -101,8 +101,11 @@ def _step(referral: Referral, code: Step, now: datetime, actor_id: int | None = 
 
 def still_to_come(referral: Referral, now: datetime) -> bool:
     """The referral has an appointment that has not taken place: a case closed before it
-    cancels it (the person must not turn up for nothing)."""
-    return referral.appointment is not None and referral.appointment.starts_at > now
+    cancels it (the person must not turn up for nothing). Read without flushing the step: its
+    referral is written once, at commit (one version up, its own time stamped)."""
+    with db.session.no_autoflush:
+        appointment = referral.appointment
+    return appointment is not None and appointment.starts_at > now
 
 
 def cancel(referral: Referral, now: datetime, actor_id: int | None) -> datetime | None:
