@@ -210,6 +210,22 @@ def with_appointment(app) -> int:
     return referral_id
 
 
+def pausing_at(monkeypatch, code: str, seconds: float) -> tuple[threading.Event, threading.Event]:
+    """An appointment step ``code`` pauses once written up to it: it sets the first event and
+    waits for the second (``seconds`` at most)."""
+    reached, go_on = threading.Event(), threading.Event()
+    step = appointments._step
+
+    def paused(referral, step_code, *args, **kwargs):
+        if step_code == code:
+            reached.set()
+            go_on.wait(seconds)
+        return step(referral, step_code, *args, **kwargs)
+
+    monkeypatch.setattr(appointments, "_step", paused)
+    return reached, go_on
+
+
 def test_an_appointment_confirmed_twice_at_once_is_confirmed_once(race, monkeypatch):  # noqa: F811
     referral_id = with_appointment(race)
     monkeypatch.setattr(appointments, "_step", _meets(appointments._step))
@@ -229,16 +245,8 @@ def test_a_time_proposed_while_the_person_confirms_is_not_confirmed_for_them(rac
     """The person confirms the time their page showed while the organisation proposes another:
     the new time ended up confirmed, a time the person never saw."""
     referral_id = with_appointment(race)
-    checked, proposed = threading.Event(), threading.Event()
-    step = appointments._step
-
-    def confirmed_after_the_new_proposal(referral, code, *args, **kwargs):
-        if code == appointments.Step.CONFIRMED:
-            checked.set()
-            proposed.wait(3)  # with the lock, the proposal waits for the confirmation instead
-        return step(referral, code, *args, **kwargs)
-
-    monkeypatch.setattr(appointments, "_step", confirmed_after_the_new_proposal)
+    # With the lock, the proposal waits for the confirmation instead (3 s at most).
+    checked, proposed = pausing_at(monkeypatch, appointments.Step.CONFIRMED, seconds=3)
 
     def confirm():
         return appointments.confirm(request_of(referral_id), referral_id, 0, now=T0).state
@@ -352,16 +360,7 @@ def test_a_new_proposal_and_a_close_or_hand_back_at_once_do_not_deadlock(
     """A proposal locked the appointment, then wrote the referral; a close or a hand-back
     locks the referral, then deletes the appointment: each waited for the other."""
     referral_id = with_appointment(race)
-    appointment_locked, go_on = threading.Event(), threading.Event()
-    step = appointments._step
-
-    def proposal_waits(referral, code, *args, **kwargs):
-        if code == appointments.Step.PROPOSED:
-            appointment_locked.set()
-            go_on.wait(5)
-        return step(referral, code, *args, **kwargs)
-
-    monkeypatch.setattr(appointments, "_step", proposal_waits)
+    appointment_locked, go_on = pausing_at(monkeypatch, appointments.Step.PROPOSED, seconds=5)
 
     def propose():
         referral = db.session.get_one(Referral, referral_id)
