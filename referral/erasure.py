@@ -55,9 +55,9 @@ def unerased(request: HelpRequest) -> HelpRequest:
 
 def erase(request: HelpRequest, now: datetime) -> None:
     """Erase everything that identifies the person or tells their story, in the caller's
-    transaction; the caller commits, then calls ``leave_no_trace``. The request is locked first,
-    so a step writing beside it (``unerased``) finishes before the rows below are deleted."""
-    locked(HelpRequest, request.id)
+    transaction; the caller commits, then calls ``leave_no_trace``. The caller holds the
+    request's lock (``unerased``, or the purge's batch), so a step writing beside it finishes
+    before the rows below are deleted."""
     request.name = request.phone = request.email = request.description = None
     request.contact_channel = request.residence_status = None
     request.languages = []
@@ -137,10 +137,13 @@ def purge_ended(now: datetime | None = None, batch_size: int = 500) -> int:
     )
     erased = 0
     while requests := db.session.scalars(due).all():
-        for request in requests:
+        # Locked, then looked at again: one erased by its person meanwhile keeps its own date.
+        held = locked(HelpRequest, *(request.id for request in requests))
+        held = [request for request in held if request.erased_at is None]
+        for request in held:
             erase(request, now)
         db.session.commit()
-        erased += len(requests)
+        erased += len(held)
     return erased
 
 
