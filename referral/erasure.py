@@ -137,13 +137,16 @@ def purge_ended(now: datetime | None = None, batch_size: int = 500) -> int:
     )
     erased = 0
     while requests := db.session.scalars(due).all():
-        # Locked, then looked at again: one erased by its person meanwhile keeps its own date.
-        held = locked(HelpRequest, *(request.id for request in requests))
-        held = [request for request in held if request.erased_at is None]
-        for request in held:
-            erase(request, now)
+        held = 0
+        for request in requests:
+            # One at a time, in key order: erase() then locks the later requests that name it
+            # (a batch locked together deadlocked with a withdrawal along such a chain).
+            locked(HelpRequest, request.id)
+            if request.erased_at is None:  # one erased by its person meanwhile keeps its date
+                erase(request, now)
+                held += 1
         db.session.commit()
-        erased += len(held)
+        erased += held
     return erased
 
 

@@ -267,9 +267,12 @@ def submit_from_person(data: IntakeData, now: datetime | None = None) -> FromThe
         locked(HelpRequest, *{need.request_id for need in open_needs})
         # The referrals it joins, after their requests (as a withdrawal): a decline meanwhile
         # must not leave the new words with the organisation that let the need go.
-        locked(Referral, *(need.referral_id for need in open_needs))
+        referrals = locked(Referral, *(need.referral_id for need in open_needs))
         refuse_if_sent(data.submission_hash)
-        open_needs = _open_needs(data)
+        # Read again under the locks; only what was locked is joined (a request made meanwhile
+        # is not: its need goes to a new one).
+        still_open = {r.id for r in referrals if r.state in handoff.OPEN_STATES}
+        open_needs = [need for need in open_needs if need.referral_id in still_open]
     split = duplicates.split_needs(data.needs, open_needs)
     place = _place(data) if split.joined else {}
     joined = [_ask_again(need.referral_id, data, place, now) for need in split.joined.values()]

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from referral import appointments, lifecycle, person_messages
+from referral import appointments, erasure, lifecycle, person_messages
 from referral.extensions import db, locked
 from referral.handoff import ACTIVE_STATES, Action
 from referral.models import (
@@ -435,3 +435,48 @@ def test_a_lock_changes_nothing_in_its_rows(race):  # noqa: F811
             select(Referral.updated_at, Referral.version).where(Referral.id == referral_id)
         ).one()
     assert after == before
+
+
+def test_the_purge_and_a_withdrawal_along_a_chain_of_possible_duplicates_do_not_deadlock(
+    race,  # noqa: F811
+    monkeypatch,
+):
+    """B may duplicate A, C may duplicate B; A and C ended long ago, B is withdrawn as the
+    purge runs. Erasing a request clears the mark on the requests naming it: the purge held
+    A and C together and waited for B, the withdrawal held B and waited for C."""
+    old = T0 - timedelta(days=400)
+    with race.app_context():
+        made = {}
+        for name, phone, when in (("A", "201", old), ("B", "202", T0), ("C", "203", old)):
+            data = intake("legal", phone=f"+48 600 100 {phone}")
+            made[name] = lifecycle.submit_request(data, now=when).request
+        for name in "AC":
+            referral = made[name].referrals[0]
+            staff = user(f"staff@{referral.organisation.slug}.example")
+            lifecycle.act(referral.id, staff, Action.ACCEPT, now=old)
+            lifecycle.act(referral.id, staff, Action.CLOSE, outcome="resolved", now=old)
+        made["B"].possible_duplicate_of = made["A"].reference
+        made["C"].possible_duplicate_of = made["B"].reference
+        ids = {name: request.id for name, request in made.items()}
+        db.session.commit()
+        db.session.remove()
+    withdrawing = threading.Event()
+    erase = lifecycle.erase
+
+    def withdrawal_waits(request, now):
+        if request.id == ids["B"]:
+            withdrawing.set()
+            threading.Event().wait(2)  # the purge takes its locks meanwhile
+        return erase(request, now)
+
+    monkeypatch.setattr(lifecycle, "erase", withdrawal_waits)
+
+    def withdraw():
+        lifecycle.withdraw_request(db.session.get_one(HelpRequest, ids["B"]), now=T0)
+        return "withdrawn"
+
+    def purge():
+        withdrawing.wait(10)
+        return erasure.purge_ended(now=T0)
+
+    assert run_both(race, withdraw, purge) == ["withdrawn", 2]
