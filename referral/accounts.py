@@ -14,7 +14,7 @@ from sqlalchemy import CursorResult, delete, func, select, update
 
 from . import notifications, throttle, two_factor
 from .audit import record as audit
-from .extensions import db
+from .extensions import db, locked
 from .models import (
     HelpRequest,
     Organisation,
@@ -286,16 +286,19 @@ def _check_role(role: str, organisation_id: int | None) -> None:
         get_or_refuse(Organisation, organisation_id)
 
 
-def _keeps_a_coordinator(user: User, role: str) -> None:
-    """Nobody changes their own role, and no change leaves the consortium without an active
-    coordinator: only a coordinator can set the directory, the users and the queues right, and
-    without one they wait for someone with a shell (as deactivating oneself is refused)."""
-    if user.role != Role.COORDINATOR or role == Role.COORDINATOR or not user.active:
+def _keeps_a_coordinator(user: User, stays_one: bool) -> None:
+    """No change leaves the consortium without an active coordinator: only a coordinator can set
+    the directory, the users and the queues right, and without one they wait for someone with a
+    shell. The active coordinators are locked and read afresh first: two removing each other at
+    the same moment each found the other still there, and left none."""
+    if user.role != Role.COORDINATOR or stays_one or not user.active:
         return
-    others = select(User.id).where(
-        User.role == Role.COORDINATOR, User.active.is_(True), User.id != user.id
-    )
-    if db.session.scalar(others.limit(1)) is None:
+    active = select(User.id).where(User.role == Role.COORDINATOR, User.active.is_(True))
+    coordinators = locked(User, *db.session.scalars(active))
+    if not any(
+        other.id != user.id and other.role == Role.COORDINATOR and other.active
+        for other in coordinators
+    ):
         raise ServiceError(ServiceError.LAST_COORDINATOR)
 
 
@@ -304,7 +307,7 @@ def change_role(user_id: int, role: str, organisation_id: int | None, by: User |
     _check_role(role, organisation_id)
     if role != user.role and by is not None and by.id == user.id:
         raise ServiceError(ServiceError.CANNOT_CHANGE_OWN_ROLE)
-    _keeps_a_coordinator(user, role)
+    _keeps_a_coordinator(user, stays_one=role == Role.COORDINATOR)
     before: dict = {"role": user.role, "organisation_id": user.organisation_id}
     after: dict = {"role": role, "organisation_id": organisation_id}
     if organisation_id != user.organisation_id:
@@ -334,6 +337,7 @@ def set_user_active(user_id: int, active: bool, by: User) -> User:
     user = _user(user_id)
     if not active and user.id == by.id:
         raise ServiceError(ServiceError.CANNOT_DEACTIVATE_SELF)
+    _keeps_a_coordinator(user, stays_one=active)
     if user.active != active:
         audit(
             "user_" + ("activated" if active else "deactivated"),

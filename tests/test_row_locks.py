@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from referral import appointments, erasure, lifecycle, person_messages
+from referral import accounts, appointments, erasure, lifecycle, person_messages
 from referral.extensions import db, locked
 from referral.handoff import ACTIVE_STATES, Action
 from referral.models import (
@@ -23,8 +23,10 @@ from referral.models import (
     OutboxMessage,
     Referral,
     ReferralEvent,
+    User,
 )
 from referral.service_errors import ServiceError
+from referral.vocabulary import Role
 
 from .helpers import intake, user
 from .test_concurrency import T0, meeting_point, race, race_app  # noqa: F401  (fixtures)
@@ -480,3 +482,43 @@ def test_the_purge_and_a_withdrawal_along_a_chain_of_possible_duplicates_do_not_
         return erasure.purge_ended(now=T0)
 
     assert run_both(race, withdraw, purge) == ["withdrawn", 2]
+
+
+# --- the consortium keeps a coordinator --------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", ["demote", "deactivate"])
+def test_two_coordinators_removing_each_other_at_once_leave_one(race, monkeypatch, step):  # noqa: F811
+    """Each checked that another coordinator stayed active, and each removed that other one:
+    the consortium was left with none, and only someone with a shell could mend it."""
+    with race.app_context():
+        accounts.create_user(
+            "second@konsorcjum.example", "long-password-2", "Second", None, Role.COORDINATOR
+        )
+        db.session.commit()
+        db.session.remove()
+    monkeypatch.setattr(accounts, "audit", _meets(accounts.audit))
+
+    def remove(who: str, whom: str):
+        def work():
+            actor, target = user(who), user(whom)
+            if step == "demote":
+                nomada = db.session.scalar(
+                    select(Organisation.id).where(Organisation.slug == "nomada")
+                )
+                accounts.change_role(target.id, Role.STAFF, nomada, by=actor)
+            else:
+                accounts.set_user_active(target.id, False, by=actor)
+            return "removed"
+
+        return work
+
+    first = remove("coordinator@konsorcjum.example", "second@konsorcjum.example")
+    second = remove("second@konsorcjum.example", "coordinator@konsorcjum.example")
+    results = run_both(race, first, second)
+
+    refused = [r for r in results if isinstance(r, ServiceError)]
+    assert len(refused) == 1 and refused[0].code == ServiceError.LAST_COORDINATOR, results
+    with race.app_context():
+        active = select(func.count()).where(User.role == Role.COORDINATOR, User.active.is_(True))
+        assert db.session.scalar(active) == 1

@@ -117,8 +117,14 @@ def user_active(user_id: int):
     active = request.form.get("active") == "1"
     try:
         accounts.set_user_active(user.id, active, current_user)
-    except ServiceError:  # CANNOT_DEACTIVATE_SELF
-        flash(_("You cannot deactivate your own account."), "error")
+    except ServiceError as refused:
+        if refused.code == ServiceError.LAST_COORDINATOR:  # another was removed a moment ago
+            flash(
+                _("The consortium needs an active coordinator: make someone else one first."),
+                "error",
+            )
+        else:  # CANNOT_DEACTIVATE_SELF
+            flash(_("You cannot deactivate your own account."), "error")
     else:
         if active:
             flash(_("%(name)s can sign in again.", name=user.name), "success")
