@@ -56,8 +56,8 @@ def unerased(request: HelpRequest) -> HelpRequest:
 def erase(request: HelpRequest, now: datetime) -> None:
     """Erase everything that identifies the person or tells their story, in the caller's
     transaction; the caller commits, then calls ``leave_no_trace``. The caller holds the
-    request's lock (``unerased``, or the purge's batch), so a step writing beside it finishes
-    before the rows below are deleted."""
+    request's lock (``unerased``, or the purge's, one at a time), so a step writing beside it
+    finishes before the rows below are deleted."""
     request.name = request.phone = request.email = request.description = None
     request.contact_channel = request.residence_status = None
     request.languages = []

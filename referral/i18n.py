@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from babel.dates import format_skeleton, get_day_names
-from flask import Flask, current_app, g, request, session, url_for
+from flask import Flask, g, request, session, url_for
 from flask_babel import (
     format_date,
     format_datetime,
@@ -12,10 +12,9 @@ from flask_babel import (
     gettext,
 )
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import AnyConverter, RequestRedirect
+from werkzeug.routing import AnyConverter
 
-from .urls import query_args
+from .urls import page_to_show, query_args
 from .vocabulary import UI_LANGUAGES
 
 LANGUAGE_NAMES = {"pl": "Polski", "uk": "Українська", "en": "English"}
@@ -84,26 +83,6 @@ def _to_come_back_to(target: str) -> str:
     # A page got by GET opens in any language as it is (and looking costs a public page a
     # quarter of its time); only the answer to a form needs the page above it.
     return target if request.method in ("GET", "HEAD") else page_to_show(target)
-
-
-def page_to_show(target: str) -> str:
-    """``target`` (a path on this site, maybe with a query) if it is a page to open, else the
-    nearest page above it: the answer to a form (``/uk/status/<token>/message``,
-    ``/staff/referrals/7/decline``) is at an address that only takes a POST, and the language
-    switch on it led to 405 Method Not Allowed; it now leads to the status page, the referral."""
-    path = target.split("?", 1)[0]
-    adapter = current_app.url_map.bind("localhost")
-    while True:
-        try:
-            adapter.match(path, method="GET")
-        except RequestRedirect:
-            pass
-        except HTTPException:
-            if path.count("/") <= 1:
-                return "/"
-            path = path.rsplit("/", 1)[0] or "/"
-            continue
-        return target if path == target.split("?", 1)[0] else path
 
 
 def moment(value: datetime, year: bool = False, weekday: bool = False) -> str:

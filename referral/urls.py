@@ -51,22 +51,31 @@ def referring_page() -> str | None:
     return same_site_path(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
 
 
-def page_of_this_form() -> str | None:
+def page_of_this_form() -> str:
     """The page a form sent here lives on: the one it was sent from (its ``Referer``), else the
-    nearest address up this one's path that opens with GET (``/staff/referrals/3/notes`` takes
-    POST only: ``/staff/referrals/3``; ``/staff/referrals/new`` is its own page). A page marked
-    ``no-referrer`` sends no Referer."""
-    if (page := referring_page()) is not None:
-        return page
-    pages = current_app.url_map.bind(request.host)
-    path = request.path
-    while path.startswith("/") and len(path) > 1:
+    nearest page up this one's address (``page_to_show``; a page marked ``no-referrer`` sends no
+    Referer)."""
+    return referring_page() or page_to_show(request.path)
+
+
+def page_to_show(target: str) -> str:
+    """``target`` (a path on this site, maybe with a query) if it is a page to open, else the
+    nearest page above it: the answer to a form (``/uk/status/<token>/message``,
+    ``/staff/referrals/7/decline``) is at an address that only takes a POST, and the language
+    switch on it led to 405 Method Not Allowed; it now leads to the status page, the referral."""
+    path = target.split("?", 1)[0]
+    adapter = current_app.url_map.bind("localhost")
+    while True:
         try:
-            pages.match(path, method="GET")
-            return path
-        except (HTTPException, RequestRedirect):  # no page here, or not one for GET
-            path = path.rsplit("/", 1)[0]
-    return None
+            adapter.match(path, method="GET")
+        except RequestRedirect:
+            pass
+        except HTTPException:
+            if path.count("/") <= 1:
+                return "/"
+            path = path.rsplit("/", 1)[0] or "/"
+            continue
+        return target if path == target.split("?", 1)[0] else path
 
 
 def query_args() -> dict[str, str]:
